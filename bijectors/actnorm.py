@@ -1,0 +1,96 @@
+"""Activation normalization (Glow) with data-dependent initialization."""
+
+import tensorflow.compat.v2 as tf
+
+from bijectors import channel_affine
+
+__all__ = ["ActNorm"]
+
+# openai/glow divides by `std + 1e-6` when it initializes the scale.
+_STD_EPSILON = 1e-6
+
+
+class ActNorm(channel_affine.ChannelAffine):
+  """Glow's ActNorm: per-channel `y = (x - loc) * exp(-log_scale)`, data-initialized.
+
+  Forward is the normalizing direction (data -> latent). With `x` of shape
+  `[..., H, W, C]`:
+
+    forward:  y = (x - loc) * exp(-log_scale)
+    inverse:  x = y * exp(log_scale) + loc
+    fldj(x) = -H * W * sum_c log_scale[c]
+
+  Data-dependent initialization [1]: the first `forward` call while
+  `initialized` is `False` sets, per channel over the batch and spatial axes,
+
+    loc = mean(x),   log_scale = log(std(x) + 1e-6),
+
+  so that this first output has zero mean and unit variance per channel, and
+  then sets `initialized` to `True`. `initialize(x)` does the same explicitly
+  (and re-initializes an initialized layer). `initialized` is a non-trainable
+  `tf.Variable`, so checkpoints carry it and a restored layer is not
+  re-initialized. The check is a `tf.cond`, so it works under `tf.function`
+  and XLA. `inverse` never initializes.
+
+  Distributed training: call the first `forward` (or `initialize`) on one
+  global batch in cross-replica context, so that every replica holds the same
+  values. The variables use `ONLY_FIRST_REPLICA` aggregation, so an init that
+  happens inside `strategy.run` anyway copies the first replica's values.
+
+  Args:
+    num_channels: Python `int`, `C`.
+    dtype: dtype of the variables and events. Default value: `float32`.
+    validate_args: Python `bool`. Default value: `False`.
+    name: Python `str`. Default value: `"act_norm"`.
+
+  #### References
+  [1]: Kingma & Dhariwal. Glow: Generative Flow with Invertible 1x1
+       Convolutions. NeurIPS 2018. https://arxiv.org/abs/1807.03039
+  """
+
+  _AGGREGATION = tf.VariableAggregation.ONLY_FIRST_REPLICA
+
+  def __init__(self, num_channels, dtype=tf.float32, validate_args=False,
+               name="act_norm"):
+    with tf.name_scope(name):
+      self._initialized = tf.Variable(
+          False, trainable=False, name="initialized",
+          aggregation=self._AGGREGATION)
+    super().__init__(num_channels, dtype=dtype, validate_args=validate_args,
+                     name=name)
+
+  @property
+  def initialized(self):
+    """Non-trainable boolean `tf.Variable`: has the layer seen data yet?"""
+    return self._initialized
+
+  def _data_statistics(self, x):
+    """Per-channel `(mean, log(std + eps))` of `x` over all but the last axis."""
+    x = tf.stop_gradient(tf.convert_to_tensor(x, self.dtype))
+    axes = list(range(len(x.shape) - 1))
+    mean, variance = tf.nn.moments(x, axes=axes)
+    return mean, tf.math.log(tf.sqrt(variance) + _STD_EPSILON)
+
+  def initialize(self, x):
+    """Sets `loc` and `log_scale` from `x` (`[..., H, W, C]`) and marks the layer initialized.
+
+    Returns:
+      The op (in graph mode) or `None` (eager). Safe in cross-replica context.
+    """
+    loc, log_scale = self._data_statistics(x)
+    self._loc.assign(loc)
+    self._log_scale.assign(log_scale)
+    self._initialized.assign(True)
+
+  def _loc_and_log_scale(self, x):
+    def use_variables():
+      return tf.identity(self._loc), tf.identity(self._log_scale)
+
+    def initialize_from_x():
+      loc, log_scale = self._data_statistics(x)
+      with tf.control_dependencies([
+          self._loc.assign(loc), self._log_scale.assign(log_scale),
+          self._initialized.assign(True)]):
+        return tf.identity(loc), tf.identity(log_scale)
+
+    return tf.cond(self._initialized, use_variables, initialize_from_x)

@@ -1,0 +1,72 @@
+"""Fixed channel permutations: reverse (RealNVP) and random shuffle (Glow ablation)."""
+
+import numpy as np
+import tensorflow.compat.v2 as tf
+import tensorflow_probability as tfp
+
+tfb = tfp.bijectors
+
+__all__ = ["ChannelPermute"]
+
+
+class ChannelPermute(tfb.Bijector):
+  """`y[..., c] = x[..., permutation[c]]` on NHWC events; volume-preserving.
+
+  The permutation is stored in a non-trainable `tf.Variable`, so a checkpoint
+  restores it even when the layer was built with another seed. Use the
+  constructors `ChannelPermute.reverse(C)` (RealNVP's reversal) and
+  `ChannelPermute.shuffle(C, seed)` (the fixed random shuffle of the Glow
+  paper's ablation).
+
+    fldj(x) = 0.
+
+  Args:
+    permutation: 1-D integer array-like, a permutation of `0..C-1`.
+    validate_args: Python `bool`. Default value: `False`.
+    name: Python `str`. Default value: `"channel_permute"`.
+  """
+
+  def __init__(self, permutation, validate_args=False, name="channel_permute"):
+    parameters = dict(locals())
+    permutation = np.asarray(permutation)
+    if (permutation.ndim != 1 or
+        sorted(permutation.tolist()) != list(range(permutation.size))):
+      raise ValueError(
+          f"`permutation` must be a permutation of 0..C-1; got {permutation}.")
+    with tf.name_scope(name) as name:
+      self._permutation = tf.Variable(
+          permutation.astype(np.int32), trainable=False, name="permutation")
+      super().__init__(
+          forward_min_event_ndims=3,
+          is_constant_jacobian=True,
+          validate_args=validate_args,
+          parameters=parameters,
+          name=name)
+
+  @classmethod
+  def reverse(cls, num_channels, **kwargs):
+    """Reverses the channel order."""
+    return cls(np.arange(num_channels)[::-1], name="reverse", **kwargs)
+
+  @classmethod
+  def shuffle(cls, num_channels, seed=None, **kwargs):
+    """A fixed random permutation drawn with `seed`."""
+    permutation = np.random.default_rng(seed).permutation(num_channels)
+    return cls(permutation, name="shuffle", **kwargs)
+
+  @classmethod
+  def _parameter_properties(cls, dtype):
+    return dict()
+
+  @property
+  def permutation(self):
+    return self._permutation
+
+  def _forward(self, x):
+    return tf.gather(x, self._permutation, axis=-1)
+
+  def _inverse(self, y):
+    return tf.gather(y, tf.math.invert_permutation(self._permutation), axis=-1)
+
+  def _forward_log_det_jacobian(self, x):
+    return tf.zeros([], dtype=x.dtype)

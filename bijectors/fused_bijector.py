@@ -1,0 +1,59 @@
+"""A `tfb.Bijector` base class that computes a transform and its log-det in one pass."""
+
+import tensorflow.compat.v2 as tf
+import tensorflow_probability as tfp
+
+tfb = tfp.bijectors
+
+__all__ = ["FusedBijector"]
+
+
+class FusedBijector(tfb.Bijector):
+  """Bijector whose subclasses compute `(y, fldj)` and `(x, ildj)` together.
+
+  For a coupling layer the log-det needs the coupling network's output, which
+  the transform itself has just computed. TFP asks for the transform
+  (`_forward`) and the log-det (`_forward_log_det_jacobian`) in two calls, so a
+  plain subclass evaluates the network twice. Subclasses of this class
+  implement
+
+    `_forward_and_log_det(x) -> (y, fldj)`  and
+    `_inverse_and_log_det(y) -> (x, ildj)`,
+
+  with the log-dets reduced over `forward_min_event_ndims` (shape: the batch
+  shape of `x`). The transform call stores the log-det in the bijector cache's
+  attributes for that input (as `tfb.FFJORD` does), so that `log_prob` through
+  `tfd.TransformedDistribution`, `tfb.Chain` or `tfb.Invert` evaluates every
+  network once. A log-det requested for an input that was never transformed is
+  computed directly.
+  """
+
+  def _forward_and_log_det(self, x):
+    raise NotImplementedError
+
+  def _inverse_and_log_det(self, y):
+    raise NotImplementedError
+
+  def _forward(self, x):
+    y, fldj = self._forward_and_log_det(x)
+    self._cache.forward_attributes(x).update(fldj=fldj, ildj=-fldj)
+    return y
+
+  def _inverse(self, y):
+    x, ildj = self._inverse_and_log_det(y)
+    self._cache.inverse_attributes(y).update(ildj=ildj, fldj=-ildj)
+    return x
+
+  def _forward_log_det_jacobian(self, x):
+    attributes = self._cache.forward_attributes(x)
+    if "fldj" not in attributes:
+      _, fldj = self._forward_and_log_det(x)
+      attributes.update(fldj=fldj, ildj=-fldj)
+    return attributes["fldj"]
+
+  def _inverse_log_det_jacobian(self, y):
+    attributes = self._cache.inverse_attributes(y)
+    if "ildj" not in attributes:
+      _, ildj = self._inverse_and_log_det(y)
+      attributes.update(ildj=ildj, fldj=-ildj)
+    return attributes["ildj"]
