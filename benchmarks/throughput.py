@@ -1,0 +1,335 @@
+r"""Training-step and log-prob throughput: our Glow vs `tfp.bijectors.Glow`.
+
+Both models get the same architecture (levels, steps per level, coupling
+network width, image shape) and run in one process, alternating round by round
+(ours, tfp, ours, tfp, ...). Each round times `--steps_per_round` training
+steps and `--steps_per_round` log-prob evaluations per model; the report gives
+the median images/s over rounds and the ratio ours / tfp.
+
+Run from the repository root:
+
+  python benchmarks/throughput.py                      # reference config
+  python benchmarks/throughput.py --jit_compile        # with XLA
+  python benchmarks/throughput.py --num_levels=2 --num_steps_per_level=2 \
+      --hidden_width=64 --image_size=16
+
+Training step: hand-written Adam (identical code for both models) on the mean
+negative log-prob, in a `tf.function` (`jit_compile=--jit_compile`).
+Log-prob: a `tf.function` of `TransformedDistribution.log_prob` on a batch.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _REPO_ROOT not in sys.path:
+  sys.path.insert(0, _REPO_ROOT)
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import functools
+import statistics
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+import bijectors
+
+tfb = tfp.bijectors
+tfd = tfp.distributions
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_integer("num_levels", 3, "Glow levels (L); tfb.Glow num_glow_blocks.")
+flags.DEFINE_integer("num_steps_per_level", 8, "Steps per level (K).")
+flags.DEFINE_integer("hidden_width", 512, "Coupling network width.")
+flags.DEFINE_integer("batch_size", 32, "Images per batch.")
+flags.DEFINE_integer("image_size", 32, "Image height = width.")
+flags.DEFINE_integer("channels", 3, "Image channels.")
+flags.DEFINE_bool("jit_compile", False, "XLA-compile both tf.functions.")
+flags.DEFINE_enum(
+    "coupling_scale", "sigmoid", ["sigmoid", "exp", "additive"],
+    "Our coupling's scale. 'sigmoid' (scale = sigmoid(s + 2)) is what "
+    "tfb.Glow's GlowBlock uses, so it is the default.")
+flags.DEFINE_enum("permutation", "conv1x1_lu",
+                  ["conv1x1_lu", "conv1x1", "reverse", "shuffle"],
+                  "Our permutation (tfb.Glow: LU-parameterized 1x1 conv).")
+flags.DEFINE_enum("split_prior_type", "learned", ["learned", "standard"],
+                  "Our split prior (tfb.Glow: a learned exit coupling).")
+flags.DEFINE_integer("rounds", 5, "Timed rounds (each model once per round).")
+flags.DEFINE_integer("warmup_steps", 2,
+                     "Untimed calls of each function before timing "
+                     "(after tracing / compilation).")
+flags.DEFINE_integer("steps_per_round", 5,
+                     "Timed training steps and log-prob calls per round.")
+flags.DEFINE_list("models", ["ours", "tfp"], "Models to run: ours, tfp.")
+flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate.")
+flags.DEFINE_integer("seed", 0, "Seed of the data and the models.")
+flags.DEFINE_integer("intra_op_threads", 0, "0: TF default.")
+flags.DEFINE_integer("inter_op_threads", 0, "0: TF default.")
+flags.DEFINE_bool("skip_train", False, "Only time log-prob.")
+flags.DEFINE_bool("skip_log_prob", False, "Only time the training step.")
+
+MODELS = ("ours", "tfp")
+
+DIFFERENCES = """\
+Architecture: same L, K, width, image shape, squeeze -> K x (ActNorm -> LU 1x1
+conv -> affine coupling with scale sigmoid(s + 2)) per level, half the channels
+factored out after every level but the last through a learned conditional
+Gaussian (zero-init 3x3 conv of the kept half), standard-normal top latent.
+Differences that remain:
+  * coupling net: ours (openai/glow) conv3x3 no-bias -> ActNorm -> ReLU ->
+    conv1x1 no-bias -> ActNorm -> ReLU -> zero-init conv3x3 + bias, output
+    * exp(3 * log_scale); tfb.GlowDefaultNetwork: conv3x3 + bias -> ReLU ->
+    conv1x1 + bias -> ReLU -> zero-init conv3x3 + bias (no ActNorm, no
+    output log-scale). Same conv FLOPs; ours adds 2 ActNorms (tf.cond +
+    scale/shift over the hidden activations) per coupling.
+  * shift/scale split of the net output: ours interleaved (h[..., 0::2],
+    h[..., 1::2], openai/glow); tfb.Glow contiguous halves (h[..., :c],
+    h[..., c:]).
+  * split prior: ours SplitPrior, (x_b - mu) * exp(-log_sigma) with a
+    ZeroInitConv2d (exp(3 * log_scale) output factor); tfb.Glow ExitBijector,
+    a RealNVP with scale exp(s + 2) from GlowDefaultExitNetwork (zero-init
+    conv3x3 + bias).
+  * 1x1 conv: ours einsum with W = P L U (+ diag(sign * exp(log_s)));
+    tfb.Glow ScaleMatvecLU (matvec with the reconstructed LU matrix).
+  * ActNorm: ours (x - loc) * exp(-log_scale), data init in a tf.cond on
+    every call; tfb.Glow Invert(Chain([Scale, Shift])) with a
+    TransformedVariable scale, tf.cond init check in forward and in log-det.
+  * event structure: ours one fused bijector per layer computing transform
+    and log-det in one pass; tfb.Glow nested Chain / Blockwise / Invert /
+    RealNVP / Reshape / Transpose compositions.
+  * coupling-net initializers: ours N(0, 0.05^2); tfb.Glow he_normal
+    (values only, no cost difference)."""
+
+
+# ---------------------------------------------------------------------------
+# Models.
+
+
+def build_ours(image_shape):
+  flow = bijectors.build_glow_flow(
+      image_shape, FLAGS.num_levels, FLAGS.num_steps_per_level,
+      hidden_width=FLAGS.hidden_width, coupling_scale=FLAGS.coupling_scale,
+      permutation=FLAGS.permutation, split_prior_type=FLAGS.split_prior_type,
+      learn_top=False, seed=FLAGS.seed, dtype=tf.float32)
+  base = tfd.Sample(tfd.Normal(0., 1.), [flow.latent_size])
+  dist = tfd.TransformedDistribution(base, tfb.Invert(flow))
+  return flow, dist
+
+
+def build_tfp(image_shape):
+  num_levels = FLAGS.num_levels
+  glow = tfb.Glow(
+      output_shape=list(image_shape),
+      num_glow_blocks=num_levels,
+      num_steps_per_block=FLAGS.num_steps_per_level,
+      coupling_bijector_fn=functools.partial(
+          tfb.GlowDefaultNetwork, num_hidden=FLAGS.hidden_width),
+      exit_bijector_fn=tfb.GlowDefaultExitNetwork,
+      grab_after_block=tuple([0.5] * (num_levels - 1) + [0.]),
+      use_actnorm=True,
+      seed=FLAGS.seed)
+  latent_size = int(np.prod(image_shape))
+  base = tfd.Sample(tfd.Normal(0., 1.), [latent_size])
+  # tfb.Glow's forward is the generative direction (latent -> image).
+  dist = tfd.TransformedDistribution(base, glow)
+  return glow, dist
+
+
+# ---------------------------------------------------------------------------
+# Training.
+
+
+class Adam:
+  """Plain Adam (Kingma & Ba), the same code for both models."""
+
+  def __init__(self, variables, learning_rate, beta1=0.9, beta2=0.999,
+               epsilon=1e-8):
+    self._variables = list(variables)
+    self._lr = learning_rate
+    self._beta1, self._beta2, self._epsilon = beta1, beta2, epsilon
+    self._m = [tf.Variable(tf.zeros_like(v), trainable=False)
+               for v in self._variables]
+    self._v = [tf.Variable(tf.zeros_like(v), trainable=False)
+               for v in self._variables]
+    self._step = tf.Variable(0., trainable=False)
+
+  def apply(self, grads):
+    step = self._step.assign_add(1.)
+    lr = (self._lr * tf.sqrt(1. - tf.pow(self._beta2, step)) /
+          (1. - tf.pow(self._beta1, step)))
+    for g, var, m, v in zip(grads, self._variables, self._m, self._v):
+      if g is None:
+        continue
+      g = tf.convert_to_tensor(g)
+      m_t = m.assign(self._beta1 * m + (1. - self._beta1) * g)
+      v_t = v.assign(self._beta2 * v + (1. - self._beta2) * tf.square(g))
+      var.assign_sub(lr * m_t / (tf.sqrt(v_t) + self._epsilon))
+
+
+def make_functions(bijector, dist, jit_compile):
+  """Returns `(train_step, log_prob, variables)` for one model."""
+  variables = list(bijector.trainable_variables)
+  optimizer = Adam(variables, FLAGS.learning_rate)
+
+  @tf.function(jit_compile=jit_compile)
+  def train_step(x):
+    with tf.GradientTape() as tape:
+      loss = -tf.reduce_mean(dist.log_prob(x))
+    grads = tape.gradient(loss, variables)
+    optimizer.apply(grads)
+    return loss
+
+  @tf.function(jit_compile=jit_compile)
+  def log_prob(x):
+    return dist.log_prob(x)
+
+  return train_step, log_prob, variables
+
+
+# ---------------------------------------------------------------------------
+# FLOP estimate (multiply-adds of the convolutions, x2 for FLOPs).
+
+
+def conv_flops(image_shape, num_levels, num_steps, width, split_learned):
+  """Forward-pass FLOPs of the coupling networks and split-prior convs."""
+  height, wid, channels = image_shape
+  total = 0
+  for level in range(num_levels):
+    height, wid, channels = height // 2, wid // 2, channels * 4
+    positions = height * wid
+    c_in = channels // 2
+    c_out = 2 * (channels - c_in)
+    macs = (9 * c_in * width + width * width + 9 * width * c_out)
+    total += num_steps * positions * macs
+    if level < num_levels - 1:
+      kept = channels // 2
+      if split_learned:
+        total += positions * 9 * kept * 2 * (channels - kept)
+      channels = kept
+  return 2 * total
+
+
+# ---------------------------------------------------------------------------
+# Timing.
+
+
+def _time_calls(fn, x, steps):
+  start = time.perf_counter()
+  for _ in range(steps):
+    out = fn(x)
+  out.numpy()  # Blocks until the last call has finished.
+  return time.perf_counter() - start
+
+
+def main(argv):
+  del argv
+  if FLAGS.intra_op_threads:
+    tf.config.threading.set_intra_op_parallelism_threads(FLAGS.intra_op_threads)
+  if FLAGS.inter_op_threads:
+    tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_threads)
+  models = [m.strip() for m in FLAGS.models if m.strip()]
+  for m in models:
+    if m not in MODELS:
+      raise app.UsageError(f"Unknown model {m!r}; choose from {MODELS}.")
+  image_shape = (FLAGS.image_size, FLAGS.image_size, FLAGS.channels)
+  batch = FLAGS.batch_size
+  tf.random.set_seed(FLAGS.seed)
+  np.random.seed(FLAGS.seed)
+
+  print(f"TensorFlow {tf.__version__}, TFP {tfp.__version__}, "
+        f"oneDNN opts={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'default')}, "
+        f"CPUs={os.cpu_count()}")
+  print(f"Config: L={FLAGS.num_levels} K={FLAGS.num_steps_per_level} "
+        f"width={FLAGS.hidden_width} batch={batch} image={image_shape} fp32 "
+        f"jit_compile={FLAGS.jit_compile} coupling_scale(ours)="
+        f"{FLAGS.coupling_scale} permutation(ours)={FLAGS.permutation} "
+        f"split_prior(ours)={FLAGS.split_prior_type}")
+  if FLAGS.coupling_scale == "sigmoid":
+    print("coupling_scale=sigmoid: scale = sigmoid(s + 2), the same as "
+          "tfb.Glow's GlowBlock coupling.")
+  else:
+    print(f"NOTE: coupling_scale={FLAGS.coupling_scale} differs from tfb.Glow "
+          "(scale = sigmoid(s + 2)); use --coupling_scale=sigmoid to match.")
+  print(DIFFERENCES)
+
+  rng = np.random.default_rng(FLAGS.seed)
+  x = tf.constant(rng.uniform(-0.5, 0.5, (batch,) + image_shape), tf.float32)
+
+  fns = {}
+  for name in models:
+    t0 = time.perf_counter()
+    bijector, dist = (build_ours if name == "ours" else build_tfp)(image_shape)
+    # Data-dependent ActNorm initialization: one eager log-prob call.
+    lp0 = dist.log_prob(x)
+    t_init = time.perf_counter() - t0
+    train_step, log_prob, variables = make_functions(
+        bijector, dist, FLAGS.jit_compile)
+    num_params = sum(int(np.prod(v.shape)) for v in variables)
+    t0 = time.perf_counter()
+    if not FLAGS.skip_train:
+      for _ in range(1 + FLAGS.warmup_steps):
+        loss = train_step(x)
+      loss.numpy()
+    t_train_warm = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if not FLAGS.skip_log_prob:
+      for _ in range(1 + FLAGS.warmup_steps):
+        lp = log_prob(x)
+      lp.numpy()
+    t_lp_warm = time.perf_counter() - t0
+    print(f"[{name}] {len(variables)} trainable variables, {num_params:,} "
+          f"parameters; build+init {t_init:.1f}s (initial mean log-prob "
+          f"{float(tf.reduce_mean(lp0)):.1f}); trace/compile+warmup: train "
+          f"{t_train_warm:.1f}s, log-prob {t_lp_warm:.1f}s")
+    fns[name] = (train_step, log_prob)
+
+  results = {name: {"train": [], "log_prob": []} for name in models}
+  for r in range(FLAGS.rounds):
+    line = [f"round {r + 1}/{FLAGS.rounds}:"]
+    for name in models:
+      train_step, log_prob = fns[name]
+      if not FLAGS.skip_train:
+        dt = _time_calls(train_step, x, FLAGS.steps_per_round)
+        results[name]["train"].append(batch * FLAGS.steps_per_round / dt)
+        line.append(f"{name} train {results[name]['train'][-1]:.2f}")
+      if not FLAGS.skip_log_prob:
+        dt = _time_calls(log_prob, x, FLAGS.steps_per_round)
+        results[name]["log_prob"].append(batch * FLAGS.steps_per_round / dt)
+        line.append(f"{name} log-prob {results[name]['log_prob'][-1]:.2f}")
+    print("  ".join(line) + " (images/s)", flush=True)
+
+  flops_fwd = conv_flops(image_shape, FLAGS.num_levels,
+                         FLAGS.num_steps_per_level, FLAGS.hidden_width,
+                         FLAGS.split_prior_type == "learned")
+  print(f"\nConv FLOPs per image: forward {flops_fwd / 1e9:.3f} GFLOP, "
+        f"training step ~3x = {3 * flops_fwd / 1e9:.3f} GFLOP")
+  print(f"\nMedian throughput over {FLAGS.rounds} rounds x "
+        f"{FLAGS.steps_per_round} steps, batch {batch} (images/s; conv "
+        f"GFLOP/s in parentheses):")
+  medians = {}
+  for kind, mult in (("train", 3), ("log_prob", 1)):
+    for name in models:
+      values = results[name][kind]
+      if not values:
+        continue
+      med = statistics.median(values)
+      medians[(name, kind)] = med
+      print(f"  {kind:8s} {name:4s}: {med:9.2f} images/s  "
+            f"(min {min(values):.2f}, max {max(values):.2f}; "
+            f"{med * mult * flops_fwd / 1e9:.1f} GFLOP/s)")
+  for kind in ("train", "log_prob"):
+    if ("ours", kind) in medians and ("tfp", kind) in medians:
+      ratio = medians[("ours", kind)] / medians[("tfp", kind)]
+      print(f"  ratio ours/tfp {kind:8s}: {ratio:.3f}  "
+            f"({'meets' if ratio >= 1.5 else 'below'} the 1.5x target)")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,199 @@
+"""The Glow model: a density over images built from `bijectors.MultiScaleFlow`."""
+
+from typing import Dict, NamedTuple
+
+import numpy as np
+import tensorflow.compat.v2 as tf
+import tensorflow_probability as tfp
+
+import bijectors
+from glow_ood import config as config_lib
+from glow_ood import preprocessing
+
+tfb = tfp.bijectors
+tfd = tfp.distributions
+
+__all__ = ["Glow", "Decomposition"]
+
+
+class Decomposition(NamedTuple):
+  """log p(x) of each example split into the prior and the volume term (nats).
+
+  `log_prob = log_prob_z + log_det` exactly, where (openai/glow's accounting)
+  `log_prob_z` is the density of the latents under the split and top priors
+  (learned ones included) and `log_det = log|det dz/dx|` holds only the flow
+  bijectors' log-dets. All fields are per example; `B` is the batch shape.
+
+  Attributes:
+    log_prob: `[B]`, log p(x) of the preprocessed input (continuous density).
+    log_prob_z: `[B]`, log p(z).
+    log_prob_z_per_level: `[B, L]`, log p(z_l) of each level's latent.
+    log_det: `[B]`, log|det dz/dx|.
+    log_det_per_level: `[B, L]`.
+    log_det_per_kind: dict `kind -> [B]` for `kind` in
+      `bijectors.LOG_DET_KINDS` (`actnorm`, `permutation`, `coupling`, `other`).
+  """
+  log_prob: tf.Tensor
+  log_prob_z: tf.Tensor
+  log_prob_z_per_level: tf.Tensor
+  log_det: tf.Tensor
+  log_det_per_level: tf.Tensor
+  log_det_per_kind: Dict[str, tf.Tensor]
+
+
+class Glow(tf.Module):
+  """Glow (Kingma & Dhariwal 2018) as a density over `[..., H, W, C]` images.
+
+  `flow` is a `bijectors.MultiScaleFlow` mapping preprocessed images `x` in
+  `[-0.5, 0.5)` to a flat latent `z` (`[..., D]`) that is standard normal under
+  the model; `distribution` is the same model as a
+  `tfd.TransformedDistribution(N(0, I_D), tfb.Invert(flow))`.
+
+    log p(x) = log N(z; 0, I) + log|det dz/dx|
+
+  with the priors' own log-dets counted in `log p(z)` (see `decompose`). For
+  an additive coupling (`coupling_scale="additive"`) the volume term is the
+  same for every input.
+
+  Data-dependent initialization: the first `log_prob` (or `initialize(x)`)
+  initializes every ActNorm layer from that batch; do this on a large batch
+  (openai/glow: 512 images) before training, and in cross-replica context
+  under a `tf.distribute` strategy.
+
+  Args:
+    config: `GlowConfig`.
+  """
+
+  def __init__(self, config, name="glow"):
+    super().__init__(name=name)
+    if not isinstance(config, config_lib.GlowConfig):
+      raise TypeError(f"Glow needs a GlowConfig; got {type(config).__name__}.")
+    self._config = config
+    self._dtype = tf.as_dtype(config.dtype)
+    with self.name_scope:
+      self.flow = bijectors.build_glow_flow(
+          config.image_shape, config.num_levels, config.num_steps_per_level,
+          hidden_width=config.hidden_width,
+          coupling_scale=config.coupling_scale,
+          permutation=config.permutation,
+          split_prior_type=config.split_prior,
+          learn_top=config.learn_top,
+          seed=config.seed,
+          dtype=self._dtype)
+    self._base = tfd.Sample(
+        tfd.Normal(tf.constant(0., self._dtype), tf.constant(1., self._dtype)),
+        sample_shape=[self.flow.latent_size])
+    self.distribution = tfd.TransformedDistribution(
+        self._base, tfb.Invert(self.flow))
+
+  @property
+  def config(self):
+    return self._config
+
+  @property
+  def num_dims(self):
+    return self._config.num_dims
+
+  def _check_images(self, x, what):
+    shape = tuple(x.shape[-3:])
+    if x.shape.rank is None or x.shape.rank < 3 or shape != self._config.image_shape:
+      raise ValueError(
+          f"{what} of shape {tuple(x.shape)} do not match the model's image "
+          f"shape {self._config.image_shape} (expected [..., H, W, C]). "
+          "Resize / pad the data or build the model for this shape.")
+
+  def _as_input(self, x):
+    x = tf.convert_to_tensor(x, dtype=self._dtype)
+    self._check_images(x, "inputs")
+    return x
+
+  def log_prob(self, x):
+    """log p(x) in nats of preprocessed images `x` (`[..., H, W, C]` in [-0.5, 0.5)) -> `[...]`."""
+    x = self._as_input(x)
+    z, fldj = self.encode_with_log_det(x)
+    return self._base.log_prob(z) + fldj
+
+  def encode_with_log_det(self, x):
+    """`(z, log|det dz/dx|)` including the priors' log-dets: `[..., D]`, `[...]`."""
+    x = self._as_input(x)
+    z = self.flow.forward(x)
+    return z, self.flow.forward_log_det_jacobian(x, event_ndims=3)
+
+  def decompose(self, x):
+    """Per-example `Decomposition` of log p(x) for preprocessed images `x`."""
+    x = self._as_input(x)
+    _, terms = self.flow.forward_with_terms(x)
+    std_normal = tfd.Normal(tf.constant(0., self._dtype),
+                            tf.constant(1., self._dtype))
+    log_prob_z_per_level = tf.stack(
+        [tf.reduce_sum(std_normal.log_prob(z_l), axis=[-3, -2, -1])
+         for z_l in terms["latents"]], axis=-1) + terms["latent_log_det"]
+    log_det_per_level = tf.add_n(list(terms["log_det"].values()))
+    log_prob_z = tf.reduce_sum(log_prob_z_per_level, axis=-1)
+    log_det = tf.reduce_sum(log_det_per_level, axis=-1)
+    return Decomposition(
+        log_prob=log_prob_z + log_det,
+        log_prob_z=log_prob_z,
+        log_prob_z_per_level=log_prob_z_per_level,
+        log_det=log_det,
+        log_det_per_level=log_det_per_level,
+        log_det_per_kind={kind: tf.reduce_sum(v, axis=-1)
+                          for kind, v in terms["log_det"].items()})
+
+  def preprocess(self, images, dequantization="center", seed=None):
+    """uint8 images -> model inputs in [-0.5, 0.5) (see `preprocessing.dequantize`)."""
+    images = tf.convert_to_tensor(images)
+    self._check_images(images, "images")
+    return preprocessing.dequantize(images, self._config.n_bits, dequantization,
+                                    seed=seed, dtype=self._dtype)
+
+  def bits_per_dim(self, images, dequantization="center", seed=None):
+    """Bits/dim of uint8 images `[..., H, W, C]` -> `[...]`.
+
+    `-(log p(x) - D log 2**n_bits) / (D log 2)`, `x` the dequantized images.
+    `dequantization="center"` (default) is deterministic, for evaluation;
+    `"uniform"` adds the training noise (an unbiased estimate of the bound).
+    """
+    x = self.preprocess(images, dequantization, seed)
+    return preprocessing.bits_per_dim(self.log_prob(x), self.num_dims,
+                                      self._config.n_bits)
+
+  def encode(self, x):
+    """Preprocessed images `[..., H, W, C]` -> standardized latents `[..., D]`."""
+    return self.flow.forward(self._as_input(x))
+
+  def decode(self, z):
+    """Latents `[..., D]` -> preprocessed images `[..., H, W, C]`."""
+    return self.flow.inverse(tf.convert_to_tensor(z, self._dtype))
+
+  def sample(self, num_samples, temperature=1.0, seed=None):
+    """`num_samples` images in [-0.5, 0.5) space, latents drawn from N(0, T^2 I).
+
+    Use `preprocessing.to_uint8` to get displayable images.
+    """
+    shape = [int(num_samples), self.flow.latent_size]
+    if seed is None:
+      eps = tf.random.normal(shape, dtype=self._dtype)
+    else:
+      eps = tf.random.stateless_normal(shape, seed=seed, dtype=self._dtype)
+    return self.decode(eps * tf.cast(temperature, self._dtype))
+
+  def actnorm_layers(self):
+    """Every `ActNorm` of the model (flow steps and coupling networks)."""
+    return [m for m in self.flow.submodules
+            if isinstance(m, bijectors.ActNorm)]
+
+  def initialize(self, x):
+    """(Re-)runs the data-dependent initialization of every ActNorm on `x`.
+
+    Call in cross-replica context with one global batch of preprocessed images.
+    Returns log p(x) of that batch after initialization.
+    """
+    for layer in self.actnorm_layers():
+      layer.initialized.assign(False)
+    return self.log_prob(x)
+
+  @property
+  def is_initialized(self):
+    return all(bool(layer.initialized.numpy())
+               for layer in self.actnorm_layers())

@@ -1,0 +1,43 @@
+"""Test-session setup shared by every test under `tests/`.
+
+Runs before any test module imports TensorFlow:
+  * `TF_USE_LEGACY_KERAS=1`, so `tf.keras` is tf-keras (the Keras TFP tracks;
+    Keras-3 layers inside a `tf.Module` are invisible to `trainable_variables`);
+  * `TF_CPP_MIN_LOG_LEVEL=2`, to quiet TensorFlow's C++ start-up logging;
+  * the repository root on `sys.path`, so `import bijectors` / `import
+    glow_ood` work without installing the package;
+  * two logical CPU devices, so distributed tests can run a two-replica
+    `tf.distribute.MirroredStrategy` on one CPU.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _REPO_ROOT not in sys.path:
+  sys.path.insert(0, _REPO_ROOT)
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import tensorflow as tf
+
+NUM_LOGICAL_CPUS = 2
+
+
+def _configure_logical_cpus(num_devices):
+  """Splits the physical CPU into `num_devices` logical devices (before any TF op)."""
+  cpus = tf.config.list_physical_devices("CPU")
+  try:
+    tf.config.set_logical_device_configuration(
+        cpus[0],
+        [tf.config.LogicalDeviceConfiguration() for _ in range(num_devices)])
+  except RuntimeError:
+    # The runtime was already initialized (e.g. by a plugin that ran a TF op):
+    # virtual devices can no longer be configured. Distributed tests check
+    # `tf.config.list_logical_devices("CPU")` and skip if there are too few.
+    pass
+
+
+_configure_logical_cpus(NUM_LOGICAL_CPUS)
