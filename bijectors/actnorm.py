@@ -36,6 +36,8 @@ class ActNorm(channel_affine.ChannelAffine):
   global batch in cross-replica context, so that every replica holds the same
   values. The variables use `ONLY_FIRST_REPLICA` aggregation, so an init that
   happens inside `strategy.run` anyway copies the first replica's values.
+  (Inside `strategy.run` every forward re-assigns the variables, unchanged
+  once initialized: a cross-replica write cannot sit inside the `tf.cond`.)
 
   Args:
     num_channels: Python `int`, `C`.
@@ -85,6 +87,19 @@ class ActNorm(channel_affine.ChannelAffine):
   def _loc_and_log_scale(self, x):
     def use_variables():
       return tf.identity(self._loc), tf.identity(self._log_scale)
+
+    if (tf.distribute.has_strategy() and
+        not tf.distribute.in_cross_replica_context()):
+      # Inside `strategy.run`, assigning these variables is a cross-replica
+      # sync point (`merge_call`), which TensorFlow rejects inside a `tf.cond`
+      # in a `tf.function` (even for an initialized layer: both branches are
+      # traced). So pick the values in the cond and assign them after it.
+      loc, log_scale = tf.cond(self._initialized, use_variables,
+                               lambda: self._data_statistics(x))
+      with tf.control_dependencies([
+          self._loc.assign(loc), self._log_scale.assign(log_scale),
+          self._initialized.assign(True)]):
+        return tf.identity(loc), tf.identity(log_scale)
 
     def initialize_from_x():
       loc, log_scale = self._data_statistics(x)

@@ -153,8 +153,10 @@ class AffineCoupling(fused_bijector.FusedBijector):
 
 def _reject_keras3(fn):
   """Keras-3 layers inside a `tf.Module` are invisible to `trainable_variables`."""
-  module = type(fn).__module__ or ""
-  if module == "keras" or module.startswith("keras."):
+  # Check the whole MRO: a user's subclass of a Keras-3 layer lives in the
+  # user's module.
+  modules = [cls.__module__ or "" for cls in type(fn).__mro__]
+  if any(m == "keras" or m.startswith("keras.") for m in modules):
     raise TypeError(
         "shift_and_log_scale_fn is a Keras 3 object; its variables would not "
         "be tracked by this bijector and would never train. Build it with "

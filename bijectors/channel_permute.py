@@ -58,6 +58,12 @@ class ChannelPermute(tfb.Bijector):
   def _parameter_properties(cls, dtype):
     return dict()
 
+  def _get_parameterization(self):
+    # The permutation lives in a variable (a checkpoint may overwrite it), so
+    # equal constructor arguments do not make equal bijectors; TFP's cache
+    # must not share results between two instances (see `FusedBijector`).
+    return id(self)
+
   @property
   def permutation(self):
     return self._permutation

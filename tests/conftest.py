@@ -27,7 +27,7 @@ NUM_LOGICAL_CPUS = 2
 
 
 def _configure_logical_cpus(num_devices):
-  """Splits the physical CPU into `num_devices` logical devices (before any TF op)."""
+  """Splits the CPU into `num_devices` logical devices (before any TF op)."""
   cpus = tf.config.list_physical_devices("CPU")
   try:
     tf.config.set_logical_device_configuration(
@@ -41,3 +41,16 @@ def _configure_logical_cpus(num_devices):
 
 
 _configure_logical_cpus(NUM_LOGICAL_CPUS)
+
+
+def pytest_collection_modifyitems(config, items):
+  """Drops `tf.test.TestCase.test_session`: a context manager, not a test.
+
+  pytest would otherwise collect it in every `tf.test.TestCase` class and
+  report it as skipped ("Not a test."), hiding real skips among them.
+  """
+  kept = [item for item in items if item.name != "test_session"]
+  dropped = [item for item in items if item.name == "test_session"]
+  if dropped:
+    config.hook.pytest_deselected(items=dropped)
+    items[:] = kept

@@ -118,6 +118,25 @@ class ActNormTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllEqual(restored.log_scale, layer.log_scale)
     self.assertAllClose(y, layer.forward(tf.identity(new_data)))
 
+  @parameterized.named_parameters(("eager", "eager"), ("function", "function"))
+  def test_alike_layers_do_not_share_cached_outputs(self, mode):
+    # Two layers built with the same arguments hold different variables: TFP's
+    # cache, keyed by (input, bijector), must not hand one the other's output.
+    first, second = actnorm.ActNorm(3), actnorm.ActNorm(3)
+    first.initialize(_data(seed=20))
+    second.initialize(3. * _data(seed=21) + 1.)
+    x = _data(seed=22)
+
+    def both(x):
+      return (first.forward(x), second.forward(x),
+              first.forward_log_det_jacobian(x, event_ndims=3),
+              second.forward_log_det_jacobian(x, event_ndims=3))
+
+    y1, y2, fldj1, fldj2 = util.compile_fn(both, mode)(x)
+    self.assertAllClose(y2, second.forward(tf.identity(x)))
+    self.assertNotAllClose(y1, y2)
+    self.assertNotAllClose(fldj1, fldj2)
+
   def test_variables(self):
     layer = actnorm.ActNorm(3)
     self.assertLen(layer.trainable_variables, 2)  # loc, log_scale
@@ -133,26 +152,62 @@ class ActNormTest(tf.test.TestCase, parameterized.TestCase):
     util.assert_log_prob_consistent(self, layer, _data((3, 4, 4, 3), seed=1),
                                     mode=mode)
 
-  def test_replicas_agree_after_init(self):
+  def _two_replica_strategy(self):
     devices = tf.config.list_logical_devices("CPU")
     if len(devices) < 2:
       self.skipTest("needs 2 logical CPUs (configured in tests/conftest.py)")
-    strategy = tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
+    return tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
+
+  @parameterized.named_parameters(("eager", "eager"), ("function", "function"))
+  def test_replicas_agree_after_init_inside_run(self, mode):
+    strategy = self._two_replica_strategy()
     with strategy.scope():
       layer = actnorm.ActNorm(3)
     data = [_data(seed=10), 4. * _data(seed=11) + 3.]
     per_replica = strategy.experimental_distribute_values_from_function(
         lambda context: data[context.replica_id_in_sync_group])
-    strategy.run(tf.function(layer.forward), args=(per_replica,))
+    run = util.compile_fn(
+        lambda v: strategy.run(layer.forward, args=(v,)), mode)
+    run(per_replica)
     locs = strategy.experimental_local_results(layer.loc)
     log_scales = strategy.experimental_local_results(layer.log_scale)
     flags = strategy.experimental_local_results(layer.initialized)
     self.assertAllEqual(flags, [True, True])
     self.assertAllEqual(locs[0], locs[1])
     self.assertAllEqual(log_scales[0], log_scales[1])
-    # ONLY_FIRST_REPLICA: the values come from the first replica's data.
+    # ONLY_FIRST_REPLICA aggregation: the values come from replica 0's data.
     self.assertAllClose(locs[0], tf.reduce_mean(data[0], axis=[0, 1, 2]),
                         atol=1e-5)
+    # A second step does not re-initialize.
+    run(per_replica)
+    self.assertAllEqual(strategy.experimental_local_results(layer.loc)[1],
+                        locs[0])
+
+  def test_train_step_after_cross_replica_init(self):
+    # The documented recipe: initialize on one global batch in cross-replica
+    # context, then train with `tf.function(strategy.run(...))`.
+    strategy = self._two_replica_strategy()
+    with strategy.scope():
+      layer = actnorm.ActNorm(3)
+    data = [_data(seed=10), 4. * _data(seed=11) + 3.]
+    layer.initialize(tf.concat(data, axis=0))
+    per_replica = strategy.experimental_distribute_values_from_function(
+        lambda context: data[context.replica_id_in_sync_group])
+
+    def replica_step(x):
+      with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(layer.forward(x)))
+      grads = tape.gradient(loss, layer.trainable_variables)
+      for grad, variable in zip(grads, layer.trainable_variables):
+        variable.assign_sub(0.1 * grad)  # ONLY_FIRST_REPLICA aggregation
+      return loss
+
+    losses = tf.function(lambda v: strategy.run(replica_step, args=(v,)))(
+        per_replica)
+    for loss in strategy.experimental_local_results(losses):
+      util.assert_all_finite(self, loss, "loss")
+    locs = strategy.experimental_local_results(layer.loc)
+    self.assertAllEqual(locs[0], locs[1])
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Forward is the normalizing direction (data -> latent) for every bijector under
 test. The checks follow TFP's `bijector_test_util.assert_bijective_and_finite`
 (round trips both ways, `fldj(x) == -ildj(f(x))`, everything finite) and
-`get_fldj_theoretical` (log-det against `log|det|` of the autodiff Jacobian),
+`get_fldj_theoretical` (log-det against `log|det|` of the autodiff Jacobian:
+`tape.batch_jacobian` + `tf.linalg.slogdet`),
 written against public TensorFlow APIs only: TFP's own test helpers are not
 in the wheel and read absl flags, which plain pytest never parses.
 
@@ -54,7 +55,7 @@ def _case_name(value):
 
 
 def compile_fn(fn, mode):
-  """`fn` as run eagerly, under `tf.function`, or under XLA (`mode` in `MODES`)."""
+  """`fn` run eagerly, under `tf.function` or under XLA (`mode` in `MODES`)."""
   if mode == "eager":
     return fn
   if mode == "function":
@@ -72,7 +73,7 @@ def tolerances(dtype):
 
 
 def normal(shape, seed, dtype=tf.float32, scale=1.0, shift=0.0):
-  """A standard normal sample (times `scale`, plus `shift`), reproducible by `seed`."""
+  """A standard normal sample (times `scale`, plus `shift`), fixed by `seed`."""
   return shift + scale * tf.random.stateless_normal(
       shape, seed=[seed, 17], dtype=dtype)
 
@@ -92,26 +93,36 @@ def perturb_variables(module, stddev=0.1, seed=0):
         dtype=variable.dtype))
 
 
-def autodiff_log_det(forward_fn, x, event_ndims=3):
-  """`log|det J|` of `forward_fn` at `x` from the autodiff Jacobian.
+def autodiff_jacobian(forward_fn, x, event_ndims=3):
+  """The Jacobian of `forward_fn` at `x`, events flattened.
 
-  Flattens the last `event_ndims` axes of `x` (`batch_shape + event_shape`),
-  takes `tape.batch_jacobian` of the flattened output (which must have as many
-  entries as the event) and `tf.linalg.slogdet`. Keep events to a few hundred
-  dimensions. Returns a `Tensor` of shape `batch_shape`.
+  Flattens the last `event_ndims` axes of `x` (`batch_shape + event_shape`,
+  `N` event entries) and takes `tape.batch_jacobian` of the flattened output
+  (which must also have `N` entries). Keep events to a few hundred dimensions.
+  Returns a `Tensor` of shape `[prod(batch_shape), N, N]`.
   """
   x = tf.convert_to_tensor(x)
-  rank = x.shape.rank
-  batch_shape = x.shape[:rank - event_ndims]
-  event_shape = x.shape[rank - event_ndims:]
+  event_shape = x.shape[x.shape.rank - event_ndims:]
   flat_x = tf.reshape(x, [-1, event_shape.num_elements()])
   with tf.GradientTape() as tape:
     tape.watch(flat_x)
     y = forward_fn(tf.reshape(flat_x, [-1] + event_shape.as_list()))
     flat_y = tf.reshape(y, [tf.shape(flat_x)[0], -1])
-  jacobian = tape.batch_jacobian(flat_y, flat_x)
-  _, log_abs_det = tf.linalg.slogdet(jacobian)
-  return tf.reshape(log_abs_det, batch_shape)
+  return tape.batch_jacobian(flat_y, flat_x)
+
+
+def autodiff_log_det(forward_fn, x, event_ndims=3):
+  """`log|det J|` of `forward_fn` at `x`, of shape `batch_shape` (float64).
+
+  Run it eagerly: `tf.linalg.slogdet` has no XLA kernel. The Jacobian is
+  cast to float64 before the determinant, so float32 round-off in the
+  determinant itself does not count against the bijector.
+  """
+  x = tf.convert_to_tensor(x)
+  jacobian = autodiff_jacobian(forward_fn, x, event_ndims)
+  sign, log_abs_det = tf.linalg.slogdet(tf.cast(jacobian, tf.float64))
+  assert np.all(sign.numpy() != 0), "singular Jacobian"
+  return tf.reshape(log_abs_det, x.shape[:x.shape.rank - event_ndims])
 
 
 def assert_bijective_and_finite(test, bijector, x, mode="eager",
@@ -124,7 +135,8 @@ def assert_bijective_and_finite(test, bijector, x, mode="eager",
     (float32: atol 1e-5), intermediates through `tf.identity` so TFP's cache
     cannot return the input;
   * `fldj(x) == -ildj(f(x))` and `ildj(y) == -fldj(f^{-1}(y))`;
-  * `fldj(x) == log|det J(x)|` of the autodiff Jacobian (if `check_jacobian`);
+  * `fldj(x) == log|det J(x)|` of the autodiff Jacobian (if `check_jacobian`;
+    the Jacobian is always taken eagerly);
   * every output finite, of `x.dtype`; log-dets broadcastable to the batch
     shape.
 
@@ -159,34 +171,49 @@ def assert_bijective_and_finite(test, bijector, x, mode="eager",
     jacobian_atol = 1e-8 if dtype == tf.float64 else 1e-3
 
   def compute(x, y):
+    # Each direction is computed once per input; `tf.identity` makes a new
+    # cache key, so the round trip really runs the other direction (and its
+    # log-det comes from that pass, not from the cache entry of `x`).
     fx = bijector.forward(x)
-    values = {
-        "forward": fx,
-        "round_trip_x": bijector.inverse(tf.identity(fx)),
-        "fldj": bijector.forward_log_det_jacobian(x, event_ndims=event_ndims),
-        "ildj_fx": bijector.inverse_log_det_jacobian(
-            tf.identity(fx), event_ndims=inverse_event_ndims),
-    }
+    fx_copy = tf.identity(fx)
     iy = bijector.inverse(y)
-    values.update(
-        inverse=iy,
-        round_trip_y=bijector.forward(tf.identity(iy)),
-        ildj=bijector.inverse_log_det_jacobian(
+    iy_copy = tf.identity(iy)
+    return {
+        "forward": fx,
+        "fldj": bijector.forward_log_det_jacobian(x, event_ndims=event_ndims),
+        "round_trip_x": bijector.inverse(fx_copy),
+        "ildj_fx": bijector.inverse_log_det_jacobian(
+            fx_copy, event_ndims=inverse_event_ndims),
+        "inverse": iy,
+        "ildj": bijector.inverse_log_det_jacobian(
             y, event_ndims=inverse_event_ndims),
-        fldj_iy=bijector.forward_log_det_jacobian(
-            tf.identity(iy), event_ndims=event_ndims))
-    if check_jacobian:
-      values["autodiff_fldj"] = autodiff_log_det(
-          bijector.forward, x, event_ndims=event_ndims)
-    return values
+        "round_trip_y": bijector.forward(iy_copy),
+        "fldj_iy": bijector.forward_log_det_jacobian(
+            iy_copy, event_ndims=event_ndims),
+    }
 
   values = compile_fn(compute, mode)(x, tf.convert_to_tensor(y, dtype))
+  if mode == "eager":
+    # Log-dets asked for inputs never transformed (no cache entry).
+    values["fldj_direct"] = bijector.forward_log_det_jacobian(
+        tf.identity(x), event_ndims=event_ndims)
+    values["ildj_direct"] = bijector.inverse_log_det_jacobian(
+        tf.identity(y), event_ndims=inverse_event_ndims)
+  if check_jacobian:
+    # Eagerly, whatever `mode`: XLA-compiling a flow's vectorized backward
+    # pass takes seconds, and `slogdet` has no XLA kernel anyway. The
+    # log-det it is compared with was computed in `mode`.
+    values["autodiff_fldj"] = tf.cast(
+        autodiff_log_det(bijector.forward, tf.identity(x), event_ndims), dtype)
   for name, value in values.items():
     test.assertEqual(value.dtype, dtype, msg=name)
     assert_all_finite(test, value, name)
   test.assertEqual(values["forward"].shape, out_shape)
   test.assertEqual(values["inverse"].shape, x.shape)
-  for name in ("fldj", "ildj", "ildj_fx", "fldj_iy"):
+  for name in ("fldj", "ildj", "ildj_fx", "fldj_iy", "fldj_direct",
+               "ildj_direct"):
+    if name not in values:
+      continue
     test.assertEqual(
         tf.broadcast_static_shape(values[name].shape, batch_shape),
         batch_shape, msg=f"{name} shape {values[name].shape}")
@@ -196,6 +223,11 @@ def assert_bijective_and_finite(test, bijector, x, mode="eager",
                       rtol=ldj_atol)
   test.assertAllClose(values["ildj"], -values["fldj_iy"], atol=ldj_atol,
                       rtol=ldj_atol)
+  if mode == "eager":
+    test.assertAllClose(values["fldj_direct"], values["fldj"], atol=ldj_atol,
+                        rtol=ldj_atol)
+    test.assertAllClose(values["ildj_direct"], values["ildj"], atol=ldj_atol,
+                        rtol=ldj_atol)
   if check_jacobian:
     test.assertAllClose(
         tf.broadcast_to(values["fldj"], batch_shape), values["autodiff_fldj"],
