@@ -88,10 +88,6 @@ class AffineCoupling(fused_bijector.FusedBijector):
           parameters=parameters,
           name=name)
 
-  @classmethod
-  def _parameter_properties(cls, dtype):
-    return dict()
-
   @property
   def scale(self):
     return self._scale

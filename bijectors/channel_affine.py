@@ -51,10 +51,6 @@ class ChannelAffine(fused_bijector.FusedBijector):
           parameters=parameters,
           name=name)
 
-  @classmethod
-  def _parameter_properties(cls, dtype):
-    return dict()
-
   @property
   def num_channels(self):
     return self._num_channels

@@ -28,6 +28,12 @@ class FusedBijector(tfb.Bijector):
   computed directly.
   """
 
+  @classmethod
+  def _parameter_properties(cls, dtype):
+    # No parameter has a batch shape: every layer is one function of
+    # NHWC events, so TFP infers an empty batch shape.
+    return dict()
+
   def _get_parameterization(self):
     # TFP's `Bijector.__eq__`/`__hash__` compare constructor arguments, and its
     # cache keys results by (input, bijector). These bijectors hold variables

@@ -126,10 +126,6 @@ class MultiScaleFlow(fused_bijector.FusedBijector):
       shape = tf.TensorShape([height, width, kept])
     return num_kept, latent_shapes
 
-  @classmethod
-  def _parameter_properties(cls, dtype):
-    return dict()
-
   @property
   def image_shape(self):
     return self._image_shape

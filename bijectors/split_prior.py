@@ -57,10 +57,6 @@ class SplitPrior(fused_bijector.FusedBijector):
           parameters=parameters,
           name=name)
 
-  @classmethod
-  def _parameter_properties(cls, dtype):
-    return dict()
-
   @property
   def num_kept(self):
     return self._num_kept
