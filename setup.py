@@ -21,6 +21,7 @@ setuptools.setup(
         "tensorflow-probability>=0.25,<0.26",
         "tf-keras>=2.18,<2.22",
         "tensorflow-datasets>=4.9,<5",
+        "tensorboard>=2.18",
         "absl-py>=1.0",
         "numpy>=1.26",
         "matplotlib>=3.7",

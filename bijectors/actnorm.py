@@ -33,9 +33,11 @@ class ActNorm(channel_affine.ChannelAffine):
   and XLA. `inverse` never initializes.
 
   Distributed training: call the first `forward` (or `initialize`) on one
-  global batch in cross-replica context, so that every replica holds the same
-  values. The variables use `ONLY_FIRST_REPLICA` aggregation, so an init that
-  happens inside `strategy.run` anyway copies the first replica's values.
+  global batch in cross-replica context (under `strategy.scope()`, outside
+  `strategy.run`), so that every replica holds the same values. Inside
+  `strategy.run` (replica context) the layer never initializes: it uses its
+  variables as they are. The variables use `ONLY_FIRST_REPLICA` aggregation,
+  so a replica-context assignment copies the first replica's value.
   (Inside `strategy.run` every forward re-assigns the variables, unchanged
   once initialized: a cross-replica write cannot sit inside the `tf.cond`.)
 
@@ -90,16 +92,11 @@ class ActNorm(channel_affine.ChannelAffine):
 
     if (tf.distribute.has_strategy() and
         not tf.distribute.in_cross_replica_context()):
-      # Inside `strategy.run`, assigning these variables is a cross-replica
-      # sync point (`merge_call`), which TensorFlow rejects inside a `tf.cond`
-      # in a `tf.function` (even for an initialized layer: both branches are
-      # traced). So pick the values in the cond and assign them after it.
-      loc, log_scale = tf.cond(self._initialized, use_variables,
-                               lambda: self._data_statistics(x))
-      with tf.control_dependencies([
-          self._loc.assign(loc), self._log_scale.assign(log_scale),
-          self._initialized.assign(True)]):
-        return tf.identity(loc), tf.identity(log_scale)
+      # Inside `strategy.run` each replica sees only its part of the batch, so
+      # an initialization there would differ per replica; and an assignment
+      # there is a cross-replica sync point, which `tf.cond` and nested
+      # `tf.function`s reject. Initialize in cross-replica context first.
+      return use_variables()
 
     def initialize_from_x():
       loc, log_scale = self._data_statistics(x)

@@ -159,7 +159,10 @@ class ActNormTest(tf.test.TestCase, parameterized.TestCase):
     return tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
 
   @parameterized.named_parameters(("eager", "eager"), ("function", "function"))
-  def test_replicas_agree_after_init_inside_run(self, mode):
+  def test_no_initialization_inside_run(self, mode):
+    # Each replica sees a different half of the batch: initializing there
+    # would give the replicas different values. The layer must wait for a
+    # cross-replica initialization instead.
     strategy = self._two_replica_strategy()
     with strategy.scope():
       layer = actnorm.ActNorm(3)
@@ -168,20 +171,21 @@ class ActNormTest(tf.test.TestCase, parameterized.TestCase):
         lambda context: data[context.replica_id_in_sync_group])
     run = util.compile_fn(
         lambda v: strategy.run(layer.forward, args=(v,)), mode)
-    run(per_replica)
+    outputs = strategy.experimental_local_results(run(per_replica))
+    self.assertAllEqual(strategy.experimental_local_results(layer.initialized),
+                        [False, False])
+    self.assertAllClose(outputs[0], data[0])   # identity: loc 0, log_scale 0
+    # Cross-replica initialization on the global batch: replicas agree.
+    with strategy.scope():
+      layer.forward(tf.concat(data, axis=0))
     locs = strategy.experimental_local_results(layer.loc)
     log_scales = strategy.experimental_local_results(layer.log_scale)
-    flags = strategy.experimental_local_results(layer.initialized)
-    self.assertAllEqual(flags, [True, True])
+    self.assertAllEqual(strategy.experimental_local_results(layer.initialized),
+                        [True, True])
     self.assertAllEqual(locs[0], locs[1])
     self.assertAllEqual(log_scales[0], log_scales[1])
-    # ONLY_FIRST_REPLICA aggregation: the values come from replica 0's data.
-    self.assertAllClose(locs[0], tf.reduce_mean(data[0], axis=[0, 1, 2]),
+    self.assertAllClose(locs[0], tf.reduce_mean(tf.concat(data, 0), [0, 1, 2]),
                         atol=1e-5)
-    # A second step does not re-initialize.
-    run(per_replica)
-    self.assertAllEqual(strategy.experimental_local_results(layer.loc)[1],
-                        locs[0])
 
   def test_train_step_after_cross_replica_init(self):
     # The documented recipe: initialize on one global batch in cross-replica
