@@ -33,7 +33,12 @@ from glow_ood import optimizers
 from glow_ood import preprocessing
 from glow_ood import progress
 
-__all__ = ["train", "TrainingDivergedError", "learning_rate_at"]
+__all__ = ["train", "ConfigurationError", "TrainingDivergedError",
+           "learning_rate_at"]
+
+
+class ConfigurationError(ValueError):
+  """The run cannot start: bad configuration or data (raised before training)."""
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -58,14 +63,13 @@ def _check_images(images, config, name):
         "the images.")
 
 
-def load_evaluation_sets(config):
+def load_evaluation_sets(config, train_images):
   """`{"<dataset>/<split>": uint8 images}`: in-distribution train and test, and every
   `eval_datasets` entry's test split, at most `eval_num_examples` each."""
   limit = config.eval_num_examples
   in_distribution = config.data.dataset
-  sets = {}
-  for split in ("train", "test"):
-    sets[f"{in_distribution}/{split}"] = data.load_images(config.data, split)[:limit]
+  sets = {f"{in_distribution}/train": train_images[:limit],
+          f"{in_distribution}/test": data.load_images(config.data, "test")[:limit]}
   for name in config.eval_datasets:
     other = config.data.replace(dataset=name,
                                 image_shape=config.model.image_shape)
@@ -78,7 +82,7 @@ def load_evaluation_sets(config):
 class _Run:
   """The state and compiled functions of one training run."""
 
-  def __init__(self, config, workdir, strategy):
+  def __init__(self, config, workdir, strategy, train_images):
     self.config = config
     self.strategy = strategy
     with strategy.scope():
@@ -92,8 +96,7 @@ class _Run:
                                      name="num_skipped")
       self.consecutive_skips = tf.Variable(0, dtype=tf.int64, trainable=False,
                                            name="consecutive_skips")
-    self.train_images = data.load_images(config.data, "train")
-    _check_images(self.train_images, config, config.data.dataset)
+    self.train_images = train_images
     trackables = dict(model=self.model, optimizer=self.optimizer,
                       step=self.step, num_skipped=self.num_skipped,
                       consecutive_skips=self.consecutive_skips)
@@ -260,14 +263,20 @@ def train(config, workdir):
   Raises:
     TrainingDivergedError: after `config.max_consecutive_skips` non-finite
       steps in a row (the last checkpoint holds the last good state).
-    ValueError / DatasetNotFoundError: bad configuration or data, raised
-      before any training step.
+    ConfigurationError: bad configuration or data (a missing dataset, a batch
+      not divisible by the replicas, images of the wrong shape), raised
+      before anything is written to `workdir`.
   """
-  strategy = distribution.make_strategy(config.strategy, config.devices)
-  distribution.check_global_batch(config.batch_size, strategy)
-  tf.io.gfile.makedirs(workdir)
-  eval_sets = load_evaluation_sets(config)  # fails early on missing data
-  run = _Run(config, workdir, strategy)
+  try:
+    strategy = distribution.make_strategy(config.strategy, config.devices)
+    distribution.check_global_batch(config.batch_size, strategy)
+    train_images = data.load_images(config.data, "train")
+    _check_images(train_images, config, config.data.dataset)
+    eval_sets = load_evaluation_sets(config, train_images)  # fails early
+    tf.io.gfile.makedirs(workdir)
+    run = _Run(config, workdir, strategy, train_images)
+  except (ValueError, FileNotFoundError, tf.errors.InvalidArgumentError) as e:
+    raise ConfigurationError(str(e)) from e
   run.initialize_or_restore()
   model_config = config.model
   print(f"Training Glow ({model_config.num_levels} levels x "

@@ -1,0 +1,177 @@
+"""Every command-line flag of the launchers, and their conversion to frozen configs.
+
+The only module that defines flags (the library never reads `FLAGS`). All
+flags are optional with defaults, so tests can import it without parsing;
+launchers mark what they need as required. Experiments live in flagfiles:
+`launch/flagfiles/*.cfg`.
+"""
+
+from absl import flags
+
+from glow_ood import config as config_lib
+from glow_ood import data
+from glow_ood import distribution
+from glow_ood import optimizers
+from glow_ood import train_config
+
+__all__ = ["to_train_config", "RESUME_SENSITIVE_FLAGS", "module_flags"]
+
+flags.DEFINE_string("workdir", None,
+                    "Run folder: checkpoints, TensorBoard events, flags.cfg, "
+                    "results. Re-running with the same workdir resumes.")
+
+# Model.
+flags.DEFINE_list("image_shape", ["32", "32", "3"],
+                  "Model input H,W,C; must match the (padded / tiled) data.")
+flags.DEFINE_integer("num_levels", 3, "Glow levels L (squeeze + steps + split).",
+                     lower_bound=1)
+flags.DEFINE_integer("num_steps_per_level", 8,
+                     "ActNorm -> permutation -> coupling steps per level (K).",
+                     lower_bound=1)
+flags.DEFINE_integer("hidden_width", 512, "Coupling network width.",
+                     lower_bound=1)
+flags.DEFINE_enum("coupling_scale", "sigmoid", config_lib.COUPLING_SCALES,
+                  "Coupling scale: sigmoid (openai/glow), exp (Glow paper) or "
+                  "additive (constant-volume Glow).")
+flags.DEFINE_enum("permutation", "conv1x1", config_lib.PERMUTATIONS,
+                  "Channel mixing between couplings.")
+flags.DEFINE_enum("split_prior", "learned", config_lib.SPLIT_PRIORS,
+                  "Prior of the factored-out latents.")
+flags.DEFINE_bool("learn_top", True, "Learn the top latent's prior.")
+flags.DEFINE_integer("n_bits", 8, "Bits per pixel the model sees.",
+                     lower_bound=1, upper_bound=8)
+flags.DEFINE_enum("dtype", "float32", config_lib.DTYPES, "Model dtype.")
+flags.DEFINE_integer("model_seed", 0, "Seed of the model's initial values.")
+
+# Data.
+flags.DEFINE_string("dataset", "cifar10",
+                    "In-distribution dataset: tfds name (cifar10, "
+                    "svhn_cropped, mnist, fashion_mnist) or local npz name "
+                    "(notmnist, cifar10_jpeg, cifar10_lossless, ...).")
+flags.DEFINE_string("data_dir", None,
+                    "Folder of <name>_<split>.npz files (default: "
+                    "$GLOW_OOD_DATA_DIR or ../shared/data).")
+flags.DEFINE_string("tfds_data_dir", None, "tensorflow_datasets data_dir.")
+flags.DEFINE_enum("data_source", "auto", data.SOURCES,
+                  "Where datasets come from: auto (npz if present, else tfds), "
+                  "npz or tfds.")
+flags.DEFINE_bool("tfds_download", False,
+                  "Let tensorflow_datasets download missing datasets.")
+flags.DEFINE_integer("pad_to", 0,
+                     "Zero-pad images to this square size (28 -> 32 for "
+                     "MNIST-like data); 0 = no padding.", lower_bound=0)
+flags.DEFINE_bool("to_rgb", False, "Tile grayscale images to 3 channels.")
+flags.DEFINE_integer("validation_size", 0,
+                     "Train examples held out as a 'validation' split.",
+                     lower_bound=0)
+flags.DEFINE_integer("shuffle_buffer", 10_000, "Shuffle buffer size.",
+                     lower_bound=1)
+
+# Training.
+flags.DEFINE_list("eval_datasets", [],
+                  "Other datasets evaluated on their test split "
+                  "(out-of-distribution), e.g. svhn_cropped,constant:128.")
+flags.DEFINE_integer("batch_size", 64, "Global batch size.", lower_bound=1)
+flags.DEFINE_integer("init_batch_size", 512,
+                     "Images for ActNorm's data-dependent init.", lower_bound=1)
+flags.DEFINE_integer("eval_batch_size", 256, "Evaluation batch size.",
+                     lower_bound=1)
+flags.DEFINE_integer("train_steps", 100_000, "Total training steps.",
+                     lower_bound=1)
+flags.DEFINE_enum("optimizer", "adamax", optimizers.OPTIMIZERS, "Optimizer.")
+flags.DEFINE_float("learning_rate", 1e-3, "Peak learning rate.", lower_bound=0)
+flags.DEFINE_integer("warmup_steps", 0, "Linear learning-rate warm-up steps.",
+                     lower_bound=0)
+flags.DEFINE_float("grad_clip_norm", 0., "Clip the global gradient norm to "
+                   "this; 0 = no clipping.", lower_bound=0)
+flags.DEFINE_float("ema_decay", 0., "Polyak (EMA) decay of evaluation "
+                   "weights; 0 = none.", lower_bound=0, upper_bound=1)
+flags.DEFINE_integer("max_consecutive_skips", 20,
+                     "Stop after this many consecutive non-finite steps.",
+                     lower_bound=1)
+flags.DEFINE_integer("log_every", 100, "Steps between progress lines.",
+                     lower_bound=1)
+flags.DEFINE_integer("eval_every", 5000,
+                     "Steps between evaluations (0 = only at the end).",
+                     lower_bound=0)
+flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.",
+                     lower_bound=1)
+flags.DEFINE_integer("eval_num_examples", 0,
+                     "Examples per evaluation set; 0 = all.", lower_bound=0)
+flags.DEFINE_list("sample_temperatures", ["0.7", "1.0"],
+                  "Temperatures of the TensorBoard sample grids.")
+flags.DEFINE_integer("num_samples", 16, "Images per sample grid.",
+                     lower_bound=1)
+flags.DEFINE_enum("strategy", "mirrored", distribution.STRATEGIES,
+                  "tf.distribute strategy.")
+flags.DEFINE_list("devices", [],
+                  "Devices of the strategy (e.g. /gpu:0,/gpu:1); empty = "
+                  "the strategy's default.")
+flags.DEFINE_bool("jit_compile", False, "XLA-compile the training step.")
+flags.DEFINE_list("nonfinite_loss_steps", [],
+                  "Fault injection: make the loss NaN at these steps (to "
+                  "check that they are skipped).")
+flags.DEFINE_integer("seed", 0, "Seed of data order and noise.")
+
+# Flags that must not change when a workdir is resumed: they define the model
+# and the data its checkpoint was trained on.
+RESUME_SENSITIVE_FLAGS = (
+    "image_shape", "num_levels", "num_steps_per_level", "hidden_width",
+    "coupling_scale", "permutation", "split_prior", "learn_top", "n_bits",
+    "dtype", "model_seed", "dataset", "pad_to", "to_rgb", "validation_size",
+    "batch_size", "optimizer", "seed")
+
+
+def module_flags(flag_values):
+  """The `absl.flags.Flag`s this module defines, by name."""
+  return {f.name: f for f in flag_values.get_flags_for_module(__name__)}
+
+
+def _ints(values, name):
+  try:
+    return tuple(int(v) for v in values)
+  except ValueError:
+    raise ValueError(f"--{name} must be a comma-separated list of integers; "
+                     f"got {','.join(values)}.") from None
+
+
+def _floats(values, name):
+  try:
+    return tuple(float(v) for v in values)
+  except ValueError:
+    raise ValueError(f"--{name} must be a comma-separated list of numbers; "
+                     f"got {','.join(values)}.") from None
+
+
+def to_train_config(flag_values):
+  """Parsed flags -> a validated, frozen `TrainConfig`."""
+  f = flag_values
+  image_shape = _ints(f.image_shape, "image_shape")
+  model = config_lib.GlowConfig(
+      image_shape=image_shape, num_levels=f.num_levels,
+      num_steps_per_level=f.num_steps_per_level, hidden_width=f.hidden_width,
+      coupling_scale=f.coupling_scale, permutation=f.permutation,
+      split_prior=f.split_prior, learn_top=f.learn_top, n_bits=f.n_bits,
+      dtype=f.dtype, seed=f.model_seed)
+  data_config = data.DataConfig(
+      dataset=f.dataset, data_dir=f.data_dir, tfds_data_dir=f.tfds_data_dir,
+      source=f.data_source, tfds_download=f.tfds_download, n_bits=f.n_bits,
+      pad_to=f.pad_to or None, to_rgb=f.to_rgb,
+      validation_size=f.validation_size, shuffle_buffer=f.shuffle_buffer,
+      seed=f.seed)
+  return train_config.TrainConfig(
+      model=model, data=data_config, eval_datasets=tuple(f.eval_datasets),
+      batch_size=f.batch_size, init_batch_size=f.init_batch_size,
+      eval_batch_size=f.eval_batch_size, train_steps=f.train_steps,
+      optimizer=f.optimizer, learning_rate=f.learning_rate,
+      warmup_steps=f.warmup_steps,
+      grad_clip_norm=f.grad_clip_norm or None, ema_decay=f.ema_decay or None,
+      max_consecutive_skips=f.max_consecutive_skips, log_every=f.log_every,
+      eval_every=f.eval_every, checkpoint_every=f.checkpoint_every,
+      eval_num_examples=f.eval_num_examples or None,
+      sample_temperatures=_floats(f.sample_temperatures, "sample_temperatures"),
+      num_samples=f.num_samples, strategy=f.strategy,
+      devices=tuple(f.devices), jit_compile=f.jit_compile,
+      nonfinite_loss_steps=_ints(f.nonfinite_loss_steps,
+                                 "nonfinite_loss_steps"),
+      seed=f.seed)
