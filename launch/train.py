@@ -88,6 +88,12 @@ def print_results_table(results, in_distribution):
     print(f"{name:<{width}}{value:>9.4f}  {role}")
 
 
+def _error_line(error):
+  """The error as one line (multi-line messages are joined)."""
+  text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+  return f"launch/train.py: error: {text}"
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
@@ -105,9 +111,9 @@ def main(argv):
     # Configuration and data problems, found before any training step.
     if new_workdir and os.path.isdir(workdir):
       shutil.rmtree(workdir)  # nothing of value: no step was taken
-    sys.exit(f"launch/train.py: error: {e}")
+    sys.exit(_error_line(e))
   except train.TrainingDivergedError as e:
-    sys.exit(f"launch/train.py: error: {e}")
+    sys.exit(_error_line(e))
   print_results_table(results, config.data.dataset)
 
 
