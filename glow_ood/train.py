@@ -108,6 +108,10 @@ class _Run:
     self.iterator = None  # made by `initialize_or_restore`, at the saved step
     self._nonfinite_steps = tf.constant(
         sorted(config.nonfinite_loss_steps) or [-1], tf.int64)
+    # XLA compiles the per-replica forward and backward pass (the update is
+    # applied in cross-replica context, outside the compiled function).
+    self._replica_fn = (tf.function(self._replica_step, jit_compile=True)
+                        if config.jit_compile else self._replica_step)
     self.train_step = tf.function(self._train_step)
 
   def _make_iterator(self):
@@ -174,7 +178,7 @@ class _Run:
     config = self.config
     strategy = self.strategy
     x = next(iterator)
-    loss, grads, sums = strategy.run(self._replica_step, args=(x,))
+    loss, grads, sums = strategy.run(self._replica_fn, args=(x,))
     reduce = lambda v: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
     loss = reduce(loss)
     grads = [reduce(g) for g in grads]
