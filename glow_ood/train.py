@@ -108,10 +108,6 @@ class _Run:
     self.iterator = None  # made by `initialize_or_restore`, at the saved step
     self._nonfinite_steps = tf.constant(
         sorted(config.nonfinite_loss_steps) or [-1], tf.int64)
-    # XLA compiles the per-replica forward and backward pass (the update is
-    # applied in cross-replica context, outside the compiled function).
-    self._replica_fn = (tf.function(self._replica_step, jit_compile=True)
-                        if config.jit_compile else self._replica_step)
     self.train_step = tf.function(self._train_step)
 
   def _make_iterator(self):
@@ -155,6 +151,16 @@ class _Run:
     print(f"Initialized ActNorm on {count} images: {float(np.mean(bpd)):.4f} "
           "bits/dim.", flush=True)
     return True
+
+  def _replica_fn(self, x):
+    """`_replica_step`, XLA-compiled if `config.jit_compile` (the update is
+    applied in cross-replica context, outside the compiled function)."""
+    if not self.config.jit_compile:
+      return self._replica_step(x)
+    # A new compiled function for every replica (traced inside `strategy.run`):
+    # one function shared by the replicas runs on the first replica's device
+    # and cannot read the other replicas' variables.
+    return tf.function(self._replica_step, jit_compile=True)(x)
 
   def _replica_step(self, x):
     config = self.config
@@ -292,8 +298,12 @@ def train(config, workdir):
         flush=True)
   train_writer = tf.summary.create_file_writer(os.path.join(workdir, "train"))
   eval_writer = tf.summary.create_file_writer(os.path.join(workdir, "eval"))
+  # Evaluation runs outside `strategy.run`, where an ActNorm traces its
+  # initialization branch, which writes every replica's copy: one XLA cluster
+  # cannot hold that, so with several replicas evaluation runs without XLA.
   evaluator = evaluation.BitsPerDimEvaluator(
-      run.model, config.eval_batch_size, jit_compile=config.jit_compile)
+      run.model, config.eval_batch_size,
+      jit_compile=config.jit_compile and strategy.num_replicas_in_sync == 1)
   step = int(run.step.numpy())
   line = progress.ProgressLine(config.train_steps, step, config.batch_size)
   sums, count = {}, 0

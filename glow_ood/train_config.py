@@ -78,7 +78,11 @@ class TrainConfig:
       raise TypeError("TrainConfig.data must be a DataConfig.")
     for field in ("eval_datasets", "sample_temperatures", "devices",
                   "nonfinite_loss_steps"):
-      object.__setattr__(self, field, tuple(getattr(self, field)))
+      value = getattr(self, field)
+      if isinstance(value, str):  # tuple("mnist") would be its letters
+        raise TypeError(f"TrainConfig.{field} must be a sequence, not a str; "
+                        f"got {value!r} (write ({value!r},)).")
+      object.__setattr__(self, field, tuple(value))
     for field in ("batch_size", "init_batch_size", "eval_batch_size",
                   "train_steps", "max_consecutive_skips", "log_every",
                   "checkpoint_every", "num_samples"):
