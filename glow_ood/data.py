@@ -375,7 +375,7 @@ def _load_tfds(name, split, data_dir, download):
 
 def make_dataset(images, batch_size, *, n_bits=8, dequantization="uniform",
                  shuffle=False, repeat=False, seed=None, drop_remainder=False,
-                 shuffle_buffer=10_000, dtype=tf.float32):
+                 shuffle_buffer=10_000, dtype=tf.float32, start_batch=0):
   """uint8 images `[N, H, W, C]` -> `tf.data.Dataset` of batches `[B, H, W, C]`.
 
   Order of operations: shuffle (buffer `shuffle_buffer`, reshuffled each
@@ -398,6 +398,9 @@ def make_dataset(images, batch_size, *, n_bits=8, dequantization="uniform",
     drop_remainder: drop a last batch smaller than `B` (training).
     shuffle_buffer: Python `int` >= 1, capped at `N`.
     dtype: float dtype of dequantized batches. Default value: `tf.float32`.
+    start_batch: Python `int`, batches to skip first (before dequantization,
+      so cheaply), e.g. to resume a seeded stream where it stopped: the noise
+      stays keyed by the batch's index in the whole stream.
   """
   images = np.asarray(images)
   if images.dtype != np.uint8 or images.ndim != 4:
@@ -418,9 +421,11 @@ def make_dataset(images, batch_size, *, n_bits=8, dequantization="uniform",
   if repeat:
     dataset = dataset.repeat()
   dataset = dataset.batch(int(batch_size), drop_remainder=drop_remainder)
+  dataset = dataset.skip(int(start_batch))
   if dequantization == "uniform" and seed is not None:
     seed = tf.constant(int(seed), tf.int64)
-    dataset = tf.data.Dataset.zip((dataset, tf.data.Dataset.counter()))
+    dataset = tf.data.Dataset.zip(
+        (dataset, tf.data.Dataset.counter(start=int(start_batch))))
     dataset = dataset.map(
         lambda x, i: preprocessing.dequantize(
             x, n_bits, "uniform", seed=tf.stack([seed, i]), dtype=dtype),

@@ -20,6 +20,9 @@ def make_strategy(name, devices=()):
   if name == "mirrored":
     return tf.distribute.MirroredStrategy(devices=devices or None)
   if name == "one_device":
+    if len(devices) > 1:
+      raise ValueError(f"one_device takes one device; got {devices}. Use "
+                       "mirrored for several.")
     if not devices:
       devices = ["/gpu:0" if tf.config.list_logical_devices("GPU") else "/cpu:0"]
     return tf.distribute.OneDeviceStrategy(devices[0])

@@ -123,8 +123,8 @@ class _Run:
         dequantization="uniform", shuffle=True, repeat=True,
         seed=config.seed, drop_remainder=True,
         shuffle_buffer=config.data.shuffle_buffer,
-        dtype=tf.as_dtype(config.model.dtype))
-    dataset = dataset.skip(int(self.step.numpy()))
+        dtype=tf.as_dtype(config.model.dtype),
+        start_batch=int(self.step.numpy()))
     return iter(self.strategy.experimental_distribute_dataset(dataset))
 
   def initialize_or_restore(self):
@@ -244,6 +244,15 @@ def _evaluate(run, evaluator, eval_sets, writer, step):
 
 
 def _write_samples(run, writer, step):
+  """Sample grids at each temperature (EMA weights if configured)."""
+  if run.ema is not None:
+    with run.ema.averaged_weights():
+      _write_sample_grids(run, writer, step)
+  else:
+    _write_sample_grids(run, writer, step)
+
+
+def _write_sample_grids(run, writer, step):
   config = run.config
   with writer.as_default(step=step):
     for temperature in config.sample_temperatures:

@@ -372,3 +372,14 @@ def test_config_is_frozen_and_replace_validates():
   assert config.replace(dataset="mnist", pad_to=32).pad_to == 32
   with pytest.raises(ValueError, match="source"):
     config.replace(source="internet")
+
+
+def test_start_batch_resumes_the_same_seeded_stream():
+  images = np.arange(40 * 4, dtype=np.uint8).reshape(40, 2, 2, 1)
+  kwargs = dict(batch_size=4, dequantization="uniform", shuffle=True,
+                repeat=True, seed=7, drop_remainder=True, shuffle_buffer=40)
+  full = [b.numpy() for b in data.make_dataset(images, **kwargs).take(15)]
+  resumed = [b.numpy() for b in
+             data.make_dataset(images, start_batch=9, **kwargs).take(6)]
+  for expected, actual in zip(full[9:], resumed):
+    np.testing.assert_array_equal(expected, actual)
