@@ -86,16 +86,23 @@ class ActNorm(channel_affine.ChannelAffine):
     self._log_scale.assign(log_scale)
     self._initialized.assign(True)
 
+  @staticmethod
+  def can_initialize_here():
+    """`False` in replica context (inside `strategy.run`), where layers never initialize.
+
+    Inside `strategy.run` each replica sees only its part of the batch, so an
+    initialization there would differ per replica; and an assignment there is
+    a cross-replica sync point, which `tf.cond` and nested `tf.function`s
+    reject. Initialize in cross-replica context first.
+    """
+    return not (tf.distribute.has_strategy() and
+                not tf.distribute.in_cross_replica_context())
+
   def _loc_and_log_scale(self, x):
     def use_variables():
       return tf.identity(self._loc), tf.identity(self._log_scale)
 
-    if (tf.distribute.has_strategy() and
-        not tf.distribute.in_cross_replica_context()):
-      # Inside `strategy.run` each replica sees only its part of the batch, so
-      # an initialization there would differ per replica; and an assignment
-      # there is a cross-replica sync point, which `tf.cond` and nested
-      # `tf.function`s reject. Initialize in cross-replica context first.
+    if not self.can_initialize_here():
       return use_variables()
 
     def initialize_from_x():

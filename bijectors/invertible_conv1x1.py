@@ -119,8 +119,11 @@ class InvertibleConv1x1(fused_bijector.FusedBijector):
     return kernel, tf.reduce_sum(self._log_s)
 
   def _apply(self, kernel, x):
-    # [..., H, W, C] x [C_out, C_in] -> [..., H, W, C_out]
-    return tf.einsum("...i,oi->...o", x, kernel)
+    # [..., H, W, C] x [C_out, C_in] -> [..., H, W, C_out], as one matmul
+    # (an einsum's gradient is several times slower on CPU).
+    y = tf.matmul(tf.reshape(x, [-1, self._num_channels]), kernel,
+                  transpose_b=True)
+    return tf.ensure_shape(tf.reshape(y, tf.shape(x)), x.shape)
 
   def _log_det(self, x, log_abs_det):
     ldj = _shapes.num_spatial_positions(x) * log_abs_det
