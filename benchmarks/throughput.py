@@ -120,8 +120,8 @@ Differences that remain:
     runs twice per log-prob (2x the conv FLOPs, also in the backward pass).
     Grappler does not merge the copies; XLA (--jit_compile) does.
   * conv fusion: tfb.Glow's conv + bias + ReLU are fused by grappler into
-    one oneDNN _FusedConv2D; ours folds the network's initialized ActNorm
-    into its conv (kernel * e^-s, bias -loc * e^-s), which fuses the same way.
+    one oneDNN _FusedConv2D; ours has an ActNorm between conv and ReLU, so
+    ours runs conv, ActNorm and ReLU as separate passes.
   * coupling-net initializers: ours N(0, 0.05^2); tfb.Glow he_normal
     (values only, no cost difference). tfb.Glow's exit scale exp(s + 2) is
     e^2, not 1, at initialization, hence its much lower initial log-prob."""

@@ -100,28 +100,8 @@ class GlowCouplingNetwork(tf.Module):
                                         name="output_conv")
 
   def __call__(self, x):
-    h = _conv_actnorm_relu(x, self.kernel1, self.actnorm1)
-    h = _conv_actnorm_relu(h, self.kernel2, self.actnorm2)
+    h = tf.nn.conv2d(x, self.kernel1, strides=1, padding="SAME")
+    h = tf.nn.relu(self.actnorm1.forward(h))
+    h = tf.nn.conv2d(h, self.kernel2, strides=1, padding="SAME")
+    h = tf.nn.relu(self.actnorm2.forward(h))
     return self.output_conv(h)
-
-
-def _conv_actnorm_relu(x, kernel, actnorm):
-  """`relu(ActNorm(conv(x, kernel)))`, `[N, H, W, C_in] -> [N, H, W, C_out]`.
-
-  Once `actnorm` is initialized its affine map is folded into the conv:
-  `(conv(x, k) - loc) e^{-s} = conv(x, k e^{-s}) - loc e^{-s}`, so oneDNN runs
-  one fused conv + bias + ReLU. Until then (first call, in cross-replica
-  context) the unfolded path runs the data-dependent initialization.
-  """
-  def folded():
-    scale = tf.exp(-tf.convert_to_tensor(actnorm.log_scale))
-    h = tf.nn.conv2d(x, kernel * scale, strides=1, padding="SAME")
-    return tf.nn.relu(tf.nn.bias_add(h, -tf.convert_to_tensor(actnorm.loc) * scale))
-
-  def unfolded():
-    h = tf.nn.conv2d(x, kernel, strides=1, padding="SAME")
-    return tf.nn.relu(actnorm.forward(h))
-
-  if not actnorm.can_initialize_here():
-    return folded()
-  return tf.cond(actnorm.initialized, folded, unfolded)
