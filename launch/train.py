@@ -19,8 +19,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
+import logging
+
 from absl import app
 from absl import flags
+from absl import logging as absl_logging
 import tensorflow as tf
 
 from glow_ood import data
@@ -88,6 +91,14 @@ def print_results_table(results, in_distribution):
     print(f"{name:<{width}}{value:>9.4f}  {role}")
 
 
+class _QuietTensorFlowInfo(logging.Filter):
+  """Drops TensorFlow's own INFO lines (e.g. one per checkpoint shard); ours stay."""
+
+  def filter(self, record):
+    return (record.levelno > logging.INFO or
+            f"{os.sep}tensorflow{os.sep}" not in record.pathname)
+
+
 def _error_line(error):
   """The error as one line (multi-line messages are joined)."""
   text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
@@ -98,6 +109,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
   tf.get_logger().setLevel("ERROR")  # TensorFlow's INFO lines; ours stay
+  absl_logging.get_absl_logger().addFilter(_QuietTensorFlowInfo())
   workdir = FLAGS.workdir
   flags_path = os.path.join(workdir, "flags.cfg")
   new_workdir = not os.path.exists(workdir)
