@@ -1,0 +1,7 @@
+"""Plain functions on arrays: likelihood units, ensembles, OOD detection scores."""
+
+from glow_ood.metrics.ensembles import ensemble_log_prob
+from glow_ood.metrics.ood_detection import auroc
+from glow_ood.metrics.ood_detection import aupr
+from glow_ood.metrics.ood_detection import bootstrap_interval
+from glow_ood.metrics.ood_detection import fpr_at_tpr

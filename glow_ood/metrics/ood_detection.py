@@ -1,0 +1,95 @@
+"""Out-of-distribution detection metrics from per-example scores.
+
+Convention: a higher score means "more out-of-distribution" (e.g. bits/dim or
+-log p(x)); in-distribution examples are the negatives, OOD ones the positives.
+"""
+
+import numpy as np
+
+__all__ = ["auroc", "aupr", "fpr_at_tpr", "bootstrap_interval"]
+
+
+def _scores_and_labels(in_scores, out_scores):
+  in_scores = np.asarray(in_scores, np.float64).ravel()
+  out_scores = np.asarray(out_scores, np.float64).ravel()
+  if not len(in_scores) or not len(out_scores):
+    raise ValueError("Both in- and out-of-distribution scores are needed.")
+  if not (np.all(np.isfinite(in_scores)) and np.all(np.isfinite(out_scores))):
+    raise ValueError("Scores must be finite.")
+  scores = np.concatenate([in_scores, out_scores])
+  labels = np.concatenate([np.zeros(len(in_scores)), np.ones(len(out_scores))])
+  return scores, labels
+
+
+def auroc(in_scores, out_scores):
+  """Area under the ROC curve = P(out score > in score) + P(tie) / 2."""
+  scores, labels = _scores_and_labels(in_scores, out_scores)
+  # Rank statistic (Mann-Whitney U) with average ranks for ties.
+  order = np.argsort(scores, kind="mergesort")
+  ranks = np.empty(len(scores))
+  sorted_scores = scores[order]
+  start = 0
+  for end in range(1, len(scores) + 1):
+    if end == len(scores) or sorted_scores[end] != sorted_scores[start]:
+      ranks[order[start:end]] = 0.5 * (start + end - 1) + 1.
+      start = end
+  num_out = labels.sum()
+  num_in = len(labels) - num_out
+  u = ranks[labels == 1].sum() - num_out * (num_out + 1) / 2.
+  return float(u / (num_out * num_in))
+
+
+def aupr(in_scores, out_scores, positive="out"):
+  """Area under the precision-recall curve (average precision).
+
+  Args:
+    positive: `"out"` (AUPR-Out: OOD examples are positives, high score) or
+      `"in"` (AUPR-In: in-distribution examples are positives, low score).
+  """
+  if positive == "in":
+    return aupr(-np.asarray(out_scores, np.float64),
+                -np.asarray(in_scores, np.float64), positive="out")
+  if positive != "out":
+    raise ValueError(f"positive must be 'in' or 'out'; got {positive!r}.")
+  scores, labels = _scores_and_labels(in_scores, out_scores)
+  order = np.argsort(-scores, kind="mergesort")
+  scores, labels = scores[order], labels[order]
+  # Thresholds at distinct scores (ties form one step).
+  last_of_run = np.r_[scores[1:] != scores[:-1], True]
+  true_positives = np.cumsum(labels)[last_of_run]
+  predicted = (np.arange(1, len(scores) + 1))[last_of_run]
+  precision = true_positives / predicted
+  recall = true_positives / labels.sum()
+  recall_steps = np.diff(np.r_[0., recall])
+  return float(np.sum(recall_steps * precision))
+
+
+def fpr_at_tpr(in_scores, out_scores, tpr=0.95):
+  """False-positive rate (in-distribution flagged) at the threshold catching `tpr` of OOD."""
+  if not 0. < tpr <= 1.:
+    raise ValueError(f"tpr must be in (0, 1]; got {tpr}.")
+  in_scores = np.asarray(in_scores, np.float64).ravel()
+  out_scores = np.sort(np.asarray(out_scores, np.float64).ravel())[::-1]
+  _scores_and_labels(in_scores, out_scores)
+  threshold = out_scores[int(np.ceil(tpr * len(out_scores))) - 1]
+  return float(np.mean(in_scores >= threshold))
+
+
+def bootstrap_interval(metric, in_scores, out_scores, num_resamples=1000,
+                       confidence=0.95, seed=0):
+  """Percentile bootstrap interval of `metric(in_scores, out_scores)`.
+
+  Both sets are resampled with replacement, independently.
+
+  Returns:
+    `(value, low, high)`: the metric on the data and the interval bounds.
+  """
+  in_scores = np.asarray(in_scores, np.float64).ravel()
+  out_scores = np.asarray(out_scores, np.float64).ravel()
+  rng = np.random.default_rng(seed)
+  values = [metric(rng.choice(in_scores, len(in_scores)),
+                   rng.choice(out_scores, len(out_scores)))
+            for _ in range(int(num_resamples))]
+  alpha = (1. - confidence) / 2.
+  low, high = np.quantile(values, [alpha, 1. - alpha])
+  return float(metric(in_scores, out_scores)), float(low), float(high)
