@@ -3,12 +3,15 @@
 import dataclasses
 from typing import Tuple
 
+import bijectors
+
 __all__ = ["GlowConfig", "PRESETS", "COUPLING_SCALES", "PERMUTATIONS",
            "SPLIT_PRIORS", "DTYPES"]
 
-COUPLING_SCALES = ("sigmoid", "exp", "additive")
-PERMUTATIONS = ("conv1x1_lu", "conv1x1", "reverse", "shuffle")
-SPLIT_PRIORS = ("learned", "standard")
+# The architecture's choices are the builder's own (one list, not two).
+COUPLING_SCALES = bijectors.affine_coupling.SCALES
+PERMUTATIONS = bijectors.glow_flow.PERMUTATIONS
+SPLIT_PRIORS = bijectors.glow_flow.SPLIT_PRIORS
 DTYPES = ("float32", "float64")
 
 

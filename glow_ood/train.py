@@ -16,6 +16,7 @@ skipped and counted, and the run stops after `max_consecutive_skips`
 consecutive skips, leaving the last good checkpoint in place.
 """
 
+import contextlib
 import json
 import os
 import time
@@ -227,16 +228,18 @@ def _write_scalars(writer, step, values):
       tf.summary.scalar(name, value)
 
 
+def _evaluation_weights(run):
+  """Context in which the model holds its evaluation (EMA, if configured) weights."""
+  if run.ema is None:
+    return contextlib.nullcontext()
+  return run.ema.averaged_weights()
+
+
 def _evaluate(run, evaluator, eval_sets, writer, step):
   """Bits/dim of every evaluation set (EMA weights if configured)."""
-  def measure():
-    return {name: float(np.mean(evaluator(images)))
-            for name, images in eval_sets.items()}
-  if run.ema is not None:
-    with run.ema.averaged_weights():
-      results = measure()
-  else:
-    results = measure()
+  with _evaluation_weights(run):
+    results = {name: float(np.mean(evaluator(images)))
+               for name, images in eval_sets.items()}
   _write_scalars(writer, step, {f"bits_per_dim/{k}": v for k, v in results.items()})
   print(f"eval at step {step}: " + "  ".join(
       f"{k} {v:.4f}" for k, v in results.items()), flush=True)
@@ -245,16 +248,8 @@ def _evaluate(run, evaluator, eval_sets, writer, step):
 
 def _write_samples(run, writer, step):
   """Sample grids at each temperature (EMA weights if configured)."""
-  if run.ema is not None:
-    with run.ema.averaged_weights():
-      _write_sample_grids(run, writer, step)
-  else:
-    _write_sample_grids(run, writer, step)
-
-
-def _write_sample_grids(run, writer, step):
   config = run.config
-  with writer.as_default(step=step):
+  with _evaluation_weights(run), writer.as_default(step=step):
     for temperature in config.sample_temperatures:
       x = run.model.sample(config.num_samples, temperature,
                            seed=[config.seed, int(step)])
