@@ -36,7 +36,8 @@ from glow_ood import special_datasets
 __all__ = ["DEFAULT_DATA_DIR", "SOURCES", "SPLITS", "TFDS_DATASETS",
            "DEQUANTIZATIONS", "DatasetNotFoundError", "DataConfig",
            "default_data_dir", "load_npz", "pad_images", "gray_to_rgb",
-           "load_images", "make_dataset", "load_dataset"]
+           "conform_images", "load_images", "load_images_as", "make_dataset",
+           "load_dataset"]
 
 # The shared data folder, seen from the repository root.
 DEFAULT_DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(
@@ -216,6 +217,48 @@ def gray_to_rgb(images):
     raise ValueError(f"to_rgb needs 1 (gray) or 3 (RGB) channels; the images "
                      f"have {channels} (shape {images.shape}).")
   return np.repeat(images, 3, axis=-1)
+
+
+def conform_images(images, image_shape, name="images"):
+  """Pads (centred, zeros) and tiles grayscale to RGB so `images` fit `image_shape`.
+
+  This is how a model of one shape scores another dataset (e.g. MNIST
+  `28x28x1` under a CIFAR-10 model: `32x32x3`). Shapes that cannot be reached
+  this way (larger images, other channel counts) raise.
+
+  Args:
+    images: uint8 `[N, H, W, C]`.
+    image_shape: target `(H', W', C')` with `H' >= H`, `W' >= W` and
+      `C' == C` or `C == 1, C' == 3`.
+    name: Python `str` used in the error message.
+  """
+  images = np.asarray(images)
+  target = tuple(int(d) for d in image_shape)
+  if images.shape[1:] == target:
+    return images
+  _, height, width, channels = images.shape
+  size, size_w, target_channels = target
+  if (size != size_w or height > size or width > size
+      or channels not in (target_channels, 1)):
+    raise ValueError(
+        f"{name} of shape {images.shape[1:]} cannot be conformed to "
+        f"{target}: only zero-padding to a larger square and tiling 1 -> 3 "
+        "channels are done. Use a model of a matching shape.")
+  images = pad_images(images, size)
+  return gray_to_rgb(images) if target_channels == 3 else images
+
+
+def load_images_as(config, split, image_shape):
+  """`load_images` of `config.dataset`, conformed to `image_shape`.
+
+  Generated datasets are made at `image_shape`; real ones are loaded with
+  `config`'s own `pad_to` / `to_rgb`, then padded / tiled by `conform_images`.
+  """
+  special = special_datasets.parse(config.dataset)
+  if special is not None and special.is_generated:
+    return load_images(config.replace(image_shape=tuple(image_shape)), split)
+  images = load_images(config.replace(image_shape=None), split)
+  return conform_images(images, image_shape, name=f"{config.dataset}/{split}")
 
 
 def load_images(config, split):

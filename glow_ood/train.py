@@ -72,9 +72,9 @@ def load_evaluation_sets(config, train_images):
   sets = {f"{in_distribution}/train": train_images[:limit],
           f"{in_distribution}/test": data.load_images(config.data, "test")[:limit]}
   for name in config.eval_datasets:
-    other = config.data.replace(dataset=name,
-                                image_shape=config.model.image_shape)
-    sets[f"{name}/test"] = data.load_images(other, "test")[:limit]
+    other = config.data.replace(dataset=name)
+    sets[f"{name}/test"] = data.load_images_as(
+        other, "test", config.model.image_shape)[:limit]
   for name, images in sets.items():
     _check_images(images, config, name)
   return sets

@@ -1,6 +1,9 @@
 """Plain functions on arrays: likelihood units, ensembles, OOD detection scores."""
 
 from glow_ood.metrics.ensembles import ensemble_log_prob
+from glow_ood.metrics.likelihood import bits_per_dim
+from glow_ood.metrics.likelihood import discrete_log_prob
+from glow_ood.metrics.likelihood import log_prob_from_bits_per_dim
 from glow_ood.metrics.ood_detection import auroc
 from glow_ood.metrics.ood_detection import aupr
 from glow_ood.metrics.ood_detection import bootstrap_interval

@@ -383,3 +383,21 @@ def test_start_batch_resumes_the_same_seeded_stream():
              data.make_dataset(images, start_batch=9, **kwargs).take(6)]
   for expected, actual in zip(full[9:], resumed):
     np.testing.assert_array_equal(expected, actual)
+
+
+def test_conform_images_pads_and_tiles():
+  images = np.arange(2 * 28 * 28, dtype=np.int64).reshape(2, 28, 28, 1) % 256
+  conformed = data.conform_images(images.astype(np.uint8), (32, 32, 3))
+  assert conformed.shape == (2, 32, 32, 3)
+  np.testing.assert_array_equal(conformed[:, 2:30, 2:30, 1], images[..., 0])
+  assert not conformed[:, :2].any() and not conformed[:, 30:].any()
+  same = np.zeros((1, 8, 8, 3), np.uint8)
+  assert data.conform_images(same, (8, 8, 3)) is same
+
+
+@pytest.mark.parametrize("shape,target", [((1, 8, 8, 3), (8, 8, 1)),
+                                          ((1, 9, 9, 1), (8, 8, 1)),
+                                          ((1, 8, 8, 2), (8, 8, 3))])
+def test_conform_images_refuses_what_it_cannot_do(shape, target):
+  with pytest.raises(ValueError, match="cannot be conformed"):
+    data.conform_images(np.zeros(shape, np.uint8), target)

@@ -632,7 +632,7 @@ def test_wrong_image_shape_of_an_evaluation_set(toy_dir, tmp_path):
   write_dataset(str(toy_dir), name="rgb", shape=(8, 8, 3))
   _assert_fails_before_training(
       tiny_config(toy_dir, eval_datasets=("rgb",)), tmp_path / "run",
-      r"'rgb' split 'test' has images of shape \(8, 8, 3\)")
+      r"rgb/test of shape \(8, 8, 3\) cannot be conformed to \(8, 8, 1\)")
 
 
 def test_devices_for_multi_worker_fail_before_training(toy_dir, tmp_path):
