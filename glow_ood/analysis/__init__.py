@@ -1,0 +1,1 @@
+"""Analyses of the paper: data and latent statistics, graying, the second-order prediction."""
