@@ -6,6 +6,9 @@ launchers mark what they need as required. Experiments live in flagfiles:
 `launch/flagfiles/*.cfg`.
 """
 
+import copy
+import os
+
 from absl import flags
 
 from glow_ood import config as config_lib
@@ -14,7 +17,8 @@ from glow_ood import distribution
 from glow_ood import optimizers
 from glow_ood import train_config
 
-__all__ = ["to_train_config", "RESUME_SENSITIVE_FLAGS", "module_flags"]
+__all__ = ["to_train_config", "train_config_from_flagfile",
+           "RESUME_SENSITIVE_FLAGS", "module_flags"]
 
 flags.DEFINE_string("workdir", None,
                     "Run folder: checkpoints, TensorBoard events, flags.cfg, "
@@ -175,3 +179,23 @@ def to_train_config(flag_values):
       nonfinite_loss_steps=_ints(f.nonfinite_loss_steps,
                                  "nonfinite_loss_steps"),
       seed=f.seed)
+
+
+def train_config_from_flagfile(path):
+  """The `TrainConfig` of a run from its `flags.cfg` (as `launch/train.py` writes it).
+
+  Parses the file into a private `FlagValues` holding copies of this module's
+  flags, so the process's own `FLAGS` are left alone (e.g. `launch/evaluate.py`
+  reads several runs).
+  """
+  if not os.path.isfile(path):
+    raise FileNotFoundError(
+        f"No {path}: is {os.path.dirname(path) or '.'} a run folder written by "
+        "launch/train.py? It holds flags.cfg and checkpoints/.")
+  values = flags.FlagValues()
+  for flag in module_flags(flags.FLAGS).values():
+    flag = copy.deepcopy(flag)
+    flag.unparse()
+    values[flag.name] = flag
+  values(["flags.cfg", f"--flagfile={path}"])
+  return to_train_config(values)

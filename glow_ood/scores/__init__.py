@@ -1,0 +1,38 @@
+"""Out-of-distribution scores of a density model, side by side, one interface.
+
+Sign convention, for every score here and for `glow_ood.metrics`: a score is
+HIGHER for inputs that look MORE out-of-distribution. In-distribution inputs
+are the negatives, OOD inputs the positives, so
+`glow_ood.metrics.auroc(score(in_features), score(out_features))` is the
+detection AUROC directly (0.5 = chance, below 0.5 = the score ranks the wrong
+way, as likelihood does for CIFAR-10 -> SVHN).
+
+Every score maps `Features` (precomputed per-example model outputs, see
+`features.py`) of N examples to float64 [N]; scores estimated from data are
+`fit` on held-out in-distribution `Features` first:
+
+  name                      score (nats unless stated)         needs
+  negative_log_likelihood   -log p(x) (bits/dim or nats)       log_prob
+  typicality                |-log p(x) - H_hat|                log_prob; fit
+  waic                      Var_m[log p_m] - E_m[log p_m]      log_prob_members
+  input_complexity          -log2 p(x) - L(x) (bits[/dim])     log_prob, images
+  likelihood_ratio          log p_bg(x) - log p(x)             log_prob[_background]
+  per_level_likelihood      -(log p(z_l) + log det_l)          per-level terms
+
+`mutate` perturbs images to train the background model of `likelihood_ratio`.
+"""
+
+from glow_ood.scores.base import NotFittedError
+from glow_ood.scores.base import Score
+from glow_ood.scores.features import Features
+from glow_ood.scores.input_complexity import compressed_bits
+from glow_ood.scores.input_complexity import InputComplexity
+from glow_ood.scores.likelihood_ratio import LikelihoodRatio
+from glow_ood.scores.mutation import mutate
+from glow_ood.scores.negative_log_likelihood import NegativeLogLikelihood
+from glow_ood.scores.per_level import level_contributions
+from glow_ood.scores.per_level import PerLevelLikelihood
+from glow_ood.scores.registry import make_score
+from glow_ood.scores.registry import SCORES
+from glow_ood.scores.typicality import Typicality
+from glow_ood.scores.waic import WAIC

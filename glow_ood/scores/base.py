@@ -1,0 +1,97 @@
+"""`Score`: the interface shared by every OOD score in `glow_ood.scores`.
+
+    score = glow_ood.scores.Typicality().fit(in_distribution_heldout_features)
+    in_scores = score(test_features)        # float64 [N], higher = more OOD
+    out_scores = score(ood_features)
+    glow_ood.metrics.auroc(in_scores, out_scores)
+
+A subclass sets `name` and `required_features`, implements `_score` (and
+`_fit` if `requires_fit`), and adds its settings to `config()`.
+"""
+
+import numpy as np
+
+from glow_ood.scores import features as features_lib
+
+__all__ = ["Score", "NotFittedError"]
+
+
+class NotFittedError(RuntimeError):
+  """A score that is estimated from in-distribution data was used before `fit`."""
+
+
+class Score:
+  """An OOD score: `Features` of `N` examples -> float64 `[N]`, higher = more OOD.
+
+  Class attributes:
+    name: registry name (see `glow_ood.scores.SCORES`).
+    required_features: names of the `Features` fields `__call__` reads.
+    requires_fit: whether `fit` must run (on in-distribution features) first.
+  """
+  name = None
+  required_features = ()
+  requires_fit = False
+
+  def __init__(self):
+    self._fitted = False
+
+  @property
+  def is_fitted(self):
+    return self._fitted
+
+  def _check_features(self, features, what):
+    if not isinstance(features, features_lib.Features):
+      raise TypeError(
+          f"{type(self).__name__}.{what} takes a glow_ood.scores.Features; "
+          f"got {type(features).__name__}. Wrap arrays as "
+          "Features(log_prob=..., ...).")
+    missing = features.missing(self.required_features)
+    if missing:
+      hints = "; ".join(f"{name}: {features_lib.FIELD_HINTS[name]}"
+                        for name in missing)
+      raise ValueError(
+          f"{type(self).__name__} needs Features field(s) "
+          f"{', '.join(missing)}, which are None. Provide them: {hints}.")
+
+  def fit(self, features):
+    """Estimates the score's statistics from in-distribution `features`.
+
+    Use held-out in-distribution data (not the training set, on which the
+    model's likelihoods are biased upwards). A no-op for scores that need no
+    fit. Returns `self`.
+    """
+    if self.requires_fit:
+      self._check_features(features, "fit")
+      self._fit(features)
+    self._fitted = True
+    return self
+
+  def __call__(self, features):
+    """Per-example scores of `features`: float64 `[N]`, higher = more OOD."""
+    self._check_features(features, "__call__")
+    if self.requires_fit and not self._fitted:
+      raise NotFittedError(
+          f"{type(self).__name__} is estimated from in-distribution data: "
+          f"call .fit(features) on held-out in-distribution Features first.")
+    scores = np.asarray(self._score(features), np.float64)
+    if scores.shape != (len(features),):
+      raise AssertionError(f"{type(self).__name__} returned shape "
+                           f"{scores.shape} for {len(features)} examples.")
+    return scores
+
+  def config(self):
+    """JSON-serializable description: name, settings, fitted statistics."""
+    return {"name": self.name, **self._config()}
+
+  def __repr__(self):
+    settings = ", ".join(f"{k}={v!r}" for k, v in self._config().items())
+    return f"{type(self).__name__}({settings})"
+
+  def _fit(self, features):
+    raise NotImplementedError
+
+  def _score(self, features):
+    raise NotImplementedError
+
+  def _config(self):
+    return {}

@@ -1,0 +1,227 @@
+"""`Features`: per-example model outputs that every OOD score is computed from.
+
+The expensive passes (a Glow over a dataset, an ensemble, a background model)
+run once per dataset and are stored here as numpy arrays; the scores in
+`glow_ood.scores` are cheap functions of them. All likelihoods are in nats and
+follow the discrete-data convention of `glow_ood.preprocessing`:
+
+    log_prob = log p(x) - D * n_bits * log 2        (log P(bin) of the image)
+    bits/dim = -log_prob / (D * log 2).
+
+With `N` examples, every field is optional and, when given, per example:
+
+    log_prob              [N]      float64
+    num_dims              int      D = H * W * C
+    log_prob_members      [M, N]   float64, log_prob under each ensemble member
+    log_prob_background   [N]      float64, log_prob under a background model
+    log_prob_z_per_level  [N, L]   float64, log p(z_l) (priors' log-dets included)
+    log_det_per_level     [N, L]   float64, log|det dz/dx| of level l's bijectors
+    num_dims_per_level    (L,)     ints, dimensions of each level's latent z_l
+    images                [N, H, W, C] uint8, the images the model scored
+
+Level `l` contributes `log_prob_z_per_level[:, l] + log_det_per_level[:, l]`
+to log p(x); summed over levels and added to the discretization constant
+`-D * n_bits * log 2` they give `log_prob` (see `glow_ood.model.Decomposition`).
+"""
+
+import dataclasses
+from typing import Optional, Tuple
+
+import numpy as np
+
+from glow_ood import preprocessing
+
+__all__ = ["Features", "FIELDS", "FIELD_HINTS"]
+
+# How to provide each field, for error messages of scores that need it.
+FIELD_HINTS = {
+    "log_prob": ("log p(x) in nats per example, discrete convention "
+                 "(Features.from_decomposition(model.decompose(x), ...))"),
+    "num_dims": "D = H * W * C of the model's input (Glow.num_dims)",
+    "log_prob_members": ("[M, N] log_prob of the same examples under each of "
+                         "M >= 2 independently trained models"),
+    "log_prob_background": ("[N] log_prob under a background model trained "
+                            "on mutated inputs (glow_ood.scores.mutate)"),
+    "log_prob_z_per_level": ("[N, L] Decomposition.log_prob_z_per_level "
+                             "(Features.from_decomposition)"),
+    "log_det_per_level": ("[N, L] Decomposition.log_det_per_level "
+                          "(Features.from_decomposition)"),
+    "num_dims_per_level": ("(L,) latent sizes of the levels, e.g. "
+                           "[s.num_elements() for s in "
+                           "model.flow.latent_shapes]"),
+    "images": "uint8 [N, H, W, C], the images the model scored",
+}
+FIELDS = tuple(FIELD_HINTS)
+
+# Fields indexed by example along axis 0 (log_prob_members: axis 1).
+_PER_EXAMPLE = ("log_prob", "log_prob_background", "log_prob_z_per_level",
+                "log_det_per_level", "images")
+
+
+def _as_float64(name, value, ndim):
+  array = np.asarray(value, np.float64)
+  if array.ndim != ndim:
+    raise ValueError(f"Features.{name} must have {ndim} dimension(s); got "
+                     f"shape {array.shape}.")
+  if not np.all(np.isfinite(array)):
+    raise ValueError(f"Features.{name} has non-finite values (NaN or inf); "
+                     "check the model pass that produced it.")
+  return array
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Features:
+  """Per-example likelihood terms and images of `N` examples (see module doc).
+
+  Arrays are converted on construction (float64 for likelihoods, uint8 images
+  are kept as they are) and validated: every per-example field must have the
+  same `N`, per-level fields the same `L`, `num_dims` must be `H * W * C` of
+  `images` and the sum of `num_dims_per_level`. Instances are immutable and
+  compare by identity (`eq=False`: fields are arrays).
+  """
+  log_prob: Optional[np.ndarray] = None
+  num_dims: Optional[int] = None
+  log_prob_members: Optional[np.ndarray] = None
+  log_prob_background: Optional[np.ndarray] = None
+  log_prob_z_per_level: Optional[np.ndarray] = None
+  log_det_per_level: Optional[np.ndarray] = None
+  num_dims_per_level: Optional[Tuple[int, ...]] = None
+  images: Optional[np.ndarray] = None
+
+  def __post_init__(self):
+    def put(name, value):
+      object.__setattr__(self, name, value)
+
+    for name in ("log_prob", "log_prob_background"):
+      if getattr(self, name) is not None:
+        put(name, _as_float64(name, getattr(self, name), 1))
+    for name in ("log_prob_members", "log_prob_z_per_level",
+                 "log_det_per_level"):
+      if getattr(self, name) is not None:
+        put(name, _as_float64(name, getattr(self, name), 2))
+    if self.images is not None:
+      images = np.asarray(self.images)
+      if images.dtype != np.uint8 or images.ndim != 4:
+        raise ValueError(
+            f"Features.images must be uint8 [N, H, W, C]; got {images.dtype} "
+            f"of shape {images.shape}. Pass the raw images, not preprocessed "
+            "floats (add a channel axis to grayscale [N, H, W] images).")
+      put("images", images)
+    if self.num_dims is not None:
+      if int(self.num_dims) != self.num_dims or self.num_dims < 1:
+        raise ValueError(f"Features.num_dims must be a positive int; got "
+                         f"{self.num_dims!r}.")
+      put("num_dims", int(self.num_dims))
+    if self.num_dims_per_level is not None:
+      dims = tuple(int(d) for d in np.ravel(self.num_dims_per_level))
+      if not dims or min(dims) < 1:
+        raise ValueError(f"Features.num_dims_per_level must be positive ints; "
+                         f"got {self.num_dims_per_level!r}.")
+      put("num_dims_per_level", dims)
+    self._check_consistency()
+
+  def _check_consistency(self):
+    sizes = {}
+    for name in _PER_EXAMPLE:
+      if getattr(self, name) is not None:
+        sizes[name] = getattr(self, name).shape[0]
+    if self.log_prob_members is not None:
+      sizes["log_prob_members (axis 1)"] = self.log_prob_members.shape[1]
+    if len(set(sizes.values())) > 1:
+      raise ValueError(
+          "Features fields disagree on the number of examples N: "
+          + ", ".join(f"{k}={v}" for k, v in sizes.items())
+          + ". Compute every field on the same examples, in the same order.")
+    levels = {}
+    for name in ("log_prob_z_per_level", "log_det_per_level"):
+      if getattr(self, name) is not None:
+        levels[name] = getattr(self, name).shape[1]
+    if self.num_dims_per_level is not None:
+      levels["num_dims_per_level"] = len(self.num_dims_per_level)
+    if len(set(levels.values())) > 1:
+      raise ValueError(
+          "Features fields disagree on the number of levels L: "
+          + ", ".join(f"{k}={v}" for k, v in levels.items()) + ".")
+    dims = {}
+    if self.num_dims is not None:
+      dims["num_dims"] = self.num_dims
+    if self.images is not None:
+      dims["H*W*C of images"] = int(np.prod(self.images.shape[1:]))
+    if self.num_dims_per_level is not None:
+      dims["sum(num_dims_per_level)"] = sum(self.num_dims_per_level)
+    if len(set(dims.values())) > 1:
+      raise ValueError(
+          "Features fields disagree on the dimension D: "
+          + ", ".join(f"{k}={v}" for k, v in dims.items())
+          + ". num_dims is the model's H*W*C (after any padding); pass the "
+          "images exactly as the model scored them.")
+
+  @property
+  def num_examples(self):
+    """`N`, or `None` if no per-example field is set."""
+    for name in _PER_EXAMPLE:
+      if getattr(self, name) is not None:
+        return getattr(self, name).shape[0]
+    if self.log_prob_members is not None:
+      return self.log_prob_members.shape[1]
+    return None
+
+  def __len__(self):
+    return self.num_examples or 0
+
+  def missing(self, names):
+    """The names in `names` whose field is `None`, in order."""
+    return tuple(name for name in names if getattr(self, name) is None)
+
+  def take(self, indices):
+    """The examples `indices` (ints `[K]`, repeats allowed, or a bool mask `[N]`).
+
+    Per-example fields are indexed (`log_prob_members` along its axis 1);
+    `num_dims` and `num_dims_per_level` are kept.
+    """
+    indices = np.asarray(indices)
+    if indices.size == 0:
+      indices = indices.astype(np.int64)
+    if indices.dtype != bool and not np.issubdtype(indices.dtype, np.integer):
+      raise TypeError(f"take needs integer indices or a bool mask; got "
+                      f"{indices.dtype}.")
+    changes = {name: getattr(self, name)[indices] for name in _PER_EXAMPLE
+               if getattr(self, name) is not None}
+    if self.log_prob_members is not None:
+      changes["log_prob_members"] = self.log_prob_members[:, indices]
+    return dataclasses.replace(self, **changes)
+
+  def __getitem__(self, index):
+    """`features[a:b]`, `features[i]`, `features[indices]`: `take` of those.
+
+    Every field keeps its example axis (`features[i]` has `N = 1`).
+    """
+    if isinstance(index, slice):
+      index = np.arange(len(self))[index]
+    elif np.ndim(index) == 0:
+      index = [index]   # features[i] keeps the example axis
+    return self.take(index)
+
+  @classmethod
+  def from_decomposition(cls, decomposition, num_dims, n_bits=8, **fields):
+    """Features from a `glow_ood.model.Decomposition` of dequantized images.
+
+    `log_prob = decomposition.log_prob - D * n_bits * log 2` (the discrete
+    convention); the per-level terms are copied as they are.
+
+    Args:
+      decomposition: `Decomposition` of `model.decompose(x)`, tensors or arrays.
+      num_dims: Python `int`, `D` (`model.num_dims`).
+      n_bits: Python `int`, the model's bits per pixel. Default value: `8`.
+      **fields: other `Features` fields (e.g. `images`, `num_dims_per_level`).
+    """
+    def numpy(value):
+      return np.asarray(value.numpy() if hasattr(value, "numpy") else value,
+                        np.float64)
+
+    constant = preprocessing.discretization_correction(num_dims, n_bits)
+    return cls(log_prob=numpy(decomposition.log_prob) + constant,
+               num_dims=num_dims,
+               log_prob_z_per_level=numpy(decomposition.log_prob_z_per_level),
+               log_det_per_level=numpy(decomposition.log_det_per_level),
+               **fields)

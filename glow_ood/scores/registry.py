@@ -1,0 +1,29 @@
+"""Scores by name: `make_score("typicality", batch_size=10)`."""
+
+from glow_ood.scores import input_complexity
+from glow_ood.scores import likelihood_ratio
+from glow_ood.scores import negative_log_likelihood
+from glow_ood.scores import per_level
+from glow_ood.scores import typicality
+from glow_ood.scores import waic
+
+__all__ = ["SCORES", "make_score"]
+
+_CLASSES = {
+    cls.name: cls for cls in (
+        negative_log_likelihood.NegativeLogLikelihood,
+        typicality.Typicality,
+        waic.WAIC,
+        input_complexity.InputComplexity,
+        likelihood_ratio.LikelihoodRatio,
+        per_level.PerLevelLikelihood,
+    )
+}
+SCORES = tuple(_CLASSES)
+
+
+def make_score(name, **kwargs):
+  """A new, unfitted score `name` (one of `SCORES`) built with `kwargs`."""
+  if name not in _CLASSES:
+    raise ValueError(f"Unknown score {name!r}; choose one of {SCORES}.")
+  return _CLASSES[name](**kwargs)
