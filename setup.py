@@ -25,6 +25,7 @@ setuptools.setup(
         "absl-py>=1.0",
         "numpy>=1.26",
         "matplotlib>=3.7",
+        "Pillow>=9",
     ],
     extras_require={"test": ["pytest>=7"]},
 )

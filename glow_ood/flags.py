@@ -1,12 +1,14 @@
 """Every command-line flag of the launchers, and their conversion to frozen configs.
 
-The only module that defines flags (the library never reads `FLAGS`). All
-flags are optional with defaults, so tests can import it without parsing;
-launchers mark what they need as required. Experiments live in flagfiles:
+The only module that defines flags (the library never reads `FLAGS`). Each
+launcher calls its `define_*_flags()` before `app.run`, so `launch/evaluate.py`
+can read any run's flags.cfg into a private `FlagValues` without the training
+flags clashing with its own. All flags are optional with defaults; launchers
+mark what they need as required. Experiments live in flagfiles:
 `launch/flagfiles/*.cfg`.
 """
 
-import copy
+import functools
 import os
 
 from absl import flags
@@ -17,105 +19,119 @@ from glow_ood import distribution
 from glow_ood import optimizers
 from glow_ood import train_config
 
-__all__ = ["to_train_config", "train_config_from_flagfile",
+__all__ = ["define_train_flags", "to_train_config", "train_config_from_flagfile",
            "RESUME_SENSITIVE_FLAGS", "module_flags"]
 
-flags.DEFINE_string("workdir", None,
-                    "Run folder: checkpoints, TensorBoard events, flags.cfg, "
-                    "results. Re-running with the same workdir resumes.")
 
-# Model.
-flags.DEFINE_list("image_shape", ["32", "32", "3"],
-                  "Model input H,W,C; must match the (padded / tiled) data.")
-flags.DEFINE_integer("num_levels", 3, "Glow levels L (squeeze + steps + split).",
-                     lower_bound=1)
-flags.DEFINE_integer("num_steps_per_level", 8,
-                     "ActNorm -> permutation -> coupling steps per level (K).",
-                     lower_bound=1)
-flags.DEFINE_integer("hidden_width", 512, "Coupling network width.",
-                     lower_bound=1)
-flags.DEFINE_enum("coupling_scale", "sigmoid", config_lib.COUPLING_SCALES,
-                  "Coupling scale: sigmoid (openai/glow), exp (Glow paper) or "
-                  "additive (constant-volume Glow).")
-flags.DEFINE_enum("permutation", "conv1x1", config_lib.PERMUTATIONS,
-                  "Channel mixing between couplings.")
-flags.DEFINE_enum("split_prior", "learned", config_lib.SPLIT_PRIORS,
-                  "Prior of the factored-out latents.")
-flags.DEFINE_bool("learn_top", True, "Learn the top latent's prior.")
-flags.DEFINE_integer("n_bits", 8, "Bits per pixel the model sees.",
-                     lower_bound=1, upper_bound=8)
-flags.DEFINE_enum("dtype", "float32", config_lib.DTYPES, "Model dtype.")
-flags.DEFINE_integer("model_seed", 0, "Seed of the model's initial values.")
+class _Definer:
+  """`flags.DEFINE_*` bound to one `FlagValues`."""
 
-# Data.
-flags.DEFINE_string("dataset", "cifar10",
-                    "In-distribution dataset: tfds name (cifar10, "
-                    "svhn_cropped, mnist, fashion_mnist) or local npz name "
-                    "(notmnist, cifar10_jpeg, cifar10_lossless, ...).")
-flags.DEFINE_string("data_dir", None,
-                    "Folder of <name>_<split>.npz files (default: "
-                    "$GLOW_OOD_DATA_DIR or ../shared/data).")
-flags.DEFINE_string("tfds_data_dir", None, "tensorflow_datasets data_dir.")
-flags.DEFINE_enum("data_source", "auto", data.SOURCES,
-                  "Where datasets come from: auto (npz if present, else tfds), "
-                  "npz or tfds.")
-flags.DEFINE_bool("tfds_download", False,
-                  "Let tensorflow_datasets download missing datasets.")
-flags.DEFINE_integer("pad_to", 0,
-                     "Zero-pad images to this square size (28 -> 32 for "
-                     "MNIST-like data); 0 = no padding.", lower_bound=0)
-flags.DEFINE_bool("to_rgb", False, "Tile grayscale images to 3 channels.")
-flags.DEFINE_integer("validation_size", 0,
-                     "Train examples held out as a 'validation' split.",
-                     lower_bound=0)
-flags.DEFINE_integer("shuffle_buffer", 10_000, "Shuffle buffer size.",
-                     lower_bound=1)
+  def __init__(self, flag_values):
+    self._flag_values = flag_values
 
-# Training.
-flags.DEFINE_list("eval_datasets", [],
-                  "Other datasets evaluated on their test split "
-                  "(out-of-distribution), e.g. svhn_cropped,constant:128.")
-flags.DEFINE_integer("batch_size", 64, "Global batch size.", lower_bound=1)
-flags.DEFINE_integer("init_batch_size", 512,
-                     "Images for ActNorm's data-dependent init.", lower_bound=1)
-flags.DEFINE_integer("eval_batch_size", 256, "Evaluation batch size.",
-                     lower_bound=1)
-flags.DEFINE_integer("train_steps", 100_000, "Total training steps.",
-                     lower_bound=1)
-flags.DEFINE_enum("optimizer", "adamax", optimizers.OPTIMIZERS, "Optimizer.")
-flags.DEFINE_float("learning_rate", 1e-3, "Peak learning rate.", lower_bound=0)
-flags.DEFINE_integer("warmup_steps", 0, "Linear learning-rate warm-up steps.",
-                     lower_bound=0)
-flags.DEFINE_float("grad_clip_norm", 0., "Clip the global gradient norm to "
-                   "this; 0 = no clipping.", lower_bound=0)
-flags.DEFINE_float("ema_decay", 0., "Polyak (EMA) decay of evaluation "
-                   "weights; 0 = none.", lower_bound=0, upper_bound=1)
-flags.DEFINE_integer("max_consecutive_skips", 20,
-                     "Stop after this many consecutive non-finite steps.",
-                     lower_bound=1)
-flags.DEFINE_integer("log_every", 100, "Steps between progress lines.",
-                     lower_bound=1)
-flags.DEFINE_integer("eval_every", 5000,
-                     "Steps between evaluations (0 = only at the end).",
-                     lower_bound=0)
-flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.",
-                     lower_bound=1)
-flags.DEFINE_integer("eval_num_examples", 0,
-                     "Examples per evaluation set; 0 = all.", lower_bound=0)
-flags.DEFINE_list("sample_temperatures", ["0.7", "1.0"],
-                  "Temperatures of the TensorBoard sample grids.")
-flags.DEFINE_integer("num_samples", 16, "Images per sample grid.",
-                     lower_bound=1)
-flags.DEFINE_enum("strategy", "mirrored", distribution.STRATEGIES,
-                  "tf.distribute strategy.")
-flags.DEFINE_list("devices", [],
-                  "Devices of the strategy (e.g. /gpu:0,/gpu:1); empty = "
-                  "the strategy's default.")
-flags.DEFINE_bool("jit_compile", False, "XLA-compile the training step.")
-flags.DEFINE_list("nonfinite_loss_steps", [],
-                  "Fault injection: make the loss NaN at these steps (to "
-                  "check that they are skipped).")
-flags.DEFINE_integer("seed", 0, "Seed of data order and noise.")
+  def __getattr__(self, name):
+    return functools.partial(getattr(flags, name), flag_values=self._flag_values)
+
+
+def define_train_flags(flag_values=flags.FLAGS):
+  """Defines the flags of `launch/train.py` (and of a run's flags.cfg) on `flag_values`."""
+  flags = _Definer(flag_values)  # pylint: disable=redefined-outer-name
+  flags.DEFINE_string("workdir", None,
+                      "Run folder: checkpoints, TensorBoard events, flags.cfg, "
+                      "results. Re-running with the same workdir resumes.")
+
+  # Model.
+  flags.DEFINE_list("image_shape", ["32", "32", "3"],
+                    "Model input H,W,C; must match the (padded / tiled) data.")
+  flags.DEFINE_integer("num_levels", 3, "Glow levels L (squeeze + steps + split).",
+                       lower_bound=1)
+  flags.DEFINE_integer("num_steps_per_level", 8,
+                       "ActNorm -> permutation -> coupling steps per level (K).",
+                       lower_bound=1)
+  flags.DEFINE_integer("hidden_width", 512, "Coupling network width.",
+                       lower_bound=1)
+  flags.DEFINE_enum("coupling_scale", "sigmoid", config_lib.COUPLING_SCALES,
+                    "Coupling scale: sigmoid (openai/glow), exp (Glow paper) or "
+                    "additive (constant-volume Glow).")
+  flags.DEFINE_enum("permutation", "conv1x1", config_lib.PERMUTATIONS,
+                    "Channel mixing between couplings.")
+  flags.DEFINE_enum("split_prior", "learned", config_lib.SPLIT_PRIORS,
+                    "Prior of the factored-out latents.")
+  flags.DEFINE_bool("learn_top", True, "Learn the top latent's prior.")
+  flags.DEFINE_integer("n_bits", 8, "Bits per pixel the model sees.",
+                       lower_bound=1, upper_bound=8)
+  flags.DEFINE_enum("dtype", "float32", config_lib.DTYPES, "Model dtype.")
+  flags.DEFINE_integer("model_seed", 0, "Seed of the model's initial values.")
+
+  # Data.
+  flags.DEFINE_string("dataset", "cifar10",
+                      "In-distribution dataset: tfds name (cifar10, "
+                      "svhn_cropped, mnist, fashion_mnist) or local npz name "
+                      "(notmnist, cifar10_jpeg, cifar10_lossless, ...).")
+  flags.DEFINE_string("data_dir", None,
+                      "Folder of <name>_<split>.npz files (default: "
+                      "$GLOW_OOD_DATA_DIR or ../shared/data).")
+  flags.DEFINE_string("tfds_data_dir", None, "tensorflow_datasets data_dir.")
+  flags.DEFINE_enum("data_source", "auto", data.SOURCES,
+                    "Where datasets come from: auto (npz if present, else tfds), "
+                    "npz or tfds.")
+  flags.DEFINE_bool("tfds_download", False,
+                    "Let tensorflow_datasets download missing datasets.")
+  flags.DEFINE_integer("pad_to", 0,
+                       "Zero-pad images to this square size (28 -> 32 for "
+                       "MNIST-like data); 0 = no padding.", lower_bound=0)
+  flags.DEFINE_bool("to_rgb", False, "Tile grayscale images to 3 channels.")
+  flags.DEFINE_integer("validation_size", 0,
+                       "Train examples held out as a 'validation' split.",
+                       lower_bound=0)
+  flags.DEFINE_integer("shuffle_buffer", 10_000, "Shuffle buffer size.",
+                       lower_bound=1)
+
+  # Training.
+  flags.DEFINE_list("eval_datasets", [],
+                    "Other datasets evaluated on their test split "
+                    "(out-of-distribution), e.g. svhn_cropped,constant:128.")
+  flags.DEFINE_integer("batch_size", 64, "Global batch size.", lower_bound=1)
+  flags.DEFINE_integer("init_batch_size", 512,
+                       "Images for ActNorm's data-dependent init.", lower_bound=1)
+  flags.DEFINE_integer("eval_batch_size", 256, "Evaluation batch size.",
+                       lower_bound=1)
+  flags.DEFINE_integer("train_steps", 100_000, "Total training steps.",
+                       lower_bound=1)
+  flags.DEFINE_enum("optimizer", "adamax", optimizers.OPTIMIZERS, "Optimizer.")
+  flags.DEFINE_float("learning_rate", 1e-3, "Peak learning rate.", lower_bound=0)
+  flags.DEFINE_integer("warmup_steps", 0, "Linear learning-rate warm-up steps.",
+                       lower_bound=0)
+  flags.DEFINE_float("grad_clip_norm", 0., "Clip the global gradient norm to "
+                     "this; 0 = no clipping.", lower_bound=0)
+  flags.DEFINE_float("ema_decay", 0., "Polyak (EMA) decay of evaluation "
+                     "weights; 0 = none.", lower_bound=0, upper_bound=1)
+  flags.DEFINE_integer("max_consecutive_skips", 20,
+                       "Stop after this many consecutive non-finite steps.",
+                       lower_bound=1)
+  flags.DEFINE_integer("log_every", 100, "Steps between progress lines.",
+                       lower_bound=1)
+  flags.DEFINE_integer("eval_every", 5000,
+                       "Steps between evaluations (0 = only at the end).",
+                       lower_bound=0)
+  flags.DEFINE_integer("checkpoint_every", 1000, "Steps between checkpoints.",
+                       lower_bound=1)
+  flags.DEFINE_integer("eval_num_examples", 0,
+                       "Examples per evaluation set; 0 = all.", lower_bound=0)
+  flags.DEFINE_list("sample_temperatures", ["0.7", "1.0"],
+                    "Temperatures of the TensorBoard sample grids.")
+  flags.DEFINE_integer("num_samples", 16, "Images per sample grid.",
+                       lower_bound=1)
+  flags.DEFINE_enum("strategy", "mirrored", distribution.STRATEGIES,
+                    "tf.distribute strategy.")
+  flags.DEFINE_list("devices", [],
+                    "Devices of the strategy (e.g. /gpu:0,/gpu:1); empty = "
+                    "the strategy's default.")
+  flags.DEFINE_bool("jit_compile", False, "XLA-compile the training step.")
+  flags.DEFINE_list("nonfinite_loss_steps", [],
+                    "Fault injection: make the loss NaN at these steps (to "
+                    "check that they are skipped).")
+  flags.DEFINE_integer("seed", 0, "Seed of data order and noise.")
 
 # Flags that must not change when a workdir is resumed: they define the model
 # and the data its checkpoint was trained on.
@@ -193,9 +209,6 @@ def train_config_from_flagfile(path):
         f"No {path}: is {os.path.dirname(path) or '.'} a run folder written by "
         "launch/train.py? It holds flags.cfg and checkpoints/.")
   values = flags.FlagValues()
-  for flag in module_flags(flags.FLAGS).values():
-    flag = copy.deepcopy(flag)
-    flag.unparse()
-    values[flag.name] = flag
+  define_train_flags(values)
   values(["flags.cfg", f"--flagfile={path}"])
   return to_train_config(values)

@@ -31,6 +31,7 @@ from glow_ood import flags as glow_flags
 from glow_ood import train
 
 FLAGS = flags.FLAGS
+glow_flags.define_train_flags()
 
 
 def _flag_lines(lines):
