@@ -19,7 +19,8 @@ from glow_ood import distribution
 from glow_ood import optimizers
 from glow_ood import train_config
 
-__all__ = ["define_train_flags", "to_train_config", "train_config_from_flagfile",
+__all__ = ["define_train_flags", "define_evaluate_flags", "to_train_config",
+           "to_evaluation_config", "train_config_from_flagfile",
            "RESUME_SENSITIVE_FLAGS", "module_flags"]
 
 
@@ -212,3 +213,68 @@ def train_config_from_flagfile(path):
   define_train_flags(values)
   values(["flags.cfg", f"--flagfile={path}"])
   return to_train_config(values)
+
+
+# Special inputs `launch/evaluate.py` adds to a run's evaluation sets unless
+# --datasets is given (paper Appendix D: constant and random images).
+DEFAULT_EXTRA_EVAL_DATASETS = ("constant:0", "constant:128", "uniform_random")
+
+
+def define_evaluate_flags(flag_values=flags.FLAGS):
+  """Defines the flags of `launch/evaluate.py` on `flag_values`."""
+  flags = _Definer(flag_values)  # pylint: disable=redefined-outer-name
+  flags.DEFINE_multi_string(
+      "workdir", None, "Run folder(s) written by launch/train.py; repeat the "
+      "flag for an ensemble (its members' folders).")
+  flags.DEFINE_string("output_dir", None,
+                      "Where results.json, results.md, scores.npz and figures/ "
+                      "go. Default: <first workdir>/evaluation (or "
+                      "<parent>/ensemble_evaluation for several workdirs).")
+  flags.DEFINE_list(
+      "datasets", None,
+      "Other datasets to score (test split): real (mnist, notmnist, ...) or "
+      "special (constant:V, uniform_random, grayed:<dataset>:<factor>). "
+      "Default: the run's --eval_datasets plus "
+      + ", ".join(DEFAULT_EXTRA_EVAL_DATASETS) + ".")
+  flags.DEFINE_integer("num_examples", 2000,
+                       "Images per dataset (the first ones); 0 = all.",
+                       lower_bound=0)
+  flags.DEFINE_integer("batch_size", 256, "Images per model call.",
+                       lower_bound=1)
+  flags.DEFINE_list("graying_factors", ["1", "0.8", "0.6", "0.4", "0.2", "0"],
+                    "Graying curve of the in-distribution test split "
+                    "(1 = original, 0 = constant gray); empty to skip.")
+  flags.DEFINE_integer("num_bootstrap", 1000,
+                       "Bootstrap resamples of the AUROC intervals.",
+                       lower_bound=1)
+  flags.DEFINE_integer("num_samples", 36, "Images per sample grid (0: none).",
+                       lower_bound=0)
+  flags.DEFINE_list("sample_temperatures", ["0.7", "1.0"],
+                    "Temperatures of the sample grids.")
+  flags.DEFINE_integer("step", None, "Checkpoint step to load (default: the "
+                       "latest).", lower_bound=0)
+  flags.DEFINE_bool("use_ema", True, "Load the EMA weights if the run kept "
+                    "them.")
+  flags.DEFINE_string("data_dir", None,
+                      "Overrides the runs' --data_dir (local .npz files).")
+  flags.DEFINE_integer("seed", 0, "Seed of the bootstrap and the samples.")
+
+
+def to_evaluation_config(flag_values, run_config):
+  """Parsed evaluate flags (+ the first run's `TrainConfig`) -> `EvaluationConfig`."""
+  # Imported here: glow_ood.evaluate pulls in plotting, which train needs not.
+  from glow_ood import evaluate  # pylint: disable=g-import-not-at-top
+  f = flag_values
+  if f.datasets is None:
+    datasets = tuple(dict.fromkeys(tuple(run_config.eval_datasets)
+                                   + DEFAULT_EXTRA_EVAL_DATASETS))
+  else:
+    datasets = tuple(f.datasets)
+  return evaluate.EvaluationConfig(
+      datasets=datasets, num_examples=f.num_examples or None,
+      batch_size=f.batch_size,
+      graying_factors=_floats(f.graying_factors, "graying_factors"),
+      num_bootstrap=f.num_bootstrap, num_samples=f.num_samples,
+      sample_temperatures=_floats(f.sample_temperatures,
+                                  "sample_temperatures"),
+      data_dir=f.data_dir, seed=f.seed)

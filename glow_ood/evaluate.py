@@ -1,0 +1,288 @@
+"""Scores trained Glows on datasets: the paper's tables and figures for one run or an ensemble.
+
+`evaluate(runs, config, output_dir)` loads the in-distribution train and test
+splits and every other dataset of `config.datasets` (test split; shapes
+conformed to the model's, e.g. MNIST padded to 32x32x3), scores each with each
+run (`glow_ood.scoring.ModelScorer`: log p(x), bits/dim, log p(z), log|det|,
+per level), and writes to `output_dir`:
+
+  results.json   every number below, per run and for the ensemble
+  results.md     the tables (see `glow_ood.report`)
+  scores.npz     per-example arrays `<run>/<dataset>/<split>/<term>`
+  figures/       PNG + PDF: log p(x) histograms (paper Fig. 2, 7, 10),
+                 decomposition histograms (Fig. 4, 5a), bits/dim over training
+                 (Fig. 5b, from the run's TensorBoard events), graying
+                 (Fig. 6c), samples (Fig. 14)
+
+Out-of-distribution detection uses bits/dim as the score (higher = more OOD):
+AUROC with a bootstrap interval, AUPR-In/Out and FPR at 95% TPR, each set
+against the in-distribution test split.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Optional, Tuple
+
+import numpy as np
+
+from glow_ood import analysis
+from glow_ood import checkpoints
+from glow_ood import data
+from glow_ood import flags as glow_flags
+from glow_ood import metrics
+from glow_ood import plots
+from glow_ood import preprocessing
+from glow_ood import report
+from glow_ood import scoring
+from glow_ood import special_datasets
+
+__all__ = ["EvaluationConfig", "Run", "load_run", "evaluate"]
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationConfig:
+  """What `evaluate` scores and draws.
+
+  Attributes:
+    datasets: other datasets, scored on their test split (real, e.g.
+      "mnist", or special: "constant:128", "uniform_random",
+      "grayed:cifar10_jpeg:0.5"). The in-distribution train and test splits
+      are always scored.
+    num_examples: images per dataset (the first ones), or `None` for all.
+    batch_size: images per model call.
+    graying_factors: factors of the graying curve on the in-distribution
+      test split (1 = original, 0 = constant gray); empty to skip.
+    num_bootstrap: bootstrap resamples of the AUROC intervals.
+    num_samples: images per sample grid (0 to skip).
+    sample_temperatures: temperatures of the sample grids.
+    data_dir: overrides the runs' `--data_dir` (e.g. another machine's copy).
+    seed: seeds the bootstrap and the samples.
+  """
+  datasets: Tuple[str, ...] = ()
+  num_examples: Optional[int] = 2000
+  batch_size: int = 256
+  graying_factors: Tuple[float, ...] = (1., 0.8, 0.6, 0.4, 0.2, 0.)
+  num_bootstrap: int = 1000
+  num_samples: int = 36
+  sample_temperatures: Tuple[float, ...] = (0.7, 1.)
+  data_dir: Optional[str] = None
+  seed: int = 0
+
+  def __post_init__(self):
+    if self.num_examples is not None and self.num_examples < 2:
+      raise ValueError(f"num_examples must be >= 2 or None (all); got "
+                       f"{self.num_examples}.")
+    if self.batch_size < 1:
+      raise ValueError(f"batch_size must be >= 1; got {self.batch_size}.")
+    if any(not 0. <= f <= 1. for f in self.graying_factors):
+      raise ValueError(f"graying_factors must be in [0, 1]; got "
+                       f"{self.graying_factors}.")
+    if self.num_bootstrap < 1:
+      raise ValueError(f"num_bootstrap must be >= 1; got {self.num_bootstrap}.")
+    if self.num_samples < 0:
+      raise ValueError(f"num_samples must be >= 0; got {self.num_samples}.")
+    if any(t <= 0 for t in self.sample_temperatures):
+      raise ValueError(f"sample_temperatures must be > 0; got "
+                       f"{self.sample_temperatures}.")
+    for name in self.datasets:
+      special_datasets.parse(name)   # raises on a malformed special name
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """A trained model: `name` (for tables), `workdir`, `TrainConfig`, `Glow`, `step`."""
+  name: str
+  workdir: str
+  config: object
+  model: object
+  step: int
+
+
+def load_run(workdir, step=None, use_ema=True, name=None):
+  """The run in `workdir` (its flags.cfg and latest or `step`'s checkpoint)."""
+  config = glow_flags.train_config_from_flagfile(
+      os.path.join(workdir, "flags.cfg"))
+  model, trained_step = checkpoints.restore_model(config, workdir, step,
+                                                  use_ema=use_ema)
+  name = name or os.path.basename(os.path.normpath(workdir))
+  return Run(name=name, workdir=workdir, config=config, model=model,
+             step=trained_step)
+
+
+def _check_compatible(runs):
+  first = runs[0].config
+  for run in runs[1:]:
+    config = run.config
+    if (config.data.dataset != first.data.dataset
+        or config.model.image_shape != first.model.image_shape
+        or config.model.n_bits != first.model.n_bits):
+      raise ValueError(
+          f"Runs {runs[0].name} and {run.name} differ in dataset, image shape "
+          "or n_bits; evaluate one experiment (or the members of one "
+          "ensemble) at a time.")
+  names = [run.name for run in runs]
+  if len(set(names)) != len(names):
+    raise ValueError(f"Run names must differ; got {names}. Give each workdir "
+                     "its own folder name.")
+
+
+def _load_sets(runs, config):
+  """`{"<dataset>/<split>": uint8 images}` in the models' shape."""
+  data_config = runs[0].config.data
+  if config.data_dir is not None:
+    data_config = data_config.replace(data_dir=config.data_dir)
+  image_shape = runs[0].config.model.image_shape
+  limit = config.num_examples
+  name = data_config.dataset
+  sets = {f"{name}/train": data.load_images(data_config, "train")[:limit],
+          f"{name}/test": data.load_images(data_config, "test")[:limit]}
+  for other in config.datasets:
+    images = data.load_images_as(data_config.replace(dataset=other), "test",
+                                 image_shape)
+    sets[f"{other}/test"] = images[:limit]
+  return sets
+
+
+def _is_generated(set_name):
+  special = special_datasets.parse(set_name.rsplit("/", 1)[0])
+  return special is not None and special.is_generated
+
+
+def detection_metrics(in_scores, out_scores, num_bootstrap, seed):
+  """AUROC (with a 95% bootstrap interval), AUPR-In/Out, FPR at 95% TPR."""
+  value, low, high = metrics.bootstrap_interval(
+      metrics.auroc, in_scores, out_scores, num_resamples=num_bootstrap,
+      seed=seed)
+  return dict(auroc=value, auroc_low=low, auroc_high=high,
+              aupr_in=metrics.aupr(in_scores, out_scores, positive="in"),
+              aupr_out=metrics.aupr(in_scores, out_scores, positive="out"),
+              fpr_at_95_tpr=metrics.fpr_at_tpr(in_scores, out_scores, 0.95))
+
+
+def _detection(bits_per_dim, in_test, config):
+  return {name: detection_metrics(bits_per_dim[in_test], values,
+                                  config.num_bootstrap, config.seed)
+          for name, values in bits_per_dim.items()
+          if name.split("/")[0] != in_test.split("/")[0]}
+
+
+def _figures(runs, sets, scores, ensemble_log_prob, graying, config, directory):
+  """Draws the figures; returns `{figure name: [png, pdf]}`."""
+  figures = {}
+  first = runs[0]
+  real = [name for name in sets if not _is_generated(name)]
+  own = scores[first.name]
+  title = f"{first.name} (step {first.step})"
+  figures["log_prob_histograms"] = plots.plot_log_prob_histograms(
+      {n: own[n].log_prob for n in real},
+      os.path.join(directory, "log_prob_histograms"),
+      xlabel="log p(x) (nats)", title=title)
+  figures["decomposition_histograms"] = plots.plot_decomposition_histograms(
+      {n: own[n].log_prob_z for n in real}, {n: own[n].log_det for n in real},
+      os.path.join(directory, "decomposition_histograms"), title=title)
+  if ensemble_log_prob is not None:
+    figures["ensemble_log_prob_histograms"] = plots.plot_log_prob_histograms(
+        {n: ensemble_log_prob[n] for n in real},
+        os.path.join(directory, "ensemble_log_prob_histograms"),
+        xlabel="log p_ens(x) (nats)",
+        title=f"ensemble of {len(runs)} ({', '.join(r.name for r in runs)})")
+  eval_dir = os.path.join(first.workdir, "eval")
+  if os.path.isdir(eval_dir):
+    try:
+      curves = plots.read_scalars(eval_dir, "bits_per_dim/")
+    except (FileNotFoundError, ValueError):
+      curves = {}
+    if curves:
+      figures["bits_per_dim_curves"] = plots.plot_training_curves(
+          {tag.split("/", 1)[1]: curve for tag, curve in curves.items()},
+          os.path.join(directory, "bits_per_dim_curves"), title=title)
+  if graying is not None:
+    figures["graying"] = plots.plot_graying(
+        graying.factors, {f"{first.config.data.dataset}/test":
+                          graying.means()["bits_per_dim"]},
+        os.path.join(directory, "graying"), title=title)
+  n_bits = first.config.model.n_bits
+  for temperature in (config.sample_temperatures if config.num_samples else ()):
+    x = first.model.sample(config.num_samples, temperature,
+                           seed=[config.seed, 0])
+    figures[f"samples_t{temperature:g}"] = plots.save_sample_grid(
+        preprocessing.to_uint8(x, n_bits).numpy(),
+        os.path.join(directory, f"samples_t{temperature:g}"),
+        title=f"{first.name}, T = {temperature:g}")
+  return figures
+
+
+def evaluate(runs, config, output_dir, stream=None):
+  """Scores `runs` (one model or an ensemble's members) and writes the report.
+
+  Args:
+    runs: sequence of `Run` of one experiment (same dataset and image shape).
+    config: `EvaluationConfig`.
+    output_dir: folder for results.json, results.md, scores.npz, figures/.
+    stream: where progress bars go. Default value: `sys.stderr`.
+
+  Returns:
+    The results dict written to results.json.
+  """
+  runs = list(runs)
+  if not runs:
+    raise ValueError("evaluate needs at least one run.")
+  _check_compatible(runs)
+  sets = _load_sets(runs, config)
+  in_distribution = runs[0].config.data.dataset
+  in_test = f"{in_distribution}/test"
+  os.makedirs(output_dir, exist_ok=True)
+  scores, arrays = {}, {}
+  for run in runs:
+    scorer = scoring.ModelScorer(run.model, config.batch_size)
+    scores[run.name] = {
+        name: scorer(images, description=f"{run.name}: {name}", stream=stream)
+        for name, images in sets.items()}
+    for name, result in scores[run.name].items():
+      for term in ("log_prob", "bits_per_dim", "log_prob_z", "log_det",
+                   "log_prob_z_per_level", "log_det_per_level"):
+        arrays[f"{run.name}/{name}/{term}"] = getattr(result, term)
+  results = dict(
+      in_distribution=in_distribution,
+      runs=[dict(name=r.name, workdir=r.workdir, step=r.step,
+                 model=dataclasses.asdict(r.config.model)) for r in runs],
+      num_examples={name: len(images) for name, images in sets.items()},
+      models={r.name: {n: s.summary() for n, s in scores[r.name].items()}
+              for r in runs},
+      detection={r.name: _detection({n: s.bits_per_dim for n, s in
+                                     scores[r.name].items()}, in_test, config)
+                 for r in runs})
+  ensemble_log_prob = None
+  if len(runs) > 1:
+    num_dims = scores[runs[0].name][in_test].num_dims
+    ensemble_log_prob = {
+        name: metrics.ensemble_log_prob(
+            np.stack([scores[r.name][name].log_prob for r in runs]))
+        for name in sets}
+    ensemble_bits = {n: metrics.bits_per_dim(v, num_dims)
+                     for n, v in ensemble_log_prob.items()}
+    for name, values in ensemble_log_prob.items():
+      arrays[f"ensemble/{name}/log_prob"] = values
+    results["ensemble"] = dict(
+        members=[r.name for r in runs],
+        bits_per_dim={n: float(np.mean(v)) for n, v in ensemble_bits.items()},
+        log_prob={n: float(np.mean(v)) for n, v in ensemble_log_prob.items()},
+        detection=_detection(ensemble_bits, in_test, config))
+  graying = None
+  if config.graying_factors:
+    graying = analysis.graying_curve(
+        scoring.ModelScorer(runs[0].model, config.batch_size), sets[in_test],
+        config.graying_factors, description=f"{runs[0].name}: graying")
+    results["graying"] = dict(dataset=in_test, **graying.to_json())
+  figures = _figures(runs, sets, scores, ensemble_log_prob, graying, config,
+                     os.path.join(output_dir, "figures"))
+  results["figures"] = {name: [os.path.relpath(p, output_dir) for p in paths]
+                        for name, paths in figures.items()}
+  np.savez_compressed(os.path.join(output_dir, "scores.npz"), **arrays)
+  with open(os.path.join(output_dir, "results.json"), "w",
+            encoding="utf-8") as f:
+    json.dump(results, f, indent=2)
+  with open(os.path.join(output_dir, "results.md"), "w", encoding="utf-8") as f:
+    f.write(report.results_markdown(results))
+  return results

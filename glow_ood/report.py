@@ -1,0 +1,98 @@
+"""Markdown tables of `glow_ood.evaluate` results (results.md)."""
+
+__all__ = ["results_markdown", "markdown_table"]
+
+
+def markdown_table(header, rows):
+  """A GitHub markdown table: `header` list of str, `rows` lists of cells."""
+  lines = ["| " + " | ".join(header) + " |",
+           "|" + "|".join("---" for _ in header) + "|"]
+  lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+  return "\n".join(lines) + "\n"
+
+
+def _role(name, in_distribution):
+  dataset, split = name.rsplit("/", 1)
+  if dataset == in_distribution:
+    return f"in-distribution ({split})"
+  return "out-of-distribution"
+
+
+def _detection_rows(detection):
+  return [[name, f"{d['auroc']:.3f} [{d['auroc_low']:.3f}, {d['auroc_high']:.3f}]",
+           f"{d['aupr_in']:.3f}", f"{d['aupr_out']:.3f}",
+           f"{d['fpr_at_95_tpr']:.3f}"]
+          for name, d in detection.items()]
+
+
+_DETECTION_HEADER = ["dataset", "AUROC [95% CI]", "AUPR-In", "AUPR-Out",
+                     "FPR at 95% TPR"]
+
+
+def results_markdown(results):
+  """The report of one evaluation as markdown."""
+  in_distribution = results["in_distribution"]
+  runs = results["runs"]
+  names = [run["name"] for run in runs]
+  out = [f"# Evaluation: trained on {in_distribution}\n"]
+  out.append(markdown_table(
+      ["run", "workdir", "step", "coupling", "levels x steps, width"],
+      [[r["name"], f"`{r['workdir']}`", r["step"], r["model"]["coupling_scale"],
+        f"{r['model']['num_levels']} x {r['model']['num_steps_per_level']}, "
+        f"{r['model']['hidden_width']}"] for r in runs]))
+  sets = list(results["num_examples"])
+  header = ["dataset/split", "role", "images"] + [f"{n} bits/dim" for n in names]
+  if "ensemble" in results:
+    header.append("ensemble bits/dim")
+  rows = []
+  for name in sets:
+    row = [name, _role(name, in_distribution), results["num_examples"][name]]
+    row += [f"{results['models'][n][name]['bits_per_dim']:.4f}" for n in names]
+    if "ensemble" in results:
+      row.append(f"{results['ensemble']['bits_per_dim'][name]:.4f}")
+    rows.append(row)
+  out.append("\n## Bits/dim (paper Fig. 1, 9, 10)\n")
+  out.append(markdown_table(header, rows))
+  out.append("\n## Decomposition of log p(x), means in nats (paper Fig. 4, 5)\n")
+  out.append("`log p(x) = log p(z) + log|det dz/dx| - D n_bits log 2`.\n\n")
+  for n in names:
+    models = results["models"][n]
+    out.append(f"Run {n}:\n\n")
+    out.append(markdown_table(
+        ["dataset/split", "log p(x)", "log p(z)", "log \\|det\\|",
+         "log p(z) per level", "log \\|det\\| per level"],
+        [[name, f"{m['log_prob']:.1f}", f"{m['log_prob_z']:.1f}",
+          f"{m['log_det']:.1f}",
+          ", ".join(f"{v:.1f}" for v in m["log_prob_z_per_level"]),
+          ", ".join(f"{v:.1f}" for v in m["log_det_per_level"])]
+         for name, m in models.items()]))
+    out.append("\n")
+  out.append("## Detecting out-of-distribution inputs by bits/dim\n\n")
+  out.append("Each set against the in-distribution test split; the score is "
+             "bits/dim (higher = more OOD), so AUROC < 0.5 means the set gets "
+             "*higher* likelihood than the test split.\n\n")
+  for n in names:
+    out.append(f"Run {n}:\n\n")
+    out.append(markdown_table(_DETECTION_HEADER,
+                              _detection_rows(results["detection"][n])))
+    out.append("\n")
+  if "ensemble" in results:
+    out.append(f"Ensemble of {len(names)} (log p_ens = logsumexp_m log p_m - "
+               "log M):\n\n")
+    out.append(markdown_table(_DETECTION_HEADER,
+                              _detection_rows(results["ensemble"]["detection"])))
+    out.append("\n")
+  if "graying" in results:
+    graying = results["graying"]
+    out.append(f"## Graying {graying['dataset']} (paper Fig. 6c)\n\n")
+    out.append("Pixels shrunk toward 128: `128 + factor (x - 128)`.\n\n")
+    out.append(markdown_table(
+        ["factor", "bits/dim", "log p(z)", "log \\|det\\|"],
+        [[f"{f:g}", f"{b:.4f}", f"{z:.1f}", f"{d:.1f}"] for f, b, z, d in zip(
+            graying["factors"], graying["mean"]["bits_per_dim"],
+            graying["mean"]["log_prob_z"], graying["mean"]["log_det"])]))
+  if results.get("figures"):
+    out.append("\n## Figures\n\n")
+    out += [f"- {name}: {', '.join(paths)}\n"
+            for name, paths in results["figures"].items()]
+  return "".join(out)

@@ -1,0 +1,67 @@
+r"""Scores trained Glows: the paper's bits/dim tables, OOD metrics and figures.
+
+  python launch/evaluate.py --workdir=runs/fashion_mnist_glow_cpu
+
+  # an ensemble: one --workdir per member
+  python launch/evaluate.py --workdir=runs/ens/member_0 \
+      --workdir=runs/ens/member_1 --workdir=runs/ens/member_2
+
+Writes results.json, results.md, scores.npz and figures/ (PNG + PDF) to
+--output_dir (default <workdir>/evaluation, or <parent>/ensemble_evaluation for
+several workdirs) and prints results.md. The in-distribution train and test
+splits are always scored; --datasets adds others (default: the run's
+--eval_datasets plus constant and uniform random images). Progress bars go to
+stderr. See glow_ood/evaluate.py for what each table and figure is.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import app
+from absl import flags
+import tensorflow as tf
+
+from glow_ood import data
+from glow_ood import evaluate
+from glow_ood import flags as glow_flags
+
+FLAGS = flags.FLAGS
+glow_flags.define_evaluate_flags()
+
+
+def default_output_dir(workdirs):
+  if len(workdirs) == 1:
+    return os.path.join(workdirs[0], "evaluation")
+  parents = {os.path.dirname(os.path.normpath(w)) for w in workdirs}
+  parent = parents.pop() if len(parents) == 1 else os.path.commonpath(workdirs)
+  return os.path.join(parent or ".", "ensemble_evaluation")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  tf.get_logger().setLevel("ERROR")
+  workdirs = FLAGS.workdir
+  try:
+    runs = [evaluate.load_run(w, step=FLAGS.step, use_ema=FLAGS.use_ema)
+            for w in workdirs]
+    config = glow_flags.to_evaluation_config(FLAGS, runs[0].config)
+    output_dir = FLAGS.output_dir or default_output_dir(workdirs)
+    evaluate.evaluate(runs, config, output_dir)
+  except (ValueError, FileNotFoundError, data.DatasetNotFoundError) as e:
+    text = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
+    sys.exit(f"launch/evaluate.py: error: {text}")
+  with open(os.path.join(output_dir, "results.md"), encoding="utf-8") as f:
+    print(f.read())
+  print(f"Written to {output_dir}/ (results.json, results.md, scores.npz, "
+        "figures/).")
+
+
+if __name__ == "__main__":
+  flags.mark_flags_as_required(["workdir"])
+  app.run(main)
