@@ -20,7 +20,8 @@ from glow_ood import optimizers
 from glow_ood import train_config
 
 __all__ = ["define_train_flags", "define_evaluate_flags", "to_train_config",
-           "to_evaluation_config", "train_config_from_flagfile",
+           "define_analyze_data_flags", "to_evaluation_config",
+           "to_analysis_config", "train_config_from_flagfile",
            "RESUME_SENSITIVE_FLAGS", "module_flags"]
 
 
@@ -278,3 +279,60 @@ def to_evaluation_config(flag_values, run_config):
       sample_temperatures=_floats(f.sample_temperatures,
                                   "sample_temperatures"),
       data_dir=f.data_dir, seed=f.seed)
+
+
+def define_analyze_data_flags(flag_values=flags.FLAGS):
+  """Defines the flags of `launch/analyze_data.py` on `flag_values`."""
+  flags = _Definer(flag_values)  # pylint: disable=redefined-outer-name
+  flags.DEFINE_list("datasets", [],
+                    "p (training distribution, train split) first, then the "
+                    "datasets q compared with it (test splits). With "
+                    "--workdir, p defaults to the run's dataset.")
+  flags.DEFINE_string("workdir", None,
+                      "A trained run (ideally --coupling_scale=additive, as "
+                      "the paper's CV-Glow): adds the second-order prediction "
+                      "and latent-code statistics.")
+  flags.DEFINE_string("output_dir", None,
+                      "Default: <workdir>/analysis, or runs/analysis_<p>.")
+  flags.DEFINE_string("data_dir", None, "Folder of <name>_<split>.npz files.")
+  flags.DEFINE_enum("data_source", "auto", data.SOURCES,
+                    "Where datasets come from.")
+  flags.DEFINE_integer("pad_to", 0, "Zero-pad images to this square size.",
+                       lower_bound=0)
+  flags.DEFINE_bool("to_rgb", False, "Tile grayscale images to 3 channels.")
+  flags.DEFINE_list("image_shape", [],
+                    "Conform every dataset to H,W,C (default: p's shape, or "
+                    "the run's model's).")
+  flags.DEFINE_integer("num_examples", 0,
+                       "Images per dataset for data statistics; 0 = all.",
+                       lower_bound=0)
+  flags.DEFINE_integer("num_model_examples", 2000,
+                       "Images per dataset for model terms.", lower_bound=2)
+  flags.DEFINE_enum("hessian_method", "exact",
+                    ["exact", "hutchinson", "none"],
+                    "The model's Hessian diagonal: exact (D Hessian-vector "
+                    "products), Hutchinson's estimator, or skip it.")
+  flags.DEFINE_integer("num_probes", 256, "Hutchinson probes.", lower_bound=1)
+  flags.DEFINE_list("graying_factors", ["0.8", "0.5", "0.2"],
+                    "Latent statistics of the grayed training images.")
+  flags.DEFINE_integer("batch_size", 256, "Images per model call.",
+                       lower_bound=1)
+  flags.DEFINE_integer("seed", 0, "Seed of subsampling and probes.")
+
+
+def to_analysis_config(flag_values):
+  """Parsed analyze_data flags -> `glow_ood.analyze.AnalysisConfig`."""
+  from glow_ood import analyze  # pylint: disable=g-import-not-at-top
+  f = flag_values
+  return analyze.AnalysisConfig(
+      datasets=tuple(f.datasets),
+      data=data.DataConfig(dataset="unset", data_dir=f.data_dir,
+                           source=f.data_source, pad_to=f.pad_to or None,
+                           to_rgb=f.to_rgb),
+      image_shape=(_ints(f.image_shape, "image_shape")
+                   if f.image_shape else None),
+      num_examples=f.num_examples or None,
+      num_model_examples=f.num_model_examples,
+      hessian_method=f.hessian_method, num_probes=f.num_probes,
+      graying_factors=_floats(f.graying_factors, "graying_factors"),
+      batch_size=f.batch_size, seed=f.seed)

@@ -1,0 +1,292 @@
+"""Data statistics of datasets and, given a trained Glow, the paper's Section 5 analysis.
+
+`analyze(config, output_dir, run=None)` computes, on the paper's scale
+(pixels / 256), for the training distribution `p = config.datasets[0]`
+(train split) and every other dataset `q` (test split), all conformed to one
+image shape:
+
+  * data statistics (paper Fig. 6a-b, 11): per-dimension means and
+    variances, off-diagonal covariances, the covariance trace, per-channel
+    variance sums (the numbers of Section 5), `||x|| / sqrt(D)`;
+
+and with a trained `run` (`glow_ood.evaluate.Run`; the paper uses an
+additive, constant-volume Glow):
+
+  * the second-order prediction of `E_q[log p(x)] - E_p[log p(x)]` (Eq. 5-6)
+    next to the measured gap: the paper's 1x1-kernel weights `alpha_c`, the
+    model's own Hessian diagonal at the mean training image, and the
+    first-order term the paper drops;
+  * latent-code statistics (Fig. 12) of every dataset, and of the training
+    test split grayed by each of `graying_factors` (Fig. 13).
+
+It writes `analysis.json`, `analysis.md` and `figures/` to `output_dir`.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Optional, Tuple
+
+import numpy as np
+
+from glow_ood import analysis
+from glow_ood import data as data_lib
+from glow_ood import plots
+from glow_ood import progress as progress_lib
+from glow_ood import report
+from glow_ood import scoring
+from glow_ood import special_datasets
+from glow_ood.analysis import second_order
+
+__all__ = ["AnalysisConfig", "analyze"]
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalysisConfig:
+  """What `analyze` computes.
+
+  Attributes:
+    datasets: `p` (the training distribution; its train split) first, then
+      the datasets `q` compared with it (test splits). With a run, `p`
+      defaults to the run's dataset when `datasets` is empty or starts with
+      another one.
+    data: `DataConfig` template (data_dir, source, pad_to, to_rgb, ...).
+    image_shape: every dataset is conformed (padded / tiled) to this shape;
+      `None`: the first dataset's (or the run's model's) shape.
+    num_examples: images per dataset for the data statistics (`None`: all).
+    num_model_examples: images per dataset for the model terms.
+    hessian_method: `"exact"` (D Hessian-vector products), `"hutchinson"`
+      or `"none"` (skip the model's Hessian).
+    num_probes: Hutchinson probes.
+    graying_factors: for the latent statistics of grayed images (Fig. 13).
+    batch_size: images per model call.
+    seed: seeds subsampled covariance entries and Hutchinson probes.
+  """
+  datasets: Tuple[str, ...] = ()
+  data: data_lib.DataConfig = data_lib.DataConfig()
+  image_shape: Optional[Tuple[int, int, int]] = None
+  num_examples: Optional[int] = None
+  num_model_examples: int = 2000
+  hessian_method: str = "exact"
+  num_probes: int = 256
+  graying_factors: Tuple[float, ...] = (0.8, 0.5, 0.2)
+  batch_size: int = 256
+  seed: int = 0
+
+  def __post_init__(self):
+    methods = second_order.HESSIAN_METHODS + ("none",)
+    if self.hessian_method not in methods:
+      raise ValueError(f"Unknown hessian_method {self.hessian_method!r}; "
+                       f"choose one of {methods}.")
+    if self.num_examples is not None and self.num_examples < 2:
+      raise ValueError(f"num_examples must be >= 2 or None; got "
+                       f"{self.num_examples}.")
+    if self.num_model_examples < 2:
+      raise ValueError(f"num_model_examples must be >= 2; got "
+                       f"{self.num_model_examples}.")
+    if self.num_probes < 1 or self.batch_size < 1:
+      raise ValueError("num_probes and batch_size must be >= 1.")
+    if any(not 0. <= f <= 1. for f in self.graying_factors):
+      raise ValueError(f"graying_factors must be in [0, 1]; got "
+                       f"{self.graying_factors}.")
+    for name in self.datasets:
+      special = special_datasets.parse(name)
+      if special is not None and special.is_generated:
+        raise ValueError(f"{name!r} is generated, it has no data statistics "
+                         "to compare; use real datasets (or grayed:...).")
+
+
+def _datasets(config, run):
+  datasets = list(config.datasets)
+  if run is not None:
+    own = run.config.data.dataset
+    if not datasets or datasets[0] != own:
+      datasets = [own] + [d for d in datasets if d != own]
+  if len(datasets) < 1:
+    raise ValueError("Give at least one dataset (--datasets=p,q,...), or a "
+                     "run (--workdir) whose dataset is p.")
+  return datasets
+
+
+def _load(config, datasets, image_shape, run):
+  """`{dataset: uint8 images}`: p's train split, the others' test splits."""
+  template = run.config.data if run is not None else config.data
+  if run is not None and config.data.data_dir is not None:
+    template = template.replace(data_dir=config.data.data_dir)
+  images = {}
+  for index, name in enumerate(datasets):
+    split = "train" if index == 0 else "test"
+    loaded = data_lib.load_images_as(template.replace(dataset=name), split,
+                                 image_shape) if image_shape else \
+        data_lib.load_images(template.replace(dataset=name, image_shape=None),
+                         split)
+    images[name] = loaded[:config.num_examples]
+    if image_shape is None:
+      image_shape = images[name].shape[1:]
+  return images, tuple(int(d) for d in image_shape)
+
+
+def _model_input(mean_pixels_over_256, n_bits):
+  """Mean image (pixels / 256) -> the model's input scale at bin centres."""
+  del n_bits  # x = (k + 1/2) / 2^n - 1/2; for 8 bits k / 256 = pixels / 256.
+  return mean_pixels_over_256 + 1. / 512. - 0.5
+
+
+def _second_order(run, stats, images, config, name_p, output_stream):
+  """Predicted vs measured gaps for every q, as JSON-ready dicts."""
+  model = run.model
+  scorer = scoring.ModelScorer(model, config.batch_size)
+  limit = config.num_model_examples
+  log_prob = {name: scorer(x[:limit], description=f"log p(x): {name}",
+                           stream=output_stream).log_prob
+              for name, x in images.items()}
+  weights = second_order.paper_dimension_weights(model.flow)
+  x0 = _model_input(stats[name_p].mean, model.config.n_bits).astype(
+      model.config.dtype)
+  diagonal = None
+  if config.hessian_method != "none":
+    total = (int(np.prod(x0.shape)) if config.hessian_method == "exact"
+             else config.num_probes)
+    bar = progress_lib.ProgressBar(
+        -(-total // 64), f"Hessian diagonal ({config.hessian_method})",
+        output_stream)
+    diagonal = second_order.hessian_diagonal(
+        model.log_prob, x0, method=config.hessian_method,
+        num_probes=config.num_probes, batch_size=64, seed=config.seed,
+        progress=lambda done, total: bar.update())
+    bar.close()
+  results = {}
+  for name_q in images:
+    if name_q == name_p:
+      continue
+    paper = second_order.paper_prediction(weights, stats[name_p].variance,
+                                          stats[name_q].variance)
+    analysis_q = second_order.SecondOrderAnalysis(
+        measured_gap=float(np.mean(log_prob[name_q]) - np.mean(log_prob[name_p])),
+        paper_gap=paper["predicted_gap"],
+        paper_gap_per_channel=paper["predicted_gap_per_channel"],
+        alpha=tuple(paper["alpha"]),
+        channel_variance_sums_p=tuple(stats[name_p].channel_variance_sums.tolist()),
+        channel_variance_sums_q=tuple(stats[name_q].channel_variance_sums.tolist()),
+        num_dims=int(np.prod(x0.shape)),
+        hessian_gap=(None if diagonal is None else second_order.hessian_prediction(
+            diagonal, stats[name_p].variance, stats[name_q].variance)),
+        hessian_method=None if diagonal is None else config.hessian_method,
+        first_order=second_order.first_order_term(
+            model.log_prob, x0, _model_input(stats[name_p].mean, 8),
+            _model_input(stats[name_q].mean, 8)))
+    results[name_q] = analysis_q.to_json()
+  extra = {}
+  if diagonal is not None:
+    extra["hessian_diagonal_mean"] = float(np.mean(diagonal))
+    extra["hessian_diagonal_per_channel_mean"] = np.mean(
+        diagonal, axis=(0, 1)).tolist()
+  return results, extra
+
+
+def _markdown(out):
+  lines = [f"# Data analysis: p = {out['p']}\n\n",
+           f"Image shape {tuple(out['image_shape'])}; pixels / 256. p is the "
+           "train split, the others their test split.\n\n"]
+  stats = out["data_statistics"]
+  channels = len(next(iter(stats.values()))["channel_variance_sums"])
+  lines.append(report.markdown_table(
+      ["dataset", "images", "mean of means", "mean variance", "trace",
+       "per-channel variance sums", "mean \\|off-diag cov\\|",
+       "mean \\|\\|x\\|\\|/sqrt(D)"],
+      [[name, s["num_images"], f"{s['mean_of_means']:.4f}",
+        f"{s['mean_variance']:.5f}", f"{s['covariance_trace']:.1f}",
+        ", ".join(f"{v:.1f}" for v in s["channel_variance_sums"]),
+        f"{s['mean_abs_offdiagonal']:.5f}", f"{s['mean_normalized_norm']:.4f}"]
+       for name, s in stats.items()]))
+  if "second_order" in out:
+    lines.append(f"\n## Second-order prediction of E_q[log p(x)] - "
+                 f"E_p[log p(x)] (Section 5), run {out['run']['name']} "
+                 f"({out['run']['coupling_scale']} coupling)\n\n")
+    lines.append("Nats per image (bits/dim in brackets, positive = q gets the "
+                 "higher likelihood). Paper: Eq. 6 from the 1x1 kernels "
+                 f"(alpha_c, one per input channel: C = {channels}); Hessian: Eq. 5 with the "
+                 "model's Hessian diagonal at the mean training image; "
+                 "first order: the term the paper drops by assuming equal "
+                 "means.\n\n")
+    rows = []
+    for name, r in out["second_order"].items():
+      def cell(key):
+        value = r.get(key)
+        if value is None:
+          return "-"
+        return f"{value:.1f} ({r[key + '_bits_per_dim']:+.3f})"
+      rows.append([name, cell("measured_gap"), cell("paper_gap"),
+                   cell("hessian_gap"), cell("first_order"),
+                   ", ".join(f"{a:.2f}" for a in r["alpha"])])
+    lines.append(report.markdown_table(
+        ["q", "measured", "paper (Eq. 6)", "Hessian (Eq. 5)", "first order",
+         "alpha_c"], rows))
+    lines.append("\n(bits/dim difference shown as bpd(p) - bpd(q).)\n")
+  if "latent_statistics" in out:
+    lines.append("\n## Latent codes (Fig. 12-13)\n\n")
+    lines.append(report.markdown_table(
+        ["dataset", "mean of means", "mean std", "mean \\|\\|z\\|\\|/sqrt(D)"],
+        [[name, f"{s['mean_of_means']:.4f}", f"{s['mean_std']:.4f}",
+          f"{s['mean_normalized_norm']:.4f}"]
+         for name, s in out["latent_statistics"].items()]))
+  return "".join(lines)
+
+
+def analyze(config, output_dir, run=None, stream=None):
+  """Computes and writes the analysis; returns the JSON-ready dict."""
+  datasets = _datasets(config, run)
+  image_shape = config.image_shape
+  if run is not None:
+    image_shape = run.config.model.image_shape
+  images, image_shape = _load(config, datasets, image_shape, run)
+  stats = {}
+  for name, x in images.items():
+    stats[name] = analysis.data_statistics(x, seed=config.seed)
+  out = dict(p=datasets[0], image_shape=list(image_shape),
+             data_statistics={n: s.summary() for n, s in stats.items()})
+  figures_dir = os.path.join(output_dir, "figures")
+  figures = {"data_statistics": plots.plot_data_statistics(
+      stats, os.path.join(figures_dir, "data_statistics"),
+      title=f"Data statistics (pixels / 256), p = {datasets[0]}")}
+  if run is not None:
+    out["run"] = dict(name=run.name, workdir=run.workdir, step=run.step,
+                      coupling_scale=run.config.model.coupling_scale)
+    out["second_order"], extra = _second_order(run, stats, images, config,
+                                               datasets[0], stream)
+    out.update(extra)
+    latent = {}
+    limit = config.num_model_examples
+    for name, x in images.items():
+      latent[name] = analysis.latent_statistics(
+          run.model, x[:limit], config.batch_size,
+          description=f"latent codes: {name}", stream=stream)
+    p_images = images[datasets[0]][:limit]
+    for factor in config.graying_factors:
+      latent[f"{datasets[0]} grayed x{factor:g}"] = analysis.latent_statistics(
+          run.model, special_datasets.grayed_images(p_images, factor),
+          config.batch_size, description=f"latent codes: grayed x{factor:g}",
+          stream=stream)
+    out["latent_statistics"] = {n: s.summary() for n, s in latent.items()}
+    figures["latent_statistics"] = plots.plot_latent_statistics(
+        {n: dict(mean=s.mean, std=s.std, norm=s.normalized_norm)
+         for n, s in latent.items() if "grayed" not in n},
+        os.path.join(figures_dir, "latent_statistics"),
+        title=f"Latent codes of {run.name}")
+    grayed = {n: s for n, s in latent.items()
+              if n == datasets[0] or "grayed" in n}
+    if len(grayed) > 1:
+      figures["latent_statistics_graying"] = plots.plot_latent_statistics(
+          {n: dict(mean=s.mean, std=s.std, norm=s.normalized_norm)
+           for n, s in grayed.items()},
+          os.path.join(figures_dir, "latent_statistics_graying"),
+          title=f"Effect of graying on the codes of {run.name}")
+  out["figures"] = {n: [os.path.relpath(p, output_dir) for p in paths]
+                    for n, paths in figures.items()}
+  os.makedirs(output_dir, exist_ok=True)
+  with open(os.path.join(output_dir, "analysis.json"), "w",
+            encoding="utf-8") as f:
+    json.dump(out, f, indent=2)
+  with open(os.path.join(output_dir, "analysis.md"), "w", encoding="utf-8") as f:
+    f.write(_markdown(out))
+  return out
