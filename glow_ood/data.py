@@ -30,6 +30,7 @@ from absl import logging
 import numpy as np
 import tensorflow.compat.v2 as tf
 
+from glow_ood import mutation
 from glow_ood import preprocessing
 from glow_ood import special_datasets
 
@@ -135,6 +136,10 @@ class DataConfig:
       `config.replace(dataset="constant:128", image_shape=test.shape[1:])`.
       For any other dataset a mismatch raises.
     num_generated_images: images per split of a generated dataset.
+    mutation_rate: `mu` in [0, 1]: training batches get each value replaced
+      by a uniform random one with this probability (`glow_ood.mutation`);
+      Ren et al.'s background model for the likelihood-ratio score. Default
+      value: `0.`, no mutation. Evaluation data are never mutated.
   """
   dataset: str = "cifar10"
   data_dir: Optional[str] = None
@@ -149,8 +154,12 @@ class DataConfig:
   seed: int = 0
   image_shape: Optional[Tuple[int, int, int]] = None
   num_generated_images: int = 1000
+  mutation_rate: float = 0.
 
   def __post_init__(self):
+    if not 0. <= float(self.mutation_rate) <= 1.:
+      raise ValueError(f"mutation_rate must be in [0, 1]; got "
+                       f"{self.mutation_rate}.")
     _check_type("dataset", self.dataset, (str,), "a non-empty str")
     if not self.dataset:
       raise ValueError("DataConfig.dataset is empty; name a dataset, e.g. "
@@ -418,11 +427,13 @@ def _load_tfds(name, split, data_dir, download):
 
 def make_dataset(images, batch_size, *, n_bits=8, dequantization="uniform",
                  shuffle=False, repeat=False, seed=None, drop_remainder=False,
-                 shuffle_buffer=10_000, dtype=tf.float32, start_batch=0):
+                 shuffle_buffer=10_000, dtype=tf.float32, start_batch=0,
+                 mutation_rate=0.):
   """uint8 images `[N, H, W, C]` -> `tf.data.Dataset` of batches `[B, H, W, C]`.
 
   Order of operations: shuffle (buffer `shuffle_buffer`, reshuffled each
-  epoch) -> repeat -> batch -> dequantize -> prefetch(AUTOTUNE).
+  epoch) -> repeat -> batch -> mutate (if `mutation_rate`) -> dequantize ->
+  prefetch(AUTOTUNE).
 
   Args:
     images: uint8 `[N, H, W, C]` (e.g. from `load_images`).
@@ -444,6 +455,9 @@ def make_dataset(images, batch_size, *, n_bits=8, dequantization="uniform",
     start_batch: Python `int`, batches to skip first (before dequantization,
       so cheaply), e.g. to resume a seeded stream where it stopped: the noise
       stays keyed by the batch's index in the whole stream.
+    mutation_rate: Python `float` in [0, 1]: each uint8 value is replaced by a
+      uniform random one with this probability (`glow_ood.mutation.mutate`,
+      keyed like the noise), before dequantization. Default value: `0.`.
   """
   images = np.asarray(images)
   if images.dtype != np.uint8 or images.ndim != 4:
@@ -465,6 +479,11 @@ def make_dataset(images, batch_size, *, n_bits=8, dequantization="uniform",
     dataset = dataset.repeat()
   dataset = dataset.batch(int(batch_size), drop_remainder=drop_remainder)
   dataset = dataset.skip(int(start_batch))
+  mutation_rate = float(mutation_rate)
+  if not 0. <= mutation_rate <= 1.:
+    raise ValueError(f"mutation_rate must be in [0, 1]; got {mutation_rate}.")
+  if mutation_rate:
+    dataset = _mutated(dataset, mutation_rate, seed, start_batch)
   if dequantization == "uniform" and seed is not None:
     seed = tf.constant(int(seed), tf.int64)
     dataset = tf.data.Dataset.zip(
@@ -481,6 +500,20 @@ def make_dataset(images, batch_size, *, n_bits=8, dequantization="uniform",
   return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+def _mutated(dataset, rate, seed, start_batch):
+  """Mutates each batch with a seed keyed by its index in the stream."""
+  if seed is None:
+    seed_pair = lambda i: tf.random.uniform([2], maxval=2**31 - 1,
+                                            dtype=tf.int64)
+  else:
+    seed_pair = lambda i: tf.random.experimental.stateless_fold_in(
+        tf.stack([tf.constant(int(seed), tf.int64), i]), 1)
+  dataset = tf.data.Dataset.zip(
+      (dataset, tf.data.Dataset.counter(start=int(start_batch))))
+  return dataset.map(lambda x, i: mutation.mutate(x, rate, seed_pair(i)),
+                     num_parallel_calls=tf.data.AUTOTUNE)
+
+
 def load_dataset(config, split, batch_size, *, training):
   """`make_dataset(load_images(config, split), batch_size, ...)` from `config`.
 
@@ -492,4 +525,5 @@ def load_dataset(config, split, batch_size, *, training):
       load_images(config, split), batch_size, n_bits=config.n_bits,
       dequantization="uniform" if training else "center", shuffle=training,
       repeat=training, seed=config.seed, drop_remainder=training,
-      shuffle_buffer=config.shuffle_buffer)
+      shuffle_buffer=config.shuffle_buffer,
+      mutation_rate=config.mutation_rate if training else 0.)

@@ -86,6 +86,11 @@ def define_train_flags(flag_values=flags.FLAGS):
   flags.DEFINE_integer("validation_size", 0,
                        "Train examples held out as a 'validation' split.",
                        lower_bound=0)
+  flags.DEFINE_float("mutation_rate", 0.,
+                     "Mutate training inputs: each value replaced by a random "
+                     "one with this probability (the background model of "
+                     "Ren et al.'s likelihood ratio; e.g. 0.2).",
+                     lower_bound=0., upper_bound=1.)
   flags.DEFINE_integer("shuffle_buffer", 10_000, "Shuffle buffer size.",
                        lower_bound=1)
 
@@ -141,7 +146,7 @@ RESUME_SENSITIVE_FLAGS = (
     "image_shape", "num_levels", "num_steps_per_level", "hidden_width",
     "coupling_scale", "permutation", "split_prior", "learn_top", "n_bits",
     "dtype", "model_seed", "dataset", "pad_to", "to_rgb", "validation_size",
-    "batch_size", "optimizer", "seed")
+    "batch_size", "optimizer", "seed", "mutation_rate")
 
 
 def module_flags(flag_values):
@@ -180,7 +185,7 @@ def to_train_config(flag_values):
       source=f.data_source, tfds_download=f.tfds_download, n_bits=f.n_bits,
       pad_to=f.pad_to or None, to_rgb=f.to_rgb,
       validation_size=f.validation_size, shuffle_buffer=f.shuffle_buffer,
-      seed=f.seed)
+      seed=f.seed, mutation_rate=f.mutation_rate)
   return train_config.TrainConfig(
       model=model, data=data_config, eval_datasets=tuple(f.eval_datasets),
       batch_size=f.batch_size, init_batch_size=f.init_batch_size,

@@ -125,7 +125,8 @@ class _Run:
         seed=config.seed, drop_remainder=True,
         shuffle_buffer=config.data.shuffle_buffer,
         dtype=tf.as_dtype(config.model.dtype),
-        start_batch=int(self.step.numpy()))
+        start_batch=int(self.step.numpy()),
+        mutation_rate=config.data.mutation_rate)
     return iter(self.strategy.experimental_distribute_dataset(dataset))
 
   def initialize_or_restore(self):
