@@ -21,7 +21,8 @@ from glow_ood import train_config
 
 __all__ = ["define_train_flags", "define_evaluate_flags", "to_train_config",
            "define_analyze_data_flags", "to_evaluation_config",
-           "to_analysis_config", "train_config_from_flagfile",
+           "to_analysis_config", "define_ood_benchmark_flags",
+           "to_benchmark_config", "train_config_from_flagfile",
            "RESUME_SENSITIVE_FLAGS", "module_flags"]
 
 
@@ -341,3 +342,78 @@ def to_analysis_config(flag_values):
       hessian_method=f.hessian_method, num_probes=f.num_probes,
       graying_factors=_floats(f.graying_factors, "graying_factors"),
       batch_size=f.batch_size, seed=f.seed)
+
+
+def define_ood_benchmark_flags(flag_values=flags.FLAGS):
+  """Defines the flags of `launch/ood_benchmark.py` on `flag_values`."""
+  # Imported here: the benchmark pulls in the scores, which train needs not.
+  from glow_ood import ood_benchmark  # pylint: disable=g-import-not-at-top
+  defaults = ood_benchmark.BenchmarkConfig()
+  flags = _Definer(flag_values)  # pylint: disable=redefined-outer-name
+  flags.DEFINE_string("workdir", "runs/ood_benchmark",
+                      "Trained models, results.json and results.md; re-run "
+                      "to resume.")
+  flags.DEFINE_list("pairs", [f"{a}->{b}" for a, b in defaults.pairs],
+                    "in->out dataset pairs (quote them in a shell).")
+  flags.DEFINE_integer("num_seeds", defaults.num_seeds,
+                       "Models (and background models) per in-distribution "
+                       "dataset.", lower_bound=2)
+  flags.DEFINE_integer("image_size", defaults.image_size,
+                       "Images are zero-padded to this square size.",
+                       lower_bound=1)
+  flags.DEFINE_integer("num_levels", defaults.num_levels, "Glow levels.",
+                       lower_bound=1)
+  flags.DEFINE_integer("num_steps_per_level", defaults.num_steps_per_level,
+                       "Glow steps per level.", lower_bound=1)
+  flags.DEFINE_integer("hidden_width", defaults.hidden_width,
+                       "Coupling network width.", lower_bound=1)
+  flags.DEFINE_enum("coupling_scale", defaults.coupling_scale,
+                    config_lib.COUPLING_SCALES, "Coupling scale.")
+  flags.DEFINE_integer("train_steps", defaults.train_steps,
+                       "Training steps per model.", lower_bound=1)
+  flags.DEFINE_integer("batch_size", defaults.batch_size, "Training batch.",
+                       lower_bound=1)
+  flags.DEFINE_float("learning_rate", defaults.learning_rate,
+                     "Peak learning rate.", lower_bound=0.)
+  flags.DEFINE_integer("warmup_steps", defaults.warmup_steps,
+                       "Learning-rate warm-up steps.", lower_bound=0)
+  flags.DEFINE_float("mutation_rate", defaults.mutation_rate,
+                     "Mutation rate of the background models' inputs.",
+                     lower_bound=0., upper_bound=1.)
+  flags.DEFINE_integer("validation_size", defaults.validation_size,
+                       "Training images held out to fit the typicality test.",
+                       lower_bound=1)
+  flags.DEFINE_integer("num_examples", defaults.num_examples,
+                       "Test images per dataset.", lower_bound=1)
+  flags.DEFINE_integer("typicality_batch_size", defaults.typicality_batch_size,
+                       "M of the batch typicality test.", lower_bound=1)
+  flags.DEFINE_integer("num_bootstrap", defaults.num_bootstrap,
+                       "Bootstrap resamples of the intervals.", lower_bound=1)
+  flags.DEFINE_integer("eval_batch_size", defaults.eval_batch_size,
+                       "Images per model call when scoring.", lower_bound=1)
+  flags.DEFINE_string("data_dir", None, "Folder of <name>_<split>.npz files.")
+
+
+def _pair(text):
+  parts = text.split("->")
+  if len(parts) != 2 or not all(p.strip() for p in parts):
+    raise ValueError(f"--pairs entries look like in->out (e.g. "
+                     f"fashion_mnist->mnist); got {text!r}.")
+  return parts[0].strip(), parts[1].strip()
+
+
+def to_benchmark_config(flag_values):
+  """Parsed ood_benchmark flags -> `glow_ood.ood_benchmark.BenchmarkConfig`."""
+  from glow_ood import ood_benchmark  # pylint: disable=g-import-not-at-top
+  f = flag_values
+  return ood_benchmark.BenchmarkConfig(
+      pairs=tuple(_pair(p) for p in f.pairs), num_seeds=f.num_seeds,
+      image_size=f.image_size, num_levels=f.num_levels,
+      num_steps_per_level=f.num_steps_per_level, hidden_width=f.hidden_width,
+      coupling_scale=f.coupling_scale, train_steps=f.train_steps,
+      batch_size=f.batch_size, learning_rate=f.learning_rate,
+      warmup_steps=f.warmup_steps, mutation_rate=f.mutation_rate,
+      validation_size=f.validation_size, num_examples=f.num_examples,
+      typicality_batch_size=f.typicality_batch_size,
+      num_bootstrap=f.num_bootstrap, data_dir=f.data_dir,
+      eval_batch_size=f.eval_batch_size)

@@ -8,3 +8,4 @@ from glow_ood.metrics.ood_detection import auroc
 from glow_ood.metrics.ood_detection import aupr
 from glow_ood.metrics.ood_detection import bootstrap_interval
 from glow_ood.metrics.ood_detection import fpr_at_tpr
+from glow_ood.metrics.ood_detection import seed_bootstrap_interval

@@ -6,7 +6,8 @@ Convention: a higher score means "more out-of-distribution" (e.g. bits/dim or
 
 import numpy as np
 
-__all__ = ["auroc", "aupr", "fpr_at_tpr", "bootstrap_interval"]
+__all__ = ["auroc", "aupr", "fpr_at_tpr", "bootstrap_interval",
+           "seed_bootstrap_interval"]
 
 
 def _scores_and_labels(in_scores, out_scores):
@@ -93,3 +94,41 @@ def bootstrap_interval(metric, in_scores, out_scores, num_resamples=1000,
   alpha = (1. - confidence) / 2.
   low, high = np.quantile(values, [alpha, 1. - alpha])
   return float(metric(in_scores, out_scores)), float(low), float(high)
+
+
+def seed_bootstrap_interval(metric, in_scores, out_scores, num_resamples=1000,
+                            confidence=0.95, seed=0):
+  """Mean of `metric` over S seeds with a two-level percentile bootstrap interval.
+
+  Each resample draws S seeds with replacement and, within each drawn seed,
+  its in- and out-of-distribution examples with replacement, and averages the
+  metric over the drawn seeds; so the interval covers the variation between
+  trained models (seeds) as well as the finite test sets.
+
+  Args:
+    metric: `(in_scores, out_scores) -> float`, e.g. `auroc`.
+    in_scores, out_scores: sequences of S arrays (one per seed).
+
+  Returns:
+    `(mean, low, high, per_seed)`: the mean over seeds of the metric on the
+    data, the interval bounds, and the list of per-seed values.
+  """
+  in_scores = [np.asarray(s, np.float64).ravel() for s in in_scores]
+  out_scores = [np.asarray(s, np.float64).ravel() for s in out_scores]
+  if not in_scores or len(in_scores) != len(out_scores):
+    raise ValueError(f"Need the same number (>= 1) of in- and out-of-"
+                     f"distribution score arrays, one per seed; got "
+                     f"{len(in_scores)} and {len(out_scores)}.")
+  per_seed = [float(metric(a, b)) for a, b in zip(in_scores, out_scores)]
+  rng = np.random.default_rng(seed)
+  num_seeds = len(in_scores)
+  values = []
+  for _ in range(int(num_resamples)):
+    picks = rng.integers(0, num_seeds, num_seeds)
+    values.append(np.mean([
+        metric(rng.choice(in_scores[k], len(in_scores[k])),
+               rng.choice(out_scores[k], len(out_scores[k])))
+        for k in picks]))
+  alpha = (1. - confidence) / 2.
+  low, high = np.quantile(values, [alpha, 1. - alpha])
+  return float(np.mean(per_seed)), float(low), float(high), per_seed

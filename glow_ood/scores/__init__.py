@@ -25,6 +25,7 @@ Every score maps `Features` (precomputed per-example model outputs, see
 from glow_ood.scores.base import NotFittedError
 from glow_ood.scores.base import Score
 from glow_ood.scores.features import Features
+from glow_ood.scores.features import from_model_scores
 from glow_ood.scores.input_complexity import compressed_bits
 from glow_ood.scores.input_complexity import InputComplexity
 from glow_ood.scores.likelihood_ratio import LikelihoodRatio

@@ -31,7 +31,7 @@ import numpy as np
 
 from glow_ood import preprocessing
 
-__all__ = ["Features", "FIELDS", "FIELD_HINTS"]
+__all__ = ["Features", "FIELDS", "FIELD_HINTS", "from_model_scores"]
 
 # How to provide each field, for error messages of scores that need it.
 FIELD_HINTS = {
@@ -225,3 +225,28 @@ class Features:
                log_prob_z_per_level=numpy(decomposition.log_prob_z_per_level),
                log_det_per_level=numpy(decomposition.log_det_per_level),
                **fields)
+
+
+def from_model_scores(scores, *, members=None, background=None, images=None,
+                      num_dims_per_level=None):
+  """`Features` from `glow_ood.scoring.ModelScores` of one dataset.
+
+  Args:
+    scores: `ModelScores` of the model being tested.
+    members: optional sequence of `ModelScores` of ensemble members (on the
+      same images, same order) -> `log_prob_members` `[M, N]`.
+    background: optional `ModelScores` of the background model.
+    images: optional uint8 `[N, H, W, C]`, the scored images.
+    num_dims_per_level: optional per-level latent sizes (for per-dimension
+      per-level scores), e.g. `[s.num_elements() for s in flow.latent_shapes]`.
+  """
+  return Features(
+      log_prob=scores.log_prob, num_dims=scores.num_dims,
+      log_prob_members=(None if members is None else
+                        np.stack([m.log_prob for m in members])),
+      log_prob_background=None if background is None else background.log_prob,
+      log_prob_z_per_level=scores.log_prob_z_per_level,
+      log_det_per_level=scores.log_det_per_level,
+      num_dims_per_level=(None if num_dims_per_level is None else
+                          tuple(int(d) for d in num_dims_per_level)),
+      images=images)

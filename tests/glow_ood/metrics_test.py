@@ -65,3 +65,25 @@ def test_bad_inputs():
     metrics.auroc([], [1.])
   with pytest.raises(ValueError, match="positive"):
     metrics.aupr([0.], [1.], positive="both")
+
+
+def test_seed_bootstrap_interval_covers_seed_variation():
+  rng = np.random.default_rng(0)
+  separated = [rng.normal(0, 1, 200) for _ in range(3)]
+  shifted = [rng.normal(shift, 1, 200) for shift in (0.5, 1.0, 3.0)]
+  mean, low, high, per_seed = metrics.seed_bootstrap_interval(
+      metrics.auroc, separated, shifted, num_resamples=300)
+  assert per_seed == [metrics.auroc(a, b) for a, b in zip(separated, shifted)]
+  assert mean == pytest.approx(np.mean(per_seed))
+  assert low < mean < high
+  # Seeds disagree (AUROC ~0.64 .. ~0.98): the interval spans much of that,
+  # far more than one seed's example-level interval.
+  _, one_low, one_high = metrics.bootstrap_interval(
+      metrics.auroc, separated[0], shifted[0], num_resamples=300)
+  assert high - low > 2 * (one_high - one_low)
+  # Identical seeds: the interval is the example-level one, roughly.
+  same = metrics.seed_bootstrap_interval(
+      metrics.auroc, [separated[0]] * 3, [shifted[1]] * 3, num_resamples=300)
+  assert same[1] < same[0] < same[2] and same[2] - same[1] < 0.1
+  with pytest.raises(ValueError, match="same number"):
+    metrics.seed_bootstrap_interval(metrics.auroc, separated, shifted[:2])

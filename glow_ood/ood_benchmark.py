@@ -1,0 +1,333 @@
+"""OOD-score benchmark: every score of `glow_ood.scores` on in -> out dataset pairs.
+
+For each in-distribution dataset of `config.pairs`, `run_benchmark` trains
+(or reuses, if finished) `num_seeds` Glows and as many background Glows (the
+same model trained on inputs mutated at `mutation_rate`, Ren et al.), in
+`<workdir>/<dataset>/seed_<s>/{model,background}`. It scores the held-out
+validation split (to fit the typicality test), the in-distribution test split
+and each out-of-distribution set (test split, conformed to the model's shape),
+and for every score and pair computes, per seed, AUROC, AUPR-In/Out and FPR at
+95% TPR. A cell's AUROC is the mean over seeds with a two-level (seeds, then
+examples) 95% bootstrap interval (`metrics.seed_bootstrap_interval`).
+
+The ensemble score (WAIC) uses the `num_seeds` models as its members, so it
+has one value per example rather than one per seed; its interval is over
+examples only. Typicality over batches ranks batches of `typicality_batch_size`
+consecutive examples (the in- and out-of-distribution sets are split into
+batches), so its AUROC is per batch.
+
+Finished cells are stored in `<workdir>/results.json` as they complete; a
+re-run skips them (and every finished training run), so the benchmark resumes.
+"""
+
+import dataclasses
+import json
+import os
+import time
+from typing import Optional, Tuple
+
+import numpy as np
+
+from glow_ood import checkpoints
+from glow_ood import config as config_lib
+from glow_ood import data
+from glow_ood import metrics
+from glow_ood import report
+from glow_ood import scores as scores_lib
+from glow_ood import scoring
+from glow_ood import special_datasets
+from glow_ood import train as train_lib
+from glow_ood import train_config
+
+__all__ = ["DEFAULT_PAIRS", "BenchmarkConfig", "score_rows", "run_benchmark",
+           "benchmark_markdown"]
+
+DEFAULT_PAIRS = (
+    ("fashion_mnist", "mnist"),
+    ("notmnist", "mnist"),
+    ("mnist", "notmnist"),
+    ("cifar10_jpeg", "constant:128"),
+    ("cifar10_jpeg", "uniform_random"),
+    ("cifar10_jpeg", "grayed:cifar10_jpeg:0.5"),
+    ("cifar10_jpeg", "mnist"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkConfig:
+  """The benchmark's models, data and statistics.
+
+  Attributes:
+    pairs: `(in-distribution, out-of-distribution)` dataset names.
+    num_seeds: models (and background models) per in-distribution dataset.
+    image_size: images are zero-padded to `image_size` squares.
+    num_levels, num_steps_per_level, hidden_width, coupling_scale: the Glow.
+    train_steps, batch_size, learning_rate, warmup_steps: its training.
+    mutation_rate: `mu` of the background models.
+    validation_size: training images held out to fit the typicality test.
+    num_examples: test images per dataset (the first ones).
+    typicality_batch_size: `M` of the batch typicality test.
+    num_bootstrap: bootstrap resamples of the intervals.
+    data_dir: folder of the local npz files (`None`: the default).
+    eval_batch_size: images per model call when scoring.
+  """
+  pairs: Tuple[Tuple[str, str], ...] = DEFAULT_PAIRS
+  num_seeds: int = 3
+  image_size: int = 32
+  num_levels: int = 3
+  num_steps_per_level: int = 2
+  hidden_width: int = 64
+  coupling_scale: str = "sigmoid"
+  train_steps: int = 1000
+  batch_size: int = 64
+  learning_rate: float = 1e-3
+  warmup_steps: int = 100
+  mutation_rate: float = 0.2
+  validation_size: int = 2000
+  num_examples: int = 2000
+  typicality_batch_size: int = 5
+  num_bootstrap: int = 500
+  data_dir: Optional[str] = None
+  eval_batch_size: int = 500
+
+  def __post_init__(self):
+    object.__setattr__(self, "pairs",
+                       tuple((str(a), str(b)) for a, b in self.pairs))
+    if not self.pairs:
+      raise ValueError("BenchmarkConfig.pairs is empty; give in:out pairs.")
+    for in_name, out_name in self.pairs:
+      special = special_datasets.parse(in_name)
+      if special is not None:
+        raise ValueError(f"In-distribution dataset {in_name!r} must be a real "
+                         "dataset (models are trained on it).")
+      special_datasets.parse(out_name)   # raises on malformed names
+    for field in ("num_seeds", "train_steps", "batch_size", "validation_size",
+                  "num_examples", "typicality_batch_size", "num_bootstrap",
+                  "eval_batch_size", "num_levels", "num_steps_per_level",
+                  "hidden_width"):
+      if int(getattr(self, field)) < 1:
+        raise ValueError(f"BenchmarkConfig.{field} must be >= 1; got "
+                         f"{getattr(self, field)}.")
+    if self.num_seeds < 2:
+      raise ValueError("BenchmarkConfig.num_seeds must be >= 2 (the ensemble "
+                       "score needs several models); the issue asks for 3.")
+    if not 0. < self.mutation_rate < 1.:
+      raise ValueError(f"mutation_rate must be in (0, 1); got "
+                       f"{self.mutation_rate}.")
+    if self.coupling_scale not in config_lib.COUPLING_SCALES:
+      raise ValueError(f"Unknown coupling_scale {self.coupling_scale!r}; "
+                       f"choose one of {config_lib.COUPLING_SCALES}.")
+
+  @property
+  def in_distributions(self):
+    return tuple(dict.fromkeys(a for a, _ in self.pairs))
+
+  def replace(self, **changes):
+    return dataclasses.replace(self, **changes)
+
+
+def score_rows(num_levels, typicality_batch_size):
+  """`[(row name, Score, kind)]`: the scores of the table, in order.
+
+  `kind` is `"per_seed"` (one value per seed), `"ensemble"` (WAIC) or
+  `"batches"` (batch typicality).
+  """
+  rows = [("-log p(x) (bits/dim)", scores_lib.NegativeLogLikelihood(), "per_seed"),
+          ("typicality (one example)",
+           scores_lib.Typicality(batch_size=1), "per_seed"),
+          (f"typicality, batches of {typicality_batch_size}",
+           scores_lib.Typicality(batch_size=typicality_batch_size), "batches"),
+          ("WAIC (ensemble of the seeds)", scores_lib.WAIC(), "ensemble"),
+          ("input complexity (PNG)", scores_lib.InputComplexity("png"),
+           "per_seed"),
+          ("likelihood ratio (background)", scores_lib.LikelihoodRatio(),
+           "per_seed")]
+  for level in range(num_levels):
+    rows.append((f"level {level + 1} likelihood (bits/dim)"
+                 + (" = last level" if level == num_levels - 1 else ""),
+                 scores_lib.PerLevelLikelihood(level, units="bits_per_dim"),
+                 "per_seed"))
+  return rows
+
+
+def _data_config(config, dataset, seed, mutation_rate=0.):
+  return data.DataConfig(dataset=dataset, data_dir=config.data_dir,
+                         pad_to=config.image_size,
+                         validation_size=config.validation_size, seed=seed,
+                         mutation_rate=mutation_rate)
+
+
+def _train_config(config, dataset, channels, seed, background):
+  model = config_lib.GlowConfig(
+      image_shape=(config.image_size, config.image_size, channels),
+      num_levels=config.num_levels,
+      num_steps_per_level=config.num_steps_per_level,
+      hidden_width=config.hidden_width, coupling_scale=config.coupling_scale,
+      seed=seed + (1000 if background else 0))
+  return train_config.TrainConfig(
+      model=model,
+      # Data seed 0 for all: one validation split, held out from every model.
+      data=_data_config(config, dataset, 0,
+                        config.mutation_rate if background else 0.),
+      batch_size=config.batch_size, init_batch_size=256,
+      eval_batch_size=config.eval_batch_size,
+      train_steps=config.train_steps, learning_rate=config.learning_rate,
+      warmup_steps=config.warmup_steps,
+      log_every=max(config.train_steps // 5, 1), eval_every=0,
+      checkpoint_every=config.train_steps, eval_num_examples=500,
+      sample_temperatures=(1.,), num_samples=4,
+      seed=seed + (1000 if background else 0))
+
+
+def _finished(workdir, train_steps):
+  path = os.path.join(workdir, "results.json")
+  if not os.path.exists(path):
+    return False
+  with open(path, encoding="utf-8") as f:
+    return json.load(f).get("step") == train_steps
+
+
+def _trained_model(config, dataset, channels, seed, background, workdir, log):
+  train = _train_config(config, dataset, channels, seed, background)
+  if not _finished(workdir, config.train_steps):
+    log(f"training {'background' if background else 'model'} {seed} of "
+        f"{dataset} in {workdir}")
+    start = time.perf_counter()
+    train_lib.train(train, workdir)
+    log(f"  done in {time.perf_counter() - start:.0f} s")
+  model, _ = checkpoints.restore_model(train, workdir)
+  return model
+
+
+def _auroc_cell(in_values, out_values, num_bootstrap):
+  """The cell of one score and pair from per-seed score arrays."""
+  mean, low, high, per_seed = metrics.seed_bootstrap_interval(
+      metrics.auroc, in_values, out_values, num_resamples=num_bootstrap)
+  return dict(
+      auroc=mean, auroc_low=low, auroc_high=high, auroc_per_seed=per_seed,
+      aupr_in=float(np.mean([metrics.aupr(a, b, positive="in")
+                             for a, b in zip(in_values, out_values)])),
+      aupr_out=float(np.mean([metrics.aupr(a, b, positive="out")
+                              for a, b in zip(in_values, out_values)])),
+      fpr_at_95_tpr=float(np.mean([metrics.fpr_at_tpr(a, b, 0.95)
+                                   for a, b in zip(in_values, out_values)])))
+
+
+def _evaluate_in_distribution(config, dataset, outs, workdir, log):
+  """Cells `{out: {row: cell}}` of one in-distribution dataset."""
+  train_images = data.load_images(_data_config(config, dataset, 0), "train")
+  channels = train_images.shape[-1]
+  image_shape = (config.image_size, config.image_size, channels)
+  sets = {"validation": data.load_images(
+              _data_config(config, dataset, 0), "validation"),
+          "test": data.load_images(_data_config(config, dataset, 0),
+                                   "test")[:config.num_examples]}
+  for out in outs:
+    sets[out] = data.load_images_as(
+        _data_config(config, dataset, 0).replace(dataset=out), "test",
+        image_shape)[:config.num_examples]
+  # Every model's DataConfig has seed 0, so they all hold out this validation
+  # split; their seeds change the initialization and the data order.
+  scored = []   # per seed: {set: (ModelScores, background ModelScores)}
+  for seed in range(config.num_seeds):
+    run_dir = os.path.join(workdir, dataset, f"seed_{seed}")
+    model = _trained_model(config, dataset, channels, seed, False,
+                           os.path.join(run_dir, "model"), log)
+    background = _trained_model(config, dataset, channels, seed, True,
+                                os.path.join(run_dir, "background"), log)
+    model_scorer = scoring.ModelScorer(model, config.eval_batch_size)
+    background_scorer = scoring.ModelScorer(background, config.eval_batch_size)
+    scored.append({name: (model_scorer(images), background_scorer(images))
+                   for name, images in sets.items()})
+    num_dims_per_level = [int(np.prod(s)) for s in model.flow.latent_shapes]
+  def features(seed, name):
+    own, background = scored[seed][name]
+    return scores_lib.from_model_scores(
+        own, members=[scored[s][name][0] for s in range(config.num_seeds)],
+        background=background, images=sets[name],
+        num_dims_per_level=num_dims_per_level)
+  cells = {out: {} for out in outs}
+  for row, score, kind in score_rows(config.num_levels,
+                                     config.typicality_batch_size):
+    for out in outs:
+      in_values, out_values = [], []
+      for seed in (range(config.num_seeds) if kind != "ensemble" else [0]):
+        fitted = score.fit(features(seed, "validation"))
+        if kind == "batches":
+          in_values.append(fitted.score_batches(features(seed, "test")))
+          out_values.append(fitted.score_batches(features(seed, out)))
+        else:
+          in_values.append(fitted(features(seed, "test")))
+          out_values.append(fitted(features(seed, out)))
+      cell = _auroc_cell(in_values, out_values, config.num_bootstrap)
+      cell["score"] = dict(score.config(), kind=kind)
+      cells[out][row] = cell
+  return cells
+
+
+def run_benchmark(config, workdir, log=print):
+  """Runs (or resumes) the benchmark; returns the results dict (results.json).
+
+  Args:
+    config: `BenchmarkConfig`.
+    workdir: folder of the trained models and results.json / results.md.
+    log: callable for progress lines. Default value: `print`.
+  """
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, "results.json")
+  results = {"config": None, "cells": {}}
+  if os.path.exists(path):
+    with open(path, encoding="utf-8") as f:
+      results = json.load(f)
+  saved_config = results.get("config")
+  current = json.loads(json.dumps(dataclasses.asdict(config)))
+  if saved_config is not None and saved_config != current:
+    changed = sorted(k for k in current if saved_config.get(k) != current[k])
+    if [k for k in changed if k != "pairs"]:
+      raise ValueError(
+          f"{workdir} holds a benchmark with other settings ({', '.join(changed)}"
+          "); use a new workdir or the same settings.")
+  results["config"] = current
+  start = time.perf_counter()
+  for dataset in config.in_distributions:
+    outs = [b for a, b in config.pairs
+            if a == dataset and f"{a} -> {b}" not in results["cells"]]
+    if not outs:
+      log(f"{dataset}: all cells done (resumed)")
+      continue
+    cells = _evaluate_in_distribution(config, dataset, outs, workdir, log)
+    for out, rows in cells.items():
+      results["cells"][f"{dataset} -> {out}"] = rows
+    results["elapsed_seconds"] = (results.get("elapsed_seconds", 0.)
+                                  + time.perf_counter() - start)
+    start = time.perf_counter()
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+      json.dump(results, f, indent=2)
+    os.replace(path + ".tmp", path)
+    log(f"{dataset}: {len(outs)} cell(s) written to {path}")
+  with open(os.path.join(workdir, "results.md"), "w", encoding="utf-8") as f:
+    f.write(benchmark_markdown(results, config))
+  return results
+
+
+def benchmark_markdown(results, config):
+  """Rows = scores, columns = pairs, cells = AUROC [95% CI]."""
+  columns = [f"{a} -> {b}" for a, b in config.pairs
+             if f"{a} -> {b}" in results["cells"]]
+  rows = [row for row, _, _ in score_rows(config.num_levels,
+                                          config.typicality_batch_size)]
+  table = []
+  for row in rows:
+    cells = []
+    for column in columns:
+      cell = results["cells"][column].get(row)
+      cells.append("-" if cell is None else
+                   f"{cell['auroc']:.3f} [{cell['auroc_low']:.3f}, "
+                   f"{cell['auroc_high']:.3f}]")
+    table.append([row] + cells)
+  header = ["score (AUROC, higher = better)"] + [
+      c.replace(" -> ", " → ") for c in columns]
+  return ("AUROC of each score (mean over "
+          f"{config.num_seeds} seeds, 95% bootstrap interval over seeds and "
+          "examples; WAIC: over examples).\n\n"
+          + report.markdown_table(header, table))
