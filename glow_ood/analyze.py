@@ -52,7 +52,9 @@ class AnalysisConfig:
       another one.
     data: `DataConfig` template (data_dir, source, pad_to, to_rgb, ...).
     image_shape: every dataset is conformed (padded / tiled) to this shape;
-      `None`: the first dataset's (or the run's model's) shape.
+      `None`: the first dataset's shape. With a run, the run's model's shape
+      is used (a different `image_shape` raises), and of `data` only
+      `data_dir` applies (the run's own data settings are used).
     num_examples: images per dataset for the data statistics (`None`: all).
     num_model_examples: images per dataset for the model terms.
     hessian_method: `"exact"` (D Hessian-vector products), `"hutchinson"`
@@ -74,6 +76,10 @@ class AnalysisConfig:
   seed: int = 0
 
   def __post_init__(self):
+    if isinstance(self.datasets, str):
+      raise TypeError(f"datasets must be a sequence of names, not a str "
+                      f"({self.datasets!r}); e.g. ('cifar10_jpeg', 'mnist').")
+    object.__setattr__(self, "datasets", tuple(self.datasets))
     methods = second_order.HESSIAN_METHODS + ("none",)
     if self.hessian_method not in methods:
       raise ValueError(f"Unknown hessian_method {self.hessian_method!r}; "
@@ -238,6 +244,17 @@ def analyze(config, output_dir, run=None, stream=None):
   datasets = _datasets(config, run)
   image_shape = config.image_shape
   if run is not None:
+    if image_shape is not None and tuple(image_shape) != tuple(
+        run.config.model.image_shape):
+      raise ValueError(
+          f"image_shape {tuple(image_shape)} differs from the run's model "
+          f"shape {tuple(run.config.model.image_shape)}; with a run the data "
+          "are conformed to the model: drop image_shape.")
+    if run.config.model.n_bits != 8:
+      raise ValueError(
+          f"The second-order analysis works on the paper's pixels/256 scale, "
+          f"i.e. 8-bit models; {run.name} has n_bits="
+          f"{run.config.model.n_bits}.")
     image_shape = run.config.model.image_shape
   images, image_shape = _load(config, datasets, image_shape, run)
   stats = {}

@@ -85,7 +85,8 @@ class ModelScorer:
                   log_det_per_level=decomposition.log_det_per_level,
                   **{f"kind/{k}": v
                      for k, v in decomposition.log_det_per_kind.items()})
-    self._fn = tf.function(terms, jit_compile=jit_compile)
+    self._fn = tf.function(terms, jit_compile=jit_compile,
+                           reduce_retracing=True)
 
   def __call__(self, images, description: Optional[str] = None, stream=None):
     """uint8 `[N, H, W, C]` -> `ModelScores`; a progress bar if `description`."""

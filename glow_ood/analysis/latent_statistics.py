@@ -104,7 +104,7 @@ def latent_statistics(model, images, batch_size=256,
     raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
   batch_size = int(batch_size)
 
-  @tf.function
+  @tf.function(reduce_retracing=True)
   def encode(batch):
     return model.encode(model.preprocess(batch, "center"))
 
