@@ -70,6 +70,12 @@ class EvaluationConfig:
   seed: int = 0
 
   def __post_init__(self):
+    for field in ("datasets", "graying_factors", "sample_temperatures"):
+      value = getattr(self, field)
+      if isinstance(value, str):  # tuple("mnist") would be its letters
+        raise TypeError(f"EvaluationConfig.{field} must be a sequence, not a "
+                        f"str; got {value!r} (write ({value!r},)).")
+      object.__setattr__(self, field, tuple(value))
     if self.num_examples is not None and self.num_examples < 2:
       raise ValueError(f"num_examples must be >= 2 or None (all); got "
                        f"{self.num_examples}.")
@@ -273,7 +279,8 @@ def evaluate(runs, config, output_dir, stream=None):
   if config.graying_factors:
     graying = analysis.graying_curve(
         scoring.ModelScorer(runs[0].model, config.batch_size), sets[in_test],
-        config.graying_factors, description=f"{runs[0].name}: graying")
+        config.graying_factors, description=f"{runs[0].name}: graying",
+        stream=stream)
     results["graying"] = dict(dataset=in_test, **graying.to_json())
   figures = _figures(runs, sets, scores, ensemble_log_prob, graying, config,
                      os.path.join(output_dir, "figures"))

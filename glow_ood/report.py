@@ -1,13 +1,21 @@
 """Markdown tables of `glow_ood.evaluate` results (results.md)."""
 
+import re
+
 __all__ = ["results_markdown", "markdown_table"]
+
+
+def _cell(value):
+  """`value` as a table cell: `|` not already escaped becomes `\\|`."""
+  return re.sub(r"(?<!\\)\|", r"\\|", str(value))
 
 
 def markdown_table(header, rows):
   """A GitHub markdown table: `header` list of str, `rows` lists of cells."""
-  lines = ["| " + " | ".join(header) + " |",
+  lines = ["| " + " | ".join(_cell(h) for h in header) + " |",
            "|" + "|".join("---" for _ in header) + "|"]
-  lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+  lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |"
+            for row in rows]
   return "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,7 @@ Score the ensemble with
       --workdir=runs/X_ensemble/member_1 ... --output_dir=...
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -66,13 +67,48 @@ def member_command(workdir, member, seed_offset, passed):
           f"--workdir={os.path.join(workdir, f'member_{member}')}"]
 
 
+def _train_steps(command):
+  """--train_steps the member's command line gives (None if it does not parse)."""
+  sys.path.insert(0, _REPO)
+  os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from glow_ood import flags as glow_flags  # pylint: disable=g-import-not-at-top
+  values = flags.FlagValues()
+  glow_flags.define_train_flags(values)
+  try:
+    values(["train.py"] + command[2:])
+  except flags.Error:
+    return None
+  return values.train_steps
+
+
+def finished_step(member_dir, command):
+  """The step of a member that already trained to its --train_steps, else None."""
+  path = os.path.join(member_dir, "results.json")
+  if not os.path.exists(path):
+    return None
+  with open(path, encoding="utf-8") as f:
+    step = json.load(f).get("step")
+  train_steps = _train_steps(command)
+  if step is None or train_steps is None or step < train_steps:
+    return None
+  return step
+
+
 def main(argv):
   workdir, num_members, seed_offset, passed = parse_args(argv)
   for member in range(num_members):
     start = time.perf_counter()
+    member_dir = os.path.join(workdir, f"member_{member}")
+    command = member_command(workdir, member, seed_offset, passed)
+    step = finished_step(member_dir, command)
+    if step is not None:
+      print(f"== member {member + 1}/{num_members}: finished at step {step}, "
+            f"skipped ({member_dir})", flush=True)
+      continue
     print(f"== member {member + 1}/{num_members}: seed {member + seed_offset}, "
-          f"{os.path.join(workdir, f'member_{member}')}", flush=True)
-    code = subprocess.call(member_command(workdir, member, seed_offset, passed))
+          f"{member_dir}", flush=True)
+    code = subprocess.call(command)
     if code:
       sys.exit(f"launch/train_ensemble.py: member {member} failed (exit code "
                f"{code}); fix the cause and re-run the same command to resume.")

@@ -82,8 +82,8 @@ def _check_factors(factors):
   return factors
 
 
-def graying_curve(scorer, images, factors,
-                  description: Optional[str] = None) -> GrayingCurve:
+def graying_curve(scorer, images, factors, description: Optional[str] = None,
+                  stream=None) -> GrayingCurve:
   """Scores `grayed_images(images, a)` under a model for each factor `a`.
 
   Args:
@@ -93,6 +93,7 @@ def graying_curve(scorer, images, factors,
     factors: sequence of `F` floats in [0, 1].
     description: Python `str`; if given, each factor's scoring shows a progress
       bar described as `"<description> x<factor>"`. Default value: `None`.
+    stream: file object of the progress bars. Default value: `sys.stderr`.
 
   Returns:
     `GrayingCurve`.
@@ -106,7 +107,8 @@ def graying_curve(scorer, images, factors,
   for factor in factors:
     scores = scorer(special_datasets.grayed_images(images, factor),
                     description=(f"{description} x{factor:g}"
-                                 if description else None))
+                                 if description else None),
+                    stream=stream)
     for term in TERMS:
       rows[term].append(np.asarray(getattr(scores, term), np.float64))
   return GrayingCurve(factors=factors,

@@ -1,0 +1,198 @@
+"""Tests of `glow_ood.checkpoints`: restoring a trained run's model.
+
+One tiny run (8x8x1 Glow, 2 levels of 1 step, width 8, 4 steps with EMA
+decay 0.5 and a checkpoint every step, of which the last 3 are kept) is
+trained with `glow_ood.train.train` on toy `.npz` files in a temporary folder.
+Known answers: the run's own results.json (bits/dim of the EMA weights at the
+end), the tensors the checkpoint files hold, and the EMA recursion
+`shadow_t = decay shadow_{t-1} + (1 - decay) weights_t` between two steps.
+"""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import glow_ood
+from glow_ood import checkpoints
+from glow_ood import data
+from glow_ood import train as train_lib
+from glow_ood.train_config import TrainConfig
+
+IMAGE_SHAPE = (8, 8, 1)
+EMA_DECAY = 0.5
+
+
+def _toy_images(num, seed, shape=IMAGE_SHAPE):
+  """Blocky images (2x2 random blocks, upsampled, plus noise): learnable."""
+  rng = np.random.default_rng(seed)
+  h, w, c = shape
+  blocks = rng.integers(40, 216, (num, 2, 2, c))
+  images = np.repeat(np.repeat(blocks, h // 2, axis=1), w // 2, axis=2)
+  images = images + rng.integers(-30, 31, (num,) + tuple(shape))
+  return np.clip(images, 0, 255).astype(np.uint8)
+
+
+def write_dataset(folder, name="toy", num_train=64, num_test=16,
+                  shape=IMAGE_SHAPE, seed=0):
+  """`<folder>/<name>_{train,test}.npz` in the format of ../shared/data."""
+  for split, num in (("train", num_train), ("test", num_test)):
+    np.savez(os.path.join(folder, f"{name}_{split}.npz"),
+             images=_toy_images(num, seed=(seed, len(split)), shape=shape),
+             labels=np.zeros([num], np.int64))
+
+
+def tiny_config(data_dir, **overrides):
+  """A config training the tiny model on the "toy" files in `data_dir`."""
+  values = dict(
+      model=glow_ood.GlowConfig(image_shape=IMAGE_SHAPE, num_levels=2,
+                                num_steps_per_level=1, hidden_width=8, seed=3),
+      data=data.DataConfig(dataset="toy", data_dir=str(data_dir),
+                           source="npz", shuffle_buffer=64),
+      batch_size=8, init_batch_size=32, eval_batch_size=32, train_steps=4,
+      learning_rate=1e-2, log_every=4, eval_every=0, checkpoint_every=1,
+      sample_temperatures=(1.0,), num_samples=4, strategy="one_device",
+      devices=("/cpu:0",), ema_decay=EMA_DECAY, seed=5)
+  values.update(overrides)
+  return TrainConfig(**values)
+
+
+class TrainedRun:
+  """The trained run: `config`, `workdir`, `results` (its results.json)."""
+
+  def __init__(self, config, workdir):
+    self.config = config
+    self.workdir = workdir
+    with open(os.path.join(workdir, "results.json")) as f:
+      self.results = json.load(f)
+    self.test_images = data.load_images(config.data, "test")
+
+  def tensors(self, step):
+    """`{key: numpy}` of the checkpoint of `step`."""
+    reader = tf.train.load_checkpoint(
+        os.path.join(self.workdir, "checkpoints", f"ckpt-{step}"))
+    return {key: reader.get_tensor(key)
+            for key in reader.get_variable_to_shape_map()}
+
+  def test_bits_per_dim(self, model):
+    return float(np.mean(model.bits_per_dim(self.test_images).numpy()))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+  folder = tmp_path_factory.mktemp("checkpoints_test")
+  data_dir = folder / "data"
+  data_dir.mkdir()
+  write_dataset(str(data_dir))
+  config = tiny_config(data_dir)
+  workdir = str(folder / "run")
+  train_lib.train(config, workdir)
+  return TrainedRun(config, workdir)
+
+
+def _weights(model):
+  return [v.numpy() for v in model.trainable_variables]
+
+
+def _max_difference(first, second):
+  return max(float(np.max(np.abs(a - b))) for a, b in zip(first, second))
+
+
+def test_latest_checkpoint_gives_the_trained_model(run):
+  assert checkpoints.checkpoint_path(run.workdir) == os.path.join(
+      run.workdir, "checkpoints", "ckpt-4")
+  model, step = checkpoints.restore_model(run.config, run.workdir)
+  assert step == 4 == run.results["step"]
+  assert model.is_initialized
+  # The trainer's final evaluation (EMA weights) of the same test images.
+  assert run.test_bits_per_dim(model) == pytest.approx(
+      run.results["bits_per_dim"]["toy/test"], rel=1e-6)
+
+
+def test_ema_weights_are_the_averages_in_the_checkpoint(run):
+  averaged, _ = checkpoints.restore_model(run.config, run.workdir)
+  raw, _ = checkpoints.restore_model(run.config, run.workdir, use_ema=False)
+  tensors = run.tensors(4)
+  num = len(averaged.trainable_variables)
+  assert num > 10
+  shadows = [tensors[f"ema/shadows/{i}/.ATTRIBUTES/VARIABLE_VALUE"]
+             for i in range(num)]
+  weights = [tensors[f"ema/_variables/{i}/.ATTRIBUTES/VARIABLE_VALUE"]
+             for i in range(num)]
+  for value, expected in zip(_weights(averaged), shadows):
+    np.testing.assert_array_equal(value, expected)
+  for value, expected in zip(_weights(raw), weights):
+    np.testing.assert_array_equal(value, expected)
+  # The two differ (so the check above can fail), and so do their numbers.
+  assert _max_difference(shadows, weights) > 1e-3
+  assert run.test_bits_per_dim(raw) != pytest.approx(
+      run.test_bits_per_dim(averaged), rel=1e-6)
+  # A config without EMA loads the raw weights too.
+  plain, _ = checkpoints.restore_model(run.config.replace(ema_decay=None),
+                                       run.workdir)
+  for value, expected in zip(_weights(plain), weights):
+    np.testing.assert_array_equal(value, expected)
+
+
+def test_ema_recursion_between_two_checkpoints(run):
+  """average_4 = decay average_3 + (1 - decay) weights_4."""
+  average_3, step_3 = checkpoints.restore_model(run.config, run.workdir, 3)
+  average_4, step_4 = checkpoints.restore_model(run.config, run.workdir, 4)
+  weights_4, _ = checkpoints.restore_model(run.config, run.workdir, 4,
+                                           use_ema=False)
+  assert (step_3, step_4) == (3, 4)
+  for a3, a4, w4 in zip(_weights(average_3), _weights(average_4),
+                        _weights(weights_4)):
+    np.testing.assert_allclose(a4, EMA_DECAY * a3 + (1. - EMA_DECAY) * w4,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_step_picks_an_older_checkpoint(run):
+  assert checkpoints.checkpoint_path(run.workdir, step=2) == os.path.join(
+      run.workdir, "checkpoints", "ckpt-2")
+  older, step = checkpoints.restore_model(run.config, run.workdir, step=2)
+  latest, _ = checkpoints.restore_model(run.config, run.workdir)
+  assert step == 2
+  assert _max_difference(_weights(older), _weights(latest)) > 1e-3
+  assert run.test_bits_per_dim(older) != pytest.approx(
+      run.test_bits_per_dim(latest), rel=1e-6)
+  # The checkpoint's own step counter agrees with its file name.
+  assert run.tensors(2)["step/.ATTRIBUTES/VARIABLE_VALUE"] == 2
+
+
+def test_missing_step_lists_the_kept_steps(run):
+  with pytest.raises(FileNotFoundError,
+                     match=r"No checkpoint of step 1 in .*checkpoints; kept "
+                           r"steps: 2, 3, 4\."):
+    checkpoints.restore_model(run.config, run.workdir, step=1)
+
+
+def test_missing_checkpoints_say_train_first(tmp_path, run):
+  with pytest.raises(FileNotFoundError, match=r"No checkpoint in .*Train first "
+                                              r"\(launch/train.py"):
+    checkpoints.checkpoint_path(str(tmp_path / "never_trained"))
+  with pytest.raises(FileNotFoundError, match=r"Train first"):
+    checkpoints.restore_model(run.config, str(tmp_path))
+
+
+def test_uninitialized_model_is_not_a_trained_run(tmp_path, run):
+  model = glow_ood.Glow(run.config.model)
+  assert not model.is_initialized
+  step = tf.Variable(0, dtype=tf.int64)
+  tf.train.CheckpointManager(
+      tf.train.Checkpoint(model=model, step=step),
+      str(tmp_path / "checkpoints"), max_to_keep=1).save(checkpoint_number=0)
+  with pytest.raises(ValueError, match=r"ckpt-0 holds a model whose ActNorm "
+                                       r"layers were never initialized"):
+    checkpoints.restore_model(run.config.replace(ema_decay=None),
+                              str(tmp_path))
+
+
+def test_wrong_architecture_is_not_silently_restored(run):
+  """A config of another width cannot read the run's weights."""
+  wider = run.config.replace(model=run.config.model.replace(hidden_width=16))
+  with pytest.raises(ValueError, match=r"incompatible tensor with shape "
+                                       r"\(3, 3, 8, 4\).*\(3, 3, 16, 4\)"):
+    checkpoints.restore_model(wider, run.workdir)
