@@ -22,7 +22,8 @@ from glow_ood import train_config
 __all__ = ["define_train_flags", "define_evaluate_flags", "to_train_config",
            "define_analyze_data_flags", "to_evaluation_config",
            "to_analysis_config", "define_ood_benchmark_flags",
-           "to_benchmark_config", "train_config_from_flagfile",
+           "to_benchmark_config", "define_two_moons_flags",
+           "to_two_moons_config", "train_config_from_flagfile",
            "RESUME_SENSITIVE_FLAGS", "module_flags"]
 
 
@@ -417,3 +418,79 @@ def to_benchmark_config(flag_values):
       typicality_batch_size=f.typicality_batch_size,
       num_bootstrap=f.num_bootstrap, data_dir=f.data_dir,
       eval_batch_size=f.eval_batch_size)
+
+
+def define_two_moons_flags(flag_values=flags.FLAGS):
+  """Defines the flags of `launch/two_moons.py` on `flag_values`."""
+  from glow_ood.two_moons import experiment  # pylint: disable=g-import-not-at-top
+  defaults = experiment.TwoMoonsConfig()
+  flags = _Definer(flag_values)  # pylint: disable=redefined-outer-name
+  flags.DEFINE_string("output_dir", None,
+                      "Folder for results.json and limiting_bounds.png/.pdf. "
+                      "Re-running with the same folder resumes.")
+  flags.DEFINE_list("dims", [str(d) for d in defaults.dims],
+                    "Even data dimensionalities D (copies of the 2 coordinates).")
+  flags.DEFINE_list("scales", list(defaults.scales),
+                    f"Coupling scales, from {experiment.SCALES}.")
+  flags.DEFINE_integer("num_examples", defaults.num_examples,
+                       "Training points.", lower_bound=2)
+  flags.DEFINE_integer("num_eval_examples", defaults.num_eval_examples,
+                       "Held-out points for the means and the Lipschitz "
+                       "estimate.", lower_bound=2)
+  flags.DEFINE_float("noise", defaults.noise,
+                     "Two-moons noise standard deviation (before "
+                     "standardization).", lower_bound=0.)
+  flags.DEFINE_float("jitter", defaults.jitter,
+                     "Standard deviation of independent noise added to each "
+                     "copy; 0 = the paper's exact copies.", lower_bound=0.)
+  flags.DEFINE_integer("num_couplings", defaults.num_couplings,
+                       "Affine coupling layers (reversal between them).",
+                       lower_bound=1)
+  flags.DEFINE_integer("hidden_width", defaults.hidden_width,
+                       "Units per hidden layer of each coupling MLP.",
+                       lower_bound=1)
+  flags.DEFINE_integer("num_hidden_layers", defaults.num_hidden_layers,
+                       "Hidden layers per coupling MLP.", lower_bound=1)
+  flags.DEFINE_float("max_log_scale", defaults.max_log_scale,
+                     "Bound c of the exp couplings' log-scales, c tanh(s / c).")
+  flags.DEFINE_integer("train_steps", defaults.train_steps,
+                       "Adam steps per (scale, D) cell.", lower_bound=1)
+  flags.DEFINE_float("max_grad_norm", defaults.max_grad_norm,
+                     "Gradients are rescaled to this global norm when larger.")
+  flags.DEFINE_integer("batch_size", defaults.batch_size, "Minibatch size.",
+                       lower_bound=1)
+  flags.DEFINE_float("learning_rate", defaults.learning_rate,
+                     "Adam step size.")
+  flags.DEFINE_integer("seed", defaults.seed, "Data and initialization seed.")
+
+  def check_dims(dims):
+    try:
+      values = [int(d) for d in dims]
+    except ValueError:
+      return False
+    return bool(values) and all(d >= 2 and d % 2 == 0 for d in values)
+
+  flags.register_validator(
+      "scales", lambda s: bool(s) and all(x in experiment.SCALES for x in s),
+      message=f"--scales must be a comma-separated list of {experiment.SCALES}.")
+  flags.register_validator(
+      "dims", check_dims, message="--dims must be a comma-separated list of "
+      "even integers >= 2, e.g. 2,10,20.")
+  flags.register_validator("max_log_scale", lambda v: v > 0,
+                           message="--max_log_scale must be > 0.")
+  flags.register_validator("max_grad_norm", lambda v: v > 0,
+                           message="--max_grad_norm must be > 0.")
+
+
+def to_two_moons_config(flag_values):
+  """Parsed two_moons flags -> `glow_ood.two_moons.experiment.TwoMoonsConfig`."""
+  from glow_ood.two_moons import experiment  # pylint: disable=g-import-not-at-top
+  f = flag_values
+  return experiment.TwoMoonsConfig(
+      dims=tuple(int(d) for d in f.dims), scales=tuple(f.scales),
+      num_examples=f.num_examples, num_eval_examples=f.num_eval_examples,
+      noise=f.noise, jitter=f.jitter, num_couplings=f.num_couplings,
+      hidden_width=f.hidden_width, num_hidden_layers=f.num_hidden_layers,
+      max_log_scale=f.max_log_scale, train_steps=f.train_steps,
+      max_grad_norm=f.max_grad_norm, batch_size=f.batch_size,
+      learning_rate=f.learning_rate, seed=f.seed)

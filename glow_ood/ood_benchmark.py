@@ -250,9 +250,10 @@ def _evaluate_in_distribution(config, dataset, outs, workdir, log):
   for row, score, kind in score_rows(config.num_levels,
                                      config.typicality_batch_size):
     for out in outs:
-      in_values, out_values = [], []
+      in_values, out_values, fitted_configs = [], [], []
       for seed in (range(config.num_seeds) if kind != "ensemble" else [0]):
         fitted = score.fit(features(seed, "validation"))
+        fitted_configs.append(fitted.config())
         if kind == "batches":
           in_values.append(fitted.score_batches(features(seed, "test")))
           out_values.append(fitted.score_batches(features(seed, out)))
@@ -260,7 +261,9 @@ def _evaluate_in_distribution(config, dataset, outs, workdir, log):
           in_values.append(fitted(features(seed, "test")))
           out_values.append(fitted(features(seed, out)))
       cell = _auroc_cell(in_values, out_values, config.num_bootstrap)
-      cell["score"] = dict(score.config(), kind=kind)
+      # The score's settings as fitted on each seed's validation split.
+      cell["score"] = dict(fitted_configs[0], kind=kind,
+                           fitted_per_seed=fitted_configs)
       cells[out][row] = cell
   return cells
 
@@ -282,8 +285,10 @@ def run_benchmark(config, workdir, log=print):
   saved_config = results.get("config")
   current = json.loads(json.dumps(dataclasses.asdict(config)))
   if saved_config is not None and saved_config != current:
-    changed = sorted(k for k in current if saved_config.get(k) != current[k])
-    if [k for k in changed if k != "pairs"]:
+    # New pairs add cells; the data's location does not change results.
+    changed = sorted(k for k in current if saved_config.get(k) != current[k]
+                     and k not in ("pairs", "data_dir"))
+    if changed:
       raise ValueError(
           f"{workdir} holds a benchmark with other settings ({', '.join(changed)}"
           "); use a new workdir or the same settings.")

@@ -26,6 +26,7 @@ import tensorflow as tf
 from glow_ood import data
 from glow_ood import flags as glow_flags
 from glow_ood import ood_benchmark
+from glow_ood import train
 
 FLAGS = flags.FLAGS
 glow_flags.define_ood_benchmark_flags()
@@ -40,7 +41,8 @@ def main(argv):
     config = glow_flags.to_benchmark_config(FLAGS)
     ood_benchmark.run_benchmark(config, FLAGS.workdir,
                                 log=lambda line: print(line, flush=True))
-  except (ValueError, FileNotFoundError, data.DatasetNotFoundError) as e:
+  except (ValueError, FileNotFoundError, data.DatasetNotFoundError,
+          train.TrainingDivergedError) as e:
     text = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
     sys.exit(f"launch/ood_benchmark.py: error: {text}")
   with open(os.path.join(FLAGS.workdir, "results.md"), encoding="utf-8") as f:

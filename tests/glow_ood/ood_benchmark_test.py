@@ -1,0 +1,449 @@
+"""Tests of `glow_ood.ood_benchmark`: the OOD-score benchmark end to end on toy data.
+
+One module-scoped run trains 2 seeds x (model + background model) of a tiny
+Glow (8x8x1, 2 levels of 1 step, width 8) for a few steps on synthetic `.npz`
+files written to a temporary folder in ../shared/data's format:
+
+  * "toyin" (in-distribution): 8x8 blocky images (2x2 random blocks + noise);
+  * "toyout": 6x6 fine checkerboards, a different kind of image, which the
+    benchmark zero-pads to the model's 8x8 (`data.load_images_as`);
+  * "toynear": 8x8 blocky images, every other one with twice the noise: half
+    in-distribution, so its AUROCs are not all 1 (and recomputed cells could
+    disagree);
+
+and scores the pairs toyin -> toyout, toyin -> toynear, toyin -> constant:0
+and toyin -> uniform_random. The tests check the shape of the results, recompute
+cells from the trained models by hand, resume, and reject bad settings.
+Training uses the default mirrored strategy over tests/conftest.py's two
+logical CPUs, hence even batch sizes.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+from typing import Any, Dict, List, NamedTuple
+
+from absl import flags
+import numpy as np
+import pytest
+
+from glow_ood import checkpoints
+from glow_ood import flags as glow_flags
+from glow_ood import metrics
+from glow_ood import ood_benchmark
+from glow_ood import scoring
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+IN_SHAPE = (8, 8, 1)
+OUT_SHAPE = (6, 6, 1)
+NUM_TRAIN, NUM_TEST = 300, 100
+PAIRS = (("toyin", "toyout"), ("toyin", "toynear"), ("toyin", "constant:0"),
+         ("toyin", "uniform_random"))
+COLUMNS = tuple(f"{a} -> {b}" for a, b in PAIRS)
+NLL_ROW = "-log p(x) (bits/dim)"
+
+
+# Data and configs.
+
+def _blocky_images(num, seed, shape=IN_SHAPE, noise=30):
+  """2x2 random blocks (values 40..215), upsampled, plus uniform noise."""
+  rng = np.random.default_rng(seed)
+  h, w, c = shape
+  blocks = rng.integers(40, 216, (num, 2, 2, c))
+  images = np.repeat(np.repeat(blocks, h // 2, axis=1), w // 2, axis=2)
+  images = images + rng.integers(-noise, noise + 1, (num,) + tuple(shape))
+  return np.clip(images, 0, 255).astype(np.uint8)
+
+
+def _checkerboard_images(num, seed, shape=OUT_SHAPE):
+  """Pixel-level checkerboards of random mean and contrast: another kind."""
+  rng = np.random.default_rng(seed)
+  h, w, c = shape
+  sign = np.where((np.arange(h)[:, None] + np.arange(w)[None, :]) % 2, 1, -1)
+  mean = rng.integers(80, 176, (num, 1, 1, 1))
+  contrast = rng.integers(20, 70, (num, 1, 1, 1))
+  images = mean + contrast * sign[None, :, :, None]
+  images = np.broadcast_to(images, (num, h, w, c))
+  return np.clip(images, 0, 255).astype(np.uint8)
+
+
+def _near_images(num, seed):
+  """`_blocky_images`, every other one (1, 3, ...) with noise +-60, not +-30."""
+  images = _blocky_images(num, seed)
+  images[1::2] = _blocky_images(num, seed, noise=60)[1::2]
+  return images
+
+
+def write_dataset(folder, name, make_images, seed):
+  """`<folder>/<name>_{train,test}.npz`: uint8 `images` NHWC, int64 `labels`."""
+  for split, num in (("train", NUM_TRAIN), ("test", NUM_TEST)):
+    np.savez(os.path.join(folder, f"{name}_{split}.npz"),
+             images=make_images(num, seed=(seed, len(split))),
+             labels=np.zeros([num], np.int64))
+
+
+def toy_config(data_dir, **overrides):
+  """The toy benchmark: 2 seeds of a tiny Glow, 16 steps each, 50 examples."""
+  values = dict(
+      pairs=PAIRS, num_seeds=2, image_size=8, num_levels=2,
+      num_steps_per_level=1, hidden_width=8, train_steps=16, batch_size=16,
+      learning_rate=3e-3, warmup_steps=0, validation_size=50, num_examples=50,
+      typicality_batch_size=5, num_bootstrap=50, data_dir=str(data_dir),
+      eval_batch_size=50)
+  values.update(overrides)
+  return ood_benchmark.BenchmarkConfig(**values)
+
+
+class ToyRun(NamedTuple):
+  """The toy run: its config, data folder, workdir, results and log lines."""
+  config: ood_benchmark.BenchmarkConfig
+  data_dir: str
+  workdir: str
+  results: Dict[str, Any]
+  log: List[str]
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+  data_dir = str(tmp_path_factory.mktemp("data"))
+  write_dataset(data_dir, "toyin", _blocky_images, seed=0)
+  write_dataset(data_dir, "toyout", _checkerboard_images, seed=1)
+  write_dataset(data_dir, "toynear", _near_images, seed=2)
+  workdir = str(tmp_path_factory.mktemp("toy_run"))
+  config = toy_config(data_dir)
+  log = []
+  results = ood_benchmark.run_benchmark(config, workdir, log=log.append)
+  return ToyRun(config, data_dir, workdir, results, log)
+
+
+def _rows(config):
+  return [row for row, _, _ in ood_benchmark.score_rows(
+      config.num_levels, config.typicality_batch_size)]
+
+
+def _copy_workdir(toy_run, tmp_path):
+  """A copy of the toy run's workdir, for runs that write into it."""
+  copy = str(tmp_path / "toy_run")
+  shutil.copytree(toy_run.workdir, copy)
+  return copy
+
+
+# The toy run.
+
+def test_results_json_has_every_pair_and_every_score(toy_run):
+  with open(os.path.join(toy_run.workdir, "results.json"),
+            encoding="utf-8") as f:
+    saved = json.load(f)
+  assert saved == json.loads(json.dumps(toy_run.results))
+  assert saved["config"] == json.loads(json.dumps(
+      dataclasses.asdict(toy_run.config)))
+  assert set(saved["cells"]) == set(COLUMNS)
+  rows = _rows(toy_run.config)
+  assert rows == [
+      NLL_ROW, "typicality (one example)", "typicality, batches of 5",
+      "WAIC (ensemble of the seeds)", "input complexity (PNG)",
+      "likelihood ratio (background)", "level 1 likelihood (bits/dim)",
+      "level 2 likelihood (bits/dim) = last level"]
+  kinds = {row: kind for row, _, kind in ood_benchmark.score_rows(2, 5)}
+  names = {row: score.name for row, score, _ in ood_benchmark.score_rows(2, 5)}
+  for column in COLUMNS:
+    assert list(saved["cells"][column]) == rows, column
+    for row in rows:
+      score = saved["cells"][column][row]["score"]
+      assert score["kind"] == kinds[row] and score["name"] == names[row]
+  assert saved["elapsed_seconds"] > 0.
+  assert ["toyin: 4 cell(s) written to "
+          + os.path.join(toy_run.workdir, "results.json")] == [
+              line for line in toy_run.log if "cell(s) written" in line]
+
+
+def test_each_cell_is_the_mean_over_seeds_inside_its_interval(toy_run):
+  kinds = {row: kind for row, _, kind in ood_benchmark.score_rows(2, 5)}
+  for column in COLUMNS:
+    for row, cell in toy_run.results["cells"][column].items():
+      where = f"{column} / {row}: {cell}"
+      per_seed = cell["auroc_per_seed"]
+      assert len(per_seed) == (1 if kinds[row] == "ensemble" else 2), where
+      assert cell["auroc"] == pytest.approx(np.mean(per_seed), abs=1e-12), where
+      assert cell["auroc_low"] <= cell["auroc"] <= cell["auroc_high"], where
+      for key in ("auroc", "auroc_low", "auroc_high", "aupr_in", "aupr_out",
+                  "fpr_at_95_tpr"):
+        assert 0. <= cell[key] <= 1., where
+      assert all(0. <= value <= 1. for value in per_seed), where
+
+
+def test_likelihood_flags_uniform_noise(toy_run):
+  # A trained model gives 8-bit noise far lower likelihood than its data.
+  cell = toy_run.results["cells"]["toyin -> uniform_random"][NLL_ROW]
+  assert min(cell["auroc_per_seed"]) > 0.95, cell
+  assert cell["auroc_low"] > 0.9 and cell["fpr_at_95_tpr"] < 0.2, cell
+
+
+def test_models_and_background_models_were_trained(toy_run):
+  config = toy_run.config
+  for seed in range(config.num_seeds):
+    for kind in ("model", "background"):
+      run = os.path.join(toy_run.workdir, "toyin", f"seed_{seed}", kind)
+      assert os.path.isfile(os.path.join(run, "checkpoints", "checkpoint")), run
+      with open(os.path.join(run, "results.json"), encoding="utf-8") as f:
+        assert json.load(f)["step"] == config.train_steps, run
+    model = ood_benchmark._train_config(config, "toyin", 1, seed,
+                                        background=False)
+    background = ood_benchmark._train_config(config, "toyin", 1, seed,
+                                             background=True)
+    assert model.data.mutation_rate == 0.
+    assert background.data.mutation_rate == config.mutation_rate == 0.2
+    # Every run holds out the same validation split (data seed 0) ...
+    assert model.data.seed == background.data.seed == 0
+    assert model.data.validation_size == config.validation_size
+    # ... and starts from its own initialization.
+    assert model.model.seed == seed and background.model.seed == seed + 1000
+  assert sum(line.startswith("training ") for line in toy_run.log) == 4
+
+
+def _restore(toy_run, seed, background):
+  config = toy_run.config
+  train = ood_benchmark._train_config(config, "toyin", 1, seed, background)
+  kind = "background" if background else "model"
+  model, step = checkpoints.restore_model(
+      train, os.path.join(toy_run.workdir, "toyin", f"seed_{seed}", kind))
+  assert step == config.train_steps
+  return model
+
+
+def _npz_images(toy_run, name, split):
+  with np.load(os.path.join(toy_run.data_dir, f"{name}_{split}.npz")) as f:
+    return f["images"]
+
+
+@pytest.fixture(scope="module")
+def recomputed(toy_run):
+  """Per seed, per set: `ModelScores` of the model and the background model.
+
+  The sets are built from the npz files by hand: the validation split the
+  benchmark holds out (`rng(0).permutation(300)[:50]`, in file order), the
+  first 50 test images of "toyin" and "toynear", and the first 50 of "toyout"
+  zero-padded 6x6 -> 8x8 (one row / column of zeros on every side).
+  """
+  train = _npz_images(toy_run, "toyin", "train")
+  held_out = np.sort(np.random.default_rng(0).permutation(NUM_TRAIN)[:50])
+  images = {
+      "validation": train[held_out],
+      "test": _npz_images(toy_run, "toyin", "test")[:50],
+      "toynear": _npz_images(toy_run, "toynear", "test")[:50],
+      "toyout": np.pad(_npz_images(toy_run, "toyout", "test")[:50],
+                       ((0, 0), (1, 1), (1, 1), (0, 0)))}
+  scores = []
+  for seed in range(toy_run.config.num_seeds):
+    model = scoring.ModelScorer(_restore(toy_run, seed, False), 50)
+    background = scoring.ModelScorer(_restore(toy_run, seed, True), 50)
+    scores.append({name: (model(x), background(x))
+                   for name, x in images.items()})
+  return scores
+
+
+@pytest.mark.parametrize("out", ["toyout", "toynear"])
+def test_cells_recomputed_from_the_trained_models(toy_run, recomputed, out):
+  """Each score's formula applied to the restored models' log-likelihoods."""
+  cells = toy_run.results["cells"][f"toyin -> {out}"]
+  sets = ("test", out)
+  nll, ratio, typical, batches, last_level, entropies = [], [], [], [], [], []
+  for scored in recomputed:
+    own = {name: scored[name][0] for name in ("validation",) + sets}
+    background = {name: scored[name][1] for name in sets}
+    nll.append(tuple(-own[k].log_prob / (64 * np.log(2.)) for k in sets))
+    ratio.append(tuple(background[k].log_prob - own[k].log_prob
+                       for k in sets))
+    entropy = np.mean(-own["validation"].log_prob)
+    entropies.append(entropy)
+    typical.append(tuple(np.abs(-own[k].log_prob - entropy) for k in sets))
+    batches.append(tuple(   # 10 batches of 5 consecutive examples
+        np.abs(np.mean(-own[k].log_prob.reshape(10, 5), axis=1) - entropy)
+        for k in sets))
+    # The last level's latent of an 8x8x1 two-level Glow: 2x2x8 = 32 dims.
+    last_level.append(tuple(
+        -(own[k].log_prob_z_per_level[:, 1] + own[k].log_det_per_level[:, 1])
+        / (32 * np.log(2.)) for k in sets))
+  members = {k: np.stack([scored[k][0].log_prob for scored in recomputed])
+             for k in sets}
+  waic = [tuple(np.var(members[k], axis=0) - np.mean(members[k], axis=0)
+                for k in sets)]
+
+  def check(row, pairs):
+    expected = [metrics.auroc(a, b) for a, b in pairs]
+    np.testing.assert_allclose(cells[row]["auroc_per_seed"], expected,
+                               atol=1e-9, err_msg=row)
+    assert cells[row]["auroc"] == pytest.approx(np.mean(expected), abs=1e-9)
+
+  check(NLL_ROW, nll)
+  check("likelihood ratio (background)", ratio)
+  check("typicality (one example)", typical)
+  check("typicality, batches of 5", batches)
+  check("level 2 likelihood (bits/dim) = last level", last_level)
+  check("WAIC (ensemble of the seeds)", waic)
+  # The typicality score is fitted on each seed's validation set.
+  fitted = cells["typicality (one example)"]["score"]["fitted_per_seed"]
+  assert [f["entropy"] for f in fitted] == pytest.approx(entropies, rel=1e-12)
+  cell = cells[NLL_ROW]
+  assert cell["aupr_in"] == pytest.approx(np.mean(
+      [metrics.aupr(a, b, positive="in") for a, b in nll]), abs=1e-9)
+  assert cell["aupr_out"] == pytest.approx(np.mean(
+      [metrics.aupr(a, b, positive="out") for a, b in nll]), abs=1e-9)
+  assert cell["fpr_at_95_tpr"] == pytest.approx(np.mean(
+      [metrics.fpr_at_tpr(a, b, 0.95) for a, b in nll]), abs=1e-9)
+
+
+def test_near_pair_is_not_trivially_separated(toy_run):
+  # Else the recomputed cells above could agree by chance (all AUROCs 1).
+  cells = toy_run.results["cells"]["toyin -> toynear"]
+  values = [v for cell in cells.values() for v in cell["auroc_per_seed"]]
+  assert sum(0.05 < v < 0.95 for v in values) >= 5, cells
+
+
+def test_results_md_has_one_row_per_score_and_one_column_per_pair(toy_run):
+  with open(os.path.join(toy_run.workdir, "results.md"),
+            encoding="utf-8") as f:
+    text = f.read()
+  assert text == ood_benchmark.benchmark_markdown(toy_run.results,
+                                                  toy_run.config)
+  assert "mean over 2 seeds" in text
+  table = [line for line in text.splitlines() if line.startswith("|")]
+  header = [c.strip() for c in table[0].strip("|").split("|")]
+  assert header == ["score (AUROC, higher = better)", "toyin → toyout",
+                    "toyin → toynear", "toyin → constant:0",
+                    "toyin → uniform_random"]
+  body = [[c.strip() for c in line.strip("|").split("|")]
+          for line in table[2:]]
+  assert [r[0] for r in body] == _rows(toy_run.config)
+  cell = toy_run.results["cells"]["toyin -> uniform_random"][NLL_ROW]
+  assert body[0][4] == (f"{cell['auroc']:.3f} [{cell['auroc_low']:.3f}, "
+                        f"{cell['auroc_high']:.3f}]")
+
+
+# Resuming.
+
+def test_rerun_resumes_without_training_and_returns_the_same_cells(
+    toy_run, tmp_path):
+  workdir = _copy_workdir(toy_run, tmp_path)
+  log = []
+  again = ood_benchmark.run_benchmark(toy_run.config, workdir, log=log.append)
+  assert log == ["toyin: all cells done (resumed)"]
+  assert again["cells"] == json.loads(json.dumps(toy_run.results["cells"]))
+
+
+def test_a_new_pair_computes_only_that_pair(toy_run, tmp_path):
+  workdir = _copy_workdir(toy_run, tmp_path)
+  config = toy_run.config.replace(
+      pairs=PAIRS + (("toyin", "constant:255"),))
+  log = []
+  results = ood_benchmark.run_benchmark(config, workdir, log=log.append)
+  assert not [line for line in log if line.startswith("training")], log
+  assert [line for line in log if "cell(s) written" in line] == [
+      f"toyin: 1 cell(s) written to {workdir}/results.json"]
+  old = json.loads(json.dumps(toy_run.results["cells"]))
+  assert {k: results["cells"][k] for k in COLUMNS} == old
+  assert list(results["cells"]["toyin -> constant:255"]) == _rows(config)
+  with open(os.path.join(workdir, "results.md"), encoding="utf-8") as f:
+    assert "toyin → constant:255" in f.read()
+
+
+@pytest.mark.parametrize("change", [dict(hidden_width=16),
+                                    dict(train_steps=17),
+                                    dict(mutation_rate=0.3)])
+def test_changed_settings_do_not_resume_a_workdir(toy_run, tmp_path,
+                                                  change):
+  workdir = _copy_workdir(toy_run, tmp_path)
+  (name, _), = change.items()
+  with pytest.raises(ValueError, match=rf"other settings \({name}\)"):
+    ood_benchmark.run_benchmark(toy_run.config.replace(**change), workdir,
+                                log=lambda line: None)
+  with open(os.path.join(workdir, "results.json"), encoding="utf-8") as f:
+    assert json.load(f)["config"]["hidden_width"] == 8   # left as it was
+
+
+# Validation.
+
+@pytest.mark.parametrize("change, message", [
+    (dict(pairs=()), "pairs is empty"),
+    (dict(pairs=(("constant:0", "toyout"),)), "'constant:0' must be a real"),
+    (dict(pairs=(("toyin", "constant:300"),)), "constant:300"),
+    (dict(num_seeds=1), "num_seeds must be >= 2"),
+    (dict(num_seeds=0), "num_seeds must be >= 1"),
+    (dict(mutation_rate=0.), r"mutation_rate must be in \(0, 1\)"),
+    (dict(mutation_rate=1.), r"mutation_rate must be in \(0, 1\)"),
+    (dict(coupling_scale="affine"), "Unknown coupling_scale 'affine'"),
+    (dict(hidden_width=0), "hidden_width must be >= 1"),
+])
+def test_bad_config_raises(change, message):
+  with pytest.raises(ValueError, match=message):
+    ood_benchmark.BenchmarkConfig(**change)
+
+
+def test_config_pairs_become_string_tuples():
+  config = ood_benchmark.BenchmarkConfig(pairs=[["a", "b"], ("a", "c")])
+  assert config.pairs == (("a", "b"), ("a", "c"))
+  assert config.in_distributions == ("a",)
+
+
+# Flags.
+
+def test_pair_parses_in_arrow_out():
+  assert glow_flags._pair("a->b") == ("a", "b")
+  assert glow_flags._pair(" cifar10_jpeg -> grayed:cifar10_jpeg:0.5 ") == (
+      "cifar10_jpeg", "grayed:cifar10_jpeg:0.5")
+
+
+@pytest.mark.parametrize("text", ["a-b", "a->b->c", "->b", "a->", " -> "])
+def test_bad_pair_text_raises(text):
+  with pytest.raises(ValueError, match=r"in->out .*" + repr(text)):
+    glow_flags._pair(text)
+
+
+def _parsed(*argv):
+  values = flags.FlagValues()
+  glow_flags.define_ood_benchmark_flags(values)
+  values(["prog", *argv])
+  return values
+
+
+def test_default_flags_give_the_default_config():
+  config = glow_flags.to_benchmark_config(_parsed())
+  defaults = ood_benchmark.BenchmarkConfig()
+  for field in dataclasses.fields(defaults):
+    assert getattr(config, field.name) == getattr(defaults, field.name), (
+        field.name)
+
+
+def test_flagfile_is_the_default_benchmark():
+  values = _parsed(
+      f"--flagfile={os.path.join(REPO, 'launch/flagfiles/ood_benchmark.cfg')}")
+  assert values.workdir == "runs/ood_benchmark"
+  config = glow_flags.to_benchmark_config(values)
+  assert config == ood_benchmark.BenchmarkConfig()
+
+
+def test_flags_set_every_field():
+  config = glow_flags.to_benchmark_config(_parsed(
+      "--pairs=toyin->toyout,toyin->constant:0", "--num_seeds=2",
+      "--image_size=8", "--num_levels=2", "--num_steps_per_level=1",
+      "--hidden_width=8", "--coupling_scale=additive", "--train_steps=16",
+      "--batch_size=16", "--learning_rate=0.003", "--warmup_steps=0",
+      "--mutation_rate=0.1", "--validation_size=50", "--num_examples=50",
+      "--typicality_batch_size=5", "--num_bootstrap=50",
+      "--eval_batch_size=50", "--data_dir=/tmp/toy"))
+  assert config == toy_config("/tmp/toy", coupling_scale="additive",
+                              mutation_rate=0.1,
+                              pairs=(PAIRS[0], PAIRS[2]))
+
+
+def test_bad_flags_raise():
+  with pytest.raises(ValueError, match="in->out"):
+    glow_flags.to_benchmark_config(_parsed("--pairs=a->b,a-c"))
+  with pytest.raises(ValueError, match=r"mutation_rate must be in \(0, 1\)"):
+    glow_flags.to_benchmark_config(_parsed("--mutation_rate=0"))
+  with pytest.raises(flags.IllegalFlagValueError, match="num_seeds"):
+    _parsed("--num_seeds=1")
+  with pytest.raises(flags.IllegalFlagValueError, match="coupling_scale"):
+    _parsed("--coupling_scale=affine")

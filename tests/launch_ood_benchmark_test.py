@@ -1,0 +1,130 @@
+"""The OOD-benchmark launcher end to end on toy data, and its one-line errors.
+
+`launch/ood_benchmark.py` runs in a subprocess on synthetic `.npz` files in
+../shared/data's format, written to `tmp_path`: "toyin" (8x8 blocky images)
+and "toyout" (6x6 checkerboards, zero-padded to 8x8 by the benchmark), with a
+tiny Glow (2 levels of 1 step, width 8) trained for 4 steps per model.
+Resuming is tested on the library (tests/glow_ood/ood_benchmark_test.py).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY_FLAGS = (
+    "--num_seeds=2", "--image_size=8", "--num_levels=2",
+    "--num_steps_per_level=1", "--hidden_width=8", "--train_steps=4",
+    "--batch_size=16", "--warmup_steps=0", "--validation_size=50",
+    "--num_examples=50", "--typicality_batch_size=5", "--num_bootstrap=20",
+    "--eval_batch_size=50")
+ROWS = ("-log p(x) (bits/dim)", "typicality (one example)",
+        "typicality, batches of 5", "WAIC (ensemble of the seeds)",
+        "input complexity (PNG)", "likelihood ratio (background)",
+        "level 1 likelihood (bits/dim)",
+        "level 2 likelihood (bits/dim) = last level")
+
+
+def _blocky_images(num, seed):
+  """8x8x1: 2x2 random blocks (values 40..215), upsampled, plus noise."""
+  rng = np.random.default_rng(seed)
+  blocks = rng.integers(40, 216, (num, 2, 2, 1))
+  images = np.repeat(np.repeat(blocks, 4, axis=1), 4, axis=2)
+  images = images + rng.integers(-30, 31, (num, 8, 8, 1))
+  return np.clip(images, 0, 255).astype(np.uint8)
+
+
+def _checkerboard_images(num, seed):
+  """6x6x1 pixel-level checkerboards of random mean and contrast."""
+  rng = np.random.default_rng(seed)
+  sign = np.where((np.arange(6)[:, None] + np.arange(6)[None, :]) % 2, 1, -1)
+  images = (rng.integers(80, 176, (num, 1, 1, 1))
+            + rng.integers(20, 70, (num, 1, 1, 1)) * sign[None, :, :, None])
+  return np.clip(images, 0, 255).astype(np.uint8)
+
+
+def write_dataset(folder, name, make_images, seed, num_train=200,
+                  num_test=60):
+  """`<folder>/<name>_{train,test}.npz`: uint8 `images` NHWC, int64 `labels`."""
+  for split, num in (("train", num_train), ("test", num_test)):
+    np.savez(os.path.join(folder, f"{name}_{split}.npz"),
+             images=make_images(num, seed=(seed, len(split))),
+             labels=np.zeros([num], np.int64))
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+  folder = tmp_path / "data"
+  folder.mkdir()
+  write_dataset(str(folder), "toyin", _blocky_images, seed=0)
+  write_dataset(str(folder), "toyout", _checkerboard_images, seed=1)
+  return folder
+
+
+def launch(workdir, data_dir, *extra):
+  command = [sys.executable, "launch/ood_benchmark.py", f"--workdir={workdir}",
+             f"--data_dir={data_dir}", *TINY_FLAGS, *extra]
+  return subprocess.run(command, cwd=REPO, capture_output=True, text=True,
+                        timeout=900, check=False)
+
+
+def _table(stdout):
+  """The markdown table printed by the launcher: rows of stripped cells."""
+  return [[c.strip() for c in line.strip().strip("|").split("|")]
+          for line in stdout.splitlines() if line.startswith("|")]
+
+
+def test_toy_benchmark_trains_scores_and_prints_the_table(tmp_path, data_dir):
+  workdir = tmp_path / "benchmark"
+  result = launch(workdir, data_dir,
+                 "--pairs=toyin->toyout,toyin->uniform_random")
+  assert result.returncode == 0, result.stderr[-3000:]
+  table = _table(result.stdout)
+  assert table[0] == ["score (AUROC, higher = better)", "toyin → toyout",
+                      "toyin → uniform_random"]
+  assert tuple(row[0] for row in table[2:]) == ROWS
+  with open(workdir / "results.json", encoding="utf-8") as f:
+    results = json.load(f)
+  assert list(results["cells"]) == ["toyin -> toyout",
+                                    "toyin -> uniform_random"]
+  for row, *cells in table[2:]:
+    for column, text in zip(results["cells"], cells):
+      cell = results["cells"][column][row]
+      assert text == (f"{cell['auroc']:.3f} [{cell['auroc_low']:.3f}, "
+                      f"{cell['auroc_high']:.3f}]"), (row, column)
+  assert results["config"]["train_steps"] == 4
+  assert results["config"]["pairs"] == [["toyin", "toyout"],
+                                        ["toyin", "uniform_random"]]
+  assert (workdir / "results.md").read_text(encoding="utf-8") in result.stdout
+  assert sum(l.startswith("training ") for l in result.stdout.splitlines()) == 4
+  for seed in (0, 1):
+    for kind in ("model", "background"):
+      assert (workdir / "toyin" / f"seed_{seed}" / kind / "checkpoints"
+              / "checkpoint").exists()
+  assert result.stdout.splitlines()[-1].startswith("Done in ")
+
+
+def error_line(result):
+  assert result.returncode != 0
+  lines = [l for l in result.stderr.splitlines()
+           if l.startswith("launch/ood_benchmark.py: error:")]
+  assert len(lines) == 1, result.stderr[-3000:]
+  assert "Traceback" not in result.stderr, result.stderr[-3000:]
+  return lines[0]
+
+
+@pytest.mark.parametrize("pairs, message", [
+    ("toyin-toyout", "--pairs entries look like in->out"),
+    ("nosuch->toyout", "nosuch_train.npz"),
+])
+def test_bad_pairs_fail_with_one_clear_line(tmp_path, data_dir, pairs,
+                                            message):
+  workdir = tmp_path / "benchmark"
+  line = error_line(launch(workdir, data_dir, f"--pairs={pairs}"))
+  assert message in line
+  assert not (workdir / "results.json").exists()
+  assert not (workdir / "nosuch").exists()
