@@ -126,7 +126,7 @@ def _load(config, datasets, image_shape, run):
                                  image_shape) if image_shape else \
         data_lib.load_images(template.replace(dataset=name, image_shape=None),
                          split)
-    images[name] = loaded[:config.num_examples]
+    images[name] = data_lib.subsample(loaded, config.num_examples)
     if image_shape is None:
       image_shape = images[name].shape[1:]
   return images, tuple(int(d) for d in image_shape)
@@ -143,7 +143,8 @@ def _second_order(run, stats, images, config, name_p, output_stream):
   model = run.model
   scorer = scoring.ModelScorer(model, config.batch_size)
   limit = config.num_model_examples
-  log_prob = {name: scorer(x[:limit], description=f"log p(x): {name}",
+  log_prob = {name: scorer(data_lib.subsample(x, limit),
+                           description=f"log p(x): {name}",
                            stream=output_stream).log_prob
               for name, x in images.items()}
   weights = second_order.paper_dimension_weights(model.flow)
@@ -276,9 +277,9 @@ def analyze(config, output_dir, run=None, stream=None):
     limit = config.num_model_examples
     for name, x in images.items():
       latent[name] = analysis.latent_statistics(
-          run.model, x[:limit], config.batch_size,
+          run.model, data_lib.subsample(x, limit), config.batch_size,
           description=f"latent codes: {name}", stream=stream)
-    p_images = images[datasets[0]][:limit]
+    p_images = data_lib.subsample(images[datasets[0]], limit)
     for factor in config.graying_factors:
       latent[f"{datasets[0]} grayed x{factor:g}"] = analysis.latent_statistics(
           run.model, special_datasets.grayed_images(p_images, factor),

@@ -37,7 +37,7 @@ from glow_ood import special_datasets
 __all__ = ["DEFAULT_DATA_DIR", "SOURCES", "SPLITS", "TFDS_DATASETS",
            "DEQUANTIZATIONS", "DatasetNotFoundError", "DataConfig",
            "default_data_dir", "load_npz", "pad_images", "gray_to_rgb",
-           "conform_images", "load_images", "load_images_as", "make_dataset",
+           "subsample", "conform_images", "load_images", "load_images_as", "make_dataset",
            "load_dataset"]
 
 # The shared data folder, seen from the repository root.
@@ -127,7 +127,9 @@ class DataConfig:
     validation_size: examples carved from the train split (a random subset
       drawn with `seed`, in file order) as the `"validation"` split, which
       `"train"` then excludes; `0` = no validation split.
-    shuffle_buffer: `tf.data` shuffle buffer size for training, >= 1.
+    shuffle_buffer: `tf.data` shuffle buffer size for training, >= 1, capped
+      at the number of images; the default shuffles every dataset here fully
+      (some files, e.g. cifar10_jpeg, are sorted by class).
     seed: seeds shuffling, dequantization noise and "uniform_random" images.
     image_shape: `None` or the `(H, W, C)` every loaded image must have after
       `pad_to` / `to_rgb`; required by the generated datasets ("constant:*",
@@ -150,7 +152,7 @@ class DataConfig:
   pad_to: Optional[int] = None
   to_rgb: bool = False
   validation_size: int = 0
-  shuffle_buffer: int = 10_000
+  shuffle_buffer: int = 100_000
   seed: int = 0
   image_shape: Optional[Tuple[int, int, int]] = None
   num_generated_images: int = 1000
@@ -226,6 +228,22 @@ def gray_to_rgb(images):
     raise ValueError(f"to_rgb needs 1 (gray) or 3 (RGB) channels; the images "
                      f"have {channels} (shape {images.shape}).")
   return np.repeat(images, 3, axis=-1)
+
+
+def subsample(images, limit, seed=0):
+  """At most `limit` images: a seeded random subset, kept in file order.
+
+  Not the first `limit`: some files are sorted by class (cifar10_jpeg), so
+  their first images are all airplanes. `None` or `limit >= N` returns
+  `images` itself.
+  """
+  if limit is None or int(limit) >= len(images):
+    return images
+  if int(limit) < 1:
+    raise ValueError(f"limit must be >= 1 or None; got {limit}.")
+  keep = np.sort(np.random.default_rng(seed).choice(len(images), int(limit),
+                                                    replace=False))
+  return images[keep]
 
 
 def conform_images(images, image_shape, name="images"):
@@ -427,7 +445,7 @@ def _load_tfds(name, split, data_dir, download):
 
 def make_dataset(images, batch_size, *, n_bits=8, dequantization="uniform",
                  shuffle=False, repeat=False, seed=None, drop_remainder=False,
-                 shuffle_buffer=10_000, dtype=tf.float32, start_batch=0,
+                 shuffle_buffer=100_000, dtype=tf.float32, start_batch=0,
                  mutation_rate=0.):
   """uint8 images `[N, H, W, C]` -> `tf.data.Dataset` of batches `[B, H, W, C]`.
 

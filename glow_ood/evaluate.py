@@ -49,7 +49,8 @@ class EvaluationConfig:
       "mnist", or special: "constant:128", "uniform_random",
       "grayed:cifar10_jpeg:0.5"). The in-distribution train and test splits
       are always scored.
-    num_examples: images per dataset (the first ones), or `None` for all.
+    num_examples: images per dataset (a seeded random subset in file order,
+      `data.subsample`), or `None` for all.
     batch_size: images per model call.
     graying_factors: factors of the graying curve on the in-distribution
       test split (1 = original, 0 = constant gray); empty to skip.
@@ -141,12 +142,14 @@ def _load_sets(runs, config):
   image_shape = runs[0].config.model.image_shape
   limit = config.num_examples
   name = data_config.dataset
-  sets = {f"{name}/train": data.load_images(data_config, "train")[:limit],
-          f"{name}/test": data.load_images(data_config, "test")[:limit]}
+  sets = {f"{name}/train": data.subsample(
+              data.load_images(data_config, "train"), limit),
+          f"{name}/test": data.subsample(
+              data.load_images(data_config, "test"), limit)}
   for other in config.datasets:
     images = data.load_images_as(data_config.replace(dataset=other), "test",
                                  image_shape)
-    sets[f"{other}/test"] = images[:limit]
+    sets[f"{other}/test"] = data.subsample(images, limit)
   return sets
 
 

@@ -93,7 +93,8 @@ def define_train_flags(flag_values=flags.FLAGS):
                      "one with this probability (the background model of "
                      "Ren et al.'s likelihood ratio; e.g. 0.2).",
                      lower_bound=0., upper_bound=1.)
-  flags.DEFINE_integer("shuffle_buffer", 10_000, "Shuffle buffer size.",
+  flags.DEFINE_integer("shuffle_buffer", 100_000,
+                       "Shuffle buffer size (capped at the dataset size).",
                        lower_bound=1)
 
   # Training.
@@ -245,7 +246,7 @@ def define_evaluate_flags(flag_values=flags.FLAGS):
       "Default: the run's --eval_datasets plus "
       + ", ".join(DEFAULT_EXTRA_EVAL_DATASETS) + ".")
   flags.DEFINE_integer("num_examples", 2000,
-                       "Images per dataset (the first ones); 0 = all.",
+                       "Images per dataset (a seeded random subset); 0 = all.",
                        lower_bound=0)
   flags.DEFINE_integer("batch_size", 256, "Images per model call.",
                        lower_bound=1)

@@ -65,7 +65,7 @@ class BenchmarkConfig:
     train_steps, batch_size, learning_rate, warmup_steps: its training.
     mutation_rate: `mu` of the background models.
     validation_size: training images held out to fit the typicality test.
-    num_examples: test images per dataset (the first ones).
+    num_examples: test images per dataset (a seeded random subset).
     typicality_batch_size: `M` of the batch typicality test.
     num_bootstrap: bootstrap resamples of the intervals.
     data_dir: folder of the local npz files (`None`: the default).
@@ -220,12 +220,12 @@ def _evaluate_in_distribution(config, dataset, outs, workdir, log):
   image_shape = (config.image_size, config.image_size, channels)
   sets = {"validation": data.load_images(
               _data_config(config, dataset, 0), "validation"),
-          "test": data.load_images(_data_config(config, dataset, 0),
-                                   "test")[:config.num_examples]}
+          "test": data.subsample(data.load_images(
+              _data_config(config, dataset, 0), "test"), config.num_examples)}
   for out in outs:
-    sets[out] = data.load_images_as(
+    sets[out] = data.subsample(data.load_images_as(
         _data_config(config, dataset, 0).replace(dataset=out), "test",
-        image_shape)[:config.num_examples]
+        image_shape), config.num_examples)
   # Every model's DataConfig has seed 0, so they all hold out this validation
   # split; their seeds change the initialization and the data order.
   scored = []   # per seed: {set: (ModelScores, background ModelScores)}

@@ -66,15 +66,17 @@ def _check_images(images, config, name):
 
 def load_evaluation_sets(config, train_images):
   """`{"<dataset>/<split>": uint8 images}`: in-distribution train and test, and every
-  `eval_datasets` entry's test split, at most `eval_num_examples` each."""
+  `eval_datasets` entry's test split, at most `eval_num_examples` each (a
+  seeded random subset, `data.subsample`)."""
   limit = config.eval_num_examples
   in_distribution = config.data.dataset
-  sets = {f"{in_distribution}/train": train_images[:limit],
-          f"{in_distribution}/test": data.load_images(config.data, "test")[:limit]}
+  sets = {f"{in_distribution}/train": data.subsample(train_images, limit),
+          f"{in_distribution}/test": data.subsample(
+              data.load_images(config.data, "test"), limit)}
   for name in config.eval_datasets:
     other = config.data.replace(dataset=name)
-    sets[f"{name}/test"] = data.load_images_as(
-        other, "test", config.model.image_shape)[:limit]
+    sets[f"{name}/test"] = data.subsample(data.load_images_as(
+        other, "test", config.model.image_shape), limit)
   for name, images in sets.items():
     _check_images(images, config, name)
   return sets

@@ -108,8 +108,8 @@ class Experiment:
     config = self.runs[0].config.data.replace(data_dir=data_dir or
                                               self.data_dir)
     dataset, split = set_name.rsplit("/", 1)
-    return data.load_images_as(config.replace(dataset=dataset), split,
-                               IMAGE_SHAPE)[:limit]
+    return data.subsample(data.load_images_as(
+        config.replace(dataset=dataset), split, IMAGE_SHAPE), limit)
 
 
 class Evaluation:

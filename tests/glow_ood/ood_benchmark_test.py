@@ -229,11 +229,18 @@ def recomputed(toy_run):
   """
   train = _npz_images(toy_run, "toyin", "train")
   held_out = np.sort(np.random.default_rng(0).permutation(NUM_TRAIN)[:50])
+
+  def subset(images):  # 50 at most: a seeded random subset in file order
+    if len(images) <= 50:
+      return images
+    return images[np.sort(np.random.default_rng(0).choice(
+        len(images), 50, replace=False))]
+
   images = {
       "validation": train[held_out],
-      "test": _npz_images(toy_run, "toyin", "test")[:50],
-      "toynear": _npz_images(toy_run, "toynear", "test")[:50],
-      "toyout": np.pad(_npz_images(toy_run, "toyout", "test")[:50],
+      "test": subset(_npz_images(toy_run, "toyin", "test")),
+      "toynear": subset(_npz_images(toy_run, "toynear", "test")),
+      "toyout": np.pad(subset(_npz_images(toy_run, "toyout", "test")),
                        ((0, 0), (1, 1), (1, 1), (0, 0)))}
   scores = []
   for seed in range(toy_run.config.num_seeds):
