@@ -27,13 +27,10 @@ def auroc(in_scores, out_scores):
   scores, labels = _scores_and_labels(in_scores, out_scores)
   # Rank statistic (Mann-Whitney U) with average ranks for ties.
   order = np.argsort(scores, kind="mergesort")
+  _, first, counts = np.unique(scores[order], return_index=True,
+                               return_counts=True)
   ranks = np.empty(len(scores))
-  sorted_scores = scores[order]
-  start = 0
-  for end in range(1, len(scores) + 1):
-    if end == len(scores) or sorted_scores[end] != sorted_scores[start]:
-      ranks[order[start:end]] = 0.5 * (start + end - 1) + 1.
-      start = end
+  ranks[order] = np.repeat(first + (counts + 1) / 2., counts)
   num_out = labels.sum()
   num_in = len(labels) - num_out
   u = ranks[labels == 1].sum() - num_out * (num_out + 1) / 2.
