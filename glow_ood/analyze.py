@@ -29,13 +29,14 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from glow_ood import analysis
 from glow_ood import data as data_lib
 from glow_ood import plots
 from glow_ood import progress as progress_lib
 from glow_ood import report
 from glow_ood import scoring
 from glow_ood import special_datasets
+from glow_ood.analysis import data_statistics as data_statistics_lib
+from glow_ood.analysis import latent_statistics as latent_statistics_lib
 from glow_ood.analysis import second_order
 
 __all__ = ["AnalysisConfig", "analyze"]
@@ -260,7 +261,7 @@ def analyze(config, output_dir, run=None, stream=None):
   images, image_shape = _load(config, datasets, image_shape, run)
   stats = {}
   for name, x in images.items():
-    stats[name] = analysis.data_statistics(x, seed=config.seed)
+    stats[name] = data_statistics_lib.data_statistics(x, seed=config.seed)
   out = dict(p=datasets[0], image_shape=list(image_shape),
              data_statistics={n: s.summary() for n, s in stats.items()})
   figures_dir = os.path.join(output_dir, "figures")
@@ -276,12 +277,12 @@ def analyze(config, output_dir, run=None, stream=None):
     latent = {}
     limit = config.num_model_examples
     for name, x in images.items():
-      latent[name] = analysis.latent_statistics(
+      latent[name] = latent_statistics_lib.latent_statistics(
           run.model, data_lib.subsample(x, limit), config.batch_size,
           description=f"latent codes: {name}", stream=stream)
     p_images = data_lib.subsample(images[datasets[0]], limit)
     for factor in config.graying_factors:
-      latent[f"{datasets[0]} grayed x{factor:g}"] = analysis.latent_statistics(
+      latent[f"{datasets[0]} grayed x{factor:g}"] = latent_statistics_lib.latent_statistics(
           run.model, special_datasets.grayed_images(p_images, factor),
           config.batch_size, description=f"latent codes: grayed x{factor:g}",
           stream=stream)

@@ -280,7 +280,7 @@ def evaluate(runs, config, output_dir, stream=None):
         detection=_detection(ensemble_bits, in_test, config))
   graying = None
   if config.graying_factors:
-    graying = analysis.graying_curve(
+    graying = analysis.graying.graying_curve(
         scoring.ModelScorer(runs[0].model, config.batch_size), sets[in_test],
         config.graying_factors, description=f"{runs[0].name}: graying",
         stream=stream)

@@ -1,15 +1,12 @@
-"""Analyses of the paper: data and latent statistics, graying, the second-order prediction."""
+"""Analyses of the paper, one module each.
 
-from glow_ood.analysis.data_statistics import DataStatistics
-from glow_ood.analysis.data_statistics import channel_variance_difference
-from glow_ood.analysis.data_statistics import data_statistics
-from glow_ood.analysis.graying import GrayingCurve
-from glow_ood.analysis.graying import graying_curve
-from glow_ood.analysis.latent_statistics import LatentStatistics
-from glow_ood.analysis.latent_statistics import latent_statistics
-from glow_ood.analysis.second_order import SecondOrderAnalysis
-from glow_ood.analysis.second_order import first_order_term
-from glow_ood.analysis.second_order import hessian_diagonal
-from glow_ood.analysis.second_order import hessian_prediction
-from glow_ood.analysis.second_order import paper_dimension_weights
-from glow_ood.analysis.second_order import paper_prediction
+  data_statistics     per-dimension means / variances, covariances, norms (Fig. 6, 11)
+  latent_statistics   per-dimension mean / std and norms of the codes (Fig. 12-13)
+  graying             likelihood of images shrunk toward 128 (Fig. 6c)
+  second_order        the second-order prediction of Section 5 (Eq. 5-6)
+"""
+
+from glow_ood.analysis import data_statistics
+from glow_ood.analysis import graying
+from glow_ood.analysis import latent_statistics
+from glow_ood.analysis import second_order

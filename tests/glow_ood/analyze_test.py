@@ -116,13 +116,14 @@ def test_data_statistics_without_a_run(toy, tmp_path):
   for key in ("run", "second_order", "latent_statistics"):
     assert key not in out
   # p: its train split; the others: their test splits, 6x6 padded to 8x8;
-  # the first num_examples=40 images of each.
+  # a seeded random subset of num_examples=40 images of each.
   expected_images = {
-      "toyp": images["toyp"][:40], "toyq": images["toyq"][:40],
+      "toyp": data.subsample(images["toyp"], 40),
+      "toyq": data.subsample(images["toyq"], 40),
       "toyr": data.pad_images(images["toyr"], 8),
       "grayed:toyp:0.5": special_datasets.grayed_images(images["toyp_test"],
                                                         0.5)}
-  direct = {name: analysis.data_statistics(x)
+  direct = {name: analysis.data_statistics.data_statistics(x)
             for name, x in expected_images.items()}
   for name, stats in direct.items():
     _assert_summary_close(out["data_statistics"][name], stats.summary(),
@@ -133,7 +134,7 @@ def test_data_statistics_without_a_run(toy, tmp_path):
   assert summaries["grayed:toyp:0.5"]["num_images"] == 16
   # Known answers. toyq = toyp grayed by 0.5 without rounding: a quarter of
   # the variance in every dimension, hence of the trace and channel sums.
-  p_var = np.var(images["toyp"][:40] / 256., axis=0, ddof=1)
+  p_var = np.var(data.subsample(images["toyp"], 40) / 256., axis=0, ddof=1)
   assert summaries["toyp"]["covariance_trace"] == pytest.approx(p_var.sum())
   assert summaries["toyq"]["covariance_trace"] == pytest.approx(
       p_var.sum() / 4, rel=1e-12)
@@ -299,8 +300,9 @@ def test_measured_gap(with_run):
   images = with_run["images"]
   assert list(out["second_order"]) == ["toyq", "toyr"]
   scorer = scoring.ModelScorer(run.model, 16)
-  log_p = {n: scorer(x[:NUM_MODEL]).log_prob for n, x in images.items()}
-  x_p = _model_scale(images["toyp"][:NUM_MODEL])
+  log_p = {n: scorer(data.subsample(x, NUM_MODEL)).log_prob
+           for n, x in images.items()}
+  x_p = _model_scale(data.subsample(images["toyp"], NUM_MODEL))
   for name in ("toyq", "toyr"):
     result = out["second_order"][name]
     measured = result["measured_gap"]
@@ -308,7 +310,7 @@ def test_measured_gap(with_run):
         np.mean(log_p[name]) - np.mean(log_p["toyp"]), rel=1e-10)
     # Gaussian-free: the mean of a quadratic over any sample is fixed by the
     # sample's mean and (biased) covariance.
-    x_q = _model_scale(images[name][:NUM_MODEL])
+    x_q = _model_scale(data.subsample(images[name], NUM_MODEL))
     expected_sq_norm = {
         which: np.sum((m @ x.mean(0) + b) ** 2)
                + np.trace(m.T @ m @ _biased_covariance(x))
@@ -323,7 +325,7 @@ def test_measured_gap(with_run):
 def test_paper_and_hessian_gaps(with_run):
   out, run, m, b = (with_run[k] for k in ("out", "run", "m", "b"))
   images = with_run["images"]
-  stats = {n: analysis.data_statistics(x) for n, x in images.items()}
+  stats = {n: analysis.data_statistics.data_statistics(x) for n, x in images.items()}
   weights = second_order.paper_dimension_weights(run.model.flow)
   hessian_diagonal = -np.sum(m ** 2, axis=0)            # diag(-M^T M)
   # analyze's diagonal (HVPs at the mean training image) is -diag(M^T M).
@@ -381,7 +383,7 @@ def test_latent_statistics(with_run):
   assert list(latent) == ["toyp", "toyq", "toyr", "toyp grayed x0.5",
                           "toyp grayed x0.25"]
   for name in ("toyp", "toyq", "toyr"):
-    x = _model_scale(images[name][:NUM_MODEL])
+    x = _model_scale(data.subsample(images[name], NUM_MODEL))
     z = x @ m.T + b
     variance = np.diag(m @ np.cov(x, rowvar=False) @ m.T)
     norms = np.linalg.norm(z, axis=1)

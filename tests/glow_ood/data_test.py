@@ -147,7 +147,7 @@ def test_not_found_names_both_ways_and_does_not_hang(tmp_path, name):
   start = time.monotonic()
   with pytest.raises(data.DatasetNotFoundError) as info:
     data.load_images(config, "test")
-  assert time.monotonic() - start < 20.   # offline: no network wait
+  assert time.monotonic() - start < 60.   # offline: no network wait (loaded CI: slack)
   message = str(info.value)
   assert isinstance(info.value, FileNotFoundError)
   assert os.path.join(str(tmp_path), f"{name}_test.npz") in message
