@@ -202,9 +202,13 @@ def _figures(runs, sets, scores, ensemble_log_prob, graying, config, directory):
       curves = plots.read_scalars(eval_dir, "bits_per_dim/")
     except (FileNotFoundError, ValueError):
       curves = {}
+    # Generated inputs (constant, uniform noise) sit far off the scale of the
+    # rest, as in the histograms; their values are in results.json.
+    curves = {tag.split("/", 1)[1]: curve for tag, curve in curves.items()
+              if not _is_generated(tag.split("/", 1)[1])}
     if curves:
       figures["bits_per_dim_curves"] = plots.plot_training_curves(
-          {tag.split("/", 1)[1]: curve for tag, curve in curves.items()},
+          curves,
           os.path.join(directory, "bits_per_dim_curves"), title=title)
   if graying is not None:
     figures["graying"] = plots.plot_graying(
