@@ -18,29 +18,16 @@ import numpy as np
 import pytest
 
 from glow_ood import flags as glow_flags
+from toy_data import toy_images
+from toy_data import write_dataset as _write_dataset
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SETS = ("toy/train", "toy/test", "constant:128/test", "constant:0/test",
         "uniform_random/test")
 
 
-def _toy_images(num, seed, shape=(8, 8, 1)):
-  """Blocky images (2x2 random blocks, upsampled, plus noise): learnable."""
-  rng = np.random.default_rng(seed)
-  h, w, c = shape
-  blocks = rng.integers(40, 216, (num, 2, 2, c))
-  images = np.repeat(np.repeat(blocks, h // 2, axis=1), w // 2, axis=2)
-  images = images + rng.integers(-30, 31, (num,) + tuple(shape))
-  return np.clip(images, 0, 255).astype(np.uint8)
 
 
-def write_dataset(folder, name="toy", num_train=64, num_test=32):
-  """`<folder>/<name>_{train,test}.npz` in the format of ../shared/data."""
-  os.makedirs(folder, exist_ok=True)
-  for split, num in (("train", num_train), ("test", num_test)):
-    np.savez(os.path.join(folder, f"{name}_{split}.npz"),
-             images=_toy_images(num, seed=(0, len(split))),
-             labels=np.zeros([num], np.int64))
 
 
 def train_flags(data_dir):
@@ -219,3 +206,9 @@ def test_missing_workdir_fails_with_one_line(tmp_path):
   assert len(lines) == 1, result.stderr[-3000:]
   assert f"is {missing} a run folder written by launch/train.py?" in lines[0]
   assert not missing.exists()
+
+
+def write_dataset(folder, name="toy", num_train=64, num_test=32, **kwargs):
+  """Toy `<name>_{train,test}.npz` files (see tests/toy_data.py)."""
+  kwargs.setdefault("shape", (8, 8, 1))
+  _write_dataset(str(folder), name, num_train, num_test, **kwargs)

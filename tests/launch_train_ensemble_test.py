@@ -16,29 +16,16 @@ import numpy as np
 import pytest
 
 from launch import train_ensemble
+from toy_data import toy_images
+from toy_data import write_dataset as _write_dataset
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 USAGE = ("usage: python launch/train_ensemble.py --flagfile=<experiment.cfg> "
          "--workdir=<dir> --num_members=<M>")
 
 
-def _toy_images(num, seed, shape=(8, 8, 1)):
-  """Blocky images (2x2 random blocks, upsampled, plus noise): learnable."""
-  rng = np.random.default_rng(seed)
-  h, w, c = shape
-  blocks = rng.integers(40, 216, (num, 2, 2, c))
-  images = np.repeat(np.repeat(blocks, h // 2, axis=1), w // 2, axis=2)
-  images = images + rng.integers(-30, 31, (num,) + tuple(shape))
-  return np.clip(images, 0, 255).astype(np.uint8)
 
 
-def write_dataset(folder, name="toy", num_train=64, num_test=16):
-  """`<folder>/<name>_{train,test}.npz` in the format of ../shared/data."""
-  os.makedirs(folder, exist_ok=True)
-  for split, num in (("train", num_train), ("test", num_test)):
-    np.savez(os.path.join(folder, f"{name}_{split}.npz"),
-             images=_toy_images(num, seed=(0, len(split))),
-             labels=np.zeros([num], np.int64))
 
 
 # 1. Arguments (no subprocess).
@@ -178,3 +165,9 @@ def test_rerunning_leaves_finished_members_alone(ensemble):
     changed = sorted(name for name, mtime in after[m][1].items()
                      if before[m][1].get(name) != mtime)
     assert not changed, f"member_{m}: rewritten {changed}"
+
+
+def write_dataset(folder, name="toy", num_train=64, num_test=16, **kwargs):
+  """Toy `<name>_{train,test}.npz` files (see tests/toy_data.py)."""
+  kwargs.setdefault("shape", (8, 8, 1))
+  _write_dataset(str(folder), name, num_train, num_test, **kwargs)

@@ -20,28 +20,15 @@ from glow_ood import checkpoints
 from glow_ood import data
 from glow_ood import train as train_lib
 from glow_ood.train_config import TrainConfig
+from toy_data import toy_images
+from toy_data import write_dataset as _write_dataset
 
 IMAGE_SHAPE = (8, 8, 1)
 EMA_DECAY = 0.5
 
 
-def _toy_images(num, seed, shape=IMAGE_SHAPE):
-  """Blocky images (2x2 random blocks, upsampled, plus noise): learnable."""
-  rng = np.random.default_rng(seed)
-  h, w, c = shape
-  blocks = rng.integers(40, 216, (num, 2, 2, c))
-  images = np.repeat(np.repeat(blocks, h // 2, axis=1), w // 2, axis=2)
-  images = images + rng.integers(-30, 31, (num,) + tuple(shape))
-  return np.clip(images, 0, 255).astype(np.uint8)
 
 
-def write_dataset(folder, name="toy", num_train=64, num_test=16,
-                  shape=IMAGE_SHAPE, seed=0):
-  """`<folder>/<name>_{train,test}.npz` in the format of ../shared/data."""
-  for split, num in (("train", num_train), ("test", num_test)):
-    np.savez(os.path.join(folder, f"{name}_{split}.npz"),
-             images=_toy_images(num, seed=(seed, len(split)), shape=shape),
-             labels=np.zeros([num], np.int64))
 
 
 def tiny_config(data_dir, **overrides):
@@ -196,3 +183,9 @@ def test_wrong_architecture_is_not_silently_restored(run):
   with pytest.raises(ValueError, match=r"incompatible tensor with shape "
                                        r"\(3, 3, 8, 4\).*\(3, 3, 16, 4\)"):
     checkpoints.restore_model(wider, run.workdir)
+
+
+def write_dataset(folder, name="toy", num_train=64, num_test=16, **kwargs):
+  """Toy `<name>_{train,test}.npz` files (see tests/toy_data.py)."""
+  kwargs.setdefault("shape", IMAGE_SHAPE)
+  _write_dataset(str(folder), name, num_train, num_test, **kwargs)

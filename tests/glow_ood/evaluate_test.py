@@ -24,6 +24,8 @@ from glow_ood import flags as glow_flags
 from glow_ood import metrics
 from glow_ood import scoring
 from glow_ood import train as train_lib
+from toy_data import toy_images
+from toy_data import write_dataset as _write_dataset
 
 IMAGE_SHAPE = (8, 8, 1)
 NUM_DIMS = 8 * 8 * 1
@@ -38,24 +40,8 @@ FIGURES = ("log_prob_histograms", "decomposition_histograms",
            "samples_t1")
 
 
-def _toy_images(num, seed, shape=IMAGE_SHAPE):
-  """Blocky images (2x2 random blocks, upsampled, plus noise): learnable."""
-  rng = np.random.default_rng(seed)
-  h, w, c = shape
-  blocks = rng.integers(40, 216, (num, 2, 2, c))
-  images = np.repeat(np.repeat(blocks, h // 2, axis=1), w // 2, axis=2)
-  images = images + rng.integers(-30, 31, (num,) + tuple(shape))
-  return np.clip(images, 0, 255).astype(np.uint8)
 
 
-def write_dataset(folder, name="toy", num_train=64, num_test=32,
-                  shape=IMAGE_SHAPE, seed=0):
-  """`<folder>/<name>_{train,test}.npz` in the format of ../shared/data."""
-  os.makedirs(folder, exist_ok=True)
-  for split, num in (("train", num_train), ("test", num_test)):
-    np.savez(os.path.join(folder, f"{name}_{split}.npz"),
-             images=_toy_images(num, seed=(seed, len(split)), shape=shape),
-             labels=np.zeros([num], np.int64))
 
 
 def write_flags(workdir, data_dir, model_seed):
@@ -433,3 +419,9 @@ def test_evaluation_config_defaults():
   assert config.num_examples == 2000 and config.num_bootstrap == 1000
   assert config.graying_factors == (1., 0.8, 0.6, 0.4, 0.2, 0.)
   assert evaluate.EvaluationConfig(num_examples=None).num_examples is None
+
+
+def write_dataset(folder, name="toy", num_train=64, num_test=32, **kwargs):
+  """Toy `<name>_{train,test}.npz` files (see tests/toy_data.py)."""
+  kwargs.setdefault("shape", IMAGE_SHAPE)
+  _write_dataset(str(folder), name, num_train, num_test, **kwargs)

@@ -25,19 +25,12 @@ from glow_ood import metrics
 from glow_ood import preprocessing
 from glow_ood import progress
 from glow_ood import scoring
+from toy_data import toy_images
 
 IMAGE_SHAPE = (8, 8, 1)
 NUM_DIMS = 8 * 8 * 1
 
 
-def toy_images(num, seed, shape=IMAGE_SHAPE):
-  """Blocky images (2x2 random blocks, upsampled, plus noise)."""
-  rng = np.random.default_rng(seed)
-  h, w, c = shape
-  blocks = rng.integers(40, 216, (num, 2, 2, c))
-  images = np.repeat(np.repeat(blocks, h // 2, axis=1), w // 2, axis=2)
-  images = images + rng.integers(-30, 31, (num,) + tuple(shape))
-  return np.clip(images, 0, 255).astype(np.uint8)
 
 
 def make_model(n_bits=8, seed=1):

@@ -24,6 +24,8 @@ from glow_ood import distribution
 from glow_ood import evaluation
 from glow_ood import train as train_lib
 from glow_ood.train_config import TrainConfig
+from toy_data import toy_images
+from toy_data import write_dataset as _write_dataset
 
 DATA_DIR = data.default_data_dir()
 IMAGE_SHAPE = (8, 8, 1)
@@ -44,23 +46,8 @@ needs_notmnist = pytest.mark.skipif(
 
 # Data and configs.
 
-def _toy_images(num, seed, shape=IMAGE_SHAPE):
-  """Blocky images (2x2 random blocks, upsampled, plus noise): learnable structure."""
-  rng = np.random.default_rng(seed)
-  h, w, c = shape
-  blocks = rng.integers(40, 216, (num, 2, 2, c))
-  images = np.repeat(np.repeat(blocks, h // 2, axis=1), w // 2, axis=2)
-  images = images + rng.integers(-30, 31, (num,) + tuple(shape))
-  return np.clip(images, 0, 255).astype(np.uint8)
 
 
-def write_dataset(folder, name="toy", num_train=64, num_test=16,
-                  shape=IMAGE_SHAPE, seed=0):
-  """`<folder>/<name>_{train,test}.npz` in the format of ../shared/data."""
-  for split, num in (("train", num_train), ("test", num_test)):
-    np.savez(os.path.join(folder, f"{name}_{split}.npz"),
-             images=_toy_images(num, seed=(seed, len(split)), shape=shape),
-             labels=np.zeros([num], np.int64))
 
 
 def tiny_config(data_dir, **overrides):
@@ -707,3 +694,9 @@ def test_learning_rate_schedule():
                              rtol=1e-6)
   constant = TrainConfig(learning_rate=0.1)
   assert float(train_lib.learning_rate_at(constant, 7)) == pytest.approx(0.1)
+
+
+def write_dataset(folder, name="toy", num_train=64, num_test=16, **kwargs):
+  """Toy `<name>_{train,test}.npz` files (see tests/toy_data.py)."""
+  kwargs.setdefault("shape", IMAGE_SHAPE)
+  _write_dataset(str(folder), name, num_train, num_test, **kwargs)
