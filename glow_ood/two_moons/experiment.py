@@ -23,8 +23,8 @@ E[log|det|] 0.7 / 60.5 / 200.9 / 340.1; "sigmoid" E[log p(z)] within 0.6
 nats of its bound at D = 2 and within 0.05 from D = 10 on, and E[log|det|] between
 -0.02 and 0 for every D (the bound, not a downward trend).
 
-  results = run(TwoMoonsConfig(dims=(2, 10)), output_path="/tmp/r.json",
-                progress=print)
+  results = run(TwoMoonsConfig(dims=(2, 10)),
+                output_path="runs/two_moons/results.json", progress=print)
 """
 
 import dataclasses

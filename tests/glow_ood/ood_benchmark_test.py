@@ -439,8 +439,8 @@ def test_flags_set_every_field():
       "--batch_size=16", "--learning_rate=0.003", "--warmup_steps=0",
       "--mutation_rate=0.1", "--validation_size=50", "--num_examples=50",
       "--typicality_batch_size=5", "--num_bootstrap=50",
-      "--eval_batch_size=50", "--data_dir=/tmp/toy"))
-  assert config == toy_config("/tmp/toy", coupling_scale="additive",
+      "--eval_batch_size=50", "--data_dir=toy_data_dir"))
+  assert config == toy_config("toy_data_dir", coupling_scale="additive",
                               mutation_rate=0.1,
                               pairs=(PAIRS[0], PAIRS[2]))
 

@@ -309,10 +309,10 @@ class ExperimentTest(tf.test.TestCase):
 
   def test_plot_rejects_results_without_cells(self):
     with self.assertRaisesRegex(ValueError, "no 'cells'"):
-      limiting_bounds.plot_limiting_bounds({"cells": []}, "/tmp/unused")
+      limiting_bounds.plot_limiting_bounds({"cells": []}, "never_written")
     with self.assertRaisesRegex(ValueError, "lacks"):
       limiting_bounds.plot_limiting_bounds(
-          {"cells": [{"scale": "exp", "num_dims": 2}]}, "/tmp/unused")
+          {"cells": [{"scale": "exp", "num_dims": 2}]}, "never_written")
 
 
 if __name__ == "__main__":
