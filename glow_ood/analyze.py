@@ -97,8 +97,7 @@ class AnalysisConfig:
       raise ValueError(f"graying_factors must be in [0, 1]; got "
                        f"{self.graying_factors}.")
     for name in self.datasets:
-      special = special_datasets.parse(name)
-      if special is not None and special.is_generated:
+      if special_datasets.is_generated(name):
         raise ValueError(f"{name!r} is generated, it has no data statistics "
                          "to compare; use real datasets (or grayed:...).")
 
@@ -133,9 +132,12 @@ def _load(config, datasets, image_shape, run):
   return images, tuple(int(d) for d in image_shape)
 
 
-def _model_input(mean_pixels_over_256, n_bits):
-  """Mean image (pixels / 256) -> the model's input scale at bin centres."""
-  del n_bits  # x = (k + 1/2) / 2^n - 1/2; for 8 bits k / 256 = pixels / 256.
+def _model_input(mean_pixels_over_256):
+  """Mean image (pixels / 256) -> the model's input scale at bin centres.
+
+  An 8-bit pixel k is fed as `(k + 1/2) / 256 - 1/2` (`preprocessing`); only
+  8-bit models are analyzed (`analyze` checks).
+  """
   return mean_pixels_over_256 + 1. / 512. - 0.5
 
 
@@ -149,7 +151,7 @@ def _second_order(run, stats, images, config, name_p, output_stream):
                            stream=output_stream).log_prob
               for name, x in images.items()}
   weights = second_order.paper_dimension_weights(model.flow)
-  x0 = _model_input(stats[name_p].mean, model.config.n_bits).astype(
+  x0 = _model_input(stats[name_p].mean).astype(
       model.config.dtype)
   diagonal = None
   if config.hessian_method != "none":
@@ -181,8 +183,8 @@ def _second_order(run, stats, images, config, name_p, output_stream):
             diagonal, stats[name_p].variance, stats[name_q].variance)),
         hessian_method=None if diagonal is None else config.hessian_method,
         first_order=second_order.first_order_term(
-            model.log_prob, x0, _model_input(stats[name_p].mean, 8),
-            _model_input(stats[name_q].mean, 8)))
+            model.log_prob, x0, _model_input(stats[name_p].mean),
+            _model_input(stats[name_q].mean)))
     results[name_q] = analysis_q.to_json()
   extra = {}
   if diagonal is not None:

@@ -154,8 +154,8 @@ def _load_sets(runs, config):
 
 
 def _is_generated(set_name):
-  special = special_datasets.parse(set_name.rsplit("/", 1)[0])
-  return special is not None and special.is_generated
+  """`"<dataset>/<split>"` of a generated dataset (constant, uniform noise)."""
+  return special_datasets.is_generated(set_name.rsplit("/", 1)[0])
 
 
 def detection_metrics(in_scores, out_scores, num_bootstrap, seed):
@@ -247,8 +247,10 @@ def evaluate(runs, config, output_dir, stream=None):
   in_test = f"{in_distribution}/test"
   os.makedirs(output_dir, exist_ok=True)
   scores, arrays = {}, {}
+  scorers = {run.name: scoring.ModelScorer(run.model, config.batch_size)
+             for run in runs}
   for run in runs:
-    scorer = scoring.ModelScorer(run.model, config.batch_size)
+    scorer = scorers[run.name]
     scores[run.name] = {
         name: scorer(images, description=f"{run.name}: {name}", stream=stream)
         for name, images in sets.items()}
@@ -285,7 +287,7 @@ def evaluate(runs, config, output_dir, stream=None):
   graying = None
   if config.graying_factors:
     graying = analysis.graying.graying_curve(
-        scoring.ModelScorer(runs[0].model, config.batch_size), sets[in_test],
+        scorers[runs[0].name], sets[in_test],
         config.graying_factors, description=f"{runs[0].name}: graying",
         stream=stream)
     results["graying"] = dict(dataset=in_test, **graying.to_json())

@@ -215,17 +215,16 @@ def _auroc_cell(in_values, out_values, num_bootstrap):
 
 def _evaluate_in_distribution(config, dataset, outs, workdir, log):
   """Cells `{out: {row: cell}}` of one in-distribution dataset."""
-  train_images = data.load_images(_data_config(config, dataset, 0), "train")
-  channels = train_images.shape[-1]
+  data_config = _data_config(config, dataset, 0)
+  sets = {"validation": data.load_images(data_config, "validation"),
+          "test": data.subsample(data.load_images(data_config, "test"),
+                                 config.num_examples)}
+  channels = sets["validation"].shape[-1]
   image_shape = (config.image_size, config.image_size, channels)
-  sets = {"validation": data.load_images(
-              _data_config(config, dataset, 0), "validation"),
-          "test": data.subsample(data.load_images(
-              _data_config(config, dataset, 0), "test"), config.num_examples)}
   for out in outs:
     sets[out] = data.subsample(data.load_images_as(
-        _data_config(config, dataset, 0).replace(dataset=out), "test",
-        image_shape), config.num_examples)
+        data_config.replace(dataset=out), "test", image_shape),
+        config.num_examples)
   # Every model's DataConfig has seed 0, so they all hold out this validation
   # split; their seeds change the initialization and the data order.
   scored = []   # per seed: {set: (ModelScores, background ModelScores)}
@@ -240,26 +239,27 @@ def _evaluate_in_distribution(config, dataset, outs, workdir, log):
     scored.append({name: (model_scorer(images), background_scorer(images))
                    for name, images in sets.items()})
     num_dims_per_level = [int(np.prod(s)) for s in model.flow.latent_shapes]
-  def features(seed, name):
-    own, background = scored[seed][name]
-    return scores_lib.from_model_scores(
-        own, members=[scored[s][name][0] for s in range(config.num_seeds)],
-        background=background, images=sets[name],
-        num_dims_per_level=num_dims_per_level)
+  features = {
+      (seed, name): scores_lib.from_model_scores(
+          scored[seed][name][0],
+          members=[scored[s][name][0] for s in range(config.num_seeds)],
+          background=scored[seed][name][1], images=sets[name],
+          num_dims_per_level=num_dims_per_level)
+      for seed in range(config.num_seeds) for name in sets}
   cells = {out: {} for out in outs}
   for row, score, kind in score_rows(config.num_levels,
                                      config.typicality_batch_size):
     for out in outs:
       in_values, out_values, fitted_configs = [], [], []
       for seed in (range(config.num_seeds) if kind != "ensemble" else [0]):
-        fitted = score.fit(features(seed, "validation"))
+        fitted = score.fit(features[seed, "validation"])
         fitted_configs.append(fitted.config())
         if kind == "batches":
-          in_values.append(fitted.score_batches(features(seed, "test")))
-          out_values.append(fitted.score_batches(features(seed, out)))
+          in_values.append(fitted.score_batches(features[seed, "test"]))
+          out_values.append(fitted.score_batches(features[seed, out]))
         else:
-          in_values.append(fitted(features(seed, "test")))
-          out_values.append(fitted(features(seed, out)))
+          in_values.append(fitted(features[seed, "test"]))
+          out_values.append(fitted(features[seed, out]))
       cell = _auroc_cell(in_values, out_values, config.num_bootstrap)
       # The score's settings as fitted on each seed's validation split.
       cell["score"] = dict(fitted_configs[0], kind=kind,

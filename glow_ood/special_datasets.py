@@ -22,8 +22,9 @@ from typing import Optional
 
 import numpy as np
 
-__all__ = ["KINDS", "SpecialDataset", "parse", "is_special", "constant_images",
-           "uniform_random_images", "grayed_images", "generate"]
+__all__ = ["KINDS", "SpecialDataset", "parse", "is_special", "is_generated",
+           "constant_images", "uniform_random_images", "grayed_images",
+           "generate"]
 
 KINDS = ("constant", "uniform_random", "grayed")
 _GREY = 128.
@@ -61,6 +62,12 @@ def is_special(name):
   """True if `name` starts like a special dataset name (see `parse`)."""
   head = name.split(":", 1)[0]
   return head in KINDS
+
+
+def is_generated(name):
+  """True if `name` is a generated dataset ("constant:V", "uniform_random")."""
+  special = parse(name)
+  return special is not None and special.is_generated
 
 
 def parse(name):

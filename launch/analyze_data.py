@@ -29,6 +29,7 @@ from glow_ood import analyze
 from glow_ood import data
 from glow_ood import evaluate
 from glow_ood import flags as glow_flags
+from launch import cli
 
 FLAGS = flags.FLAGS
 glow_flags.define_analyze_data_flags()
@@ -48,8 +49,7 @@ def main(argv):
         os.path.join("runs", "analysis_" + config.datasets[0].replace(":", "_")))
     analyze.analyze(config, output_dir, run=run)
   except (ValueError, FileNotFoundError, data.DatasetNotFoundError) as e:
-    text = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
-    sys.exit(f"launch/analyze_data.py: error: {text}")
+    sys.exit(cli.error_line(__file__, e))
   with open(os.path.join(output_dir, "analysis.md"), encoding="utf-8") as f:
     print(f.read())
   print(f"Written to {output_dir}/ (analysis.json, analysis.md, figures/).")

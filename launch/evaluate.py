@@ -29,6 +29,7 @@ import tensorflow as tf
 from glow_ood import data
 from glow_ood import evaluate
 from glow_ood import flags as glow_flags
+from launch import cli
 
 FLAGS = flags.FLAGS
 glow_flags.define_evaluate_flags()
@@ -54,8 +55,7 @@ def main(argv):
     output_dir = FLAGS.output_dir or default_output_dir(workdirs)
     evaluate.evaluate(runs, config, output_dir)
   except (ValueError, FileNotFoundError, data.DatasetNotFoundError) as e:
-    text = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
-    sys.exit(f"launch/evaluate.py: error: {text}")
+    sys.exit(cli.error_line(__file__, e))
   with open(os.path.join(output_dir, "results.md"), encoding="utf-8") as f:
     print(f.read())
   print(f"Written to {output_dir}/ (results.json, results.md, scores.npz, "

@@ -27,6 +27,7 @@ from glow_ood import data
 from glow_ood import flags as glow_flags
 from glow_ood import ood_benchmark
 from glow_ood import train
+from launch import cli
 
 FLAGS = flags.FLAGS
 glow_flags.define_ood_benchmark_flags()
@@ -43,8 +44,7 @@ def main(argv):
                                 log=lambda line: print(line, flush=True))
   except (ValueError, FileNotFoundError, data.DatasetNotFoundError,
           train.TrainingDivergedError) as e:
-    text = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
-    sys.exit(f"launch/ood_benchmark.py: error: {text}")
+    sys.exit(cli.error_line(__file__, e))
   with open(os.path.join(FLAGS.workdir, "results.md"), encoding="utf-8") as f:
     print("\n" + f.read())
   print(f"Done in {time.perf_counter() - start:.0f} s; results in "

@@ -29,6 +29,7 @@ import tensorflow as tf
 from glow_ood import data
 from glow_ood import flags as glow_flags
 from glow_ood import train
+from launch import cli
 
 FLAGS = flags.FLAGS
 glow_flags.define_train_flags()
@@ -100,11 +101,6 @@ class _QuietTensorFlowInfo(logging.Filter):
             f"{os.sep}tensorflow{os.sep}" not in record.pathname)
 
 
-def _error_line(error):
-  """The error as one line (multi-line messages are joined)."""
-  text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
-  return f"launch/train.py: error: {text}"
-
 
 def main(argv):
   if len(argv) > 1:
@@ -124,9 +120,9 @@ def main(argv):
     # Configuration and data problems, found before any training step.
     if new_workdir and os.path.isdir(workdir):
       shutil.rmtree(workdir)  # nothing of value: no step was taken
-    sys.exit(_error_line(e))
+    sys.exit(cli.error_line(__file__, e))
   except train.TrainingDivergedError as e:
-    sys.exit(_error_line(e))
+    sys.exit(cli.error_line(__file__, e))
   print_results_table(results, config.data.dataset)
 
 

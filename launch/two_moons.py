@@ -36,6 +36,7 @@ import tensorflow as tf
 from glow_ood import flags as glow_flags
 from glow_ood.plots import limiting_bounds
 from glow_ood.two_moons import experiment
+from launch import cli
 
 FLAGS = flags.FLAGS
 glow_flags.define_two_moons_flags()
@@ -52,11 +53,6 @@ def print_results_table(results):
           f"{cell['lipschitz']:>10.2f}{cell['final_nll']:>10.2f}")
 
 
-def _error_line(error):
-  """The error as one line (multi-line messages are joined)."""
-  text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
-  return f"launch/two_moons.py: error: {text}"
-
 
 def main(argv):
   if len(argv) > 1:
@@ -68,7 +64,7 @@ def main(argv):
     results = experiment.run(config, output_path=results_path,
                              progress=lambda line: print(line, flush=True))
   except (ValueError, FloatingPointError) as e:
-    sys.exit(_error_line(e))
+    sys.exit(cli.error_line(__file__, e))
   print(f"Trained {results['num_trained_cells']} of "
         f"{len(config.dims) * len(config.scales)} cells; results in "
         f"{results_path}.")

@@ -13,6 +13,8 @@ comparable across models and datasets of the same `D` and `n_bits`.
 
 import numpy as np
 
+from glow_ood import preprocessing
+
 __all__ = ["discrete_log_prob", "bits_per_dim", "log_prob_from_bits_per_dim"]
 
 
@@ -27,7 +29,7 @@ def discrete_log_prob(continuous_log_prob, num_dims, n_bits=8):
   """`log p(x) - D n_bits log 2`: log-probability of the image's bin, nats `[N]`."""
   _check(num_dims, n_bits)
   return (np.asarray(continuous_log_prob, np.float64)
-          - float(num_dims) * int(n_bits) * np.log(2.))
+          + preprocessing.discretization_correction(num_dims, n_bits))
 
 
 def bits_per_dim(log_prob, num_dims):

@@ -100,3 +100,10 @@ def test_generate():
       sd.uniform_random_images(2, (2, 2, 1), seed=5))
   with pytest.raises(ValueError, match="grayed_images"):
     sd.generate(sd.parse("grayed:mnist:0.5"), 2, (2, 2, 1))
+
+
+def test_is_generated():
+  assert special_datasets.is_generated("constant:0")
+  assert special_datasets.is_generated("uniform_random")
+  assert not special_datasets.is_generated("grayed:mnist:0.5")
+  assert not special_datasets.is_generated("mnist")
