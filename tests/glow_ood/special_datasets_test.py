@@ -103,7 +103,7 @@ def test_generate():
 
 
 def test_is_generated():
-  assert special_datasets.is_generated("constant:0")
-  assert special_datasets.is_generated("uniform_random")
-  assert not special_datasets.is_generated("grayed:mnist:0.5")
-  assert not special_datasets.is_generated("mnist")
+  assert sd.is_generated("constant:0")
+  assert sd.is_generated("uniform_random")
+  assert not sd.is_generated("grayed:mnist:0.5")
+  assert not sd.is_generated("mnist")
