@@ -13,8 +13,9 @@ Run from the repository root:
   python benchmarks/throughput.py --num_levels=2 --num_steps_per_level=2 \
       --hidden_width=64 --image_size=16
 
-Training step: hand-written Adam (identical code for both models) on the mean
-negative log-prob, in a `tf.function` (`jit_compile=--jit_compile`).
+Training step: the project's Adam (`glow_ood.train.optimizers`, the same code
+for both models) on the mean negative log-prob, in a `tf.function`
+(`jit_compile=--jit_compile`).
 Log-prob: a `tf.function` of `TransformedDistribution.log_prob` on a batch.
 
 Other processes on the machine distort the numbers. Each timed block records
@@ -26,11 +27,8 @@ summary's "clean" medians leave out blocks that stayed contended.
 import os
 import sys
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if _REPO_ROOT not in sys.path:
-  sys.path.insert(0, _REPO_ROOT)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from launch import bootstrap  # pylint: disable=g-bad-import-order,unused-import
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import functools
@@ -44,6 +42,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 import bijectors
+from glow_ood.train import optimizers
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -165,45 +164,23 @@ def build_tfp(image_shape):
 # Training.
 
 
-class Adam:
-  """Plain Adam (Kingma & Ba), the same code for both models."""
-
-  def __init__(self, variables, learning_rate, beta1=0.9, beta2=0.999,
-               epsilon=1e-8):
-    self._variables = list(variables)
-    self._lr = learning_rate
-    self._beta1, self._beta2, self._epsilon = beta1, beta2, epsilon
-    self._m = [tf.Variable(tf.zeros_like(v), trainable=False)
-               for v in self._variables]
-    self._v = [tf.Variable(tf.zeros_like(v), trainable=False)
-               for v in self._variables]
-    self._step = tf.Variable(0., trainable=False)
-
-  def apply(self, grads):
-    step = self._step.assign_add(1.)
-    lr = (self._lr * tf.sqrt(1. - tf.pow(self._beta2, step)) /
-          (1. - tf.pow(self._beta1, step)))
-    for g, var, m, v in zip(grads, self._variables, self._m, self._v):
-      if g is None:
-        continue
-      g = tf.convert_to_tensor(g)
-      m_t = m.assign(self._beta1 * m + (1. - self._beta1) * g)
-      v_t = v.assign(self._beta2 * v + (1. - self._beta2) * tf.square(g))
-      var.assign_sub(lr * m_t / (tf.sqrt(v_t) + self._epsilon))
 
 
 def make_functions(bijector, dist, jit_compile):
   """Returns `(train_step, log_prob, variables)` for one model."""
   variables = list(bijector.trainable_variables)
-  optimizer = Adam(variables, FLAGS.learning_rate)
+  optimizer = optimizers.Adam(variables)
 
   @tf.function(jit_compile=jit_compile)
   def train_step(x):
     with tf.GradientTape() as tape:
       loss = -tf.reduce_mean(dist.log_prob(x))
     grads = tape.gradient(loss, variables)
-    optimizer.apply(grads)
-    return loss
+    grads = [tf.zeros_like(v) if g is None else g
+             for g, v in zip(grads, variables)]
+    with tf.control_dependencies([optimizer.assign(
+        *optimizer.updates(grads, FLAGS.learning_rate))]):
+      return tf.identity(loss)
 
   @tf.function(jit_compile=jit_compile)
   def log_prob(x):

@@ -7,7 +7,7 @@ import tensorflow.compat.v2 as tf
 import tensorflow_probability as tfp
 
 import bijectors
-from glow_ood import config as config_lib
+from glow_ood import configs as config_lib
 from glow_ood import preprocessing
 
 tfb = tfp.bijectors

@@ -2,7 +2,6 @@ r"""Data statistics (paper Fig. 6, 11) and the second-order prediction (Section 
 
   # statistics of the training data p and of other datasets q
   python launch/analyze_data.py --datasets=cifar10_jpeg,grayed:cifar10_jpeg:0.5
-
   # with an additive-Glow run: the predicted vs measured likelihood gap,
   # latent-code statistics (Fig. 12-13)
   python launch/analyze_data.py --workdir=runs/cifar10_cvglow_cpu \
@@ -10,50 +9,40 @@ r"""Data statistics (paper Fig. 6, 11) and the second-order prediction (Section 
 
 Writes analysis.json, analysis.md and figures/ to --output_dir and prints
 analysis.md. Datasets are conformed to one image shape (MNIST is padded and
-tiled to 32x32x3 under a CIFAR model). See glow_ood/analyze.py.
+tiled to 32x32x3 under a CIFAR model). See glow_ood/experiments/analyze_data.py.
 """
 
 import os
 import sys
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from launch import bootstrap  # pylint: disable=g-bad-import-order
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
-from absl import app
 from absl import flags
-import tensorflow as tf
 
-from glow_ood import analyze
-from glow_ood import data
-from glow_ood import evaluate
 from glow_ood import flags as glow_flags
-from launch import cli
+from glow_ood import runs
+from glow_ood.experiments import analyze_data
 
 FLAGS = flags.FLAGS
 glow_flags.define_analyze_data_flags()
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-  tf.get_logger().setLevel("ERROR")
-  try:
-    config = glow_flags.to_analysis_config(FLAGS)
-    run = evaluate.load_run(FLAGS.workdir) if FLAGS.workdir else None
-    if run is None and not config.datasets:
-      raise ValueError("Give --datasets=p,q,... or --workdir=<trained run>.")
-    output_dir = FLAGS.output_dir or (
-        os.path.join(FLAGS.workdir, "analysis") if FLAGS.workdir else
-        os.path.join("runs", "analysis_" + config.datasets[0].replace(":", "_")))
-    analyze.analyze(config, output_dir, run=run)
-  except (ValueError, FileNotFoundError, data.DatasetNotFoundError) as e:
-    sys.exit(cli.error_line(__file__, e))
+  del argv
+  config = glow_flags.to_analysis_config(FLAGS)
+  run = runs.load_run(FLAGS.workdir) if FLAGS.workdir else None
+  if run is None and not config.datasets:
+    raise ValueError("Give --datasets=p,q,... or --workdir=<trained run>.")
+  output_dir = FLAGS.output_dir or (
+      os.path.join(FLAGS.workdir, "analysis") if FLAGS.workdir else
+      os.path.join("runs", "analysis_" + config.datasets[0].replace(":", "_")))
+  analyze_data.analyze(config, output_dir, run=run)
   with open(os.path.join(output_dir, "analysis.md"), encoding="utf-8") as f:
     print(f.read())
   print(f"Written to {output_dir}/ (analysis.json, analysis.md, figures/).")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  bootstrap.run(main, __file__)

@@ -6,30 +6,28 @@ r"""Scores trained Glows: the paper's bits/dim tables, OOD metrics and figures.
   python launch/evaluate.py --workdir=runs/ens/member_0 \
       --workdir=runs/ens/member_1 --workdir=runs/ens/member_2
 
-Writes results.json, results.md, scores.npz and figures/ (PNG + PDF) to
---output_dir (default <workdir>/evaluation, or <parent>/ensemble_evaluation for
-several workdirs) and prints results.md. The in-distribution train and test
-splits are always scored; --datasets adds others (default: the run's
---eval_datasets plus constant and uniform random images). Progress bars go to
-stderr. See glow_ood/evaluate.py for what each table and figure is.
+Any run folder with a config.json opens, whether launch/train.py or
+glow_ood.train.train made it. Writes results.json, results.md, scores.npz and
+figures/ (PNG + PDF) to --output_dir (default <workdir>/evaluation, or
+<parent>/ensemble_evaluation for several workdirs) and prints results.md. The
+in-distribution train and test splits are always scored; --datasets adds
+others (default: the run's eval_datasets plus constant and uniform random
+images). Progress bars go to stderr. See glow_ood/experiments/evaluate.py for
+what each table and figure is.
 """
 
 import os
 import sys
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from launch import bootstrap  # pylint: disable=g-bad-import-order
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
-from absl import app
 from absl import flags
-import tensorflow as tf
 
-from glow_ood import data
-from glow_ood import evaluate
 from glow_ood import flags as glow_flags
-from launch import cli
+from glow_ood import runs
+from glow_ood.experiments import evaluate
 
 FLAGS = flags.FLAGS
 glow_flags.define_evaluate_flags()
@@ -44,18 +42,13 @@ def default_output_dir(workdirs):
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-  tf.get_logger().setLevel("ERROR")
+  del argv
   workdirs = FLAGS.workdir
-  try:
-    runs = [evaluate.load_run(w, step=FLAGS.step, use_ema=FLAGS.use_ema)
-            for w in workdirs]
-    config = glow_flags.to_evaluation_config(FLAGS, runs[0].config)
-    output_dir = FLAGS.output_dir or default_output_dir(workdirs)
-    evaluate.evaluate(runs, config, output_dir)
-  except (ValueError, FileNotFoundError, data.DatasetNotFoundError) as e:
-    sys.exit(cli.error_line(__file__, e))
+  members = [runs.load_run(w, step=FLAGS.step, use_ema=FLAGS.use_ema)
+             for w in workdirs]
+  config = glow_flags.to_evaluation_config(FLAGS, members[0].config)
+  output_dir = FLAGS.output_dir or default_output_dir(workdirs)
+  evaluate.evaluate(members, config, output_dir)
   with open(os.path.join(output_dir, "results.md"), encoding="utf-8") as f:
     print(f.read())
   print(f"Written to {output_dir}/ (results.json, results.md, scores.npz, "
@@ -63,5 +56,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  flags.mark_flags_as_required(["workdir"])
-  app.run(main)
+  bootstrap.run(main, __file__, required=["workdir"])

@@ -15,7 +15,6 @@ Score the ensemble with
       --workdir=runs/X_ensemble/member_1 ... --output_dir=...
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -70,7 +69,7 @@ def member_command(workdir, member, seed_offset, passed):
 def _train_steps(command):
   """--train_steps the member's command line gives (None if it does not parse)."""
   sys.path.insert(0, _REPO)
-  os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+  from launch import bootstrap  # pylint: disable=g-import-not-at-top,unused-import
   from absl import flags  # pylint: disable=g-import-not-at-top
   from glow_ood import flags as glow_flags  # pylint: disable=g-import-not-at-top
   values = flags.FlagValues()
@@ -84,15 +83,13 @@ def _train_steps(command):
 
 def finished_step(member_dir, command):
   """The step of a member that already trained to its --train_steps, else None."""
-  path = os.path.join(member_dir, "results.json")
-  if not os.path.exists(path):
-    return None
-  with open(path, encoding="utf-8") as f:
-    step = json.load(f).get("step")
+  if not os.path.exists(os.path.join(member_dir, "results.json")):
+    return None   # not finished: no need to parse the command
   train_steps = _train_steps(command)
-  if step is None or train_steps is None or step < train_steps:
+  if train_steps is None:
     return None
-  return step
+  from glow_ood import run_folder  # pylint: disable=g-import-not-at-top
+  return run_folder.finished_step(member_dir, train_steps)
 
 
 def main(argv):

@@ -18,25 +18,21 @@ Expected (paper, Fig. 8): "exp": E log p(z) falls and E log det rises with D;
 "sigmoid": both fall. Measured with the defaults, D = 100: "exp" E log p(z)
 -113.9 (bound -91.9), E log det 340.1 (bound 609.8); "sigmoid" E log p(z)
 -91.92 (bound -91.89), E log det -0.02 (bound 0): the sigmoid log-det stays
-at its bound instead of falling (see glow_ood/two_moons/experiment.py).
+at its bound instead of falling (see glow_ood/experiments/two_moons/experiment.py).
 """
 
 import os
 import sys
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from launch import bootstrap  # pylint: disable=g-bad-import-order
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
-from absl import app
 from absl import flags
-import tensorflow as tf
 
 from glow_ood import flags as glow_flags
+from glow_ood.experiments.two_moons import experiment
 from glow_ood.plots import limiting_bounds
-from glow_ood.two_moons import experiment
-from launch import cli
 
 FLAGS = flags.FLAGS
 glow_flags.define_two_moons_flags()
@@ -55,16 +51,11 @@ def print_results_table(results):
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-  tf.get_logger().setLevel("ERROR")
+  del argv
   results_path = os.path.join(FLAGS.output_dir, "results.json")
-  try:
-    config = glow_flags.to_two_moons_config(FLAGS)
-    results = experiment.run(config, output_path=results_path,
-                             progress=lambda line: print(line, flush=True))
-  except (ValueError, FloatingPointError) as e:
-    sys.exit(cli.error_line(__file__, e))
+  config = glow_flags.to_two_moons_config(FLAGS)
+  results = experiment.run(config, output_path=results_path,
+                           progress=lambda line: print(line, flush=True))
   print(f"Trained {results['num_trained_cells']} of "
         f"{len(config.dims) * len(config.scales)} cells; results in "
         f"{results_path}.")
@@ -75,5 +66,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  flags.mark_flags_as_required(["output_dir"])
-  app.run(main)
+  bootstrap.run(main, __file__, required=["output_dir"])

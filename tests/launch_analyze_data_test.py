@@ -17,9 +17,9 @@ import pytest
 
 from glow_ood import analysis
 from glow_ood import data
-from glow_ood import evaluate
-from glow_ood import scoring
-from glow_ood import special_datasets
+from glow_ood.experiments import evaluate
+from glow_ood import likelihood_terms
+from glow_ood.data import special as special_datasets
 from glow_ood.analysis import second_order
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -135,7 +135,7 @@ def test_with_a_trained_run(toy, tmp_path):
 
   # The same numbers from the restored run, in this process.
   run = evaluate.load_run(str(workdir))
-  scorer = scoring.ModelScorer(run.model, 16)
+  scorer = likelihood_terms.ModelScorer(run.model, 16)
   measured = (np.mean(scorer(data.subsample(images["toyq"], 32)).log_prob)
               - np.mean(scorer(data.subsample(images["toyp"], 32)).log_prob))
   assert gaps["measured_gap"] == pytest.approx(measured, rel=1e-5)

@@ -1,6 +1,6 @@
 """Graying: the likelihood of images shrunk towards mid-grey (Nalisnick et al., Fig. 6b).
 
-`glow_ood.special_datasets.grayed_images(x, a)` maps every pixel to
+`glow_ood.data.special.grayed_images(x, a)` maps every pixel to
 `round(128 + a (x - 128))`: contrast factor `a` in [0, 1], `a = 1` the images
 themselves, `a = 0` a constant 128. Graying scales every pixel's deviation
 from 128 by `a`, so each per-dimension variance by `a^2` (up to rounding to
@@ -18,12 +18,12 @@ from typing import Optional
 
 import numpy as np
 
-from glow_ood import special_datasets
+from glow_ood.data import special as special_datasets
 from glow_ood.analysis import data_statistics
 
 __all__ = ["GrayingCurve", "graying_curve", "variance_sums_by_factor", "TERMS"]
 
-# The per-example terms of `glow_ood.scoring.ModelScores` a curve keeps.
+# The per-example terms of `glow_ood.likelihood_terms.ModelScores` a curve keeps.
 TERMS = ("bits_per_dim", "log_prob", "log_prob_z", "log_det")
 
 
@@ -32,7 +32,7 @@ class GrayingCurve:
   """Per-example likelihood terms of `N` images grayed by `F` factors.
 
   Row `f` holds `ModelScores` of `grayed_images(images, factors[f])`; numpy
-  float64 (see `glow_ood.scoring.ModelScores` for each term's definition).
+  float64 (see `glow_ood.likelihood_terms.ModelScores` for each term's definition).
 
   Attributes:
     factors: `[F]`, the contrast factors in [0, 1].
@@ -87,7 +87,7 @@ def graying_curve(scorer, images, factors, description: Optional[str] = None,
   """Scores `grayed_images(images, a)` under a model for each factor `a`.
 
   Args:
-    scorer: a `glow_ood.scoring.ModelScorer` (`scorer(images, description=)`
+    scorer: a `glow_ood.likelihood_terms.ModelScorer` (`scorer(images, description=)`
       -> `ModelScores`).
     images: uint8 `[N, H, W, C]` of the scorer's model's image shape.
     factors: sequence of `F` floats in [0, 1].

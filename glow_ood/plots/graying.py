@@ -1,7 +1,7 @@
 """The graying effect (Figure 6b-c): likelihood against the graying factor.
 
 Graying pulls pixels towards mid-grey, `x' = 128 + factor * (x - 128)` (see
-`glow_ood.special_datasets.grayed_images`): `factor = 1` is the original data,
+`glow_ood.data.special.grayed_images`): `factor = 1` is the original data,
 `factor = 0` a constant image. The paper's analysis predicts that shrinking
 the variance raises the likelihood (lowers bits/dim) of every dataset. The
 histogram form of Figure 6b is `histograms.plot_log_prob_histograms` with one

@@ -42,7 +42,7 @@ def _cells_by_scale(results):
   if not cells:
     raise ValueError(
         "results has no 'cells': pass the dict returned by "
-        "glow_ood.two_moons.experiment.run (or loaded from its results.json).")
+        "glow_ood.experiments.two_moons.experiment.run (or loaded from its results.json).")
   by_scale = {}
   for cell in cells:
     missing = [key for key in _REQUIRED_KEYS if key not in cell]
@@ -70,7 +70,7 @@ def plot_limiting_bounds(results, path):
       with `"scale"` (`"exp"` or `"sigmoid"`), `"num_dims"` (`D`),
       `"mean_log_prob_z"`, `"log_prob_z_bound"`, `"mean_log_det"` and
       `"log_det_bound"` (nats); the schema of
-      `glow_ood.two_moons.experiment.run`. Other keys are ignored.
+      `glow_ood.experiments.two_moons.experiment.run`. Other keys are ignored.
     path: output path without extension; a trailing `.png` or `.pdf` is
       stripped. Missing parent directories are created.
 

@@ -1,6 +1,6 @@
 """Grids of sample images (Figure 14), pixel-exact.
 
-The images are tiled row by row (`glow_ood.evaluation.image_grid`) and each
+The images are tiled row by row (`glow_ood.data.transforms.image_grid`) and each
 pixel is drawn as a `scale x scale` block of the PNG, with
 `scale = ceil(MIN_SIDE_PIXELS / max(grid height, grid width))` (at least 1),
 so small grids stay legible; the PNG holds exactly the grid (plus a title
@@ -12,7 +12,7 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
-from glow_ood import evaluation
+from glow_ood.data import transforms
 from glow_ood.plots import common
 
 __all__ = ["MIN_SIDE_PIXELS", "save_sample_grid"]
@@ -54,7 +54,7 @@ def save_sample_grid(images, path, num_columns=None, title=None):
       not isinstance(num_columns, (int, np.integer)) or num_columns < 1):
     raise ValueError(f"num_columns must be a positive int or None; got "
                      f"{num_columns!r}.")
-  grid = evaluation.image_grid(images, num_columns)[0]   # [rows*H, cols*W, C]
+  grid = transforms.image_grid(images, num_columns)[0]   # [rows*H, cols*W, C]
   scale = max(1, math.ceil(MIN_SIDE_PIXELS / max(grid.shape[:2])))
   grid = np.repeat(np.repeat(grid, scale, axis=0), scale, axis=1)
   height, width = grid.shape[:2]

@@ -29,7 +29,7 @@ from glow_ood.scores.features import from_model_scores
 from glow_ood.scores.input_complexity import compressed_bits
 from glow_ood.scores.input_complexity import InputComplexity
 from glow_ood.scores.likelihood_ratio import LikelihoodRatio
-from glow_ood.mutation import mutate
+from glow_ood.data.mutation import mutate
 from glow_ood.scores.negative_log_likelihood import NegativeLogLikelihood
 from glow_ood.scores.per_level import level_contributions
 from glow_ood.scores.per_level import PerLevelLikelihood

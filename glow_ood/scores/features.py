@@ -229,7 +229,7 @@ class Features:
 
 def from_model_scores(scores, *, members=None, background=None, images=None,
                       num_dims_per_level=None):
-  """`Features` from `glow_ood.scoring.ModelScores` of one dataset.
+  """`Features` from `glow_ood.likelihood_terms.ModelScores` of one dataset.
 
   Args:
     scores: `ModelScores` of the model being tested.

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from glow_ood import config as config_lib
+from glow_ood import configs as config_lib
 from glow_ood import model as model_lib
-from glow_ood import scoring
-from glow_ood import special_datasets
+from glow_ood import likelihood_terms
+from glow_ood.data import special as special_datasets
 from glow_ood.analysis import data_statistics
 from glow_ood.analysis import graying
 from glow_ood.analysis import latent_statistics as latent_lib
@@ -38,7 +38,7 @@ def model(images):
 
 @pytest.fixture(scope="module")
 def scorer(model):
-  return scoring.ModelScorer(model, batch_size=4)
+  return likelihood_terms.ModelScorer(model, batch_size=4)
 
 
 def test_latent_statistics_match_direct_encoding(model, images):

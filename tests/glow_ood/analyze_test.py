@@ -28,13 +28,13 @@ import tensorflow as tf
 
 import glow_ood
 from glow_ood import analysis
-from glow_ood import analyze as analyze_lib
+from glow_ood.experiments import analyze_data as analyze_lib
 from glow_ood import data
-from glow_ood import evaluate
-from glow_ood import scoring
-from glow_ood import special_datasets
+from glow_ood.experiments import evaluate
+from glow_ood import likelihood_terms
+from glow_ood.data import special as special_datasets
 from glow_ood.analysis import second_order
-from glow_ood.train_config import TrainConfig
+from glow_ood.configs import TrainConfig
 
 IMAGE_SHAPE = (8, 8, 1)
 NUM_DIMS = 64
@@ -299,7 +299,7 @@ def test_measured_gap(with_run):
   out, run, m, b = (with_run[k] for k in ("out", "run", "m", "b"))
   images = with_run["images"]
   assert list(out["second_order"]) == ["toyq", "toyr"]
-  scorer = scoring.ModelScorer(run.model, 16)
+  scorer = likelihood_terms.ModelScorer(run.model, 16)
   log_p = {n: scorer(data.subsample(x, NUM_MODEL)).log_prob
            for n, x in images.items()}
   x_p = _model_scale(data.subsample(images["toyp"], NUM_MODEL))

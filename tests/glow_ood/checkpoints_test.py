@@ -1,4 +1,4 @@
-"""Tests of `glow_ood.checkpoints`: restoring a trained run's model.
+"""Tests of `glow_ood.runs`: restoring a trained run's model.
 
 One tiny run (8x8x1 Glow, 2 levels of 1 step, width 8, 4 steps with EMA
 decay 0.5 and a checkpoint every step, of which the last 3 are kept) is
@@ -16,10 +16,10 @@ import pytest
 import tensorflow as tf
 
 import glow_ood
-from glow_ood import checkpoints
+from glow_ood import runs as runs_lib
 from glow_ood import data
 from glow_ood import train as train_lib
-from glow_ood.train_config import TrainConfig
+from glow_ood.configs import TrainConfig
 from toy_data import toy_images
 from toy_data import write_dataset as _write_dataset
 
@@ -88,9 +88,9 @@ def _max_difference(first, second):
 
 
 def test_latest_checkpoint_gives_the_trained_model(run):
-  assert checkpoints.checkpoint_path(run.workdir) == os.path.join(
+  assert runs_lib.checkpoint_path(run.workdir) == os.path.join(
       run.workdir, "checkpoints", "ckpt-4")
-  model, step = checkpoints.restore_model(run.config, run.workdir)
+  model, step = runs_lib.restore_model(run.config, run.workdir)
   assert step == 4 == run.results["step"]
   assert model.is_initialized
   # The trainer's final evaluation (EMA weights) of the same test images.
@@ -99,8 +99,8 @@ def test_latest_checkpoint_gives_the_trained_model(run):
 
 
 def test_ema_weights_are_the_averages_in_the_checkpoint(run):
-  averaged, _ = checkpoints.restore_model(run.config, run.workdir)
-  raw, _ = checkpoints.restore_model(run.config, run.workdir, use_ema=False)
+  averaged, _ = runs_lib.restore_model(run.config, run.workdir)
+  raw, _ = runs_lib.restore_model(run.config, run.workdir, use_ema=False)
   tensors = run.tensors(4)
   num = len(averaged.trainable_variables)
   assert num > 10
@@ -117,7 +117,7 @@ def test_ema_weights_are_the_averages_in_the_checkpoint(run):
   assert run.test_bits_per_dim(raw) != pytest.approx(
       run.test_bits_per_dim(averaged), rel=1e-6)
   # A config without EMA loads the raw weights too.
-  plain, _ = checkpoints.restore_model(run.config.replace(ema_decay=None),
+  plain, _ = runs_lib.restore_model(run.config.replace(ema_decay=None),
                                        run.workdir)
   for value, expected in zip(_weights(plain), weights):
     np.testing.assert_array_equal(value, expected)
@@ -125,9 +125,9 @@ def test_ema_weights_are_the_averages_in_the_checkpoint(run):
 
 def test_ema_recursion_between_two_checkpoints(run):
   """average_4 = decay average_3 + (1 - decay) weights_4."""
-  average_3, step_3 = checkpoints.restore_model(run.config, run.workdir, 3)
-  average_4, step_4 = checkpoints.restore_model(run.config, run.workdir, 4)
-  weights_4, _ = checkpoints.restore_model(run.config, run.workdir, 4,
+  average_3, step_3 = runs_lib.restore_model(run.config, run.workdir, 3)
+  average_4, step_4 = runs_lib.restore_model(run.config, run.workdir, 4)
+  weights_4, _ = runs_lib.restore_model(run.config, run.workdir, 4,
                                            use_ema=False)
   assert (step_3, step_4) == (3, 4)
   for a3, a4, w4 in zip(_weights(average_3), _weights(average_4),
@@ -137,10 +137,10 @@ def test_ema_recursion_between_two_checkpoints(run):
 
 
 def test_step_picks_an_older_checkpoint(run):
-  assert checkpoints.checkpoint_path(run.workdir, step=2) == os.path.join(
+  assert runs_lib.checkpoint_path(run.workdir, step=2) == os.path.join(
       run.workdir, "checkpoints", "ckpt-2")
-  older, step = checkpoints.restore_model(run.config, run.workdir, step=2)
-  latest, _ = checkpoints.restore_model(run.config, run.workdir)
+  older, step = runs_lib.restore_model(run.config, run.workdir, step=2)
+  latest, _ = runs_lib.restore_model(run.config, run.workdir)
   assert step == 2
   assert _max_difference(_weights(older), _weights(latest)) > 1e-3
   assert run.test_bits_per_dim(older) != pytest.approx(
@@ -153,15 +153,15 @@ def test_missing_step_lists_the_kept_steps(run):
   with pytest.raises(FileNotFoundError,
                      match=r"No checkpoint of step 1 in .*checkpoints; kept "
                            r"steps: 2, 3, 4\."):
-    checkpoints.restore_model(run.config, run.workdir, step=1)
+    runs_lib.restore_model(run.config, run.workdir, step=1)
 
 
 def test_missing_checkpoints_say_train_first(tmp_path, run):
   with pytest.raises(FileNotFoundError, match=r"No checkpoint in .*Train first "
                                               r"\(launch/train.py"):
-    checkpoints.checkpoint_path(str(tmp_path / "never_trained"))
+    runs_lib.checkpoint_path(str(tmp_path / "never_trained"))
   with pytest.raises(FileNotFoundError, match=r"Train first"):
-    checkpoints.restore_model(run.config, str(tmp_path))
+    runs_lib.restore_model(run.config, str(tmp_path))
 
 
 def test_uninitialized_model_is_not_a_trained_run(tmp_path, run):
@@ -173,7 +173,7 @@ def test_uninitialized_model_is_not_a_trained_run(tmp_path, run):
       str(tmp_path / "checkpoints"), max_to_keep=1).save(checkpoint_number=0)
   with pytest.raises(ValueError, match=r"ckpt-0 holds a model whose ActNorm "
                                        r"layers were never initialized"):
-    checkpoints.restore_model(run.config.replace(ema_decay=None),
+    runs_lib.restore_model(run.config.replace(ema_decay=None),
                               str(tmp_path))
 
 
@@ -182,7 +182,7 @@ def test_wrong_architecture_is_not_silently_restored(run):
   wider = run.config.replace(model=run.config.model.replace(hidden_width=16))
   with pytest.raises(ValueError, match=r"incompatible tensor with shape "
                                        r"\(3, 3, 8, 4\).*\(3, 3, 16, 4\)"):
-    checkpoints.restore_model(wider, run.workdir)
+    runs_lib.restore_model(wider, run.workdir)
 
 
 def write_dataset(folder, name="toy", num_train=64, num_test=16, **kwargs):

@@ -5,7 +5,7 @@ import dataclasses
 from absl.testing import parameterized
 import tensorflow as tf
 
-from glow_ood import config as config_lib
+from glow_ood import configs as config_lib
 
 
 class GlowConfigTest(tf.test.TestCase, parameterized.TestCase):

@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 from glow_ood import data
-from glow_ood import special_datasets
+from glow_ood.data import special as special_datasets
 
 DATA_DIR = data.default_data_dir()
 needs_data = pytest.mark.skipif(

@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 from glow_ood import data
-from glow_ood import evaluate
+from glow_ood.experiments import evaluate
 from glow_ood import flags as glow_flags
 from glow_ood import metrics
-from glow_ood import scoring
+from glow_ood import likelihood_terms
 from glow_ood import train as train_lib
 from toy_data import toy_images
 from toy_data import write_dataset as _write_dataset
@@ -204,7 +204,7 @@ def test_scores_npz_holds_every_term_per_example(experiment, ensemble):
                             (counts[name],)), key
   # The arrays are ModelScorer's (and their means the results.json numbers).
   run = experiment.runs[1]
-  scores = scoring.ModelScorer(run.model, 7)(experiment.images("toy/test"))
+  scores = likelihood_terms.ModelScorer(run.model, 7)(experiment.images("toy/test"))
   for term in TERMS:
     np.testing.assert_allclose(ensemble.arrays[f"seed4/toy/test/{term}"],
                                getattr(scores, term), rtol=1e-6, atol=1e-4,

@@ -28,11 +28,11 @@ from absl import flags
 import numpy as np
 import pytest
 
-from glow_ood import checkpoints
+from glow_ood import runs as runs_lib
 from glow_ood import flags as glow_flags
 from glow_ood import metrics
-from glow_ood import ood_benchmark
-from glow_ood import scoring
+from glow_ood.experiments import ood_benchmark
+from glow_ood import likelihood_terms
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
@@ -207,7 +207,7 @@ def _restore(toy_run, seed, background):
   config = toy_run.config
   train = ood_benchmark._train_config(config, "toyin", 1, seed, background)
   kind = "background" if background else "model"
-  model, step = checkpoints.restore_model(
+  model, step = runs_lib.restore_model(
       train, os.path.join(toy_run.workdir, "toyin", f"seed_{seed}", kind))
   assert step == config.train_steps
   return model
@@ -244,8 +244,8 @@ def recomputed(toy_run):
                        ((0, 0), (1, 1), (1, 1), (0, 0)))}
   scores = []
   for seed in range(toy_run.config.num_seeds):
-    model = scoring.ModelScorer(_restore(toy_run, seed, False), 50)
-    background = scoring.ModelScorer(_restore(toy_run, seed, True), 50)
+    model = likelihood_terms.ModelScorer(_restore(toy_run, seed, False), 50)
+    background = likelihood_terms.ModelScorer(_restore(toy_run, seed, True), 50)
     scores.append({name: (model(x), background(x))
                    for name, x in images.items()})
   return scores

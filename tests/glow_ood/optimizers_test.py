@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from glow_ood import ema as ema_lib
-from glow_ood import optimizers
+from glow_ood.train import ema as ema_lib
+from glow_ood.train import optimizers
 
 # f(w) = 0.5 * sum(a * (w - c)**2): gradient a * (w - c), different scales per
 # coordinate so that Adam's per-coordinate normalization matters.

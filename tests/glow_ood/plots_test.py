@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from glow_ood import evaluation
+from glow_ood.data import transforms
+from glow_ood import likelihood_terms
 from glow_ood.plots import common
 from glow_ood.plots import graying
 from glow_ood.plots import histograms
@@ -300,7 +301,7 @@ def test_sample_grid_png_holds_exactly_the_images(tmp_path, channels):
   paths = samples.save_sample_grid(images, tmp_path / "figure14", num_columns=3)
   _assert_png_and_pdf(paths, tmp_path / "figure14")
   png = np.round(matplotlib.image.imread(paths[0])[..., :3] * 255.)
-  grid = evaluation.image_grid(images, 3)[0]     # [2 * 7, 3 * 6, C]
+  grid = transforms.image_grid(images, 3)[0]     # [2 * 7, 3 * 6, C]
   scale = int(np.ceil(samples.MIN_SIDE_PIXELS / 18))
   assert png.shape == (14 * scale, 18 * scale, 3)
   expected = np.repeat(np.repeat(grid, scale, 0), scale, 1)

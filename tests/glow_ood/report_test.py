@@ -6,7 +6,7 @@ to results.json), so every number in the report is known.
 
 import re
 
-from glow_ood import report
+from glow_ood.experiments import report
 
 
 def test_markdown_table_exact():

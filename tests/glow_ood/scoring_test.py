@@ -1,4 +1,4 @@
-"""Tests of `glow_ood.scoring.ModelScorer`, its units and its progress bar.
+"""Tests of `glow_ood.likelihood_terms.ModelScorer`, its units and its progress bar.
 
 `ModelScorer` must give, per example, what the model itself gives
 (`Glow.bits_per_dim`, `Glow.log_prob`) whatever the batching, and split
@@ -24,7 +24,7 @@ import glow_ood
 from glow_ood import metrics
 from glow_ood import preprocessing
 from glow_ood import progress
-from glow_ood import scoring
+from glow_ood import likelihood_terms
 from toy_data import toy_images
 
 IMAGE_SHAPE = (8, 8, 1)
@@ -67,7 +67,7 @@ BATCH_SIZES = (1, 4, 64)
 @pytest.fixture(scope="module")
 def scores_by_batch_size(model, images):
   """`ModelScores` of the 11 images with batches of 1, 4 (4 + 4 + 3) and 64."""
-  return {b: scoring.ModelScorer(model, b)(images) for b in BATCH_SIZES}
+  return {b: likelihood_terms.ModelScorer(model, b)(images) for b in BATCH_SIZES}
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,7 @@ def test_same_numbers_whatever_the_batch_size(scores_by_batch_size):
 @pytest.mark.parametrize("n_bits", [8, 5])
 def test_log_prob_is_the_discrete_sum_of_its_terms(images, n_bits):
   model = make_model(n_bits=n_bits)
-  scores = scoring.ModelScorer(model, 4)(images)
+  scores = likelihood_terms.ModelScorer(model, 4)(images)
   assert scores.num_dims == NUM_DIMS and scores.n_bits == n_bits
   # log P = log p(z) + log|det| - D n_bits log 2.
   np.testing.assert_allclose(
@@ -161,7 +161,7 @@ def test_summary_is_the_mean_of_each_term(scores):
 
 
 def test_bad_inputs(model, images):
-  scorer = scoring.ModelScorer(model, 4)
+  scorer = likelihood_terms.ModelScorer(model, 4)
   with pytest.raises(TypeError, match=r"uint8.*got float32"):
     scorer(images.astype(np.float32))
   with pytest.raises(ValueError, match=r"\(11, 8, 8, 3\).*\(8, 8, 1\).*"
@@ -172,7 +172,7 @@ def test_bad_inputs(model, images):
   with pytest.raises(ValueError, match=r"No images"):
     scorer(images[:0])
   with pytest.raises(ValueError, match=r"batch_size must be >= 1; got 0"):
-    scoring.ModelScorer(model, 0)
+    likelihood_terms.ModelScorer(model, 0)
 
 
 # 2. Progress output.
@@ -184,7 +184,7 @@ def _lines(text):
 def test_scorer_progress_goes_to_the_given_stream(model, images, scores,
                                                   capsys):
   stream = io.StringIO()
-  scorer = scoring.ModelScorer(model, 4)
+  scorer = likelihood_terms.ModelScorer(model, 4)
   with_bar = scorer(images, description="toy/test", stream=stream)
   np.testing.assert_array_equal(with_bar.log_prob, scores.log_prob)
   lines = _lines(stream.getvalue())

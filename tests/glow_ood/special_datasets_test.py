@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from glow_ood import special_datasets as sd
+from glow_ood.data import special as sd
 
 
 def test_constant_images_have_one_value():

@@ -20,10 +20,11 @@ import tensorflow as tf
 
 import glow_ood
 from glow_ood import data
-from glow_ood import distribution
-from glow_ood import evaluation
+from glow_ood.train import distribution
+from glow_ood.data import transforms
+from glow_ood import likelihood_terms
 from glow_ood import train as train_lib
-from glow_ood.train_config import TrainConfig
+from glow_ood.configs import TrainConfig
 from toy_data import toy_images
 from toy_data import write_dataset as _write_dataset
 
@@ -267,7 +268,7 @@ def test_evaluation_uses_the_averaged_weights(toy_dir, tmp_path, runs):
   assert_all_close([v.numpy() for v in run.model.trainable_variables],
                    final.weights, rtol=0, atol=0)
   assert max_difference(final.ema, final.weights) > 1e-4
-  evaluator = evaluation.BitsPerDimEvaluator(run.model, 32)
+  evaluator = likelihood_terms.BitsPerDimEvaluator(run.model, 32)
   images = data.load_images(config.data, "test")
   raw = float(np.mean(evaluator(images)))
   with run.ema.averaged_weights():

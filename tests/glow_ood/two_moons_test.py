@@ -1,4 +1,4 @@
-"""Tests of `glow_ood.two_moons` (Appendix C): data, the vector RealNVP, bounds, the experiment."""
+"""Tests of `glow_ood.experiments.two_moons` (Appendix C): data, the vector RealNVP, bounds, the experiment."""
 
 import json
 import os
@@ -8,9 +8,9 @@ import numpy as np
 import tensorflow as tf
 
 from glow_ood.plots import limiting_bounds
-from glow_ood.two_moons import data
-from glow_ood.two_moons import experiment
-from glow_ood.two_moons import realnvp
+from glow_ood.experiments.two_moons import data
+from glow_ood.experiments.two_moons import experiment
+from glow_ood.experiments.two_moons import realnvp
 
 LOG_2PI = np.log(2. * np.pi)
 

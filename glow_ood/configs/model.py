@@ -3,21 +3,18 @@
 import dataclasses
 from typing import Tuple
 
-import bijectors
+from glow_ood.configs._validation import option
+from glow_ood.configs._validation import validate
 
 __all__ = ["GlowConfig", "PRESETS", "COUPLING_SCALES", "PERMUTATIONS",
            "SPLIT_PRIORS", "DTYPES"]
 
-# The architecture's choices are the builder's own (one list, not two).
-COUPLING_SCALES = bijectors.affine_coupling.SCALES
-PERMUTATIONS = bijectors.glow_flow.PERMUTATIONS
-SPLIT_PRIORS = bijectors.glow_flow.SPLIT_PRIORS
+# The architecture's choices. `bijectors` validates its own arguments (as TFP
+# does) with the same tuples; a test checks that the two agree.
+COUPLING_SCALES = ("exp", "sigmoid", "additive")
+PERMUTATIONS = ("conv1x1_lu", "conv1x1", "reverse", "shuffle")
+SPLIT_PRIORS = ("learned", "standard")
 DTYPES = ("float32", "float64")
-
-
-def _check_choice(field, value, choices):
-  if value not in choices:
-    raise ValueError(f"GlowConfig.{field}={value!r} is not one of {choices}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,35 +37,35 @@ class GlowConfig:
     dtype: `"float32"` or `"float64"`.
     seed: seeds every random initial value of the model.
   """
-  image_shape: Tuple[int, int, int] = (32, 32, 3)
-  num_levels: int = 3
-  num_steps_per_level: int = 8
-  hidden_width: int = 512
-  coupling_scale: str = "sigmoid"
-  permutation: str = "conv1x1"
-  split_prior: str = "learned"
-  learn_top: bool = True
-  n_bits: int = 8
-  dtype: str = "float32"
-  seed: int = 0
+  image_shape: Tuple[int, int, int] = option(
+      (32, 32, 3), "Model input H,W,C; must match the (padded / tiled) data.",
+      minimum=1)
+  num_levels: int = option(3, "Glow levels L (squeeze + steps + split).",
+                           minimum=1)
+  num_steps_per_level: int = option(
+      8, "ActNorm -> permutation -> coupling steps per level (K).", minimum=1)
+  hidden_width: int = option(512, "Coupling network width.", minimum=1)
+  coupling_scale: str = option(
+      "sigmoid", "Coupling scale: sigmoid (openai/glow), exp (Glow paper) or "
+      "additive (constant-volume Glow).", choices=COUPLING_SCALES)
+  permutation: str = option("conv1x1", "Channel mixing between couplings.",
+                            choices=PERMUTATIONS)
+  split_prior: str = option("learned", "Prior of the factored-out latents.",
+                            choices=SPLIT_PRIORS)
+  learn_top: bool = option(True, "Learn the top latent's prior.")
+  n_bits: int = option(8, "Bits per pixel the model sees.", minimum=1,
+                       maximum=8)
+  dtype: str = option("float32", "Model dtype.", choices=DTYPES)
+  seed: int = option(0, "Seed of the model's initial values.")
 
   def __post_init__(self):
-    shape = tuple(int(d) for d in self.image_shape)
-    if len(shape) != 3 or min(shape) < 1:
+    if isinstance(self.image_shape, (tuple, list)) and len(
+        self.image_shape) != 3:
       raise ValueError(
           f"GlowConfig.image_shape must be (H, W, C) of positive ints; got "
           f"{self.image_shape}.")
-    object.__setattr__(self, "image_shape", shape)
-    for field in ("num_levels", "num_steps_per_level", "hidden_width"):
-      if int(getattr(self, field)) < 1:
-        raise ValueError(f"GlowConfig.{field} must be >= 1; got "
-                         f"{getattr(self, field)}.")
-    _check_choice("coupling_scale", self.coupling_scale, COUPLING_SCALES)
-    _check_choice("permutation", self.permutation, PERMUTATIONS)
-    _check_choice("split_prior", self.split_prior, SPLIT_PRIORS)
-    _check_choice("dtype", self.dtype, DTYPES)
-    if not 1 <= self.n_bits <= 8:
-      raise ValueError(f"GlowConfig.n_bits must be in 1..8; got {self.n_bits}.")
+    validate(self)
+    shape = self.image_shape
     factor = 2 ** self.num_levels
     if shape[0] % factor or shape[1] % factor:
       raise ValueError(

@@ -27,125 +27,26 @@ nats of its bound at D = 2 and within 0.05 from D = 10 on, and E[log|det|] betwe
                 output_path="runs/two_moons/results.json", progress=print)
 """
 
-import dataclasses
-import json
 import os
 import time
 
 import numpy as np
 import tensorflow.compat.v2 as tf
 
-from glow_ood import optimizers
-from glow_ood.two_moons import data
-from glow_ood.two_moons import realnvp
+from glow_ood import run_folder
+from glow_ood.configs import serialization
+from glow_ood.configs.two_moons import GRID_FIELDS
+from glow_ood.configs.two_moons import SCALES
+from glow_ood.train import optimizers
+from glow_ood.experiments.two_moons import data
+from glow_ood.experiments.two_moons import realnvp
 
-__all__ = ["SCALES", "TwoMoonsConfig", "log_prob_z_bound", "log_det_bound",
+__all__ = ["log_prob_z_bound", "log_det_bound",
            "train_cell", "run"]
 
-SCALES = ("exp", "sigmoid")
-
-# Fields that may differ between runs sharing one results file: they select
-# cells, they do not change a cell's result.
-_GRID_FIELDS = ("dims", "scales")
 
 
-@dataclasses.dataclass(frozen=True)
-class TwoMoonsConfig:
-  """The experiment grid, the data, the flow and its training.
 
-  Attributes:
-    dims: even dimensionalities `D`. Default value: `(2, 10, 20, 40, 60, 80,
-      100)`.
-    scales: coupling scales, from `SCALES`. Default value: `("exp",
-      "sigmoid")`.
-    num_examples: training points. Default value: `1000`.
-    num_eval_examples: held-out points for the reported means and `L`.
-      Default value: `1000`.
-    noise: two-moons noise standard deviation (before standardization).
-      Default value: `0.1`.
-    jitter: standard deviation of independent noise added to each copy
-      (`data.copy_to_dims`). Default value: `0.`, the paper's exact copies.
-      Their likelihood is unbounded for `D > 2` (the data lie on a plane), so
-      the terms depend on `train_steps`: "exp" keeps gaining log-det (the
-      divergence of Figure 8(a); `max_log_scale` keeps it finite), "sigmoid"
-      collapses the latents towards 0 with shifts, which cost no volume, so
-      E[log p(z)] approaches its bound. `jitter=0.01` makes the density
-      proper and, with the other defaults, gave the same curves (exp,
-      D = 100: E log p(z) -122 vs -114, E log det 339 vs 340; sigmoid within
-      0.03 nats of the exact-copy values), so the default stays with the
-      paper.
-    num_couplings: coupling layers. Default value: `4`.
-    hidden_width: units per hidden layer of each coupling MLP. Default value:
-      `64`.
-    num_hidden_layers: hidden layers per coupling MLP. Default value: `2`.
-    max_log_scale: bound `c` on the "exp" couplings' log-scales, `c tanh(s /
-      c)` (`realnvp.build_realnvp`); `None` for none. Default value: `3.`.
-    train_steps: Adam steps per cell. Default value: `1000`.
-    max_grad_norm: gradients are rescaled to this global norm when larger
-      (`tf.clip_by_global_norm`); `None` for no clipping. Default value:
-      `100.` (unclipped, the "exp" flow at D = 80 had a loss spike to +866
-      nats at step ~850 and ended at a training NLL of -63 nats; clipped, at
-      -174, between D = 60's -127 and D = 100's -227).
-    batch_size: minibatch size (sampled with replacement). Default value:
-      `256`.
-    learning_rate: Adam step size. Default value: `1e-3`.
-    seed: data and initialization seed. Default value: `0`.
-  """
-  dims: tuple = (2, 10, 20, 40, 60, 80, 100)
-  scales: tuple = SCALES
-  num_examples: int = 1000
-  num_eval_examples: int = 1000
-  noise: float = 0.1
-  jitter: float = 0.
-  num_couplings: int = 4
-  hidden_width: int = 64
-  num_hidden_layers: int = 2
-  max_log_scale: float = 3.
-  train_steps: int = 1000
-  max_grad_norm: float = 100.
-  batch_size: int = 256
-  learning_rate: float = 1e-3
-  seed: int = 0
-
-  def __post_init__(self):
-    object.__setattr__(self, "dims", tuple(int(d) for d in self.dims))
-    object.__setattr__(self, "scales", tuple(self.scales))
-    if not self.dims:
-      raise ValueError("dims is empty; give at least one even D, e.g. (2, 10).")
-    bad_dims = [d for d in self.dims if d < 2 or d % 2]
-    if bad_dims:
-      raise ValueError(
-          f"dims must be even integers >= 2 (whole copies of the 2 two-moons "
-          f"coordinates); got {bad_dims} in {self.dims}.")
-    if len(set(self.dims)) != len(self.dims):
-      raise ValueError(f"dims has duplicates: {self.dims}.")
-    if not self.scales:
-      raise ValueError(f"scales is empty; choose from {SCALES}.")
-    unknown = [s for s in self.scales if s not in SCALES]
-    if unknown:
-      raise ValueError(f"Unknown coupling scale(s) {unknown}; choose from "
-                       f"{SCALES}.")
-    if len(set(self.scales)) != len(self.scales):
-      raise ValueError(f"scales has duplicates: {self.scales}.")
-    for name in ("num_examples", "num_eval_examples", "num_couplings",
-                 "hidden_width", "num_hidden_layers", "train_steps",
-                 "batch_size"):
-      if int(getattr(self, name)) < 1:
-        raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}.")
-    if self.num_examples < 2 or self.num_eval_examples < 2:
-      raise ValueError("num_examples and num_eval_examples must be >= 2 (the "
-                       "data are standardized per sample).")
-    if not self.learning_rate > 0:
-      raise ValueError(f"learning_rate must be > 0; got {self.learning_rate}.")
-    if self.max_log_scale is not None and not self.max_log_scale > 0:
-      raise ValueError(f"max_log_scale must be > 0 or None; got "
-                       f"{self.max_log_scale}.")
-    if self.max_grad_norm is not None and not self.max_grad_norm > 0:
-      raise ValueError(f"max_grad_norm must be > 0 or None; got "
-                       f"{self.max_grad_norm}.")
-    if self.noise < 0 or self.jitter < 0:
-      raise ValueError(f"noise and jitter are standard deviations, >= 0; got "
-                       f"noise={self.noise}, jitter={self.jitter}.")
 
 
 def log_prob_z_bound(num_dims):
@@ -275,34 +176,21 @@ def train_cell(config, scale, num_dims):
 
 
 def _config_dict(config):
-  values = dataclasses.asdict(config)
-  return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+  return serialization.to_dict(config)["config"]
 
 
 def _load_cells(path, config):
   """`{(scale, D): cell}` from a results file written with a compatible config."""
   if path is None or not os.path.exists(path):
     return {}
-  with open(path, encoding="utf-8") as f:
-    try:
-      saved = json.load(f)
-    except json.JSONDecodeError as e:
-      raise ValueError(f"{path} is not valid JSON ({e}); delete it or use "
-                       "another output file.") from e
+  saved = run_folder.read_json(path, "two-moons results file")
   if not (isinstance(saved, dict) and "config" in saved and "cells" in saved):
     raise ValueError(f"{path} is not a two-moons results file (no 'config' "
                      "and 'cells'); use another output file.")
-  current = _config_dict(config)
-  changed = [f"{name}={saved['config'].get(name)!r} in the file, "
-             f"{current[name]!r} now"
-             for name in current
-             if name not in _GRID_FIELDS
-             and saved["config"].get(name) != current[name]]
-  if changed:
-    raise ValueError(
-        f"{path} holds results of another configuration ("
-        + "; ".join(changed) + "). Use the same settings to resume, or "
-        "another output file.")
+  run_folder.check_compatible(saved["config"], _config_dict(config), path,
+                              ignore=GRID_FIELDS,
+                              fix="use the same settings, or another output "
+                              "file")
   return {(c["scale"], c["num_dims"]): c for c in saved["cells"]}
 
 
@@ -311,14 +199,6 @@ def _sorted_cells(cells):
                 key=lambda c: (SCALES.index(c["scale"]), c["num_dims"]))
 
 
-def _write_json(path, results):
-  """Writes atomically: a crash leaves the previous file intact."""
-  parent = os.path.dirname(path)
-  if parent:
-    os.makedirs(parent, exist_ok=True)
-  with open(path + ".tmp", "w", encoding="utf-8") as f:
-    json.dump(results, f, indent=1)
-  os.replace(path + ".tmp", path)
 
 
 def _summary(cell):
@@ -361,7 +241,7 @@ def run(config, output_path=None, progress=None):
     cells[scale, num_dims] = cell
     num_trained += 1
     if output_path is not None:
-      _write_json(output_path, {"config": _config_dict(config),
+      run_folder.write_json(output_path, {"config": _config_dict(config),
                                 "cells": _sorted_cells(cells)})
     if progress:
       progress(f"{prefix} trained in {cell['train_seconds']:.1f} s: "

@@ -8,10 +8,9 @@ construction, so build the optimizer inside `strategy.scope()`.
 
 import tensorflow.compat.v2 as tf
 
+from glow_ood.configs.train import OPTIMIZERS
+
 __all__ = ["Adamax", "Adam", "OPTIMIZERS", "make_optimizer"]
-
-OPTIMIZERS = ("adamax", "adam")
-
 
 class _Optimizer(tf.Module):
   """Shared state: the variables, their first moments and the update count."""

@@ -9,7 +9,7 @@ image shape:
     variances, off-diagonal covariances, the covariance trace, per-channel
     variance sums (the numbers of Section 5), `||x|| / sqrt(D)`;
 
-and with a trained `run` (`glow_ood.evaluate.Run`; the paper uses an
+and with a trained `run` (`glow_ood.runs.Run`; the paper uses an
 additive, constant-volume Glow):
 
   * the second-order prediction of `E_q[log p(x)] - E_p[log p(x)]` (Eq. 5-6)
@@ -22,84 +22,24 @@ additive, constant-volume Glow):
 It writes `analysis.json`, `analysis.md` and `figures/` to `output_dir`.
 """
 
-import dataclasses
 import json
 import os
-from typing import Optional, Tuple
 
 import numpy as np
 
 from glow_ood import data as data_lib
 from glow_ood import plots
 from glow_ood import progress as progress_lib
-from glow_ood import report
-from glow_ood import scoring
-from glow_ood import special_datasets
+from glow_ood.experiments import report
+from glow_ood import likelihood_terms
+from glow_ood.data import special as special_datasets
 from glow_ood.analysis import data_statistics as data_statistics_lib
 from glow_ood.analysis import latent_statistics as latent_statistics_lib
 from glow_ood.analysis import second_order
 
-__all__ = ["AnalysisConfig", "analyze"]
+__all__ = ["analyze"]
 
 
-@dataclasses.dataclass(frozen=True)
-class AnalysisConfig:
-  """What `analyze` computes.
-
-  Attributes:
-    datasets: `p` (the training distribution; its train split) first, then
-      the datasets `q` compared with it (test splits). With a run, `p`
-      defaults to the run's dataset when `datasets` is empty or starts with
-      another one.
-    data: `DataConfig` template (data_dir, source, pad_to, to_rgb, ...).
-    image_shape: every dataset is conformed (padded / tiled) to this shape;
-      `None`: the first dataset's shape. With a run, the run's model's shape
-      is used (a different `image_shape` raises), and of `data` only
-      `data_dir` applies (the run's own data settings are used).
-    num_examples: images per dataset for the data statistics (`None`: all).
-    num_model_examples: images per dataset for the model terms.
-    hessian_method: `"exact"` (D Hessian-vector products), `"hutchinson"`
-      or `"none"` (skip the model's Hessian).
-    num_probes: Hutchinson probes.
-    graying_factors: for the latent statistics of grayed images (Fig. 13).
-    batch_size: images per model call.
-    seed: seeds subsampled covariance entries and Hutchinson probes.
-  """
-  datasets: Tuple[str, ...] = ()
-  data: data_lib.DataConfig = data_lib.DataConfig()
-  image_shape: Optional[Tuple[int, int, int]] = None
-  num_examples: Optional[int] = None
-  num_model_examples: int = 2000
-  hessian_method: str = "exact"
-  num_probes: int = 256
-  graying_factors: Tuple[float, ...] = (0.8, 0.5, 0.2)
-  batch_size: int = 256
-  seed: int = 0
-
-  def __post_init__(self):
-    if isinstance(self.datasets, str):
-      raise TypeError(f"datasets must be a sequence of names, not a str "
-                      f"({self.datasets!r}); e.g. ('cifar10_jpeg', 'mnist').")
-    object.__setattr__(self, "datasets", tuple(self.datasets))
-    methods = second_order.HESSIAN_METHODS + ("none",)
-    if self.hessian_method not in methods:
-      raise ValueError(f"Unknown hessian_method {self.hessian_method!r}; "
-                       f"choose one of {methods}.")
-    if self.num_examples is not None and self.num_examples < 2:
-      raise ValueError(f"num_examples must be >= 2 or None; got "
-                       f"{self.num_examples}.")
-    if self.num_model_examples < 2:
-      raise ValueError(f"num_model_examples must be >= 2; got "
-                       f"{self.num_model_examples}.")
-    if self.num_probes < 1 or self.batch_size < 1:
-      raise ValueError("num_probes and batch_size must be >= 1.")
-    if any(not 0. <= f <= 1. for f in self.graying_factors):
-      raise ValueError(f"graying_factors must be in [0, 1]; got "
-                       f"{self.graying_factors}.")
-    for name in self.datasets:
-      if special_datasets.is_generated(name):
-        raise ValueError(f"{name!r} is generated, it has no data statistics "
-                         "to compare; use real datasets (or grayed:...).")
 
 
 def _datasets(config, run):
@@ -119,17 +59,12 @@ def _load(config, datasets, image_shape, run):
   template = run.config.data if run is not None else config.data
   if run is not None and config.data.data_dir is not None:
     template = template.replace(data_dir=config.data.data_dir)
-  images = {}
-  for index, name in enumerate(datasets):
-    split = "train" if index == 0 else "test"
-    loaded = data_lib.load_images_as(template.replace(dataset=name), split,
-                                 image_shape) if image_shape else \
-        data_lib.load_images(template.replace(dataset=name, image_shape=None),
-                         split)
-    images[name] = data_lib.subsample(loaded, config.num_examples)
-    if image_shape is None:
-      image_shape = images[name].shape[1:]
-  return images, tuple(int(d) for d in image_shape)
+  sets = data_lib.load_evaluation_sets(
+      template.replace(dataset=datasets[0], image_shape=None), datasets[1:],
+      splits=("train",), image_shape=image_shape,
+      num_examples=config.num_examples)
+  images = {name.rsplit("/", 1)[0]: x for name, x in sets.items()}
+  return images, tuple(int(d) for d in images[datasets[0]].shape[1:])
 
 
 def _model_input(mean_pixels_over_256):
@@ -144,7 +79,7 @@ def _model_input(mean_pixels_over_256):
 def _second_order(run, stats, images, config, name_p, output_stream):
   """Predicted vs measured gaps for every q, as JSON-ready dicts."""
   model = run.model
-  scorer = scoring.ModelScorer(model, config.batch_size)
+  scorer = likelihood_terms.ModelScorer(model, config.batch_size)
   limit = config.num_model_examples
   log_prob = {name: scorer(data_lib.subsample(x, limit),
                            description=f"log p(x): {name}",

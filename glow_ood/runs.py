@@ -1,18 +1,59 @@
-"""Restoring a trained Glow from a run folder written by `glow_ood.train`."""
+"""Reopening a run folder: `load_run(workdir)` rebuilds config, model and weights.
 
+    run = load_run("runs/fashion_mnist_glow_cpu")      # latest checkpoint, EMA
+    run.config.model.num_levels, run.step, run.model.bits_per_dim(images)
+
+The config comes from the run's own `config.json` (written by
+`glow_ood.train.train`, from Python or from `launch/train.py` alike), the
+weights from its latest (or `step`'s) checkpoint.
+"""
+
+import dataclasses
 import os
 
 import tensorflow.compat.v2 as tf
 
-from glow_ood import ema as ema_lib
 from glow_ood import model as model_lib
+from glow_ood import run_folder
+from glow_ood.configs import TrainConfig
+from glow_ood.train import ema as ema_lib
 
-__all__ = ["checkpoint_path", "restore_model"]
+__all__ = ["Run", "load_run", "checkpoint_path", "restore_model"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """A trained model: `name` (for tables), `workdir`, `TrainConfig`, `Glow`, `step`."""
+  name: str
+  workdir: str
+  config: TrainConfig
+  model: model_lib.Glow
+  step: int
+
+
+def load_run(workdir, step=None, use_ema=True, name=None):
+  """The run in `workdir`: its config.json and its latest (or `step`'s) checkpoint.
+
+  Args:
+    workdir: a run folder written by `glow_ood.train.train`.
+    step: Python `int` or `None` (the latest checkpoint).
+    use_ema: load the EMA weights if the run kept them.
+    name: the run's name in tables. Default value: the folder's name.
+
+  Raises:
+    run_folder.MissingConfigError: no config.json (the message says what to do).
+    FileNotFoundError: no checkpoint (of `step`).
+  """
+  config = run_folder.read_config(workdir, TrainConfig)
+  model, trained_step = restore_model(config, workdir, step, use_ema=use_ema)
+  name = name or os.path.basename(os.path.normpath(workdir))
+  return Run(name=name, workdir=workdir, config=config, model=model,
+             step=trained_step)
 
 
 def checkpoint_path(workdir, step=None):
   """Path of the latest checkpoint in `<workdir>/checkpoints` (or of `step`'s)."""
-  directory = os.path.join(workdir, "checkpoints")
+  directory = os.path.join(workdir, run_folder.CHECKPOINTS_DIR)
   state = tf.train.get_checkpoint_state(directory)
   if state is None:
     raise FileNotFoundError(
@@ -32,8 +73,7 @@ def restore_model(config, workdir, step=None, use_ema=True):
   """A `glow_ood.Glow` with the weights of a run's checkpoint.
 
   Args:
-    config: the run's `TrainConfig` (e.g. from
-      `glow_ood.flags.train_config_from_flagfile(<workdir>/flags.cfg)`).
+    config: the run's `TrainConfig` (`load_run` reads it from config.json).
     workdir: the run folder.
     step: Python `int` or `None` (latest). Default value: `None`.
     use_ema: if the run kept an exponential moving average of the weights,

@@ -20,110 +20,26 @@ Finished cells are stored in `<workdir>/results.json` as they complete; a
 re-run skips them (and every finished training run), so the benchmark resumes.
 """
 
-import dataclasses
-import json
 import os
 import time
-from typing import Optional, Tuple
 
 import numpy as np
 
-from glow_ood import checkpoints
-from glow_ood import config as config_lib
+from glow_ood import configs as config_lib
 from glow_ood import data
+from glow_ood import likelihood_terms
 from glow_ood import metrics
-from glow_ood import report
+from glow_ood import run_folder
+from glow_ood import runs as runs_lib
 from glow_ood import scores as scores_lib
-from glow_ood import scoring
-from glow_ood import special_datasets
 from glow_ood import train as train_lib
-from glow_ood import train_config
+from glow_ood.configs import serialization
+from glow_ood.experiments import report
 
-__all__ = ["DEFAULT_PAIRS", "BenchmarkConfig", "score_rows", "run_benchmark",
-           "benchmark_markdown"]
-
-DEFAULT_PAIRS = (
-    ("fashion_mnist", "mnist"),
-    ("notmnist", "mnist"),
-    ("mnist", "notmnist"),
-    ("cifar10_jpeg", "constant:128"),
-    ("cifar10_jpeg", "uniform_random"),
-    ("cifar10_jpeg", "grayed:cifar10_jpeg:0.5"),
-    ("cifar10_jpeg", "mnist"),
-)
+__all__ = ["score_rows", "run_benchmark", "benchmark_markdown"]
 
 
-@dataclasses.dataclass(frozen=True)
-class BenchmarkConfig:
-  """The benchmark's models, data and statistics.
 
-  Attributes:
-    pairs: `(in-distribution, out-of-distribution)` dataset names.
-    num_seeds: models (and background models) per in-distribution dataset.
-    image_size: images are zero-padded to `image_size` squares.
-    num_levels, num_steps_per_level, hidden_width, coupling_scale: the Glow.
-    train_steps, batch_size, learning_rate, warmup_steps: its training.
-    mutation_rate: `mu` of the background models.
-    validation_size: training images held out to fit the typicality test.
-    num_examples: test images per dataset (a seeded random subset).
-    typicality_batch_size: `M` of the batch typicality test.
-    num_bootstrap: bootstrap resamples of the intervals.
-    data_dir: folder of the local npz files (`None`: the default).
-    eval_batch_size: images per model call when scoring.
-  """
-  pairs: Tuple[Tuple[str, str], ...] = DEFAULT_PAIRS
-  num_seeds: int = 3
-  image_size: int = 32
-  num_levels: int = 3
-  num_steps_per_level: int = 2
-  hidden_width: int = 64
-  coupling_scale: str = "sigmoid"
-  train_steps: int = 1000
-  batch_size: int = 64
-  learning_rate: float = 1e-3
-  warmup_steps: int = 100
-  mutation_rate: float = 0.2
-  validation_size: int = 2000
-  num_examples: int = 2000
-  typicality_batch_size: int = 5
-  num_bootstrap: int = 500
-  data_dir: Optional[str] = None
-  eval_batch_size: int = 500
-
-  def __post_init__(self):
-    object.__setattr__(self, "pairs",
-                       tuple((str(a), str(b)) for a, b in self.pairs))
-    if not self.pairs:
-      raise ValueError("BenchmarkConfig.pairs is empty; give in:out pairs.")
-    for in_name, out_name in self.pairs:
-      special = special_datasets.parse(in_name)
-      if special is not None:
-        raise ValueError(f"In-distribution dataset {in_name!r} must be a real "
-                         "dataset (models are trained on it).")
-      special_datasets.parse(out_name)   # raises on malformed names
-    for field in ("num_seeds", "train_steps", "batch_size", "validation_size",
-                  "num_examples", "typicality_batch_size", "num_bootstrap",
-                  "eval_batch_size", "num_levels", "num_steps_per_level",
-                  "hidden_width"):
-      if int(getattr(self, field)) < 1:
-        raise ValueError(f"BenchmarkConfig.{field} must be >= 1; got "
-                         f"{getattr(self, field)}.")
-    if self.num_seeds < 2:
-      raise ValueError("BenchmarkConfig.num_seeds must be >= 2 (the ensemble "
-                       "score needs several models); the issue asks for 3.")
-    if not 0. < self.mutation_rate < 1.:
-      raise ValueError(f"mutation_rate must be in (0, 1); got "
-                       f"{self.mutation_rate}.")
-    if self.coupling_scale not in config_lib.COUPLING_SCALES:
-      raise ValueError(f"Unknown coupling_scale {self.coupling_scale!r}; "
-                       f"choose one of {config_lib.COUPLING_SCALES}.")
-
-  @property
-  def in_distributions(self):
-    return tuple(dict.fromkeys(a for a, _ in self.pairs))
-
-  def replace(self, **changes):
-    return dataclasses.replace(self, **changes)
 
 
 def score_rows(num_levels, typicality_batch_size):
@@ -164,7 +80,7 @@ def _train_config(config, dataset, channels, seed, background):
       num_steps_per_level=config.num_steps_per_level,
       hidden_width=config.hidden_width, coupling_scale=config.coupling_scale,
       seed=seed + (1000 if background else 0))
-  return train_config.TrainConfig(
+  return config_lib.TrainConfig(
       model=model,
       # Data seed 0 for all: one validation split, held out from every model.
       data=_data_config(config, dataset, 0,
@@ -179,23 +95,17 @@ def _train_config(config, dataset, channels, seed, background):
       seed=seed + (1000 if background else 0))
 
 
-def _finished(workdir, train_steps):
-  path = os.path.join(workdir, "results.json")
-  if not os.path.exists(path):
-    return False
-  with open(path, encoding="utf-8") as f:
-    return json.load(f).get("step") == train_steps
 
 
 def _trained_model(config, dataset, channels, seed, background, workdir, log):
   train = _train_config(config, dataset, channels, seed, background)
-  if not _finished(workdir, config.train_steps):
+  if run_folder.finished_step(workdir, config.train_steps) is None:
     log(f"training {'background' if background else 'model'} {seed} of "
         f"{dataset} in {workdir}")
     start = time.perf_counter()
     train_lib.train(train, workdir)
     log(f"  done in {time.perf_counter() - start:.0f} s")
-  model, _ = checkpoints.restore_model(train, workdir)
+  model, _ = runs_lib.restore_model(train, workdir)
   return model
 
 
@@ -216,15 +126,13 @@ def _auroc_cell(in_values, out_values, num_bootstrap):
 def _evaluate_in_distribution(config, dataset, outs, workdir, log):
   """Cells `{out: {row: cell}}` of one in-distribution dataset."""
   data_config = _data_config(config, dataset, 0)
-  sets = {"validation": data.load_images(data_config, "validation"),
-          "test": data.subsample(data.load_images(data_config, "test"),
-                                 config.num_examples)}
+  loaded = data.load_evaluation_sets(
+      data_config, outs, splits=("validation", "test"),
+      num_examples=config.num_examples, full_splits=("validation",))
+  sets = {"validation": loaded[f"{dataset}/validation"],
+          "test": loaded[f"{dataset}/test"],
+          **{out: loaded[f"{out}/test"] for out in outs}}
   channels = sets["validation"].shape[-1]
-  image_shape = (config.image_size, config.image_size, channels)
-  for out in outs:
-    sets[out] = data.subsample(data.load_images_as(
-        data_config.replace(dataset=out), "test", image_shape),
-        config.num_examples)
   # Every model's DataConfig has seed 0, so they all hold out this validation
   # split; their seeds change the initialization and the data order.
   scored = []   # per seed: {set: (ModelScores, background ModelScores)}
@@ -234,8 +142,8 @@ def _evaluate_in_distribution(config, dataset, outs, workdir, log):
                            os.path.join(run_dir, "model"), log)
     background = _trained_model(config, dataset, channels, seed, True,
                                 os.path.join(run_dir, "background"), log)
-    model_scorer = scoring.ModelScorer(model, config.eval_batch_size)
-    background_scorer = scoring.ModelScorer(background, config.eval_batch_size)
+    model_scorer = likelihood_terms.ModelScorer(model, config.eval_batch_size)
+    background_scorer = likelihood_terms.ModelScorer(background, config.eval_batch_size)
     scored.append({name: (model_scorer(images), background_scorer(images))
                    for name, images in sets.items()})
     num_dims_per_level = [int(np.prod(s)) for s in model.flow.latent_shapes]
@@ -280,18 +188,13 @@ def run_benchmark(config, workdir, log=print):
   path = os.path.join(workdir, "results.json")
   results = {"config": None, "cells": {}}
   if os.path.exists(path):
-    with open(path, encoding="utf-8") as f:
-      results = json.load(f)
-  saved_config = results.get("config")
-  current = json.loads(json.dumps(dataclasses.asdict(config)))
-  if saved_config is not None and saved_config != current:
-    # New pairs add cells; the data's location does not change results.
-    changed = sorted(k for k in current if saved_config.get(k) != current[k]
-                     and k not in ("pairs", "data_dir"))
-    if changed:
-      raise ValueError(
-          f"{workdir} holds a benchmark with other settings ({', '.join(changed)}"
-          "); use a new workdir or the same settings.")
+    results = run_folder.read_json(path, "benchmark results file")
+  current = serialization.to_dict(config)["config"]
+  if results.get("config") is not None:
+    run_folder.check_compatible(
+        results["config"], current, workdir,
+        ignore=config_lib.ood_benchmark.FREE_FIELDS,
+        fix="use the same settings, or a new workdir")
   results["config"] = current
   start = time.perf_counter()
   for dataset in config.in_distributions:
@@ -306,9 +209,7 @@ def run_benchmark(config, workdir, log=print):
     results["elapsed_seconds"] = (results.get("elapsed_seconds", 0.)
                                   + time.perf_counter() - start)
     start = time.perf_counter()
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-      json.dump(results, f, indent=2)
-    os.replace(path + ".tmp", path)
+    run_folder.write_json(path, results)
     log(f"{dataset}: {len(outs)} cell(s) written to {path}")
   with open(os.path.join(workdir, "results.md"), "w", encoding="utf-8") as f:
     f.write(benchmark_markdown(results, config))

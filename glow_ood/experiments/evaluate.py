@@ -3,7 +3,7 @@
 `evaluate(runs, config, output_dir)` loads the in-distribution train and test
 splits and every other dataset of `config.datasets` (test split; shapes
 conformed to the model's, e.g. MNIST padded to 32x32x3), scores each with each
-run (`glow_ood.scoring.ModelScorer`: log p(x), bits/dim, log p(z), log|det|,
+run (`glow_ood.likelihood_terms.ModelScorer`: log p(x), bits/dim, log p(z), log|det|,
 per level), and writes to `output_dir`:
 
   results.json   every number below, per run and for the ensemble
@@ -22,99 +22,25 @@ against the in-distribution test split.
 import dataclasses
 import json
 import os
-from typing import Optional, Tuple
 
 import numpy as np
 
 from glow_ood import analysis
-from glow_ood import checkpoints
 from glow_ood import data
-from glow_ood import flags as glow_flags
+from glow_ood import likelihood_terms
 from glow_ood import metrics
 from glow_ood import plots
 from glow_ood import preprocessing
-from glow_ood import report
-from glow_ood import scoring
-from glow_ood import special_datasets
+from glow_ood.data import special as special_datasets
+from glow_ood.experiments import report
 
-__all__ = ["EvaluationConfig", "Run", "load_run", "evaluate"]
-
-
-@dataclasses.dataclass(frozen=True)
-class EvaluationConfig:
-  """What `evaluate` scores and draws.
-
-  Attributes:
-    datasets: other datasets, scored on their test split (real, e.g.
-      "mnist", or special: "constant:128", "uniform_random",
-      "grayed:cifar10_jpeg:0.5"). The in-distribution train and test splits
-      are always scored.
-    num_examples: images per dataset (a seeded random subset in file order,
-      `data.subsample`), or `None` for all.
-    batch_size: images per model call.
-    graying_factors: factors of the graying curve on the in-distribution
-      test split (1 = original, 0 = constant gray); empty to skip.
-    num_bootstrap: bootstrap resamples of the AUROC intervals.
-    num_samples: images per sample grid (0 to skip).
-    sample_temperatures: temperatures of the sample grids.
-    data_dir: overrides the runs' `--data_dir` (e.g. another machine's copy).
-    seed: seeds the bootstrap and the samples.
-  """
-  datasets: Tuple[str, ...] = ()
-  num_examples: Optional[int] = 2000
-  batch_size: int = 256
-  graying_factors: Tuple[float, ...] = (1., 0.8, 0.6, 0.4, 0.2, 0.)
-  num_bootstrap: int = 1000
-  num_samples: int = 36
-  sample_temperatures: Tuple[float, ...] = (0.7, 1.)
-  data_dir: Optional[str] = None
-  seed: int = 0
-
-  def __post_init__(self):
-    for field in ("datasets", "graying_factors", "sample_temperatures"):
-      value = getattr(self, field)
-      if isinstance(value, str):  # tuple("mnist") would be its letters
-        raise TypeError(f"EvaluationConfig.{field} must be a sequence, not a "
-                        f"str; got {value!r} (write ({value!r},)).")
-      object.__setattr__(self, field, tuple(value))
-    if self.num_examples is not None and self.num_examples < 2:
-      raise ValueError(f"num_examples must be >= 2 or None (all); got "
-                       f"{self.num_examples}.")
-    if self.batch_size < 1:
-      raise ValueError(f"batch_size must be >= 1; got {self.batch_size}.")
-    if any(not 0. <= f <= 1. for f in self.graying_factors):
-      raise ValueError(f"graying_factors must be in [0, 1]; got "
-                       f"{self.graying_factors}.")
-    if self.num_bootstrap < 1:
-      raise ValueError(f"num_bootstrap must be >= 1; got {self.num_bootstrap}.")
-    if self.num_samples < 0:
-      raise ValueError(f"num_samples must be >= 0; got {self.num_samples}.")
-    if any(t <= 0 for t in self.sample_temperatures):
-      raise ValueError(f"sample_temperatures must be > 0; got "
-                       f"{self.sample_temperatures}.")
-    for name in self.datasets:
-      special_datasets.parse(name)   # raises on a malformed special name
+__all__ = ["evaluate", "detection_metrics"]
 
 
-@dataclasses.dataclass(frozen=True)
-class Run:
-  """A trained model: `name` (for tables), `workdir`, `TrainConfig`, `Glow`, `step`."""
-  name: str
-  workdir: str
-  config: object
-  model: object
-  step: int
 
 
-def load_run(workdir, step=None, use_ema=True, name=None):
-  """The run in `workdir` (its flags.cfg and latest or `step`'s checkpoint)."""
-  config = glow_flags.train_config_from_flagfile(
-      os.path.join(workdir, "flags.cfg"))
-  model, trained_step = checkpoints.restore_model(config, workdir, step,
-                                                  use_ema=use_ema)
-  name = name or os.path.basename(os.path.normpath(workdir))
-  return Run(name=name, workdir=workdir, config=config, model=model,
-             step=trained_step)
+
+
 
 
 def _check_compatible(runs):
@@ -134,23 +60,6 @@ def _check_compatible(runs):
                      "its own folder name.")
 
 
-def _load_sets(runs, config):
-  """`{"<dataset>/<split>": uint8 images}` in the models' shape."""
-  data_config = runs[0].config.data
-  if config.data_dir is not None:
-    data_config = data_config.replace(data_dir=config.data_dir)
-  image_shape = runs[0].config.model.image_shape
-  limit = config.num_examples
-  name = data_config.dataset
-  sets = {f"{name}/train": data.subsample(
-              data.load_images(data_config, "train"), limit),
-          f"{name}/test": data.subsample(
-              data.load_images(data_config, "test"), limit)}
-  for other in config.datasets:
-    images = data.load_images_as(data_config.replace(dataset=other), "test",
-                                 image_shape)
-    sets[f"{other}/test"] = data.subsample(images, limit)
-  return sets
 
 
 def _is_generated(set_name):
@@ -230,8 +139,8 @@ def evaluate(runs, config, output_dir, stream=None):
   """Scores `runs` (one model or an ensemble's members) and writes the report.
 
   Args:
-    runs: sequence of `Run` of one experiment (same dataset and image shape).
-    config: `EvaluationConfig`.
+    runs: sequence of `glow_ood.runs.Run` of one experiment (same dataset and image shape).
+    config: `glow_ood.configs.EvaluationConfig`.
     output_dir: folder for results.json, results.md, scores.npz, figures/.
     stream: where progress bars go. Default value: `sys.stderr`.
 
@@ -242,12 +151,17 @@ def evaluate(runs, config, output_dir, stream=None):
   if not runs:
     raise ValueError("evaluate needs at least one run.")
   _check_compatible(runs)
-  sets = _load_sets(runs, config)
+  data_config = runs[0].config.data
+  if config.data_dir is not None:
+    data_config = data_config.replace(data_dir=config.data_dir)
+  sets = data.load_evaluation_sets(
+      data_config, config.datasets, image_shape=runs[0].config.model.image_shape,
+      num_examples=config.num_examples)
   in_distribution = runs[0].config.data.dataset
   in_test = f"{in_distribution}/test"
   os.makedirs(output_dir, exist_ok=True)
   scores, arrays = {}, {}
-  scorers = {run.name: scoring.ModelScorer(run.model, config.batch_size)
+  scorers = {run.name: likelihood_terms.ModelScorer(run.model, config.batch_size)
              for run in runs}
   for run in runs:
     scorer = scorers[run.name]

@@ -2,10 +2,9 @@
 
 import tensorflow.compat.v2 as tf
 
+from glow_ood.configs.train import STRATEGIES
+
 __all__ = ["STRATEGIES", "make_strategy", "check_global_batch"]
-
-STRATEGIES = ("mirrored", "one_device", "multi_worker_mirrored")
-
 
 def make_strategy(name, devices=()):
   """Returns the strategy `name` over `devices` (default: the strategy's own choice).

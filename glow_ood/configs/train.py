@@ -1,0 +1,118 @@
+"""`TrainConfig`: everything `glow_ood.train.train` needs, frozen (no TensorFlow)."""
+
+import dataclasses
+from typing import Optional, Tuple
+
+from glow_ood.configs import dataset_names
+from glow_ood.configs._validation import option
+from glow_ood.configs._validation import validate
+from glow_ood.configs.data import DataConfig
+from glow_ood.configs.model import GlowConfig
+
+__all__ = ["TrainConfig", "OPTIMIZERS", "STRATEGIES", "RESUME_FIELDS"]
+
+OPTIMIZERS = ("adamax", "adam")
+STRATEGIES = ("mirrored", "one_device", "multi_worker_mirrored")
+
+# What a resumed run must share with the run in its folder: the model, the
+# data its checkpoint was trained on and the optimizer state's meaning.
+# Dotted paths into the config; everything else (train_steps, intervals,
+# evaluation sets, strategy, learning-rate schedule, data_dir, ...) may change.
+RESUME_FIELDS = (
+    "model", "data.dataset", "data.pad_to", "data.to_rgb",
+    "data.validation_size", "data.mutation_rate", "data.seed",
+    "data.n_bits", "batch_size", "optimizer", "seed")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """A training run: model, data, optimization, evaluation and bookkeeping.
+
+  Attributes:
+    model: `GlowConfig`.
+    data: `DataConfig` of the in-distribution dataset.
+    eval_datasets: names evaluated periodically and at the end besides the
+      in-distribution test split (out-of-distribution sets, e.g. "mnist",
+      "constant:128"); loaded with `data`'s other settings.
+    batch_size: global batch size (divisible by the replicas).
+    init_batch_size: images for ActNorm's data-dependent initialization
+      (openai/glow: 512), one global batch in cross-replica context.
+    eval_batch_size: batch size of evaluation (one device).
+    train_steps: total optimizer steps of the run (resumed runs continue).
+    optimizer: `"adamax"` (openai/glow) or `"adam"`.
+    learning_rate: peak learning rate.
+    warmup_steps: linear warm-up from 0 to `learning_rate` over these steps.
+    grad_clip_norm: clip the global gradient norm to this, or `None`.
+    ema_decay: Polyak averaging decay for evaluation weights, or `None`.
+    max_consecutive_skips: stop after this many consecutive non-finite steps.
+    log_every: steps between terminal lines / train summaries.
+    eval_every: steps between evaluations (0: only at the end).
+    checkpoint_every: steps between checkpoints (and one at the end).
+    eval_num_examples: examples per evaluation set (`None`: all).
+    sample_temperatures: temperatures of the sample grids in TensorBoard.
+    num_samples: images per sample grid.
+    strategy: `"mirrored"`, `"one_device"` or `"multi_worker_mirrored"`.
+    devices: devices for the strategy, e.g. `("/cpu:0", "/cpu:1")`; empty
+      means the strategy's default.
+    jit_compile: XLA-compile the per-replica forward/backward pass.
+    nonfinite_loss_steps: fault injection: at these steps the loss is made
+      NaN, to check that the run skips them (never saves them).
+    seed: seeds data order and noise (the model has its own seed).
+  """
+  model: GlowConfig = GlowConfig()
+  data: DataConfig = DataConfig()
+  eval_datasets: Tuple[str, ...] = option(
+      (), "Other datasets evaluated on their test split "
+      "(out-of-distribution), e.g. svhn_cropped,constant:128.")
+  batch_size: int = option(64, "Global batch size.", minimum=1)
+  init_batch_size: int = option(
+      512, "Images for ActNorm's data-dependent init.", minimum=1)
+  eval_batch_size: int = option(256, "Evaluation batch size.", minimum=1)
+  train_steps: int = option(100_000, "Total training steps.", minimum=1)
+  optimizer: str = option("adamax", "Optimizer.", choices=OPTIMIZERS)
+  learning_rate: float = option(1e-3, "Peak learning rate.", minimum=0.,
+                                exclusive_minimum=True)
+  warmup_steps: int = option(0, "Linear learning-rate warm-up steps.",
+                             minimum=0)
+  grad_clip_norm: Optional[float] = option(
+      None, "Clip the global gradient norm to this; 0 = no clipping.",
+      minimum=0., exclusive_minimum=True, flag_none=0.)
+  ema_decay: Optional[float] = option(
+      None, "Polyak (EMA) decay of evaluation weights; 0 = none.", minimum=0.,
+      maximum=1., exclusive_minimum=True, exclusive_maximum=True,
+      flag_none=0.)
+  max_consecutive_skips: int = option(
+      20, "Stop after this many consecutive non-finite steps.", minimum=1)
+  log_every: int = option(100, "Steps between progress lines.", minimum=1)
+  eval_every: int = option(
+      5000, "Steps between evaluations (0 = only at the end).", minimum=0)
+  checkpoint_every: int = option(1000, "Steps between checkpoints.",
+                                 minimum=1)
+  eval_num_examples: Optional[int] = option(
+      None, "Examples per evaluation set; 0 = all.", minimum=1, flag_none=0)
+  sample_temperatures: Tuple[float, ...] = option(
+      (0.7, 1.0), "Temperatures of the TensorBoard sample grids.",
+      minimum=0., exclusive_minimum=True)
+  num_samples: int = option(16, "Images per sample grid.", minimum=1)
+  strategy: str = option("mirrored", "tf.distribute strategy.",
+                         choices=STRATEGIES)
+  devices: Tuple[str, ...] = option(
+      (), "Devices of the strategy (e.g. /gpu:0,/gpu:1); empty = the "
+      "strategy's default.")
+  jit_compile: bool = option(False, "XLA-compile the training step.")
+  nonfinite_loss_steps: Tuple[int, ...] = option(
+      (), "Fault injection: make the loss NaN at these steps (to check that "
+      "they are skipped).")
+  seed: int = option(0, "Seed of data order and noise.")
+
+  def __post_init__(self):
+    validate(self)
+    for name in self.eval_datasets:
+      dataset_names.parse(name)   # raises on a malformed special name
+    if self.data.n_bits != self.model.n_bits:
+      raise ValueError(
+          f"TrainConfig: data.n_bits={self.data.n_bits} differs from "
+          f"model.n_bits={self.model.n_bits}; set both to the same value.")
+
+  def replace(self, **changes):
+    return dataclasses.replace(self, **changes)

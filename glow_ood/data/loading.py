@@ -1,0 +1,144 @@
+"""Datasets by name -> uint8 arrays: splits, padding, special inputs, evaluation sets.
+
+    config = DataConfig(dataset="fashion_mnist", pad_to=32, validation_size=5000)
+    train = load_images(config, "train")                   # uint8 [55000, 32, 32, 1]
+
+Where the images come from is `glow_ood.data.sources`; special inputs
+("constant:128", "uniform_random", "grayed:cifar10:0.5") are requested by
+name too (`glow_ood.data.special`).
+"""
+
+import numpy as np
+
+from glow_ood.configs.data import DataConfig
+from glow_ood.configs.data import SPLITS
+from glow_ood.data import sources
+from glow_ood.data import special as special_datasets
+from glow_ood.data import transforms
+
+__all__ = ["load_images", "load_images_as", "load_evaluation_sets"]
+
+# Seeds "uniform_random" differently per split.
+_SPLIT_IDS = {"train": 0, "validation": 1, "test": 2}
+
+def load_images_as(config, split, image_shape):
+  """`load_images` of `config.dataset`, conformed to `image_shape`.
+
+  Generated datasets are made at `image_shape`; real ones are loaded with
+  `config`'s own `pad_to` / `to_rgb`, then padded / tiled by `conform_images`.
+  """
+  special = special_datasets.parse(config.dataset)
+  if special is not None and special.is_generated:
+    return load_images(config.replace(image_shape=tuple(image_shape)), split)
+  images = load_images(config.replace(image_shape=None), split)
+  return transforms.conform_images(images, image_shape, name=f"{config.dataset}/{split}")
+
+def load_images(config, split):
+  """The images of `config.dataset`'s `split`: uint8 `[N, H, W, C]`.
+
+  `split` is `"train"`, `"test"` or `"validation"` (`config.validation_size`
+  train examples drawn with `config.seed`, which `"train"` then leaves out).
+  Real images are padded (`pad_to`) and tiled (`to_rgb`) as configured;
+  "grayed:<dataset>:<factor>" grays them after that; generated datasets are
+  made at `config.image_shape` (`num_generated_images` per split, not carved).
+
+  Raises:
+    DatasetNotFoundError: neither the local npz file nor tensorflow_datasets
+      (as `config.source` allows) has the dataset; the message names both.
+  """
+  if not isinstance(config, DataConfig):
+    raise TypeError(f"load_images needs a DataConfig; got "
+                    f"{type(config).__name__}.")
+  if split not in SPLITS:
+    raise ValueError(f"Unknown split {split!r}; choose one of {SPLITS}.")
+  special = special_datasets.parse(config.dataset)
+  if special is not None and special.is_generated:
+    if config.image_shape is None:
+      raise ValueError(
+          f"Dataset {config.dataset!r} is generated and has no shape of its "
+          "own: set DataConfig.image_shape, normally to the in-distribution "
+          "images' shape, e.g. config.replace(dataset=..., "
+          "image_shape=test_images.shape[1:]).")
+    return special_datasets.generate(
+        special, config.num_generated_images, config.image_shape,
+        seed=(config.seed, _SPLIT_IDS[split]))
+  name = config.dataset if special is None else special.base
+  images = _carve(config, name, split)
+  if config.pad_to is not None:
+    images = transforms.pad_images(images, config.pad_to)
+  if config.to_rgb:
+    images = transforms.gray_to_rgb(images)
+  if special is not None:
+    images = special_datasets.grayed_images(images, special.factor)
+  if config.image_shape is not None and images.shape[1:] != config.image_shape:
+    raise ValueError(
+        f"Dataset {config.dataset!r} split {split!r} has images of shape "
+        f"{images.shape[1:]} (after pad_to={config.pad_to}, "
+        f"to_rgb={config.to_rgb}), not DataConfig.image_shape="
+        f"{config.image_shape}. Pad (pad_to=32) / tile (to_rgb=True) the "
+        "images or change image_shape.")
+  return images
+
+def _carve(config, name, split):
+  """`split` of `name`; "validation" is a seeded random subset of train."""
+  size = config.validation_size
+  if split == "test":
+    return sources.load_source(config, name, "test")
+  if split == "validation" and not size:
+    raise ValueError(f"Dataset {name!r} has no 'validation' split: set "
+                     "DataConfig.validation_size > 0 to carve one from "
+                     "'train'.")
+  train = sources.load_source(config, name, "train")
+  if size >= len(train):
+    raise ValueError(f"DataConfig.validation_size={size} leaves no training "
+                     f"examples: {name!r} has {len(train)} train examples.")
+  # A seeded random subset (not the last examples: some files are sorted by
+  # class), both parts in their original order.
+  held_out = np.zeros(len(train), bool)
+  held_out[np.random.default_rng(config.seed).permutation(len(train))[:size]] = True
+  return train[held_out] if split == "validation" else train[~held_out]
+
+
+def load_evaluation_sets(config, others=(), *, splits=("train", "test"),
+                         image_shape=None, num_examples=None, full_splits=(),
+                         loaded=None):
+  """The images a model is evaluated on: `{"<dataset>/<split>": uint8 images}`.
+
+  In order: `config.dataset`'s `splits`, then the test split of each dataset
+  of `others` (out-of-distribution sets, real or special), conformed to
+  `image_shape` (`conform_images`: e.g. MNIST padded and tiled to 32x32x3).
+  Each set is a seeded random subset of at most `num_examples` images
+  (`transforms.subsample`), except the splits in `full_splits`.
+
+  Args:
+    config: `DataConfig` of the in-distribution dataset; `others` are loaded
+      with its other settings (data_dir, source, ...).
+    others: sequence of dataset names.
+    splits: in-distribution splits, from `SPLITS`.
+    image_shape: `(H, W, C)` of the model; default: the in-distribution
+      images' own shape.
+    num_examples: Python `int` or `None` (all).
+    full_splits: in-distribution splits kept whole (e.g. a validation split
+      a score is fitted on).
+    loaded: optional `{split: images}` already in memory (e.g. the training
+      images), used instead of loading them again.
+  """
+  if isinstance(others, str):
+    raise TypeError(f"others must be a sequence of names, not a str; got "
+                    f"{others!r} (write ({others!r},)).")
+  loaded = dict(loaded or {})
+  sets = {}
+  for split in splits:
+    images = loaded[split] if split in loaded else load_images(config, split)
+    if image_shape is not None:
+      images = transforms.conform_images(images, image_shape,
+                                         name=f"{config.dataset}/{split}")
+    sets[f"{config.dataset}/{split}"] = (
+        images if split in full_splits
+        else transforms.subsample(images, num_examples))
+  if image_shape is None and sets:
+    image_shape = next(iter(sets.values())).shape[1:]
+  for name in others:
+    images = load_images_as(config.replace(dataset=name), "test", image_shape)
+    sets[f"{name}/test"] = transforms.subsample(images, num_examples)
+  return sets

@@ -1,0 +1,40 @@
+"""The flags of `launch/evaluate.py` and their `EvaluationConfig`."""
+
+from absl import flags
+
+from glow_ood import configs
+from glow_ood.flags import _fields
+
+__all__ = ["define_evaluate_flags", "to_evaluation_config"]
+
+# `--datasets` unset means "the run's eval_datasets plus the special inputs".
+_EVALUATION = dict(defaults={"datasets": None})
+
+
+def define_evaluate_flags(flag_values=flags.FLAGS):
+  """Defines the flags of `launch/evaluate.py` on `flag_values`."""
+  definer = _fields.Definer(flag_values)
+  definer.DEFINE_multi_string(
+      "workdir", None, "Run folder(s) written by launch/train.py or "
+      "glow_ood.train.train; repeat the flag for an ensemble (its members' "
+      "folders).")
+  definer.DEFINE_string(
+      "output_dir", None, "Where results.json, results.md, scores.npz and "
+      "figures/ go. Default: <first workdir>/evaluation (or "
+      "<parent>/ensemble_evaluation for several workdirs).")
+  definer.DEFINE_integer("step", None, "Checkpoint step to load (default: the "
+                         "latest).", lower_bound=0)
+  definer.DEFINE_bool("use_ema", True, "Load the EMA weights if the run kept "
+                      "them.")
+  _fields.define_fields(flag_values, configs.EvaluationConfig, **_EVALUATION)
+
+
+def to_evaluation_config(flag_values, run_config):
+  """Parsed evaluate flags (+ the first run's `TrainConfig`) -> `EvaluationConfig`."""
+  values = _fields.field_values(
+      flag_values, configs.EvaluationConfig, _fields.define_fields(
+          flags.FlagValues(), configs.EvaluationConfig, **_EVALUATION))
+  if "datasets" not in values:
+    values["datasets"] = tuple(dict.fromkeys(
+        tuple(run_config.eval_datasets) + configs.DEFAULT_EXTRA_DATASETS))
+  return configs.EvaluationConfig(**values)

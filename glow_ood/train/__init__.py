@@ -1,0 +1,19 @@
+"""Training Glow: `train(TrainConfig, workdir)`, resumable, under a `tf.distribute` strategy.
+
+Modules, one concern each: `step` (the state under the strategy, ActNorm's
+init, the distributed step), `loop` (`train`: intervals, checkpoints,
+evaluation, config.json), `summaries` (TensorBoard scalars, evaluations,
+samples), `optimizers` (Adamax, Adam), `ema` (Polyak averaging),
+`distribution` (strategies by name).
+"""
+
+from glow_ood.train import distribution
+from glow_ood.train import ema
+from glow_ood.train import optimizers
+from glow_ood.train import step
+from glow_ood.train import summaries
+from glow_ood.train.loop import ConfigurationError
+from glow_ood.train.loop import TrainingDivergedError
+from glow_ood.train.loop import train
+from glow_ood.train.step import TrainState
+from glow_ood.train.step import learning_rate_at

@@ -1,7 +1,0 @@
-"""Appendix C of Nalisnick et al. (2019): RealNVP on two moons copied to D dimensions."""
-
-from glow_ood.two_moons import data
-from glow_ood.two_moons import experiment
-from glow_ood.two_moons import realnvp
-from glow_ood.two_moons.experiment import TwoMoonsConfig
-from glow_ood.two_moons.experiment import run
