@@ -6,7 +6,7 @@ from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
-import bijector_test_util as util
+from tests.bijectors import bijector_test_util as util
 from bijectors import actnorm
 
 MODES = util.MODES

@@ -6,7 +6,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 import tf_keras
 
-import bijector_test_util as util
+from tests.bijectors import bijector_test_util as util
 from bijectors import actnorm
 from bijectors import affine_coupling
 from bijectors import channel_affine

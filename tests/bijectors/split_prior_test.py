@@ -4,7 +4,7 @@ from absl.testing import parameterized
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-import bijector_test_util as util
+from tests.bijectors import bijector_test_util as util
 from bijectors import split_prior
 
 tfb = tfp.bijectors

@@ -28,6 +28,7 @@ from absl import flags
 import numpy as np
 import pytest
 
+from glow_ood import configs
 from glow_ood import runs as runs_lib
 from glow_ood import flags as glow_flags
 from glow_ood import metrics
@@ -93,12 +94,12 @@ def toy_config(data_dir, **overrides):
       typicality_batch_size=5, num_bootstrap=50, data_dir=str(data_dir),
       eval_batch_size=50)
   values.update(overrides)
-  return ood_benchmark.BenchmarkConfig(**values)
+  return configs.BenchmarkConfig(**values)
 
 
 class ToyRun(NamedTuple):
   """The toy run: its config, data folder, workdir, results and log lines."""
-  config: ood_benchmark.BenchmarkConfig
+  config: configs.BenchmarkConfig
   data_dir: str
   workdir: str
   results: Dict[str, Any]
@@ -385,11 +386,11 @@ def test_changed_settings_do_not_resume_a_workdir(toy_run, tmp_path,
 ])
 def test_bad_config_raises(change, message):
   with pytest.raises(ValueError, match=message):
-    ood_benchmark.BenchmarkConfig(**change)
+    configs.BenchmarkConfig(**change)
 
 
 def test_config_pairs_become_string_tuples():
-  config = ood_benchmark.BenchmarkConfig(pairs=[["a", "b"], ("a", "c")])
+  config = configs.BenchmarkConfig(pairs=[["a", "b"], ("a", "c")])
   assert config.pairs == (("a", "b"), ("a", "c"))
   assert config.in_distributions == ("a",)
 
@@ -397,15 +398,15 @@ def test_config_pairs_become_string_tuples():
 # Flags.
 
 def test_pair_parses_in_arrow_out():
-  assert glow_flags._pair("a->b") == ("a", "b")
-  assert glow_flags._pair(" cifar10_jpeg -> grayed:cifar10_jpeg:0.5 ") == (
+  assert glow_flags.parse_pair("a->b") == ("a", "b")
+  assert glow_flags.parse_pair(" cifar10_jpeg -> grayed:cifar10_jpeg:0.5 ") == (
       "cifar10_jpeg", "grayed:cifar10_jpeg:0.5")
 
 
 @pytest.mark.parametrize("text", ["a-b", "a->b->c", "->b", "a->", " -> "])
 def test_bad_pair_text_raises(text):
   with pytest.raises(ValueError, match=r"in->out .*" + repr(text)):
-    glow_flags._pair(text)
+    glow_flags.parse_pair(text)
 
 
 def _parsed(*argv):
@@ -417,7 +418,7 @@ def _parsed(*argv):
 
 def test_default_flags_give_the_default_config():
   config = glow_flags.to_benchmark_config(_parsed())
-  defaults = ood_benchmark.BenchmarkConfig()
+  defaults = configs.BenchmarkConfig()
   for field in dataclasses.fields(defaults):
     assert getattr(config, field.name) == getattr(defaults, field.name), (
         field.name)
@@ -428,7 +429,7 @@ def test_flagfile_is_the_default_benchmark():
       f"--flagfile={os.path.join(REPO, 'launch/flagfiles/ood_benchmark.cfg')}")
   assert values.workdir == "runs/ood_benchmark"
   config = glow_flags.to_benchmark_config(values)
-  assert config == ood_benchmark.BenchmarkConfig()
+  assert config == configs.BenchmarkConfig()
 
 
 def test_flags_set_every_field():

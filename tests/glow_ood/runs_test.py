@@ -20,8 +20,8 @@ from glow_ood import runs as runs_lib
 from glow_ood import data
 from glow_ood import train as train_lib
 from glow_ood.configs import TrainConfig
-from toy_data import toy_images
-from toy_data import write_dataset as _write_dataset
+from tests.toy_data import toy_images
+from tests.toy_data import write_dataset as _write_dataset
 
 IMAGE_SHAPE = (8, 8, 1)
 EMA_DECAY = 0.5

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from glow_ood import configs
 import glow_ood
 from glow_ood import data
 from glow_ood.train import distribution
@@ -25,8 +26,8 @@ from glow_ood.data import transforms
 from glow_ood import likelihood_terms
 from glow_ood import train as train_lib
 from glow_ood.configs import TrainConfig
-from toy_data import toy_images
-from toy_data import write_dataset as _write_dataset
+from tests.toy_data import toy_images
+from tests.toy_data import write_dataset as _write_dataset
 
 DATA_DIR = data.default_data_dir()
 IMAGE_SHAPE = (8, 8, 1)
@@ -104,7 +105,7 @@ def _state(run, applied=True, loss=float("nan")):
       ema=numpy(run.ema.shadows) if run.ema is not None else [])
 
 
-class _RecordingRun(train_lib._Run):  # pylint: disable=protected-access
+class _RecordingRun(train_lib.TrainState):  # pylint: disable=protected-access
   """`_Run` that keeps `State`s: `initial` (after restore / init), `history`."""
 
   def __init__(self, *args, **kwargs):
@@ -368,7 +369,7 @@ def test_replicas_agree_after_actnorm_init_and_steps(toy_dir, tmp_path):
                        ema_decay=0.9)
   strategy = distribution.make_strategy(config.strategy, config.devices)
   images = data.load_images(config.data, "train")
-  run = train_lib._Run(config, str(tmp_path / "run"), strategy, images)  # pylint: disable=protected-access
+  run = train_lib.TrainState(config, str(tmp_path / "run"), strategy, images)  # pylint: disable=protected-access
   assert run.initialize_or_restore()  # a fresh run initializes
   layers = run.model.actnorm_layers()
   assert len(layers) == 6  # 2 flow steps + 2 per coupling network
@@ -390,7 +391,7 @@ def test_replicas_agree_after_actnorm_init_and_steps(toy_dir, tmp_path):
   assert np.any(_local_values(strategy, first.loc)[0][0] != 0.)
 
   # The same global batch initializes a one-device model identically.
-  one = train_lib._Run(  # pylint: disable=protected-access
+  one = train_lib.TrainState(  # pylint: disable=protected-access
       config.replace(strategy="one_device", devices=ONE_CPU),
       str(tmp_path / "one"), distribution.make_strategy("one_device", ONE_CPU),
       images)

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from glow_ood import flags as glow_flags
-from toy_data import toy_images
-from toy_data import write_dataset as _write_dataset
+from tests.toy_data import toy_images
+from tests.toy_data import write_dataset as _write_dataset
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SETS = ("toy/train", "toy/test", "constant:128/test", "constant:0/test",

@@ -7,6 +7,7 @@ from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
 
+from glow_ood import configs
 from glow_ood.plots import limiting_bounds
 from glow_ood.experiments.two_moons import data
 from glow_ood.experiments.two_moons import experiment
@@ -36,7 +37,7 @@ def tiny_config(**overrides):
                 num_eval_examples=48, num_couplings=2, hidden_width=8,
                 train_steps=25, batch_size=32, learning_rate=1e-2)
   values.update(overrides)
-  return experiment.TwoMoonsConfig(**values)
+  return configs.TwoMoonsConfig(**values)
 
 
 class DataTest(tf.test.TestCase):
@@ -240,10 +241,10 @@ class BoundsAndConfigTest(tf.test.TestCase, parameterized.TestCase):
   )
   def test_bad_config(self, overrides, message):
     with self.assertRaisesRegex(ValueError, message):
-      experiment.TwoMoonsConfig(**overrides)
+      configs.TwoMoonsConfig(**overrides)
 
   def test_config_is_frozen_and_normalized(self):
-    config = experiment.TwoMoonsConfig(dims=[4, 2], scales=["sigmoid"])
+    config = configs.TwoMoonsConfig(dims=[4, 2], scales=["sigmoid"])
     self.assertEqual(config.dims, (4, 2))
     self.assertEqual(config.scales, ("sigmoid",))
     with self.assertRaises(AttributeError):

@@ -26,6 +26,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from glow_ood import configs
+from glow_ood import runs as runs_lib
 import glow_ood
 from glow_ood import analysis
 from glow_ood.experiments import analyze_data as analyze_lib
@@ -104,7 +106,7 @@ def _assert_summary_close(actual, expected, **tolerance):
 
 def test_data_statistics_without_a_run(toy, tmp_path):
   data_dir, images = toy
-  config = analyze_lib.AnalysisConfig(
+  config = configs.AnalysisConfig(
       datasets=("toyp", "toyq", "toyr", "grayed:toyp:0.5"),
       data=_data_config(data_dir), num_examples=40)
   out = analyze_lib.analyze(config, str(tmp_path / "out"))
@@ -172,7 +174,7 @@ def test_data_statistics_without_a_run(toy, tmp_path):
 
 def test_image_shape_tiles_gray_to_rgb(toy, tmp_path):
   data_dir, images = toy
-  config = analyze_lib.AnalysisConfig(
+  config = configs.AnalysisConfig(
       datasets=("toyp", "toyr"), data=_data_config(data_dir),
       image_shape=(8, 8, 3))
   out = analyze_lib.analyze(config, str(tmp_path / "out"))
@@ -190,7 +192,7 @@ def test_image_shape_tiles_gray_to_rgb(toy, tmp_path):
 
 def test_missing_dataset_fails_before_writing(toy, tmp_path):
   data_dir, _ = toy
-  config = analyze_lib.AnalysisConfig(datasets=("toyp", "no_such_images"),
+  config = configs.AnalysisConfig(datasets=("toyp", "no_such_images"),
                                       data=_data_config(data_dir))
   with pytest.raises(data.DatasetNotFoundError,
                      match=re.escape("no_such_images_test.npz")):
@@ -200,7 +202,7 @@ def test_missing_dataset_fails_before_writing(toy, tmp_path):
 
 def test_no_dataset_and_no_run(tmp_path):
   with pytest.raises(ValueError, match=r"Give at least one dataset"):
-    analyze_lib.analyze(analyze_lib.AnalysisConfig(), str(tmp_path / "out"))
+    analyze_lib.analyze(configs.AnalysisConfig(), str(tmp_path / "out"))
   assert not (tmp_path / "out").exists()
 
 
@@ -223,23 +225,23 @@ def test_no_dataset_and_no_run(tmp_path):
    if isinstance(value, dict) else None)
 def test_bad_analysis_config(changes, match):
   with pytest.raises(ValueError, match=match):
-    analyze_lib.AnalysisConfig(**changes)
+    configs.AnalysisConfig(**changes)
 
 
 def test_datasets_given_as_one_str_are_rejected():
   # tuple("toyp") would be the datasets "t", "o", "y", "p" (TrainConfig
   # rejects a str eval_datasets the same way).
   with pytest.raises(TypeError, match=r"datasets must be a sequence"):
-    analyze_lib.AnalysisConfig(datasets="toyp")
+    configs.AnalysisConfig(datasets="toyp")
 
 
 def test_good_analysis_configs():
   # Grayed real data has statistics; factors 0 and 1 are the ends of [0, 1].
-  config = analyze_lib.AnalysisConfig(
+  config = configs.AnalysisConfig(
       datasets=("toyp", "grayed:toyp:0.5"), graying_factors=(0., 1.),
       hessian_method="none")
   assert config.datasets == ("toyp", "grayed:toyp:0.5")
-  assert analyze_lib.AnalysisConfig(hessian_method="hutchinson").num_probes
+  assert configs.AnalysisConfig(hessian_method="hutchinson").num_probes
 
 
 # 2. With a run: a fresh additive Glow, exactly affine.
@@ -254,7 +256,7 @@ def _fresh_additive_run(data_dir, p_images):
   train_config = TrainConfig(
       model=model_config,
       data=data.DataConfig(dataset="toyp", data_dir=data_dir, source="npz"))
-  return evaluate.Run(name="fresh", workdir="/nowhere/fresh",
+  return runs_lib.Run(name="fresh", workdir="/nowhere/fresh",
                       config=train_config, model=model, step=0)
 
 
@@ -273,7 +275,7 @@ def with_run(toy, tmp_path_factory):
   """The analysis of the fresh run with the exact Hessian, and its known parts."""
   data_dir, images = toy
   run = _fresh_additive_run(data_dir, images["toyp"])
-  config = analyze_lib.AnalysisConfig(
+  config = configs.AnalysisConfig(
       datasets=("toyp", "toyq", "toyr"), num_model_examples=NUM_MODEL,
       hessian_method="exact", graying_factors=GRAYING, batch_size=16)
   output_dir = tmp_path_factory.mktemp("analysis")
@@ -437,7 +439,7 @@ def test_outputs_with_a_run(with_run):
 
 def test_hessian_none_and_p_from_the_run(with_run, tmp_path):
   # p is the run's dataset even when --datasets lists it second.
-  config = analyze_lib.AnalysisConfig(
+  config = configs.AnalysisConfig(
       datasets=("toyq", "toyp"), num_model_examples=NUM_MODEL,
       hessian_method="none", graying_factors=(), batch_size=16,
       data=data.DataConfig(dataset="unset", data_dir=with_run["data_dir"]))

@@ -15,6 +15,7 @@ import sys
 import numpy as np
 import pytest
 
+from glow_ood import runs as runs_lib
 from glow_ood import analysis
 from glow_ood import data
 from glow_ood.experiments import evaluate
@@ -134,7 +135,7 @@ def test_with_a_trained_run(toy, tmp_path):
   assert list(out["latent_statistics"]) == ["toyp", "toyq", "toyp grayed x0.5"]
 
   # The same numbers from the restored run, in this process.
-  run = evaluate.load_run(str(workdir))
+  run = runs_lib.load_run(str(workdir))
   scorer = likelihood_terms.ModelScorer(run.model, 16)
   measured = (np.mean(scorer(data.subsample(images["toyq"], 32)).log_prob)
               - np.mean(scorer(data.subsample(images["toyp"], 32)).log_prob))

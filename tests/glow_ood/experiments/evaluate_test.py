@@ -18,14 +18,16 @@ import shutil
 import numpy as np
 import pytest
 
+from glow_ood import configs
+from glow_ood import runs as runs_lib
 from glow_ood import data
 from glow_ood.experiments import evaluate
 from glow_ood import flags as glow_flags
 from glow_ood import metrics
 from glow_ood import likelihood_terms
 from glow_ood import train as train_lib
-from toy_data import toy_images
-from toy_data import write_dataset as _write_dataset
+from tests.toy_data import toy_images
+from tests.toy_data import write_dataset as _write_dataset
 
 IMAGE_SHAPE = (8, 8, 1)
 NUM_DIMS = 8 * 8 * 1
@@ -87,7 +89,7 @@ class Experiment:
       train_lib.train(config, workdir)
       with open(os.path.join(workdir, "results.json")) as f:
         self.trained.append(json.load(f))
-    self.runs = [evaluate.load_run(w) for w in self.workdirs]
+    self.runs = [runs_lib.load_run(w) for w in self.workdirs]
 
   def images(self, set_name, data_dir=None, limit=NUM_EXAMPLES):
     """The images of `set_name`, loaded independently of `evaluate`."""
@@ -125,7 +127,7 @@ def experiment(tmp_path_factory):
 @pytest.fixture(scope="module")
 def ensemble(experiment):
   """Both runs, with the special sets, graying and sample grids."""
-  config = evaluate.EvaluationConfig(
+  config = configs.EvaluationConfig(
       datasets=SPECIAL, num_examples=NUM_EXAMPLES, batch_size=16,
       graying_factors=(1., 0.5, 0.), num_bootstrap=50, num_samples=4,
       sample_temperatures=(1.,))
@@ -142,7 +144,7 @@ def test_load_run(experiment):
   assert [r.config.model.seed for r in experiment.runs] == [3, 4]
   assert first.config.data.dataset == "toy"
   assert first.config.model.image_shape == IMAGE_SHAPE
-  named = evaluate.load_run(experiment.workdirs[0], step=6, name="first")
+  named = runs_lib.load_run(experiment.workdirs[0], step=6, name="first")
   assert named.name == "first" and named.step == 6
   # The loaded model is the trained one: the trainer's final numbers.
   test = experiment.images("toy/test")
@@ -154,7 +156,7 @@ def test_load_run_of_a_folder_without_flags(tmp_path):
   with pytest.raises(FileNotFoundError,
                      match=rf"is {tmp_path} a run folder written by "
                            r"launch/train.py\?"):
-    evaluate.load_run(str(tmp_path))
+    runs_lib.load_run(str(tmp_path))
 
 
 # 2. The numbers.
@@ -334,10 +336,10 @@ def test_ensemble_of_two_copies_is_the_run(experiment):
   """
   copy = os.path.join(experiment.root, "runs", "copy")
   shutil.copytree(experiment.workdirs[0], copy)
-  runs = [experiment.runs[0], evaluate.load_run(copy)]
+  runs = [experiment.runs[0], runs_lib.load_run(copy)]
   other_data = os.path.join(experiment.root, "other_data")
   write_dataset(other_data, num_test=16, seed=7)
-  config = evaluate.EvaluationConfig(
+  config = configs.EvaluationConfig(
       datasets=("uniform_random",), num_examples=16, batch_size=16,
       graying_factors=(), num_bootstrap=20, num_samples=0, data_dir=other_data)
   result = Evaluation(runs, config, os.path.join(experiment.root, "copies"))
@@ -375,14 +377,14 @@ def test_incompatible_runs(experiment, tmp_path):
   other_shape = dataclasses.replace(
       first, name="other", config=config.replace(
           model=config.model.replace(image_shape=(16, 16, 1))))
-  evaluation = evaluate.EvaluationConfig(num_bootstrap=5, num_samples=0)
+  evaluation = configs.EvaluationConfig(num_bootstrap=5, num_samples=0)
   for other in (other_data, other_shape):
     with pytest.raises(ValueError, match=r"Runs seed3 and other differ in "
                                          r"dataset, image shape or n_bits"):
       evaluate.evaluate([first, other], evaluation, str(tmp_path / "out"))
   with pytest.raises(ValueError, match=r"Run names must differ; got "
                                        r"\['seed3', 'seed3'\]"):
-    evaluate.evaluate([first, evaluate.load_run(experiment.workdirs[0])],
+    evaluate.evaluate([first, runs_lib.load_run(experiment.workdirs[0])],
                       evaluation, str(tmp_path / "out"))
   with pytest.raises(ValueError, match=r"at least one run"):
     evaluate.evaluate([], evaluation, str(tmp_path / "out"))
@@ -403,7 +405,7 @@ def test_incompatible_runs(experiment, tmp_path):
 ], ids=lambda value: "-".join(value) if isinstance(value, dict) else None)
 def test_bad_evaluation_config(changes, match):
   with pytest.raises(ValueError, match=match):
-    evaluate.EvaluationConfig(**changes)
+    configs.EvaluationConfig(**changes)
 
 
 def test_a_str_is_not_a_sequence_of_dataset_names():
@@ -411,14 +413,14 @@ def test_a_str_is_not_a_sequence_of_dataset_names():
   # refuses a str in eval_datasets the same way).
   with pytest.raises(TypeError, match=r"datasets must be a sequence, not a "
                                       r"str"):
-    evaluate.EvaluationConfig(datasets="mnist")
+    configs.EvaluationConfig(datasets="mnist")
 
 
 def test_evaluation_config_defaults():
-  config = evaluate.EvaluationConfig()
+  config = configs.EvaluationConfig()
   assert config.num_examples == 2000 and config.num_bootstrap == 1000
   assert config.graying_factors == (1., 0.8, 0.6, 0.4, 0.2, 0.)
-  assert evaluate.EvaluationConfig(num_examples=None).num_examples is None
+  assert configs.EvaluationConfig(num_examples=None).num_examples is None
 
 
 def write_dataset(folder, name="toy", num_train=64, num_test=32, **kwargs):

@@ -25,7 +25,7 @@ from glow_ood import metrics
 from glow_ood import preprocessing
 from glow_ood import progress
 from glow_ood import likelihood_terms
-from toy_data import toy_images
+from tests.toy_data import toy_images
 
 IMAGE_SHAPE = (8, 8, 1)
 NUM_DIMS = 8 * 8 * 1

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from launch import train_ensemble
-from toy_data import toy_images
-from toy_data import write_dataset as _write_dataset
+from tests.toy_data import toy_images
+from tests.toy_data import write_dataset as _write_dataset
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 USAGE = ("usage: python launch/train_ensemble.py --flagfile=<experiment.cfg> "
