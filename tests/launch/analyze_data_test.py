@@ -15,6 +15,7 @@ import sys
 import numpy as np
 import pytest
 
+from tests import REPO
 from glow_ood import runs as runs_lib
 from glow_ood import analysis
 from glow_ood import data
@@ -23,7 +24,6 @@ from glow_ood import likelihood_terms
 from glow_ood.data import special as special_datasets
 from glow_ood.analysis import second_order
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCHER = os.path.join(REPO, "launch", "analyze_data.py")
 NUM_P = 48
 ERROR_PREFIX = "launch/analyze_data.py: error:"

@@ -17,11 +17,14 @@ from absl import flags
 import numpy as np
 import pytest
 
+from tests import REPO
+import glow_ood
+from glow_ood import configs
 from glow_ood import flags as glow_flags
+import glow_ood.train
 from tests.toy_data import toy_images
 from tests.toy_data import write_dataset as _write_dataset
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SETS = ("toy/train", "toy/test", "constant:128/test", "constant:0/test",
         "uniform_random/test")
 
@@ -180,8 +183,9 @@ def test_evaluate_an_ensemble_of_two_copies(trained):
   member = results["models"]["toy_run"]
   for name, value in results["ensemble"]["bits_per_dim"].items():
     assert value == pytest.approx(member[name]["bits_per_dim"], rel=1e-12)
-  np.testing.assert_allclose(arrays["ensemble/toy/test/log_prob"],
-                             arrays["toy_copy/toy/test/log_prob"], rtol=1e-12)
+  np.testing.assert_allclose(arrays["ensemble/toy/test/discrete_log_prob"],
+                             arrays["toy_copy/toy/test/discrete_log_prob"],
+                             rtol=1e-12)
   # Step 3 is not the final model.
   assert member["toy/test"]["bits_per_dim"] != pytest.approx(
       trained.trained["bits_per_dim"]["toy/test"], rel=1e-6)
@@ -204,8 +208,51 @@ def test_missing_workdir_fails_with_one_line(tmp_path):
   lines = [l for l in result.stderr.splitlines()
            if l.startswith("launch/evaluate.py: error:")]
   assert len(lines) == 1, result.stderr[-3000:]
-  assert f"is {missing} a run folder written by launch/train.py?" in lines[0]
+  assert f"{missing} does not exist: pass the folder of a trained run" in lines[0]
   assert not missing.exists()
+
+
+def test_folder_without_config_json_fails_with_what_to_do(trained, tmp_path):
+  # A run from before config.json: its flags.cfg and checkpoints only.
+  old = tmp_path / "old_run"
+  shutil.copytree(trained.workdir, old)
+  os.remove(old / "config.json")
+  result = run("launch/evaluate.py", f"--workdir={old}")
+  assert result.returncode == 1 and "Traceback" not in result.stderr
+  lines = [l for l in result.stderr.splitlines()
+           if l.startswith("launch/evaluate.py: error:")]
+  assert len(lines) == 1, result.stderr[-3000:]
+  assert f"{old} has no config.json" in lines[0]
+  assert (f"python launch/train.py --flagfile={old}/flags.cfg "
+          f"--workdir={old}") in lines[0]
+
+
+# 5. A run trained from Python (no flags.cfg) opens in the launcher.
+
+def test_run_trained_from_python_is_evaluated_by_the_launcher(tmp_path):
+  data_dir = tmp_path / "data"
+  write_dataset(str(data_dir))
+  workdir = tmp_path / "python_run"
+  config = configs.TrainConfig(
+      model=configs.GlowConfig(image_shape=(8, 8, 1), num_levels=2,
+                               num_steps_per_level=1, hidden_width=8),
+      data=configs.DataConfig(dataset="toy", data_dir=str(data_dir),
+                              source="npz"),
+      eval_datasets=("constant:128",), batch_size=16, init_batch_size=32,
+      train_steps=3, log_every=3, eval_every=0, checkpoint_every=3,
+      eval_batch_size=32, num_samples=4, strategy="one_device",
+      devices=("/cpu:0",))
+  trained_bits = glow_ood.train.train(config, str(workdir))
+  assert not (workdir / "flags.cfg").exists()
+  result = run("launch/evaluate.py", f"--workdir={workdir}",
+               "--num_examples=0", "--num_bootstrap=20",
+               "--graying_factors=", "--num_samples=0")
+  assert result.returncode == 0, result.stderr[-3000:]
+  results, _ = read_outputs(str(workdir / "evaluation"))
+  assert results["runs"][0]["step"] == 3
+  # The launcher scored the same run: all test images, the same bits/dim.
+  assert results["models"]["python_run"]["toy/test"]["bits_per_dim"] == (
+      pytest.approx(trained_bits["toy/test"], abs=1e-5))
 
 
 def write_dataset(folder, name="toy", num_train=64, num_test=32, **kwargs):

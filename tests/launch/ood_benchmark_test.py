@@ -15,7 +15,8 @@ import sys
 import numpy as np
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests import REPO
+
 TINY_FLAGS = (
     "--num_seeds=2", "--image_size=8", "--num_levels=2",
     "--num_steps_per_level=1", "--hidden_width=8", "--train_steps=4",

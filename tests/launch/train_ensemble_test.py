@@ -15,11 +15,11 @@ import sys
 import numpy as np
 import pytest
 
+from tests import REPO
 from launch import train_ensemble
 from tests.toy_data import toy_images
 from tests.toy_data import write_dataset as _write_dataset
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 USAGE = ("usage: python launch/train_ensemble.py --flagfile=<experiment.cfg> "
          "--workdir=<dir> --num_members=<M>")
 

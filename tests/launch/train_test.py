@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests import REPO
+
 DATA_DIR = os.path.normpath(os.environ.get(
     "GLOW_OOD_DATA_DIR", os.path.join(REPO, os.pardir, "shared", "data")))
 needs_data = pytest.mark.skipif(

@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests import REPO
+
 TINY = ["--num_examples=64", "--num_eval_examples=48", "--num_couplings=2",
         "--hidden_width=8", "--train_steps=15", "--batch_size=32",
         "--learning_rate=0.01"]

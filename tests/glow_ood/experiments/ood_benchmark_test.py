@@ -28,6 +28,7 @@ from absl import flags
 import numpy as np
 import pytest
 
+from tests import REPO
 from glow_ood import configs
 from glow_ood import runs as runs_lib
 from glow_ood import flags as glow_flags
@@ -35,8 +36,6 @@ from glow_ood import metrics
 from glow_ood.experiments import ood_benchmark
 from glow_ood import likelihood_terms
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))))
 IN_SHAPE = (8, 8, 1)
 OUT_SHAPE = (6, 6, 1)
 NUM_TRAIN, NUM_TEST = 300, 100
@@ -261,20 +260,25 @@ def test_cells_recomputed_from_the_trained_models(toy_run, recomputed, out):
   for scored in recomputed:
     own = {name: scored[name][0] for name in ("validation",) + sets}
     background = {name: scored[name][1] for name in sets}
-    nll.append(tuple(-own[k].log_prob / (64 * np.log(2.)) for k in sets))
-    ratio.append(tuple(background[k].log_prob - own[k].log_prob
+    nll.append(tuple(-own[k].discrete_log_prob / (64 * np.log(2.))
+                     for k in sets))
+    ratio.append(tuple(background[k].discrete_log_prob
+                       - own[k].discrete_log_prob
                        for k in sets))
-    entropy = np.mean(-own["validation"].log_prob)
+    entropy = np.mean(-own["validation"].discrete_log_prob)
     entropies.append(entropy)
-    typical.append(tuple(np.abs(-own[k].log_prob - entropy) for k in sets))
+    typical.append(tuple(np.abs(-own[k].discrete_log_prob - entropy)
+                         for k in sets))
     batches.append(tuple(   # 10 batches of 5 consecutive examples
-        np.abs(np.mean(-own[k].log_prob.reshape(10, 5), axis=1) - entropy)
+        np.abs(np.mean(-own[k].discrete_log_prob.reshape(10, 5), axis=1)
+               - entropy)
         for k in sets))
     # The last level's latent of an 8x8x1 two-level Glow: 2x2x8 = 32 dims.
     last_level.append(tuple(
         -(own[k].log_prob_z_per_level[:, 1] + own[k].log_det_per_level[:, 1])
         / (32 * np.log(2.)) for k in sets))
-  members = {k: np.stack([scored[k][0].log_prob for scored in recomputed])
+  members = {k: np.stack([scored[k][0].discrete_log_prob
+                          for scored in recomputed])
              for k in sets}
   waic = [tuple(np.var(members[k], axis=0) - np.mean(members[k], axis=0)
                 for k in sets)]
