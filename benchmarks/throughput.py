@@ -17,6 +17,8 @@ Training step: the project's Adam (`glow_ood.train.optimizers`, the same code
 for both models) on the mean negative log-prob, in a `tf.function`
 (`jit_compile=--jit_compile`).
 Log-prob: a `tf.function` of `TransformedDistribution.log_prob` on a batch.
+Before timing, each function is traced (and compiled) by one call and then
+called `--untimed_steps` more times, untimed.
 
 Other processes on the machine distort the numbers. Each timed block records
 how many CPUs other processes kept busy meanwhile (from /proc/stat); a block
@@ -66,9 +68,10 @@ flags.DEFINE_enum("permutation", "conv1x1_lu",
 flags.DEFINE_enum("split_prior_type", "learned", ["learned", "standard"],
                   "Our split prior (tfb.Glow: a learned exit coupling).")
 flags.DEFINE_integer("rounds", 5, "Timed rounds (each model once per round).")
-flags.DEFINE_integer("warmup_steps", 2,
+flags.DEFINE_integer("untimed_steps", 2,
                      "Untimed calls of each function before timing "
-                     "(after tracing / compilation).")
+                     "(after tracing / compilation). Not training's "
+                     "learning-rate --warmup_steps.")
 flags.DEFINE_integer("steps_per_round", 5,
                      "Timed training steps and log-prob calls per round.")
 flags.DEFINE_list("models", ["ours", "tfp"], "Models to run: ours, tfp.")
@@ -293,20 +296,20 @@ def main(argv):
     num_params = sum(int(np.prod(v.shape)) for v in variables)
     t0 = time.perf_counter()
     if not FLAGS.skip_train:
-      for _ in range(1 + FLAGS.warmup_steps):
+      for _ in range(1 + FLAGS.untimed_steps):
         loss = train_step(x)
       loss.numpy()
-    t_train_warm = time.perf_counter() - t0
+    t_train_untimed = time.perf_counter() - t0
     t0 = time.perf_counter()
     if not FLAGS.skip_log_prob:
-      for _ in range(1 + FLAGS.warmup_steps):
+      for _ in range(1 + FLAGS.untimed_steps):
         lp = log_prob(x)
       lp.numpy()
-    t_lp_warm = time.perf_counter() - t0
+    t_lp_untimed = time.perf_counter() - t0
     print(f"[{name}] {len(variables)} trainable variables, {num_params:,} "
           f"parameters; build+init {t_init:.1f}s (initial mean log-prob "
-          f"{float(tf.reduce_mean(lp0)):.1f}); trace/compile+warmup: train "
-          f"{t_train_warm:.1f}s, log-prob {t_lp_warm:.1f}s")
+          f"{float(tf.reduce_mean(lp0)):.1f}); trace/compile+untimed: train "
+          f"{t_train_untimed:.1f}s, log-prob {t_lp_untimed:.1f}s")
     fns[name] = (train_step, log_prob)
 
   # results[name][kind]: list of (images/s, CPUs used by other processes).

@@ -16,13 +16,16 @@ __all__ = ["ModelScores", "ModelScorer", "BitsPerDimEvaluator"]
 class ModelScores:
   """log p(x) of N images and its decomposition, numpy float64, per example.
 
-  `log_prob = log_prob_z + log_det - D n_bits log 2` (the discrete-data
-  convention of `glow_ood.metrics.likelihood`); `log_prob_z` and `log_det` are
-  the two terms of the continuous density (`glow_ood.model.Decomposition`).
+  `log_prob = log_prob_z + log_det` is the continuous density log p(x) of the
+  dequantized images (as `glow_ood.Glow.log_prob`; `log_prob_z` and `log_det`
+  are the terms of `glow_ood.model.Decomposition`), and
+  `discrete_log_prob = log_prob - D n_bits log 2` the log-probability of the
+  images' bins (`glow_ood.metrics.discrete_log_prob`), the quantity of the
+  paper's histograms and tables.
 
   Attributes:
-    log_prob: `[N]`, log P(image) in nats (discrete).
-    bits_per_dim: `[N]`.
+    discrete_log_prob: `[N]`, log P(image) in nats (discrete).
+    bits_per_dim: `[N]`, `-discrete_log_prob / (D log 2)`.
     log_prob_z: `[N]`, log p(z) (priors' log-dets included, as openai/glow).
     log_prob_z_per_level: `[N, L]`.
     log_det: `[N]`, log|det dz/dx| of the flow bijectors.
@@ -31,7 +34,7 @@ class ModelScores:
     num_dims: Python `int`, D = H W C.
     n_bits: Python `int`.
   """
-  log_prob: np.ndarray
+  discrete_log_prob: np.ndarray
   bits_per_dim: np.ndarray
   log_prob_z: np.ndarray
   log_prob_z_per_level: np.ndarray
@@ -42,7 +45,12 @@ class ModelScores:
   n_bits: int
 
   def __len__(self):
-    return len(self.log_prob)
+    return len(self.discrete_log_prob)
+
+  @property
+  def log_prob(self):
+    """`[N]`: the continuous log p(x) (nats), `log_prob_z + log_det`."""
+    return self.log_prob_z + self.log_det
 
   @property
   def level_contributions(self):
@@ -50,9 +58,15 @@ class ModelScores:
     return self.log_prob_z_per_level + self.log_det_per_level
 
   def summary(self):
-    """Means of every term (floats, JSON-ready)."""
+    """Means of the stored terms (floats, JSON-ready).
+
+    Keys `discrete_log_prob`, `bits_per_dim`, `log_prob_z`, `log_det` and the
+    per-level / per-kind means; the continuous `log_prob` is not included
+    (it is `log_prob_z + log_det`).
+    """
     out = {name: float(np.mean(getattr(self, name)))
-           for name in ("log_prob", "bits_per_dim", "log_prob_z", "log_det")}
+           for name in ("discrete_log_prob", "bits_per_dim", "log_prob_z",
+                        "log_det")}
     out["log_prob_z_per_level"] = np.mean(self.log_prob_z_per_level, 0).tolist()
     out["log_det_per_level"] = np.mean(self.log_det_per_level, 0).tolist()
     out["log_det_per_kind"] = {k: float(np.mean(v))
@@ -115,11 +129,11 @@ class ModelScorer:
       bar.close()
     joined = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     num_dims = int(np.prod(config.image_shape))
-    continuous = joined["log_prob_z"] + joined["log_det"]
-    log_prob = metrics.discrete_log_prob(continuous, num_dims, config.n_bits)
+    log_prob = joined["log_prob_z"] + joined["log_det"]
     return ModelScores(
-        log_prob=log_prob,
-        bits_per_dim=metrics.bits_per_dim(log_prob, num_dims),
+        discrete_log_prob=metrics.discrete_log_prob(log_prob, num_dims,
+                                                    config.n_bits),
+        bits_per_dim=metrics.bits_per_dim(log_prob, num_dims, config.n_bits),
         log_prob_z=joined["log_prob_z"],
         log_prob_z_per_level=joined["log_prob_z_per_level"],
         log_det=joined["log_det"],

@@ -11,13 +11,18 @@ The continuous density `p(x)` of a flow then gives the probability of the bin,
 
     log P(k) = log p(x) - D * log(n_bins)     (nats)
     bits/dim = -log P(k) / (D * log 2).
+
+Names: `log_prob` is always the continuous `log p(x)` (as
+`glow_ood.Glow.log_prob`) and `discrete_log_prob` the discrete `log P(k)`
+(`glow_ood.metrics.discrete_log_prob`); `bits_per_dim` below takes the
+continuous one.
 """
 
 import numpy as np
 import tensorflow.compat.v2 as tf
 
 __all__ = ["DEQUANTIZATIONS", "dequantize", "discretization_correction",
-           "bits_per_dim", "to_uint8"]
+           "bits_per_dim", "log_prob_from_bits_per_dim", "to_uint8"]
 
 DEQUANTIZATIONS = ("uniform", "center")
 
@@ -61,18 +66,54 @@ def dequantize(images, n_bits=8, dequantization="uniform", seed=None,
   return x / n_bins - 0.5
 
 
+def _check_num_dims(num_dims):
+  if int(num_dims) < 1:
+    raise ValueError(f"num_dims must be >= 1; got {num_dims}.")
+
+
 def discretization_correction(num_dims, n_bits=8):
   """`-D * log(2**n_bits)`: the log of the bin volume, added to `log p(x)`."""
   _check_n_bits(n_bits)
   return -float(num_dims) * n_bits * np.log(2.)
 
 
+def _as_array(value):
+  """tf `Tensor`s as they are; anything else as a float64 numpy array."""
+  return value if tf.is_tensor(value) else np.asarray(value, np.float64)
+
+
 def bits_per_dim(log_prob, num_dims, n_bits=8):
-  """Bits/dim from the continuous `log p(x)` (nats) of dequantized images."""
-  log_prob = tf.convert_to_tensor(log_prob)
-  correction = tf.cast(discretization_correction(num_dims, n_bits),
-                       log_prob.dtype)
-  return -(log_prob + correction) / (float(num_dims) * np.log(2.))
+  """Bits/dim `-(log p(x) - D n_bits log 2) / (D log 2)` of dequantized images.
+
+  The one bits/dim of the package (`glow_ood.metrics.bits_per_dim` is this
+  function): `-log P(image) / (D log 2)`, with `log P(image)` the discrete
+  log-probability of the image's bin (see the module docstring).
+
+  Args:
+    log_prob: the continuous `log p(x)` (nats) of `n_bits` images dequantized
+      to `[-0.5, 0.5)^D`, e.g. `glow_ood.Glow.log_prob`; a tf `Tensor` (any
+      float dtype, kept) or anything numpy takes (converted to float64).
+    num_dims: Python `int`, `D = H W C`.
+    n_bits: Python `int` in 1..8. Default value: `8`.
+
+  Returns:
+    Same shape as `log_prob`: a `Tensor` of its dtype for a `Tensor`, else a
+    float64 numpy array.
+  """
+  _check_num_dims(num_dims)
+  correction = float(discretization_correction(num_dims, n_bits))
+  return -(_as_array(log_prob) + correction) / (float(num_dims) * np.log(2.))
+
+
+def log_prob_from_bits_per_dim(bits, num_dims, n_bits=8):
+  """Inverse of `bits_per_dim`: the continuous `log p(x)` (nats) from bits/dim.
+
+  `log p(x) = -bits D log 2 + D n_bits log 2`; tf `Tensor`s stay `Tensor`s of
+  their dtype, anything else becomes a float64 numpy array.
+  """
+  _check_num_dims(num_dims)
+  correction = float(discretization_correction(num_dims, n_bits))
+  return -_as_array(bits) * (float(num_dims) * np.log(2.)) - correction
 
 
 def to_uint8(x, n_bits=8):

@@ -24,7 +24,7 @@ from glow_ood.analysis import data_statistics
 __all__ = ["GrayingCurve", "graying_curve", "variance_sums_by_factor", "TERMS"]
 
 # The per-example terms of `glow_ood.likelihood_terms.ModelScores` a curve keeps.
-TERMS = ("bits_per_dim", "log_prob", "log_prob_z", "log_det")
+TERMS = ("bits_per_dim", "discrete_log_prob", "log_prob_z", "log_det")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,13 +37,13 @@ class GrayingCurve:
   Attributes:
     factors: `[F]`, the contrast factors in [0, 1].
     bits_per_dim: `[F, N]`.
-    log_prob: `[F, N]`, log P(image) in nats (discrete).
+    discrete_log_prob: `[F, N]`, log P(image) in nats (discrete).
     log_prob_z: `[F, N]`, log p(z).
     log_det: `[F, N]`, log|det dz/dx|.
   """
   factors: np.ndarray
   bits_per_dim: np.ndarray
-  log_prob: np.ndarray
+  discrete_log_prob: np.ndarray
   log_prob_z: np.ndarray
   log_det: np.ndarray
 

@@ -71,7 +71,8 @@ def check_choice(owner, field, value, choices):
 
 def range_text(info):
   """`">= 1"`, `"in (0, 1)"`, `"in [1, 8]"` from a field's metadata; `""` if unbounded."""
-  low, high = info["minimum"], info["maximum"]
+  low, high = (None if v is None else f"{v:g}"
+               for v in (info["minimum"], info["maximum"]))
   if low is None and high is None:
     return ""
   if high is None:

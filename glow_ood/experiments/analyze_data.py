@@ -81,10 +81,12 @@ def _second_order(run, stats, images, config, name_p, output_stream):
   model = run.model
   scorer = likelihood_terms.ModelScorer(model, config.batch_size)
   limit = config.num_model_examples
-  log_prob = {name: scorer(data_lib.subsample(x, limit),
-                           description=f"log p(x): {name}",
-                           stream=output_stream).log_prob
-              for name, x in images.items()}
+  # Gaps of the discrete log P(image) are those of log p(x): the constant
+  # -D n_bits log 2 cancels.
+  discrete_log_prob = {name: scorer(data_lib.subsample(x, limit),
+                                    description=f"log p(x): {name}",
+                                    stream=output_stream).discrete_log_prob
+                       for name, x in images.items()}
   weights = second_order.paper_dimension_weights(model.flow)
   x0 = _model_input(stats[name_p].mean).astype(
       model.config.dtype)
@@ -107,7 +109,8 @@ def _second_order(run, stats, images, config, name_p, output_stream):
     paper = second_order.paper_prediction(weights, stats[name_p].variance,
                                           stats[name_q].variance)
     analysis_q = second_order.SecondOrderAnalysis(
-        measured_gap=float(np.mean(log_prob[name_q]) - np.mean(log_prob[name_p])),
+        measured_gap=float(np.mean(discrete_log_prob[name_q])
+                           - np.mean(discrete_log_prob[name_p])),
         paper_gap=paper["predicted_gap"],
         paper_gap_per_channel=paper["predicted_gap_per_channel"],
         alpha=tuple(paper["alpha"]),

@@ -8,8 +8,13 @@ per level), and writes to `output_dir`:
 
   results.json   every number below, per run and for the ensemble
   results.md     the tables (see `glow_ood.report`)
-  scores.npz     per-example arrays `<run>/<dataset>/<split>/<term>`
-  figures/       PNG + PDF: log p(x) histograms (paper Fig. 2, 7, 10),
+  scores.npz     per-example arrays `<run>/<dataset>/<split>/<term>`, `<term>`
+                 one of `discrete_log_prob` (log P(image) = log p(x) -
+                 D n_bits log 2, nats), `bits_per_dim`, `log_prob_z`, `log_det`,
+                 `log_prob_z_per_level`, `log_det_per_level`; for an ensemble
+                 also `ensemble/<dataset>/<split>/discrete_log_prob`
+  figures/       PNG + PDF: log p(x) histograms (paper Fig. 2, 7, 10; of the
+                 discrete log P(image), as in the paper),
                  decomposition histograms (Fig. 4, 5a), bits/dim over training
                  (Fig. 5b, from the run's TensorBoard events), graying
                  (Fig. 6c), samples (Fig. 14)
@@ -85,23 +90,28 @@ def _detection(bits_per_dim, in_test, config):
           if name.split("/")[0] != in_test.split("/")[0]}
 
 
-def _figures(runs, sets, scores, ensemble_log_prob, graying, config, directory):
-  """Draws the figures; returns `{figure name: [png, pdf]}`."""
+def _figures(runs, sets, scores, ensemble_discrete_log_prob, graying, config,
+             directory):
+  """Draws the figures; returns `{figure name: [png, pdf]}`.
+
+  The log p(x) histograms show the discrete log P(image) (`discrete_log_prob`),
+  as the paper's figures do.
+  """
   figures = {}
   first = runs[0]
   real = [name for name in sets if not _is_generated(name)]
   own = scores[first.name]
   title = f"{first.name} (step {first.step})"
   figures["log_prob_histograms"] = plots.plot_log_prob_histograms(
-      {n: own[n].log_prob for n in real},
+      {n: own[n].discrete_log_prob for n in real},
       os.path.join(directory, "log_prob_histograms"),
       xlabel="log p(x) (nats)", title=title)
   figures["decomposition_histograms"] = plots.plot_decomposition_histograms(
       {n: own[n].log_prob_z for n in real}, {n: own[n].log_det for n in real},
       os.path.join(directory, "decomposition_histograms"), title=title)
-  if ensemble_log_prob is not None:
+  if ensemble_discrete_log_prob is not None:
     figures["ensemble_log_prob_histograms"] = plots.plot_log_prob_histograms(
-        {n: ensemble_log_prob[n] for n in real},
+        {n: ensemble_discrete_log_prob[n] for n in real},
         os.path.join(directory, "ensemble_log_prob_histograms"),
         xlabel="log p_ens(x) (nats)",
         title=f"ensemble of {len(runs)} ({', '.join(r.name for r in runs)})")
@@ -169,8 +179,8 @@ def evaluate(runs, config, output_dir, stream=None):
         name: scorer(images, description=f"{run.name}: {name}", stream=stream)
         for name, images in sets.items()}
     for name, result in scores[run.name].items():
-      for term in ("log_prob", "bits_per_dim", "log_prob_z", "log_det",
-                   "log_prob_z_per_level", "log_det_per_level"):
+      for term in ("discrete_log_prob", "bits_per_dim", "log_prob_z",
+                   "log_det", "log_prob_z_per_level", "log_det_per_level"):
         arrays[f"{run.name}/{name}/{term}"] = getattr(result, term)
   results = dict(
       in_distribution=in_distribution,
@@ -182,21 +192,28 @@ def evaluate(runs, config, output_dir, stream=None):
       detection={r.name: _detection({n: s.bits_per_dim for n, s in
                                      scores[r.name].items()}, in_test, config)
                  for r in runs})
-  ensemble_log_prob = None
+  ensemble_discrete_log_prob = None
   if len(runs) > 1:
     num_dims = scores[runs[0].name][in_test].num_dims
+    n_bits = scores[runs[0].name][in_test].n_bits
+    # log p_ens(x) = logsumexp_m log p_m(x) - log M of the continuous
+    # densities; its bits/dim and discrete log P_ens(image) as for one model.
     ensemble_log_prob = {
         name: metrics.ensemble_log_prob(
             np.stack([scores[r.name][name].log_prob for r in runs]))
         for name in sets}
-    ensemble_bits = {n: metrics.bits_per_dim(v, num_dims)
+    ensemble_bits = {n: metrics.bits_per_dim(v, num_dims, n_bits)
                      for n, v in ensemble_log_prob.items()}
-    for name, values in ensemble_log_prob.items():
-      arrays[f"ensemble/{name}/log_prob"] = values
+    ensemble_discrete_log_prob = {
+        n: metrics.discrete_log_prob(v, num_dims, n_bits)
+        for n, v in ensemble_log_prob.items()}
+    for name, values in ensemble_discrete_log_prob.items():
+      arrays[f"ensemble/{name}/discrete_log_prob"] = values
     results["ensemble"] = dict(
         members=[r.name for r in runs],
         bits_per_dim={n: float(np.mean(v)) for n, v in ensemble_bits.items()},
-        log_prob={n: float(np.mean(v)) for n, v in ensemble_log_prob.items()},
+        discrete_log_prob={n: float(np.mean(v))
+                           for n, v in ensemble_discrete_log_prob.items()},
         detection=_detection(ensemble_bits, in_test, config))
   graying = None
   if config.graying_factors:
@@ -205,8 +222,8 @@ def evaluate(runs, config, output_dir, stream=None):
         config.graying_factors, description=f"{runs[0].name}: graying",
         stream=stream)
     results["graying"] = dict(dataset=in_test, **graying.to_json())
-  figures = _figures(runs, sets, scores, ensemble_log_prob, graying, config,
-                     os.path.join(output_dir, "figures"))
+  figures = _figures(runs, sets, scores, ensemble_discrete_log_prob, graying,
+                     config, os.path.join(output_dir, "figures"))
   results["figures"] = {name: [os.path.relpath(p, output_dir) for p in paths]
                         for name, paths in figures.items()}
   np.savez_compressed(os.path.join(output_dir, "scores.npz"), **arrays)

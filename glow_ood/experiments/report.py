@@ -69,7 +69,7 @@ def results_markdown(results):
     out.append(markdown_table(
         ["dataset/split", "log p(x)", "log p(z)", "log \\|det\\|",
          "log p(z) per level", "log \\|det\\| per level"],
-        [[name, f"{m['log_prob']:.1f}", f"{m['log_prob_z']:.1f}",
+        [[name, f"{m['discrete_log_prob']:.1f}", f"{m['log_prob_z']:.1f}",
           f"{m['log_det']:.1f}",
           ", ".join(f"{v:.1f}" for v in m["log_prob_z_per_level"]),
           ", ".join(f"{v:.1f}" for v in m["log_det_per_level"])]

@@ -4,16 +4,23 @@ A flow gives a continuous density `p(x)` of the dequantized image `x` in
 `[-0.5, 0.5)^D` (see `glow_ood.preprocessing`). The probability of the
 observed `n_bits` image (its bin of volume `2**(-n_bits D)`) is
 
-    log P(image) = log p(x) - D * n_bits * log 2          (nats)
-    bits/dim     = -log P(image) / (D * log 2)
+    discrete_log_prob = log P(image) = log p(x) - D * n_bits * log 2    (nats)
+    bits/dim          = -log P(image) / (D * log 2)
 
 `log P` is what the paper's histograms show (they label it log p(x)); it is
 comparable across models and datasets of the same `D` and `n_bits`.
+
+Names: `log_prob` is the continuous `log p(x)`, `discrete_log_prob` the
+discrete `log P(image)`. `bits_per_dim` and `log_prob_from_bits_per_dim` are
+`glow_ood.preprocessing`'s (the same function objects): they take / give the
+continuous `log p(x)` and need `n_bits`.
 """
 
 import numpy as np
 
 from glow_ood import preprocessing
+from glow_ood.preprocessing import bits_per_dim
+from glow_ood.preprocessing import log_prob_from_bits_per_dim
 
 __all__ = ["discrete_log_prob", "bits_per_dim", "log_prob_from_bits_per_dim"]
 
@@ -25,20 +32,17 @@ def _check(num_dims, n_bits):
     raise ValueError(f"n_bits must be in 1..8; got {n_bits}.")
 
 
-def discrete_log_prob(continuous_log_prob, num_dims, n_bits=8):
-  """`log p(x) - D n_bits log 2`: log-probability of the image's bin, nats `[N]`."""
+def discrete_log_prob(log_prob, num_dims, n_bits=8):
+  """`log p(x) - D n_bits log 2`: log-probability of the images' bins (nats).
+
+  Args:
+    log_prob: continuous `log p(x)` (nats) of the dequantized images, `[N]`.
+    num_dims: Python `int`, `D`.
+    n_bits: Python `int` in 1..8. Default value: `8`.
+
+  Returns:
+    float64 numpy `[N]`.
+  """
   _check(num_dims, n_bits)
-  return (np.asarray(continuous_log_prob, np.float64)
+  return (np.asarray(log_prob, np.float64)
           + preprocessing.discretization_correction(num_dims, n_bits))
-
-
-def bits_per_dim(log_prob, num_dims):
-  """Bits/dim `-log P / (D log 2)` of discrete log-probabilities `log P` (nats)."""
-  _check(num_dims, 8)
-  return -np.asarray(log_prob, np.float64) / (float(num_dims) * np.log(2.))
-
-
-def log_prob_from_bits_per_dim(bits, num_dims):
-  """Inverse of `bits_per_dim`: discrete log-probability in nats."""
-  _check(num_dims, 8)
-  return -np.asarray(bits, np.float64) * float(num_dims) * np.log(2.)

@@ -11,13 +11,17 @@ Every score maps `Features` (precomputed per-example model outputs, see
 `features.py`) of N examples to float64 [N]; scores estimated from data are
 `fit` on held-out in-distribution `Features` first:
 
-  name                      score (nats unless stated)         needs
-  negative_log_likelihood   -log p(x) (bits/dim or nats)       log_prob
-  typicality                |-log p(x) - H_hat|                log_prob; fit
-  waic                      Var_m[log p_m] - E_m[log p_m]      log_prob_members
-  input_complexity          -log2 p(x) - L(x) (bits[/dim])     log_prob, images
-  likelihood_ratio          log p_bg(x) - log p(x)             log_prob[_background]
-  per_level_likelihood      -(log p(z_l) + log det_l)          per-level terms
+  name                     score (nats unless stated)      needs
+  negative_log_likelihood  -log p(x) (bits/dim or nats)    discrete_log_prob
+  typicality               |-log p(x) - H_hat|             discrete_log_prob; fit
+  waic                     Var_m[log p_m] - E_m[log p_m]   discrete_log_prob_members
+  input_complexity         -log2 p(x) - L(x) (bits[/dim])  discrete_log_prob, images
+  likelihood_ratio         log p_bg(x) - log p(x)          discrete_log_prob(_background)
+  per_level_likelihood     -(log p(z_l) + log det_l)       per-level terms
+
+Here `log p(x)` is the discrete log-probability of the image
+(`Features.discrete_log_prob`, as in the paper's figures), not the continuous
+density of `glow_ood.Glow.log_prob`.
 
 `mutate` perturbs images to train the background model of `likelihood_ratio`.
 """

@@ -44,7 +44,7 @@ class Score:
       raise TypeError(
           f"{type(self).__name__}.{what} takes a glow_ood.scores.Features; "
           f"got {type(features).__name__}. Wrap arrays as "
-          "Features(log_prob=..., ...).")
+          "Features(discrete_log_prob=..., ...).")
     missing = features.missing(self.required_features)
     if missing:
       hints = "; ".join(f"{name}: {features_lib.FIELD_HINTS[name]}"

@@ -2,26 +2,35 @@
 
 The expensive passes (a Glow over a dataset, an ensemble, a background model)
 run once per dataset and are stored here as numpy arrays; the scores in
-`glow_ood.scores` are cheap functions of them. All likelihoods are in nats and
-follow the discrete-data convention of `glow_ood.preprocessing`:
+`glow_ood.scores` are cheap functions of them. All likelihoods are in nats;
+the image likelihoods are the discrete log-probabilities of
+`glow_ood.preprocessing` (the quantity of the paper's histograms), not the
+continuous density `log p(x)` of `glow_ood.Glow.log_prob`:
 
-    log_prob = log p(x) - D * n_bits * log 2        (log P(bin) of the image)
-    bits/dim = -log_prob / (D * log 2).
+    discrete_log_prob = log p(x) - D * n_bits * log 2   (log P(image's bin))
+    bits/dim          = -discrete_log_prob / (D * log 2).
 
 With `N` examples, every field is optional and, when given, per example:
 
-    log_prob              [N]      float64
-    num_dims              int      D = H * W * C
-    log_prob_members      [M, N]   float64, log_prob under each ensemble member
-    log_prob_background   [N]      float64, log_prob under a background model
-    log_prob_z_per_level  [N, L]   float64, log p(z_l) (priors' log-dets included)
-    log_det_per_level     [N, L]   float64, log|det dz/dx| of level l's bijectors
-    num_dims_per_level    (L,)     ints, dimensions of each level's latent z_l
-    images                [N, H, W, C] uint8, the images the model scored
+    discrete_log_prob             [N]      float64
+    num_dims                      int      D = H * W * C
+    discrete_log_prob_members     [M, N]   float64, discrete_log_prob under
+                                           each ensemble member
+    discrete_log_prob_background  [N]      float64, discrete_log_prob under a
+                                           background model
+    log_prob_z_per_level          [N, L]   float64, log p(z_l) (priors'
+                                           log-dets included)
+    log_det_per_level             [N, L]   float64, log|det dz/dx| of level
+                                           l's bijectors
+    num_dims_per_level            (L,)     ints, dimensions of each level's
+                                           latent z_l
+    images                        [N, H, W, C] uint8, the images the model
+                                           scored
 
 Level `l` contributes `log_prob_z_per_level[:, l] + log_det_per_level[:, l]`
 to log p(x); summed over levels and added to the discretization constant
-`-D * n_bits * log 2` they give `log_prob` (see `glow_ood.model.Decomposition`).
+`-D * n_bits * log 2` they give `discrete_log_prob` (see
+`glow_ood.model.Decomposition`).
 """
 
 import dataclasses
@@ -35,13 +44,17 @@ __all__ = ["Features", "FIELDS", "FIELD_HINTS", "from_model_scores"]
 
 # How to provide each field, for error messages of scores that need it.
 FIELD_HINTS = {
-    "log_prob": ("log p(x) in nats per example, discrete convention "
-                 "(Features.from_decomposition(model.decompose(x), ...))"),
+    "discrete_log_prob": ("log P(image) = log p(x) - D n_bits log 2 in nats "
+                          "per example (Features.from_decomposition("
+                          "model.decompose(x), ...) or ModelScores."
+                          "discrete_log_prob)"),
     "num_dims": "D = H * W * C of the model's input (Glow.num_dims)",
-    "log_prob_members": ("[M, N] log_prob of the same examples under each of "
-                         "M >= 2 independently trained models"),
-    "log_prob_background": ("[N] log_prob under a background model trained "
-                            "on mutated inputs (glow_ood.scores.mutate)"),
+    "discrete_log_prob_members": ("[M, N] discrete_log_prob of the same "
+                                  "examples under each of M >= 2 "
+                                  "independently trained models"),
+    "discrete_log_prob_background": ("[N] discrete_log_prob under a "
+                                     "background model trained on mutated "
+                                     "inputs (glow_ood.scores.mutate)"),
     "log_prob_z_per_level": ("[N, L] Decomposition.log_prob_z_per_level "
                              "(Features.from_decomposition)"),
     "log_det_per_level": ("[N, L] Decomposition.log_det_per_level "
@@ -53,9 +66,9 @@ FIELD_HINTS = {
 }
 FIELDS = tuple(FIELD_HINTS)
 
-# Fields indexed by example along axis 0 (log_prob_members: axis 1).
-_PER_EXAMPLE = ("log_prob", "log_prob_background", "log_prob_z_per_level",
-                "log_det_per_level", "images")
+# Fields indexed by example along axis 0 (discrete_log_prob_members: axis 1).
+_PER_EXAMPLE = ("discrete_log_prob", "discrete_log_prob_background",
+                "log_prob_z_per_level", "log_det_per_level", "images")
 
 
 def _as_float64(name, value, ndim):
@@ -79,10 +92,10 @@ class Features:
   `images` and the sum of `num_dims_per_level`. Instances are immutable and
   compare by identity (`eq=False`: fields are arrays).
   """
-  log_prob: Optional[np.ndarray] = None
+  discrete_log_prob: Optional[np.ndarray] = None
   num_dims: Optional[int] = None
-  log_prob_members: Optional[np.ndarray] = None
-  log_prob_background: Optional[np.ndarray] = None
+  discrete_log_prob_members: Optional[np.ndarray] = None
+  discrete_log_prob_background: Optional[np.ndarray] = None
   log_prob_z_per_level: Optional[np.ndarray] = None
   log_det_per_level: Optional[np.ndarray] = None
   num_dims_per_level: Optional[Tuple[int, ...]] = None
@@ -92,10 +105,10 @@ class Features:
     def put(name, value):
       object.__setattr__(self, name, value)
 
-    for name in ("log_prob", "log_prob_background"):
+    for name in ("discrete_log_prob", "discrete_log_prob_background"):
       if getattr(self, name) is not None:
         put(name, _as_float64(name, getattr(self, name), 1))
-    for name in ("log_prob_members", "log_prob_z_per_level",
+    for name in ("discrete_log_prob_members", "log_prob_z_per_level",
                  "log_det_per_level"):
       if getattr(self, name) is not None:
         put(name, _as_float64(name, getattr(self, name), 2))
@@ -125,8 +138,9 @@ class Features:
     for name in _PER_EXAMPLE:
       if getattr(self, name) is not None:
         sizes[name] = getattr(self, name).shape[0]
-    if self.log_prob_members is not None:
-      sizes["log_prob_members (axis 1)"] = self.log_prob_members.shape[1]
+    if self.discrete_log_prob_members is not None:
+      sizes["discrete_log_prob_members (axis 1)"] = (
+          self.discrete_log_prob_members.shape[1])
     if len(set(sizes.values())) > 1:
       raise ValueError(
           "Features fields disagree on the number of examples N: "
@@ -162,8 +176,8 @@ class Features:
     for name in _PER_EXAMPLE:
       if getattr(self, name) is not None:
         return getattr(self, name).shape[0]
-    if self.log_prob_members is not None:
-      return self.log_prob_members.shape[1]
+    if self.discrete_log_prob_members is not None:
+      return self.discrete_log_prob_members.shape[1]
     return None
 
   def __len__(self):
@@ -176,8 +190,8 @@ class Features:
   def take(self, indices):
     """The examples `indices` (ints `[K]`, repeats allowed, or a bool mask `[N]`).
 
-    Per-example fields are indexed (`log_prob_members` along its axis 1);
-    `num_dims` and `num_dims_per_level` are kept.
+    Per-example fields are indexed (`discrete_log_prob_members` along its
+    axis 1); `num_dims` and `num_dims_per_level` are kept.
     """
     indices = np.asarray(indices)
     if indices.size == 0:
@@ -187,8 +201,9 @@ class Features:
                       f"{indices.dtype}.")
     changes = {name: getattr(self, name)[indices] for name in _PER_EXAMPLE
                if getattr(self, name) is not None}
-    if self.log_prob_members is not None:
-      changes["log_prob_members"] = self.log_prob_members[:, indices]
+    if self.discrete_log_prob_members is not None:
+      changes["discrete_log_prob_members"] = (
+          self.discrete_log_prob_members[:, indices])
     return dataclasses.replace(self, **changes)
 
   def __getitem__(self, index):
@@ -206,8 +221,9 @@ class Features:
   def from_decomposition(cls, decomposition, num_dims, n_bits=8, **fields):
     """Features from a `glow_ood.model.Decomposition` of dequantized images.
 
-    `log_prob = decomposition.log_prob - D * n_bits * log 2` (the discrete
-    convention); the per-level terms are copied as they are.
+    `discrete_log_prob = decomposition.log_prob - D * n_bits * log 2` (the
+    continuous log p(x) made discrete); the per-level terms are copied as
+    they are.
 
     Args:
       decomposition: `Decomposition` of `model.decompose(x)`, tensors or arrays.
@@ -220,7 +236,7 @@ class Features:
                         np.float64)
 
     constant = preprocessing.discretization_correction(num_dims, n_bits)
-    return cls(log_prob=numpy(decomposition.log_prob) + constant,
+    return cls(discrete_log_prob=numpy(decomposition.log_prob) + constant,
                num_dims=num_dims,
                log_prob_z_per_level=numpy(decomposition.log_prob_z_per_level),
                log_det_per_level=numpy(decomposition.log_det_per_level),
@@ -234,17 +250,19 @@ def from_model_scores(scores, *, members=None, background=None, images=None,
   Args:
     scores: `ModelScores` of the model being tested.
     members: optional sequence of `ModelScores` of ensemble members (on the
-      same images, same order) -> `log_prob_members` `[M, N]`.
+      same images, same order) -> `discrete_log_prob_members` `[M, N]`.
     background: optional `ModelScores` of the background model.
     images: optional uint8 `[N, H, W, C]`, the scored images.
     num_dims_per_level: optional per-level latent sizes (for per-dimension
       per-level scores), e.g. `[s.num_elements() for s in flow.latent_shapes]`.
   """
   return Features(
-      log_prob=scores.log_prob, num_dims=scores.num_dims,
-      log_prob_members=(None if members is None else
-                        np.stack([m.log_prob for m in members])),
-      log_prob_background=None if background is None else background.log_prob,
+      discrete_log_prob=scores.discrete_log_prob, num_dims=scores.num_dims,
+      discrete_log_prob_members=(
+          None if members is None else
+          np.stack([m.discrete_log_prob for m in members])),
+      discrete_log_prob_background=(
+          None if background is None else background.discrete_log_prob),
       log_prob_z_per_level=scores.log_prob_z_per_level,
       log_det_per_level=scores.log_det_per_level,
       num_dims_per_level=(None if num_dims_per_level is None else

@@ -68,9 +68,10 @@ class InputComplexity(base.Score):
   is a likelihood ratio against it. With `units="bits_per_dim"` both terms are
   divided by `D` (as the paper reports them); the ranking is the same.
 
-  `log p(x)` is the discrete-convention `log_prob`, i.e. of the images at the
-  model's `n_bits`. If `n_bits < 8`, pass the images reduced to those levels,
-  so that the model and the compressor see the same inputs.
+  `log p(x)` is `Features.discrete_log_prob` (the discrete log-probability of
+  the images at the model's `n_bits`, not the continuous density). If
+  `n_bits < 8`, pass the images reduced to those levels, so that the model and
+  the compressor see the same inputs.
 
   Args:
     compressor: `"png"` or `"zlib"` (see `compressed_bits`); recorded in
@@ -83,7 +84,7 @@ class InputComplexity(base.Score):
        ICLR 2020. https://arxiv.org/abs/1909.11480
   """
   name = "input_complexity"
-  required_features = ("log_prob", "num_dims", "images")
+  required_features = ("discrete_log_prob", "num_dims", "images")
 
   def __init__(self, compressor="png", units="bits_per_dim"):
     super().__init__()
@@ -107,7 +108,7 @@ class InputComplexity(base.Score):
     return bits / features.num_dims if self.units == "bits_per_dim" else bits
 
   def _score(self, features):
-    nll_bits = -features.log_prob / np.log(2.)
+    nll_bits = -features.discrete_log_prob / np.log(2.)
     if self.units == "bits_per_dim":
       nll_bits = nll_bits / features.num_dims
     return nll_bits - self.complexity(features)

@@ -21,7 +21,7 @@ class LikelihoodRatio(base.Score):
        https://arxiv.org/abs/1906.02845
   """
   name = "likelihood_ratio"
-  required_features = ("log_prob", "log_prob_background")
+  required_features = ("discrete_log_prob", "discrete_log_prob_background")
 
   def _score(self, features):
-    return features.log_prob_background - features.log_prob
+    return features.discrete_log_prob_background - features.discrete_log_prob

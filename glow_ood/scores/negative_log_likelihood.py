@@ -10,7 +10,7 @@ UNITS = ("bits_per_dim", "nats")
 
 
 class NegativeLogLikelihood(base.Score):
-  """`-log p(x)`: `-log_prob / (D log 2)` in bits/dim, or `-log_prob` in nats.
+  """`-log P(x)`: `-discrete_log_prob / (D log 2)` bits/dim, or nats.
 
   The paper's point is that this score fails: a Glow trained on CIFAR-10 gives
   SVHN a *higher* likelihood (lower score) than CIFAR-10 test images. Both
@@ -33,13 +33,14 @@ class NegativeLogLikelihood(base.Score):
       raise ValueError(f"NegativeLogLikelihood: unknown units {units!r}; "
                        f"choose one of {UNITS}.")
     self.units = units
-    self.required_features = (("log_prob", "num_dims")
-                              if units == "bits_per_dim" else ("log_prob",))
+    self.required_features = (
+        ("discrete_log_prob", "num_dims") if units == "bits_per_dim"
+        else ("discrete_log_prob",))
 
   def _score(self, features):
     if self.units == "nats":
-      return -features.log_prob
-    return -features.log_prob / (features.num_dims * np.log(2.))
+      return -features.discrete_log_prob
+    return -features.discrete_log_prob / (features.num_dims * np.log(2.))
 
   def _config(self):
     return {"units": self.units}

@@ -13,7 +13,7 @@ def level_contributions(features):
   """`c_l = log p(z_l) + log|det dz/dx|_l`, each level's share of log p(x).
 
   Summed over levels and added to the discretization constant
-  `-D * n_bits * log 2`, they give `features.log_prob`.
+  `-D * n_bits * log 2`, they give `features.discrete_log_prob`.
 
   Returns:
     float64 `[N, L]` (nats).

@@ -17,15 +17,16 @@ class Typicality(base.Score):
 
   `fit(features)` estimates, from held-out in-distribution examples,
 
-      H_hat = mean_n(-log_prob_n)                                  (nats)
+      H_hat = mean_n(-discrete_log_prob_n)                         (nats)
       eps_alpha = alpha-quantile over K bootstrap batches of
-                  |mean_{m <= M}(-log_prob) - H_hat|,
+                  |mean_{m <= M}(-discrete_log_prob) - H_hat|,
 
   each batch `M` examples drawn with replacement from the fit set. Then
 
-    * `__call__` gives the per-example score `|-log_prob - H_hat|` (nats);
-    * `score_batches` gives `|mean_{batch}(-log_prob) - H_hat|` for batches of
-      `M = batch_size`, and `is_ood` compares it with `threshold = eps_alpha`:
+    * `__call__` gives the per-example score `|-discrete_log_prob - H_hat|`
+      (nats);
+    * `score_batches` gives `|mean_{batch}(-discrete_log_prob) - H_hat|` for
+      batches of `M = batch_size`, and `is_ood` compares it with `threshold = eps_alpha`:
       an in-distribution batch is flagged with probability about `1 - alpha`.
 
   The paper estimates `H_hat` on training data and `eps_alpha` on validation
@@ -46,7 +47,7 @@ class Typicality(base.Score):
        arXiv 2019. https://arxiv.org/abs/1906.02994
   """
   name = "typicality"
-  required_features = ("log_prob",)
+  required_features = ("discrete_log_prob",)
   requires_fit = True
 
   def __init__(self, batch_size=1, alpha=0.99, num_bootstrap=1000, seed=0):
@@ -67,7 +68,7 @@ class Typicality(base.Score):
     self._threshold = None
 
   def _fit(self, features):
-    nll = -features.log_prob
+    nll = -features.discrete_log_prob
     if len(nll) < 2:
       raise ValueError(f"Typicality.fit needs at least 2 examples; got "
                        f"{len(nll)}.")
@@ -97,13 +98,13 @@ class Typicality(base.Score):
     return self._threshold
 
   def _score(self, features):
-    return np.abs(-features.log_prob - self._entropy)
+    return np.abs(-features.discrete_log_prob - self._entropy)
 
   def score_batches(self, features, seed=None):
-    """`|mean(-log_prob) - H_hat|` of each batch of `M = batch_size` examples.
+    """`|mean(-discrete_log_prob) - H_hat|` of each batch of `M = batch_size`.
 
     Args:
-      features: `Features` with `log_prob` `[N]`.
+      features: `Features` with `discrete_log_prob` `[N]`.
       seed: `None` (default) groups consecutive examples `[0, M)`, `[M, 2M)`,
         ...; an `int` shuffles the examples with that seed first.
 
@@ -112,7 +113,7 @@ class Typicality(base.Score):
     """
     self._check_features(features, "score_batches")
     self._require_fit()
-    nll = -features.log_prob
+    nll = -features.discrete_log_prob
     if seed is not None:
       nll = nll[np.random.default_rng(seed).permutation(len(nll))]
     num_batches = len(nll) // self.batch_size

@@ -14,8 +14,8 @@ class WAIC(base.Score):
   log-likelihood by its variance across independently trained models: an
   input on which the members disagree is likely out of distribution. With
 
-      mean_n = (1/M) sum_m log_prob_members[m, n]
-      var_n  = (1/M) sum_m (log_prob_members[m, n] - mean_n)**2
+      mean_n = (1/M) sum_m discrete_log_prob_members[m, n]
+      var_n  = (1/M) sum_m (discrete_log_prob_members[m, n] - mean_n)**2
 
   (the population variance, `ddof=0`, as `Var_theta` over the members) the
   score is `var_n - mean_n` (nats): equal to `-log p(x)` when all members
@@ -29,13 +29,13 @@ class WAIC(base.Score):
        Anomaly Detection. arXiv 2018. https://arxiv.org/abs/1810.01392
   """
   name = "waic"
-  required_features = ("log_prob_members",)
+  required_features = ("discrete_log_prob_members",)
 
   def _score(self, features):
-    members = features.log_prob_members
+    members = features.discrete_log_prob_members
     if members.shape[0] < 2:
       raise ValueError(
-          f"WAIC needs log_prob_members from M >= 2 ensemble members; got "
-          f"M = {members.shape[0]}. Train more models (different seeds) and "
-          "stack their log_prob as [M, N].")
+          f"WAIC needs discrete_log_prob_members from M >= 2 ensemble "
+          f"members; got M = {members.shape[0]}. Train more models (different seeds) and "
+          "stack their discrete_log_prob as [M, N].")
     return np.var(members, axis=0) - np.mean(members, axis=0)

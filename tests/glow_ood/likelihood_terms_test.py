@@ -2,9 +2,9 @@
 
 `ModelScorer` must give, per example, what the model itself gives
 (`Glow.bits_per_dim`, `Glow.log_prob`) whatever the batching, and split
-log P(image) into its terms exactly:
+log P(image) (`discrete_log_prob`) into its terms exactly:
 
-    log P = log p(z) + log|det dz/dx| - D n_bits log 2
+    log P = log p(z) + log|det dz/dx| - D n_bits log 2   (log p = log_prob)
     log p(z) = sum_l log p(z_l),  log|det| = sum_l log|det_l| = sum_kind ...
 
 The model is a tiny Glow (8x8x1, 2 levels of 1 step, width 8), ActNorm
@@ -93,21 +93,21 @@ def test_same_numbers_whatever_the_batch_size(scores_by_batch_size):
   one = scores_by_batch_size[1]
   for batch_size in BATCH_SIZES[1:]:
     many = scores_by_batch_size[batch_size]
-    for term in ("log_prob", "log_prob_z", "log_det", "log_prob_z_per_level",
-                 "log_det_per_level"):
+    for term in ("discrete_log_prob", "log_prob", "log_prob_z", "log_det",
+                 "log_prob_z_per_level", "log_det_per_level"):
       np.testing.assert_allclose(getattr(many, term), getattr(one, term),
                                  rtol=1e-5, atol=1e-4,
                                  err_msg=f"{term}, batch {batch_size}")
 
 
 @pytest.mark.parametrize("n_bits", [8, 5])
-def test_log_prob_is_the_discrete_sum_of_its_terms(images, n_bits):
+def test_discrete_log_prob_is_the_sum_of_its_terms(images, n_bits):
   model = make_model(n_bits=n_bits)
   scores = likelihood_terms.ModelScorer(model, 4)(images)
   assert scores.num_dims == NUM_DIMS and scores.n_bits == n_bits
   # log P = log p(z) + log|det| - D n_bits log 2.
   np.testing.assert_allclose(
-      scores.log_prob,
+      scores.discrete_log_prob,
       scores.log_prob_z + scores.log_det - NUM_DIMS * n_bits * np.log(2.),
       rtol=1e-12)
   # The continuous part is the model's own log p(x) (the TFP flow's
@@ -115,10 +115,14 @@ def test_log_prob_is_the_discrete_sum_of_its_terms(images, n_bits):
   continuous = model.log_prob(model.preprocess(images, "center")).numpy()
   np.testing.assert_allclose(scores.log_prob_z + scores.log_det, continuous,
                              rtol=1e-5)
+  # `log_prob` is that continuous log p(x), as `Glow.log_prob`.
+  np.testing.assert_array_equal(scores.log_prob,
+                                scores.log_prob_z + scores.log_det)
+  np.testing.assert_allclose(scores.log_prob, continuous, rtol=1e-5)
   # bits/dim = -log P / (D log 2), the model's bits/dim at these n_bits.
-  np.testing.assert_allclose(scores.bits_per_dim,
-                             -scores.log_prob / (NUM_DIMS * np.log(2.)),
-                             rtol=1e-12)
+  np.testing.assert_allclose(
+      scores.bits_per_dim, -scores.discrete_log_prob / (NUM_DIMS * np.log(2.)),
+      rtol=1e-12)
   np.testing.assert_allclose(scores.bits_per_dim,
                              model.bits_per_dim(images).numpy(), rtol=1e-5)
 
@@ -148,7 +152,9 @@ def test_per_level_and_per_kind_terms_sum_to_the_totals(scores):
 
 def test_summary_is_the_mean_of_each_term(scores):
   summary = scores.summary()
-  for term in ("log_prob", "bits_per_dim", "log_prob_z", "log_det"):
+  # The discrete log P only: no `log_prob` key whose meaning could be mistaken.
+  assert "log_prob" not in summary
+  for term in ("discrete_log_prob", "bits_per_dim", "log_prob_z", "log_det"):
     assert summary[term] == pytest.approx(np.mean(getattr(scores, term)),
                                           rel=1e-12)
     assert isinstance(summary[term], float)
@@ -186,7 +192,8 @@ def test_scorer_progress_goes_to_the_given_stream(model, images, scores,
   stream = io.StringIO()
   scorer = likelihood_terms.ModelScorer(model, 4)
   with_bar = scorer(images, description="toy/test", stream=stream)
-  np.testing.assert_array_equal(with_bar.log_prob, scores.log_prob)
+  np.testing.assert_array_equal(with_bar.discrete_log_prob,
+                                scores.discrete_log_prob)
   lines = _lines(stream.getvalue())
   # 3 batches (4 + 4 + 3): one line per batch here, the last one complete.
   assert [re.search(r"\] (\d+/\d+)", l).group(1) for l in lines] == [
@@ -258,26 +265,34 @@ def test_uniform_over_the_levels_is_n_bits_per_dim():
   # The uniform density on [-0.5, 0.5)^D is 1 (log 0): each of the 2**n_bits
   # levels of every dimension then has probability 2**-n_bits.
   for n_bits in (8, 5, 1):
-    log_prob = metrics.discrete_log_prob(np.zeros(3), NUM_DIMS, n_bits)
-    np.testing.assert_allclose(log_prob, -NUM_DIMS * n_bits * np.log(2.),
-                               rtol=1e-15)
-    np.testing.assert_allclose(metrics.bits_per_dim(log_prob, NUM_DIMS),
-                               [n_bits] * 3, rtol=1e-15)
-  assert metrics.bits_per_dim(-NUM_DIMS * 8 * np.log(2.), NUM_DIMS) == 8.
+    discrete_log_prob = metrics.discrete_log_prob(np.zeros(3), NUM_DIMS,
+                                                  n_bits)
+    np.testing.assert_allclose(discrete_log_prob,
+                               -NUM_DIMS * n_bits * np.log(2.), rtol=1e-15)
+    np.testing.assert_allclose(
+        metrics.bits_per_dim(np.zeros(3), NUM_DIMS, n_bits), [n_bits] * 3,
+        rtol=1e-15)
+  assert metrics.bits_per_dim(0., NUM_DIMS) == 8.
 
 
 def test_units_round_trip_and_agree_with_preprocessing():
   continuous = np.array([-100., 0., 37.5, 512.])
   for n_bits in (8, 3):
-    log_prob = metrics.discrete_log_prob(continuous, 12, n_bits)
-    np.testing.assert_allclose(log_prob - continuous,
+    discrete_log_prob = metrics.discrete_log_prob(continuous, 12, n_bits)
+    np.testing.assert_allclose(discrete_log_prob - continuous,
                                -12 * n_bits * np.log(2.), rtol=1e-14)
-    bits = metrics.bits_per_dim(log_prob, 12)
+    bits = metrics.bits_per_dim(continuous, 12, n_bits)
+    # bits/dim = -log P / (D log 2) of the discrete log-probability.
     np.testing.assert_allclose(
-        metrics.log_prob_from_bits_per_dim(bits, 12), log_prob, rtol=1e-14)
-    # The same number as the training loss's formula on continuous log p(x).
+        bits, -discrete_log_prob / (12 * np.log(2.)), rtol=1e-14)
     np.testing.assert_allclose(
-        bits, preprocessing.bits_per_dim(continuous, 12, n_bits).numpy(),
+        metrics.log_prob_from_bits_per_dim(bits, 12, n_bits), continuous,
+        rtol=1e-14, atol=1e-12)
+    # The same function (and number) as the training loss's, on tf Tensors.
+    assert metrics.bits_per_dim is preprocessing.bits_per_dim
+    np.testing.assert_allclose(
+        bits, preprocessing.bits_per_dim(tf.constant(continuous), 12,
+                                         n_bits).numpy(),
         rtol=1e-12)
   # One more nat of probability is 1 / (D log 2) fewer bits/dim.
   np.testing.assert_allclose(

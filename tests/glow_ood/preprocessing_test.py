@@ -3,6 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
+from glow_ood import metrics
 from glow_ood import preprocessing
 
 
@@ -39,6 +40,56 @@ class PreprocessingTest(tf.test.TestCase):
                           [n_bits] * 3)
     self.assertAllClose(preprocessing.discretization_correction(10, 8),
                         -10 * np.log(256.))
+
+  def test_one_bits_per_dim_for_numpy_and_tensors(self):
+    # Continuous log p(x) of dequantized images (nats), as Glow.log_prob.
+    log_prob = np.array([-1500.25, -120., 0., 37.5, 512.])
+    num_dims = 3 * 4 * 4
+    self.assertIs(metrics.bits_per_dim, preprocessing.bits_per_dim)
+    self.assertIs(metrics.log_prob_from_bits_per_dim,
+                  preprocessing.log_prob_from_bits_per_dim)
+    for n_bits in (8, 5, 1):
+      from_numpy = preprocessing.bits_per_dim(log_prob, num_dims, n_bits)
+      self.assertIsInstance(from_numpy, np.ndarray)
+      self.assertEqual(from_numpy.dtype, np.float64)
+      # -log P / (D log 2), with log P = log p(x) - D n_bits log 2.
+      expected = -(log_prob - num_dims * n_bits * np.log(2.)) / (
+          num_dims * np.log(2.))
+      self.assertAllClose(from_numpy, expected, rtol=1e-14, atol=0.)
+      # float64 Tensors: the same numbers, bit for bit; float32 stays float32.
+      from_tensor = preprocessing.bits_per_dim(tf.constant(log_prob),
+                                               num_dims, n_bits)
+      self.assertTrue(tf.is_tensor(from_tensor))
+      self.assertEqual(from_tensor.dtype, tf.float64)
+      self.assertAllEqual(from_tensor.numpy(), from_numpy)
+      from_float32 = preprocessing.bits_per_dim(
+          tf.constant(log_prob, tf.float32), num_dims, n_bits)
+      self.assertEqual(from_float32.dtype, tf.float32)
+      self.assertAllClose(from_float32, from_numpy, rtol=1e-6)
+      # Lists and numpy float32 become float64 numpy.
+      self.assertEqual(
+          preprocessing.bits_per_dim(log_prob.astype(np.float32), num_dims,
+                                     n_bits).dtype, np.float64)
+      self.assertAllEqual(
+          preprocessing.bits_per_dim(log_prob.tolist(), num_dims, n_bits),
+          from_numpy)
+      # log_prob_from_bits_per_dim inverts it, on numpy and on Tensors.
+      inverse = preprocessing.log_prob_from_bits_per_dim(from_numpy, num_dims,
+                                                         n_bits)
+      self.assertIsInstance(inverse, np.ndarray)
+      self.assertEqual(inverse.dtype, np.float64)
+      self.assertAllClose(inverse, log_prob, rtol=1e-13, atol=1e-10)
+      inverse_tensor = preprocessing.log_prob_from_bits_per_dim(
+          from_tensor, num_dims, n_bits)
+      self.assertTrue(tf.is_tensor(inverse_tensor))
+      self.assertAllClose(inverse_tensor, log_prob, rtol=1e-13, atol=1e-10)
+      self.assertAllClose(
+          preprocessing.bits_per_dim(inverse, num_dims, n_bits), from_numpy,
+          rtol=1e-14, atol=1e-14)
+    with self.assertRaisesRegex(ValueError, "num_dims must be >= 1"):
+      preprocessing.bits_per_dim(log_prob, 0)
+    with self.assertRaisesRegex(ValueError, "n_bits must be in 1..8"):
+      preprocessing.log_prob_from_bits_per_dim([1.], num_dims, n_bits=0)
 
   def test_bad_inputs_fail_clearly(self):
     with self.assertRaisesRegex(TypeError, "integer pixels"):

@@ -137,8 +137,9 @@ def test_with_a_trained_run(toy, tmp_path):
   # The same numbers from the restored run, in this process.
   run = runs_lib.load_run(str(workdir))
   scorer = likelihood_terms.ModelScorer(run.model, 16)
-  measured = (np.mean(scorer(data.subsample(images["toyq"], 32)).log_prob)
-              - np.mean(scorer(data.subsample(images["toyp"], 32)).log_prob))
+  measured = (
+      np.mean(scorer(data.subsample(images["toyq"], 32)).discrete_log_prob)
+      - np.mean(scorer(data.subsample(images["toyp"], 32)).discrete_log_prob))
   assert gaps["measured_gap"] == pytest.approx(measured, rel=1e-5)
   stats = {n: analysis.data_statistics.data_statistics(x)
            for n, x in images.items()}

@@ -97,5 +97,5 @@ def test_changed_model_flags_do_not_resume_a_workdir(tmp_path):
   workdir = tmp_path / "run"
   assert launch(workdir, "--train_steps=3").returncode == 0
   line = error_line(launch(workdir, "--hidden_width=16"))
-  assert "--hidden_width=8 in the run, --hidden_width=16 now" in line
+  assert "model.hidden_width=8 in the file, 16 now" in line
   assert (workdir / "checkpoints").exists()  # the old run is untouched

@@ -77,13 +77,16 @@ def test_trains_prints_the_table_writes_files_and_resumes(tmp_path):
 
 @pytest.mark.parametrize("flags, message", [
     (["--scales=exp,tanh"],
-     "--scales must be a comma-separated list of ('exp', 'sigmoid')"),
-    (["--dims=2,5"], "--dims must be a comma-separated list of even integers"),
+     "TwoMoonsConfig.scales='tanh' is not one of ('exp', 'sigmoid')"),
+    (["--dims=2,5"], "dims must be even integers >= 2"),
+    (["--dims=2,x"], "--dims must be a comma-separated list of integers"),
 ])
-def test_bad_flags_are_rejected_when_parsed(tmp_path, flags, message):
+def test_bad_flags_fail_with_one_line_before_training(tmp_path, flags, message):
   output_dir = tmp_path / "bad"
   result = launch(output_dir, *flags)
-  assert result.returncode != 0
-  assert "FATAL Flags parsing error" in result.stderr, result.stderr[-2000:]
-  assert message in result.stderr, result.stderr[-2000:]
+  assert result.returncode == 1
+  assert "Traceback" not in result.stderr, result.stderr[-2000:]
+  errors = [l for l in result.stderr.splitlines()
+            if l.startswith("launch/two_moons.py: error:")]
+  assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]
   assert not output_dir.exists()

@@ -106,10 +106,12 @@ def test_graying_curve(scorer, images):
                              rtol=1e-6)
   # The terms add up: log p = log p(z) + log|det| - D log 256 (discrete).
   np.testing.assert_allclose(
-      curve.log_prob, curve.log_prob_z + curve.log_det - 64 * np.log(256.),
+      curve.discrete_log_prob,
+      curve.log_prob_z + curve.log_det - 64 * np.log(256.),
       rtol=1e-9)
   means = curve.means()
-  np.testing.assert_allclose(means["log_prob"], curve.log_prob.mean(1))
+  np.testing.assert_allclose(means["discrete_log_prob"],
+                             curve.discrete_log_prob.mean(1))
   assert set(means) == set(graying.TERMS) and means["log_det"].shape == (3,)
   as_json = json.loads(json.dumps(curve.to_json()))
   assert as_json["factors"] == factors

@@ -35,8 +35,8 @@ def test_valid_values_are_coerced():
 
 @pytest.mark.parametrize("changes, error, message", [
     (dict(count=0), ValueError, r"Example.count must be >= 1; got 0"),
-    (dict(rate=0.), ValueError, r"Example.rate must be in \(0.0, 1.0\]; got 0.0"),
-    (dict(rate=1.5), ValueError, r"rate must be in \(0.0, 1.0\]"),
+    (dict(rate=0.), ValueError, r"Example.rate must be in \(0, 1\]; got 0.0"),
+    (dict(rate=1.5), ValueError, r"rate must be in \(0, 1\]"),
     (dict(name="c"), ValueError, r"Example.name='c' is not one of \('a', 'b'\)"),
     (dict(names=("a", "c")), ValueError, r"names='c' is not one of"),
     (dict(names="a"), TypeError, r"names must be a sequence, not a str.*\('a',\)"),

@@ -35,7 +35,7 @@ NUM_EXAMPLES = 40
 SPECIAL = ("constant:0", "constant:128", "uniform_random")
 SETS = ("toy/train", "toy/test", "constant:0/test", "constant:128/test",
         "uniform_random/test")
-TERMS = ("log_prob", "bits_per_dim", "log_prob_z", "log_det",
+TERMS = ("discrete_log_prob", "bits_per_dim", "log_prob_z", "log_det",
          "log_prob_z_per_level", "log_det_per_level")
 FIGURES = ("log_prob_histograms", "decomposition_histograms",
            "ensemble_log_prob_histograms", "bits_per_dim_curves", "graying",
@@ -152,10 +152,10 @@ def test_load_run(experiment):
       experiment.trained[0]["bits_per_dim"]["toy/test"], rel=1e-6)
 
 
-def test_load_run_of_a_folder_without_flags(tmp_path):
+def test_load_run_of_a_folder_without_config(tmp_path):
   with pytest.raises(FileNotFoundError,
-                     match=rf"is {tmp_path} a run folder written by "
-                           r"launch/train.py\?"):
+                     match=rf"{tmp_path} has no config.json, so it is not a "
+                           "run folder"):
     runs_lib.load_run(str(tmp_path))
 
 
@@ -196,7 +196,7 @@ def test_bits_per_dim_are_the_models(experiment, ensemble):
 def test_scores_npz_holds_every_term_per_example(experiment, ensemble):
   expected = {f"{run}/{name}/{term}" for run in ("seed3", "seed4")
               for name in SETS for term in TERMS}
-  expected |= {f"ensemble/{name}/log_prob" for name in SETS}
+  expected |= {f"ensemble/{name}/discrete_log_prob" for name in SETS}
   assert set(ensemble.arrays) == expected
   counts = ensemble.json["num_examples"]
   for key, values in ensemble.arrays.items():
@@ -224,20 +224,21 @@ def test_ensemble_is_the_log_of_the_mean_density(experiment, ensemble):
   results = ensemble.json["ensemble"]
   assert results["members"] == ["seed3", "seed4"]
   for name in SETS:
-    members = np.stack([ensemble.arrays[f"{r}/{name}/log_prob"]
+    members = np.stack([ensemble.arrays[f"{r}/{name}/discrete_log_prob"]
                         for r in ("seed3", "seed4")])
     # log((p_1 + p_2) / 2), computed stably by hand.
     top = members.max(0)
     expected = top + np.log(np.exp(members - top).mean(0))
-    np.testing.assert_allclose(ensemble.arrays[f"ensemble/{name}/log_prob"],
-                               expected, rtol=1e-12)
     np.testing.assert_allclose(
-        ensemble.arrays[f"ensemble/{name}/log_prob"],
+        ensemble.arrays[f"ensemble/{name}/discrete_log_prob"], expected,
+        rtol=1e-12)
+    np.testing.assert_allclose(
+        ensemble.arrays[f"ensemble/{name}/discrete_log_prob"],
         metrics.ensemble_log_prob(members), rtol=1e-12)
     # Between the best member halved and the best member.
     assert np.all(expected <= top) and np.all(expected >= top - np.log(2.))
-    assert results["log_prob"][name] == pytest.approx(np.mean(expected),
-                                                      rel=1e-12)
+    assert results["discrete_log_prob"][name] == pytest.approx(
+        np.mean(expected), rel=1e-12)
     assert results["bits_per_dim"][name] == pytest.approx(
         np.mean(-expected / (NUM_DIMS * np.log(2.))), rel=1e-12)
   assert sorted(results["detection"]) == sorted(SETS[2:])
@@ -354,9 +355,9 @@ def test_ensemble_of_two_copies_is_the_run(experiment):
   for name in ("toy/train", "toy/test", "uniform_random/test"):
     assert results["ensemble"]["bits_per_dim"][name] == pytest.approx(
         member[name]["bits_per_dim"], rel=1e-12)
-    np.testing.assert_allclose(result.arrays[f"ensemble/{name}/log_prob"],
-                               result.arrays[f"seed3/{name}/log_prob"],
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        result.arrays[f"ensemble/{name}/discrete_log_prob"],
+        result.arrays[f"seed3/{name}/discrete_log_prob"], rtol=1e-12)
   assert results["ensemble"]["detection"] == results["detection"]["seed3"]
   # The numbers are those of the other folder's images.
   test = experiment.images("toy/test", data_dir=other_data, limit=16)
@@ -392,7 +393,7 @@ def test_incompatible_runs(experiment, tmp_path):
 
 
 @pytest.mark.parametrize("changes, match", [
-    (dict(num_examples=1), r"num_examples must be >= 2 or None \(all\); got 1"),
+    (dict(num_examples=1), r"num_examples must be >= 2 or None; got 1"),
     (dict(batch_size=0), r"batch_size must be >= 1; got 0"),
     (dict(graying_factors=(1., 1.5)), r"graying_factors must be in \[0, 1\]"),
     (dict(graying_factors=(-0.1,)), r"graying_factors must be in \[0, 1\]"),

@@ -24,7 +24,7 @@ def _detection(auroc, low, high):
 
 
 def _model(log_prob, bits):
-  return dict(log_prob=log_prob, bits_per_dim=bits, log_prob_z=-81.04,
+  return dict(discrete_log_prob=log_prob, bits_per_dim=bits, log_prob_z=-81.04,
               log_det=98.05, log_prob_z_per_level=[-39.66, -41.38],
               log_det_per_level=[95.86, 2.19], log_det_per_kind={})
 
@@ -49,13 +49,13 @@ def make_results(names=("a", "b"), ensemble=True):
                    mean=dict(bits_per_dim=[7.67206, 7.3, 7.11294],
                              log_prob_z=[-83.46, -70., -58.71],
                              log_det=[98.04, 98.06, 98.08],
-                             log_prob=[-340.3, -320., -315.5])),
+                             discrete_log_prob=[-340.3, -320., -315.5])),
       figures={"graying": ["figures/graying.png", "figures/graying.pdf"]})
   if ensemble:
     results["ensemble"] = dict(
         members=list(names),
         bits_per_dim={s: bits[s] - 0.05 for s in sets},
-        log_prob={s: -330. for s in sets},
+        discrete_log_prob={s: -330. for s in sets},
         detection={"constant:128/test": _detection(0.5, 0.25, 0.98765)})
   return results
 

@@ -230,7 +230,7 @@ class BoundsAndConfigTest(tf.test.TestCase, parameterized.TestCase):
       ("odd_dim", dict(dims=(2, 5)), r"even integers >= 2.*\[5\]"),
       ("empty_dims", dict(dims=()), "dims is empty"),
       ("duplicate_dims", dict(dims=(2, 2)), "duplicates"),
-      ("bad_scale", dict(scales=("exp", "affine")), r"\['affine'\].*sigmoid"),
+      ("bad_scale", dict(scales=("exp", "affine")), r"scales='affine' is not one of.*sigmoid"),
       ("no_scale", dict(scales=()), "scales is empty"),
       ("zero_steps", dict(train_steps=0), "train_steps must be >= 1"),
       ("zero_batch", dict(batch_size=0), "batch_size must be >= 1"),

@@ -29,7 +29,7 @@ def gaussian_log_prob(x, scale=1.):
 def gaussian_features(num_examples, scale=1., seed=0):
   """Features of `num_examples` draws from N(0, scale^2 I_D) under N(0, I_D)."""
   x = np.random.default_rng(seed).normal(0., scale, (num_examples, D))
-  return scores.Features(log_prob=gaussian_log_prob(x), num_dims=D)
+  return scores.Features(discrete_log_prob=gaussian_log_prob(x), num_dims=D)
 
 
 # Features.
@@ -37,9 +37,11 @@ def gaussian_features(num_examples, scale=1., seed=0):
 
 def test_features_validate_shapes_with_clear_errors():
   with pytest.raises(ValueError, match="number of examples N"):
-    scores.Features(log_prob=np.zeros(3), log_prob_background=np.zeros(4))
+    scores.Features(discrete_log_prob=np.zeros(3),
+                    discrete_log_prob_background=np.zeros(4))
   with pytest.raises(ValueError, match="number of examples N"):
-    scores.Features(log_prob=np.zeros(3), log_prob_members=np.zeros([2, 4]))
+    scores.Features(discrete_log_prob=np.zeros(3),
+                    discrete_log_prob_members=np.zeros([2, 4]))
   with pytest.raises(ValueError, match="number of levels L"):
     scores.Features(log_prob_z_per_level=np.zeros([3, 2]),
                     log_det_per_level=np.zeros([3, 3]))
@@ -50,33 +52,34 @@ def test_features_validate_shapes_with_clear_errors():
   with pytest.raises(ValueError, match="uint8"):
     scores.Features(images=np.zeros([2, 2, 2, 1], np.float32))
   with pytest.raises(ValueError, match="2 dimension"):
-    scores.Features(log_prob_members=np.zeros(3))
+    scores.Features(discrete_log_prob_members=np.zeros(3))
   with pytest.raises(ValueError, match="non-finite"):
-    scores.Features(log_prob=[0., np.nan])
+    scores.Features(discrete_log_prob=[0., np.nan])
 
 
 def test_features_take_and_slices_index_every_field():
   features = scores.Features(
-      log_prob=[0., 1., 2.], num_dims=4,
-      log_prob_members=[[0., 1., 2.], [10., 11., 12.]],
-      log_prob_background=[5., 6., 7.],
+      discrete_log_prob=[0., 1., 2.], num_dims=4,
+      discrete_log_prob_members=[[0., 1., 2.], [10., 11., 12.]],
+      discrete_log_prob_background=[5., 6., 7.],
       log_prob_z_per_level=[[0., 0.], [1., 1.], [2., 2.]],
       log_det_per_level=[[3., 3.], [4., 4.], [5., 5.]],
       num_dims_per_level=[2, 2],
       images=np.arange(12, dtype=np.uint8).reshape(3, 2, 2, 1))
   taken = features.take([2, 0, 2])
   assert len(taken) == 3 and taken.num_dims == 4
-  np.testing.assert_array_equal(taken.log_prob, [2., 0., 2.])
-  np.testing.assert_array_equal(taken.log_prob_members,
+  np.testing.assert_array_equal(taken.discrete_log_prob, [2., 0., 2.])
+  np.testing.assert_array_equal(taken.discrete_log_prob_members,
                                 [[2., 0., 2.], [12., 10., 12.]])
-  np.testing.assert_array_equal(taken.log_prob_background, [7., 5., 7.])
+  np.testing.assert_array_equal(taken.discrete_log_prob_background,
+                                [7., 5., 7.])
   np.testing.assert_array_equal(taken.log_det_per_level[:, 0], [5., 3., 5.])
   np.testing.assert_array_equal(taken.images[1], features.images[0])
-  np.testing.assert_array_equal(features[1:].log_prob, [1., 2.])
-  assert features[1].log_prob_members.shape == (2, 1)
+  np.testing.assert_array_equal(features[1:].discrete_log_prob, [1., 2.])
+  assert features[1].discrete_log_prob_members.shape == (2, 1)
   assert len(features.take([])) == 0
   np.testing.assert_array_equal(
-      features.take(np.array([True, False, True])).log_prob_members[1],
+      features.take(np.array([True, False, True])).discrete_log_prob_members[1],
       [10., 12.])
 
 
@@ -91,15 +94,15 @@ def test_features_from_decomposition_match_the_models_bits_per_dim():
   features = scores.Features.from_decomposition(
       decomposition, model.num_dims, n_bits=5, images=images,
       num_dims_per_level=sizes)
-  # log_prob follows the discrete convention: its bits/dim are the model's.
+  # discrete_log_prob is log P(image): its bits/dim are the model's.
   np.testing.assert_allclose(
       scores.NegativeLogLikelihood()(features),
       model.bits_per_dim(images).numpy(), rtol=1e-10)
-  # Levels' contributions + the discretization constant = log_prob.
+  # Levels' contributions + the discretization constant = discrete_log_prob.
   constant = preprocessing.discretization_correction(model.num_dims, 5)
   np.testing.assert_allclose(
       scores.level_contributions(features).sum(axis=1) + constant,
-      features.log_prob, rtol=1e-10)
+      features.discrete_log_prob, rtol=1e-10)
   assert features.num_dims_per_level == (96, 96)
 
 
@@ -107,15 +110,16 @@ def test_features_from_decomposition_match_the_models_bits_per_dim():
 
 
 def test_negative_log_likelihood_units():
-  features = scores.Features(log_prob=[-3. * D * np.log(2.), 0.], num_dims=D)
+  features = scores.Features(discrete_log_prob=[-3. * D * np.log(2.), 0.],
+                             num_dims=D)
   np.testing.assert_allclose(scores.NegativeLogLikelihood()(features), [3., 0.])
   np.testing.assert_allclose(scores.NegativeLogLikelihood("nats")(features),
                              [3. * D * np.log(2.), 0.])
   with pytest.raises(ValueError, match="units"):
     scores.NegativeLogLikelihood("bits")
   with pytest.raises(ValueError, match="num_dims"):
-    scores.NegativeLogLikelihood()(scores.Features(log_prob=[0.]))
-  with pytest.raises(ValueError, match="log_prob.*Provide"):
+    scores.NegativeLogLikelihood()(scores.Features(discrete_log_prob=[0.]))
+  with pytest.raises(ValueError, match="discrete_log_prob.*Provide"):
     scores.NegativeLogLikelihood("nats")(scores.Features(num_dims=3))
 
 
@@ -130,7 +134,7 @@ def test_typicality_estimates_the_entropy():
 
 def test_typicality_flags_the_mode_that_likelihood_calls_in_distribution():
   heldout, test = gaussian_features(2000, seed=1), gaussian_features(2000, seed=2)
-  mode = scores.Features(log_prob=gaussian_log_prob(np.zeros([1, D])),
+  mode = scores.Features(discrete_log_prob=gaussian_log_prob(np.zeros([1, D])),
                          num_dims=D)
   nll = scores.NegativeLogLikelihood()
   # The mode has the highest density: NLL calls it the most in-distribution.
@@ -165,9 +169,9 @@ def test_typicality_batch_test_flag_rates():
 
 def test_typicality_batches_by_hand():
   score = scores.Typicality(batch_size=2).fit(
-      scores.Features(log_prob=[-2., -4.]))
+      scores.Features(discrete_log_prob=[-2., -4.]))
   assert score.entropy == 3.
-  features = scores.Features(log_prob=-np.arange(1., 8.))   # NLL 1..7
+  features = scores.Features(discrete_log_prob=-np.arange(1., 8.))   # NLL 1..7
   # Consecutive pairs (1, 2), (3, 4), (5, 6); 7 is left out.
   np.testing.assert_allclose(score.score_batches(features), [1.5, 0.5, 2.5])
   np.testing.assert_allclose(score(features), np.abs(np.arange(1., 8.) - 3.))
@@ -194,28 +198,29 @@ def test_typicality_must_be_fitted():
 def test_waic_by_hand():
   members = np.array([[-1., -2., -5.], [-3., -2., -5.]])
   # Means (-2, -2, -5), population variances (1, 0, 0).
-  features = scores.Features(log_prob_members=members)
+  features = scores.Features(discrete_log_prob_members=members)
   np.testing.assert_allclose(scores.WAIC()(features), [3., 2., 5.])
-  three = scores.Features(log_prob_members=[[0.], [1.], [2.]])
+  three = scores.Features(discrete_log_prob_members=[[0.], [1.], [2.]])
   np.testing.assert_allclose(scores.WAIC()(three), [-1. + 2. / 3.])
 
 
 def test_waic_of_agreeing_members_is_the_negative_log_likelihood():
-  log_prob = gaussian_features(20).log_prob
-  features = scores.Features(log_prob_members=np.stack([log_prob] * 4))
-  np.testing.assert_allclose(scores.WAIC()(features), -log_prob)
+  discrete_log_prob = gaussian_features(20).discrete_log_prob
+  features = scores.Features(
+      discrete_log_prob_members=np.stack([discrete_log_prob] * 4))
+  np.testing.assert_allclose(scores.WAIC()(features), -discrete_log_prob)
   # Disagreement raises the score.
-  noisy = features.log_prob_members + np.random.default_rng(0).normal(
-      0., 1., features.log_prob_members.shape)
-  noisy_features = scores.Features(log_prob_members=noisy)
+  noisy = features.discrete_log_prob_members + np.random.default_rng(0).normal(
+      0., 1., features.discrete_log_prob_members.shape)
+  noisy_features = scores.Features(discrete_log_prob_members=noisy)
   assert np.all(scores.WAIC()(noisy_features) - (-noisy.mean(axis=0)) > 0)
 
 
 def test_waic_needs_two_members():
   with pytest.raises(ValueError, match="M >= 2"):
-    scores.WAIC()(scores.Features(log_prob_members=np.zeros([1, 3])))
-  with pytest.raises(ValueError, match="log_prob_members"):
-    scores.WAIC()(scores.Features(log_prob=np.zeros(3)))
+    scores.WAIC()(scores.Features(discrete_log_prob_members=np.zeros([1, 3])))
+  with pytest.raises(ValueError, match="discrete_log_prob_members"):
+    scores.WAIC()(scores.Features(discrete_log_prob=np.zeros(3)))
 
 
 # Likelihood ratio.
@@ -225,14 +230,14 @@ def test_likelihood_ratio_of_two_gaussians_in_closed_form():
   background_scale = 0.5
   x = np.random.default_rng(8).normal(size=(30, D))
   features = scores.Features(
-      log_prob=gaussian_log_prob(x),
-      log_prob_background=gaussian_log_prob(x, background_scale))
+      discrete_log_prob=gaussian_log_prob(x),
+      discrete_log_prob_background=gaussian_log_prob(x, background_scale))
   # log p_bg - log p = -|x|^2 / 2 (1 / s^2 - 1) - D log s.
   expected = (-0.5 * np.sum(x ** 2, axis=1) * (1. / background_scale ** 2 - 1.)
               - D * np.log(background_scale))
   np.testing.assert_allclose(scores.LikelihoodRatio()(features), expected)
-  with pytest.raises(ValueError, match="log_prob_background.*mutate"):
-    scores.LikelihoodRatio()(scores.Features(log_prob=np.zeros(2)))
+  with pytest.raises(ValueError, match="discrete_log_prob_background.*mutate"):
+    scores.LikelihoodRatio()(scores.Features(discrete_log_prob=np.zeros(2)))
 
 
 # Input complexity.
@@ -257,8 +262,8 @@ def test_input_complexity_orders_constant_below_noise(shape, compressor):
   # Uniform noise is incompressible: at least 8 bits per value.
   assert bits[1] >= 8 * num_dims
   # Equal likelihoods: the complex image gets the lower (more in-dist) score.
-  features = scores.Features(log_prob=[-4000., -4000.], num_dims=num_dims,
-                             images=images)
+  features = scores.Features(discrete_log_prob=[-4000., -4000.],
+                             num_dims=num_dims, images=images)
   score = scores.InputComplexity(compressor)
   values = score(features)
   assert values[1] < values[0]
@@ -276,7 +281,8 @@ def test_input_complexity_bad_arguments():
   with pytest.raises(ValueError, match="compressor"):
     scores.InputComplexity("jpeg")
   with pytest.raises(ValueError, match="images"):
-    scores.InputComplexity()(scores.Features(log_prob=[0.], num_dims=3))
+    scores.InputComplexity()(
+        scores.Features(discrete_log_prob=[0.], num_dims=3))
   with pytest.raises(ValueError, match="zlib"):
     scores.compressed_bits(np.zeros([1, 2, 2, 5], np.uint8), "png")
 
@@ -295,7 +301,7 @@ def two_level_features(num_examples, scales=(1., 3.), dims=(30, 20), seed=10):
   exact = np.stack([gaussian_log_prob(x, s) for x, s in zip(xs, scales)], axis=1)
   constant = preprocessing.discretization_correction(sum(dims), 8)
   features = scores.Features(
-      log_prob=exact.sum(axis=1) + constant, num_dims=sum(dims),
+      discrete_log_prob=exact.sum(axis=1) + constant, num_dims=sum(dims),
       log_prob_z_per_level=log_prob_z, log_det_per_level=log_det,
       num_dims_per_level=dims)
   return features, exact, constant
@@ -306,7 +312,7 @@ def test_level_contributions_are_each_levels_density():
   contributions = scores.level_contributions(features)
   np.testing.assert_allclose(contributions, exact)
   np.testing.assert_allclose(contributions.sum(axis=1) + constant,
-                             features.log_prob)
+                             features.discrete_log_prob)
   np.testing.assert_allclose(scores.PerLevelLikelihood()(features),
                              -exact[:, 1])
   np.testing.assert_allclose(scores.PerLevelLikelihood(level=0)(features),
@@ -336,8 +342,9 @@ def test_auroc_on_the_too_likely_set():
   x_out = np.random.default_rng(13).normal(0., 0.1, (500, D))
 
   def features(x):
-    return scores.Features(log_prob=gaussian_log_prob(x), num_dims=D,
-                           log_prob_background=gaussian_log_prob(x, 0.5))
+    return scores.Features(
+        discrete_log_prob=gaussian_log_prob(x), num_dims=D,
+        discrete_log_prob_background=gaussian_log_prob(x, 0.5))
 
   def auroc(score):
     return metrics.auroc(score(features(x_in)), score(features(x_out)))

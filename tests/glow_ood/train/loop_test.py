@@ -5,7 +5,7 @@ steps on small synthetic `.npz` files written to `tmp_path`; one learns on the
 real NotMNIST from GLOW_OOD_DATA_DIR (default ../shared/data) and skips when it
 is absent. Two-replica tests use the two logical CPUs of tests/conftest.py.
 
-To look inside a run, `_Run` (private) is replaced by a subclass that records
+To look inside a run, `TrainState` is replaced by a subclass that records
 the state after the restore / ActNorm initialization and after every step.
 """
 
@@ -105,8 +105,8 @@ def _state(run, applied=True, loss=float("nan")):
       ema=numpy(run.ema.shadows) if run.ema is not None else [])
 
 
-class _RecordingRun(train_lib.TrainState):  # pylint: disable=protected-access
-  """`_Run` that keeps `State`s: `initial` (after restore / init), `history`."""
+class _RecordingRun(train_lib.TrainState):
+  """`TrainState` that keeps `State`s: `initial` (after restore / init), `history`."""
 
   def __init__(self, *args, **kwargs):
     super().__init__(*args, **kwargs)
@@ -138,7 +138,7 @@ def runs(monkeypatch):
     made.append(run)
     return run
 
-  monkeypatch.setattr(train_lib, "_Run", make)
+  monkeypatch.setattr(train_lib.step, "TrainState", make)
   return made
 
 
@@ -369,7 +369,7 @@ def test_replicas_agree_after_actnorm_init_and_steps(toy_dir, tmp_path):
                        ema_decay=0.9)
   strategy = distribution.make_strategy(config.strategy, config.devices)
   images = data.load_images(config.data, "train")
-  run = train_lib.TrainState(config, str(tmp_path / "run"), strategy, images)  # pylint: disable=protected-access
+  run = train_lib.TrainState(config, str(tmp_path / "run"), strategy, images)
   assert run.initialize_or_restore()  # a fresh run initializes
   layers = run.model.actnorm_layers()
   assert len(layers) == 6  # 2 flow steps + 2 per coupling network
@@ -391,7 +391,7 @@ def test_replicas_agree_after_actnorm_init_and_steps(toy_dir, tmp_path):
   assert np.any(_local_values(strategy, first.loc)[0][0] != 0.)
 
   # The same global batch initializes a one-device model identically.
-  one = train_lib.TrainState(  # pylint: disable=protected-access
+  one = train_lib.TrainState(
       config.replace(strategy="one_device", devices=ONE_CPU),
       str(tmp_path / "one"), distribution.make_strategy("one_device", ONE_CPU),
       images)
