@@ -20,30 +20,20 @@ from glow_ood import runs as runs_lib
 from glow_ood import data
 from glow_ood import train as train_lib
 from glow_ood.configs import TrainConfig
+from tests.toy_data import tiny_train_config
 from tests.toy_data import toy_images
-from tests.toy_data import write_dataset as _write_dataset
+from tests.toy_data import write_dataset
 
 IMAGE_SHAPE = (8, 8, 1)
 EMA_DECAY = 0.5
 
 
-
-
-
-
 def tiny_config(data_dir, **overrides):
-  """A config training the tiny model on the "toy" files in `data_dir`."""
-  values = dict(
-      model=glow_ood.GlowConfig(image_shape=IMAGE_SHAPE, num_levels=2,
-                                num_steps_per_level=1, hidden_width=8, seed=3),
-      data=data.DataConfig(dataset="toy", data_dir=str(data_dir),
-                           source="npz", shuffle_buffer=64),
-      batch_size=8, init_batch_size=32, eval_batch_size=32, train_steps=4,
-      learning_rate=1e-2, log_every=4, eval_every=0, checkpoint_every=1,
-      sample_temperatures=(1.0,), num_samples=4, strategy="one_device",
-      devices=("/cpu:0",), ema_decay=EMA_DECAY, seed=5)
+  """The shared tiny run (tests/toy_data.py) with EMA and a checkpoint every step."""
+  values = dict(learning_rate=1e-2, log_every=4, checkpoint_every=1,
+                ema_decay=EMA_DECAY)
   values.update(overrides)
-  return TrainConfig(**values)
+  return tiny_train_config(data_dir, **values)
 
 
 class TrainedRun:
@@ -183,9 +173,3 @@ def test_wrong_architecture_is_not_silently_restored(run):
   with pytest.raises(ValueError, match=r"incompatible tensor with shape "
                                        r"\(3, 3, 8, 4\).*\(3, 3, 16, 4\)"):
     runs_lib.restore_model(wider, run.workdir)
-
-
-def write_dataset(folder, name="toy", num_train=64, num_test=16, **kwargs):
-  """Toy `<name>_{train,test}.npz` files (see tests/toy_data.py)."""
-  kwargs.setdefault("shape", IMAGE_SHAPE)
-  _write_dataset(str(folder), name, num_train, num_test, **kwargs)

@@ -19,18 +19,13 @@ import pytest
 
 from tests import REPO
 import glow_ood
-from glow_ood import configs
 from glow_ood import flags as glow_flags
 import glow_ood.train
-from tests.toy_data import toy_images
-from tests.toy_data import write_dataset as _write_dataset
+from tests.toy_data import tiny_train_config
+from tests.toy_data import write_dataset
 
 SETS = ("toy/train", "toy/test", "constant:128/test", "constant:0/test",
         "uniform_random/test")
-
-
-
-
 
 
 def train_flags(data_dir):
@@ -53,7 +48,7 @@ class TrainedRun:
   def __init__(self, root):
     self.root = root
     self.data_dir = os.path.join(root, "data")
-    write_dataset(self.data_dir)
+    write_dataset(self.data_dir, num_test=32)
     self.workdir = os.path.join(root, "runs", "toy_run")
     self.flags = train_flags(self.data_dir)
     result = run("launch/train.py", *self.flags, f"--workdir={self.workdir}")
@@ -233,15 +228,8 @@ def test_run_trained_from_python_is_evaluated_by_the_launcher(tmp_path):
   data_dir = tmp_path / "data"
   write_dataset(str(data_dir))
   workdir = tmp_path / "python_run"
-  config = configs.TrainConfig(
-      model=configs.GlowConfig(image_shape=(8, 8, 1), num_levels=2,
-                               num_steps_per_level=1, hidden_width=8),
-      data=configs.DataConfig(dataset="toy", data_dir=str(data_dir),
-                              source="npz"),
-      eval_datasets=("constant:128",), batch_size=16, init_batch_size=32,
-      train_steps=3, log_every=3, eval_every=0, checkpoint_every=3,
-      eval_batch_size=32, num_samples=4, strategy="one_device",
-      devices=("/cpu:0",))
+  config = tiny_train_config(data_dir, eval_datasets=("constant:128",),
+                             train_steps=3, log_every=3)
   trained_bits = glow_ood.train.train(config, str(workdir))
   assert not (workdir / "flags.cfg").exists()
   result = run("launch/evaluate.py", f"--workdir={workdir}",
@@ -253,9 +241,3 @@ def test_run_trained_from_python_is_evaluated_by_the_launcher(tmp_path):
   # The launcher scored the same run: all test images, the same bits/dim.
   assert results["models"]["python_run"]["toy/test"]["bits_per_dim"] == (
       pytest.approx(trained_bits["toy/test"], abs=1e-5))
-
-
-def write_dataset(folder, name="toy", num_train=64, num_test=32, **kwargs):
-  """Toy `<name>_{train,test}.npz` files (see tests/toy_data.py)."""
-  kwargs.setdefault("shape", (8, 8, 1))
-  _write_dataset(str(folder), name, num_train, num_test, **kwargs)

@@ -18,14 +18,10 @@ import pytest
 from tests import REPO
 from launch import train_ensemble
 from tests.toy_data import toy_images
-from tests.toy_data import write_dataset as _write_dataset
+from tests.toy_data import write_dataset
 
 USAGE = ("usage: python launch/train_ensemble.py --flagfile=<experiment.cfg> "
          "--workdir=<dir> --num_members=<M>")
-
-
-
-
 
 
 # 1. Arguments (no subprocess).
@@ -165,9 +161,3 @@ def test_rerunning_leaves_finished_members_alone(ensemble):
     changed = sorted(name for name, mtime in after[m][1].items()
                      if before[m][1].get(name) != mtime)
     assert not changed, f"member_{m}: rewritten {changed}"
-
-
-def write_dataset(folder, name="toy", num_train=64, num_test=16, **kwargs):
-  """Toy `<name>_{train,test}.npz` files (see tests/toy_data.py)."""
-  kwargs.setdefault("shape", (8, 8, 1))
-  _write_dataset(str(folder), name, num_train, num_test, **kwargs)

@@ -1,8 +1,8 @@
-"""Tests of `glow_ood.evaluate`: scoring trained runs and writing the report.
+"""Tests of `glow_ood.experiments.evaluate`: scoring trained runs and writing the report.
 
-Two tiny runs (8x8x1 Glow, 2 levels of 1 step, width 8; model seeds 3 and 4,
-same toy data) are trained for a few steps with `glow_ood.train.train` from a
-flags.cfg written as `launch/train.py` writes it, then loaded with `load_run`.
+Two tiny runs (tests/toy_data.py's tiny Glow; model seeds 3 and 4, same toy
+data) are trained for a few steps with `glow_ood.train.train`, then reopened
+from their config.json with `glow_ood.runs.load_run`.
 Known answers: the models' own `bits_per_dim`, the trainer's results.json,
 the ensemble's `log((p_1 + p_2) / 2)`, an ensemble of two copies of one run
 (= the run), and graying by 1 (= the images) and by 0 (= constant 128).
@@ -22,12 +22,13 @@ from glow_ood import configs
 from glow_ood import runs as runs_lib
 from glow_ood import data
 from glow_ood.experiments import evaluate
-from glow_ood import flags as glow_flags
 from glow_ood import metrics
 from glow_ood import likelihood_terms
 from glow_ood import train as train_lib
+from tests.toy_data import tiny_glow_config
+from tests.toy_data import tiny_train_config
 from tests.toy_data import toy_images
-from tests.toy_data import write_dataset as _write_dataset
+from tests.toy_data import write_dataset
 
 IMAGE_SHAPE = (8, 8, 1)
 NUM_DIMS = 8 * 8 * 1
@@ -40,28 +41,6 @@ TERMS = ("discrete_log_prob", "bits_per_dim", "log_prob_z", "log_det",
 FIGURES = ("log_prob_histograms", "decomposition_histograms",
            "ensemble_log_prob_histograms", "bits_per_dim_curves", "graying",
            "samples_t1")
-
-
-
-
-
-
-def write_flags(workdir, data_dir, model_seed):
-  """A flags.cfg as launch/train.py writes it: the tiny model on "toy"."""
-  lines = [f"--workdir={workdir}", "--image_shape=8,8,1", "--num_levels=2",
-           "--num_steps_per_level=1", "--hidden_width=8",
-           f"--model_seed={model_seed}", "--dataset=toy",
-           f"--data_dir={data_dir}", "--data_source=npz",
-           "--shuffle_buffer=64", "--batch_size=8", "--init_batch_size=32",
-           "--eval_batch_size=32", "--train_steps=6", "--learning_rate=0.01",
-           "--log_every=6", "--eval_every=0", "--checkpoint_every=1000",
-           "--sample_temperatures=1.0", "--num_samples=4",
-           "--strategy=one_device", "--devices=/cpu:0", "--seed=5"]
-  os.makedirs(workdir, exist_ok=True)
-  path = os.path.join(workdir, "flags.cfg")
-  with open(path, "w") as f:
-    f.write("# Effective flags of this run.\n" + "\n".join(lines) + "\n")
-  return path
 
 
 def png_and_pdf(paths):
@@ -80,12 +59,13 @@ class Experiment:
   def __init__(self, root):
     self.root = root
     self.data_dir = os.path.join(root, "data")
-    write_dataset(self.data_dir)
+    write_dataset(self.data_dir, num_test=32)
     self.workdirs = [os.path.join(root, "runs", f"seed{s}") for s in (3, 4)]
     self.trained = []    # results.json of each training run
     for seed, workdir in zip((3, 4), self.workdirs):
-      config = glow_flags.train_config_from_flagfile(
-          write_flags(workdir, self.data_dir, seed))
+      config = tiny_train_config(
+          self.data_dir, model=tiny_glow_config(seed=seed), train_steps=6,
+          learning_rate=0.01, log_every=6)
       train_lib.train(config, workdir)
       with open(os.path.join(workdir, "results.json")) as f:
         self.trained.append(json.load(f))
@@ -422,9 +402,3 @@ def test_evaluation_config_defaults():
   assert config.num_examples == 2000 and config.num_bootstrap == 1000
   assert config.graying_factors == (1., 0.8, 0.6, 0.4, 0.2, 0.)
   assert configs.EvaluationConfig(num_examples=None).num_examples is None
-
-
-def write_dataset(folder, name="toy", num_train=64, num_test=32, **kwargs):
-  """Toy `<name>_{train,test}.npz` files (see tests/toy_data.py)."""
-  kwargs.setdefault("shape", IMAGE_SHAPE)
-  _write_dataset(str(folder), name, num_train, num_test, **kwargs)

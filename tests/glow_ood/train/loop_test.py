@@ -26,8 +26,9 @@ from glow_ood.data import transforms
 from glow_ood import likelihood_terms
 from glow_ood import train as train_lib
 from glow_ood.configs import TrainConfig
+from tests.toy_data import tiny_train_config
 from tests.toy_data import toy_images
-from tests.toy_data import write_dataset as _write_dataset
+from tests.toy_data import write_dataset
 
 DATA_DIR = data.default_data_dir()
 IMAGE_SHAPE = (8, 8, 1)
@@ -49,22 +50,9 @@ needs_notmnist = pytest.mark.skipif(
 # Data and configs.
 
 
-
-
-
 def tiny_config(data_dir, **overrides):
-  """A config training the tiny model on the "toy" files in `data_dir`."""
-  values = dict(
-      model=glow_ood.GlowConfig(image_shape=IMAGE_SHAPE, num_levels=2,
-                                num_steps_per_level=1, hidden_width=8, seed=3),
-      data=data.DataConfig(dataset="toy", data_dir=str(data_dir),
-                           source="npz", shuffle_buffer=64),
-      batch_size=8, init_batch_size=32, eval_batch_size=32, train_steps=4,
-      learning_rate=3e-3, log_every=1, eval_every=0, checkpoint_every=1000,
-      sample_temperatures=(1.0,), num_samples=4, strategy="one_device",
-      devices=ONE_CPU, seed=5)
-  values.update(overrides)
-  return TrainConfig(**values)
+  """The shared tiny run (tests/toy_data.py), learning at 3e-3, logging every step."""
+  return tiny_train_config(data_dir, **overrides)
 
 
 @pytest.fixture
@@ -696,9 +684,3 @@ def test_learning_rate_schedule():
                              rtol=1e-6)
   constant = TrainConfig(learning_rate=0.1)
   assert float(train_lib.learning_rate_at(constant, 7)) == pytest.approx(0.1)
-
-
-def write_dataset(folder, name="toy", num_train=64, num_test=16, **kwargs):
-  """Toy `<name>_{train,test}.npz` files (see tests/toy_data.py)."""
-  kwargs.setdefault("shape", IMAGE_SHAPE)
-  _write_dataset(str(folder), name, num_train, num_test, **kwargs)
