@@ -27,5 +27,5 @@ setuptools.setup(
         "matplotlib>=3.7",
         "Pillow>=9",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={"test": ["pytest>=7", "pytest-xdist>=3"]},
 )

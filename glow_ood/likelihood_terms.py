@@ -74,6 +74,11 @@ class ModelScores:
     return out
 
 
+def _image_batch_spec(model):
+  """`[None, H, W, C]` uint8: one traced function serves every batch size."""
+  return tf.TensorSpec([None, *model.config.image_shape], tf.uint8)
+
+
 class ModelScorer:
   """`ModelScores` of uint8 image arrays under `model`, with one traced function.
 
@@ -99,8 +104,9 @@ class ModelScorer:
                   log_det_per_level=decomposition.log_det_per_level,
                   **{f"kind/{k}": v
                      for k, v in decomposition.log_det_per_kind.items()})
+    # One trace for every batch size (a last, smaller batch included).
     self._fn = tf.function(terms, jit_compile=jit_compile,
-                           reduce_retracing=True)
+                           input_signature=[_image_batch_spec(model)])
 
   def __call__(self, images, description: Optional[str] = None, stream=None):
     """uint8 `[N, H, W, C]` -> `ModelScores`; a progress bar if `description`."""
@@ -161,7 +167,7 @@ class BitsPerDimEvaluator:
     self._batch_size = int(batch_size)
     self._fn = tf.function(
         lambda images: model.bits_per_dim(images, dequantization="center"),
-        jit_compile=jit_compile)
+        jit_compile=jit_compile, input_signature=[_image_batch_spec(model)])
 
   def __call__(self, images):
     """uint8 `[N, H, W, C]` -> float64 numpy `[N]`."""

@@ -21,13 +21,14 @@ continuous one.
 import numpy as np
 import tensorflow.compat.v2 as tf
 
-__all__ = ["DEQUANTIZATIONS", "dequantize", "discretization_correction",
-           "bits_per_dim", "log_prob_from_bits_per_dim", "to_uint8"]
+__all__ = ["DEQUANTIZATIONS", "check_n_bits", "dequantize",
+           "discretization_correction", "bits_per_dim", "log_prob_from_bits_per_dim", "to_uint8"]
 
 DEQUANTIZATIONS = ("uniform", "center")
 
 
-def _check_n_bits(n_bits):
+def check_n_bits(n_bits):
+  """Raises `ValueError` unless `n_bits` is in 1..8 (the one check outside the configs)."""
   if not 1 <= int(n_bits) <= 8:
     raise ValueError(f"n_bits must be in 1..8; got {n_bits}.")
 
@@ -45,7 +46,7 @@ def dequantize(images, n_bits=8, dequantization="uniform", seed=None,
     seed: optional stateless seed `[2]` for the noise.
     dtype: output dtype. Default value: `float32`.
   """
-  _check_n_bits(n_bits)
+  check_n_bits(n_bits)
   if dequantization not in DEQUANTIZATIONS:
     raise ValueError(f"Unknown dequantization {dequantization!r}; choose one "
                      f"of {DEQUANTIZATIONS}.")
@@ -73,7 +74,7 @@ def _check_num_dims(num_dims):
 
 def discretization_correction(num_dims, n_bits=8):
   """`-D * log(2**n_bits)`: the log of the bin volume, added to `log p(x)`."""
-  _check_n_bits(n_bits)
+  check_n_bits(n_bits)
   return -float(num_dims) * n_bits * np.log(2.)
 
 
@@ -118,7 +119,7 @@ def log_prob_from_bits_per_dim(bits, num_dims, n_bits=8):
 
 def to_uint8(x, n_bits=8):
   """Floats in `[-0.5, 0.5)` (e.g. samples) -> `uint8` images in 0..255."""
-  _check_n_bits(n_bits)
+  check_n_bits(n_bits)
   n_bins = 2 ** int(n_bits)
   bins = tf.clip_by_value(tf.floor((x + 0.5) * n_bins), 0., n_bins - 1.)
   return tf.cast(bins * (2 ** (8 - int(n_bits))), tf.uint8)

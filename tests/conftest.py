@@ -7,7 +7,11 @@ Runs before any test module imports TensorFlow:
   * the repository root on `sys.path`, so `import bijectors` / `import
     glow_ood` work without installing the package;
   * two logical CPU devices, so distributed tests can run a two-replica
-    `tf.distribute.MirroredStrategy` on one CPU.
+    `tf.distribute.MirroredStrategy` on one CPU;
+  * under pytest-xdist (`-n auto`, the README's command), one intra-op thread
+    per worker when there are as many workers as cores, so the workers do not
+    fight over the cores (the launchers' subprocesses keep TensorFlow's
+    defaults).
 """
 
 import os
@@ -41,6 +45,15 @@ def _configure_logical_cpus(num_devices):
 
 
 _configure_logical_cpus(NUM_LOGICAL_CPUS)
+
+
+def _share_the_cores_between_workers():
+  workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+  if workers > 1 and workers >= (os.cpu_count() or 1):
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+
+
+_share_the_cores_between_workers()
 
 
 def pytest_collection_modifyitems(config, items):

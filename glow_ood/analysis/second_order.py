@@ -45,12 +45,12 @@ import numpy as np
 import tensorflow.compat.v2 as tf
 
 import bijectors
+from glow_ood.configs.analyze import HESSIAN_METHODS
 
 __all__ = ["HESSIAN_METHODS", "paper_dimension_weights", "paper_prediction",
            "hessian_diagonal", "hessian_prediction", "first_order_term",
            "SecondOrderAnalysis"]
 
-HESSIAN_METHODS = ("exact", "hutchinson")
 
 
 def _kernel_column_sums(bijector):

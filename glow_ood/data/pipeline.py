@@ -61,8 +61,8 @@ def make_dataset(images, batch_size, *, n_bits=8, dequantization="uniform",
   if int(batch_size) < 1 or int(shuffle_buffer) < 1:
     raise ValueError(f"batch_size and shuffle_buffer must be >= 1; got "
                      f"{batch_size} and {shuffle_buffer}.")
-  if dequantization is not None and not 1 <= int(n_bits) <= 8:
-    raise ValueError(f"n_bits must be in 1..8; got {n_bits}.")
+  if dequantization is not None:
+    preprocessing.check_n_bits(n_bits)
   dataset = tf.data.Dataset.from_tensor_slices(images)
   if shuffle:
     dataset = dataset.shuffle(min(int(shuffle_buffer), max(len(images), 1)),

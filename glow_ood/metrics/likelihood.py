@@ -28,8 +28,7 @@ __all__ = ["discrete_log_prob", "bits_per_dim", "log_prob_from_bits_per_dim"]
 def _check(num_dims, n_bits):
   if int(num_dims) < 1:
     raise ValueError(f"num_dims must be >= 1; got {num_dims}.")
-  if not 1 <= int(n_bits) <= 8:
-    raise ValueError(f"n_bits must be in 1..8; got {n_bits}.")
+  preprocessing.check_n_bits(n_bits)
 
 
 def discrete_log_prob(log_prob, num_dims, n_bits=8):

@@ -69,7 +69,7 @@ class TrainState:
     self.iterator = None  # made by `initialize_or_restore`, at the saved step
     self._nonfinite_steps = tf.constant(
         sorted(config.nonfinite_loss_steps) or [-1], tf.int64)
-    self.train_step = tf.function(self._train_step)
+    self.train_step = tf.function(self._train_step, autograph=False)
 
   def _make_iterator(self):
     """The training batches from step `self.step` on.

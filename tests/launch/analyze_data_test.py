@@ -15,11 +15,15 @@ import sys
 import numpy as np
 import pytest
 
+from glow_ood import configs
+from glow_ood import train as train_lib
 from tests import REPO
+from tests.toy_data import tiny_glow_config
+from tests.toy_data import tiny_train_config
+from tests.launch import in_process
 from glow_ood import runs as runs_lib
 from glow_ood import analysis
 from glow_ood import data
-from glow_ood.experiments import evaluate
 from glow_ood import likelihood_terms
 from glow_ood.data import special as special_datasets
 from glow_ood.analysis import second_order
@@ -72,8 +76,9 @@ def _error_line(result):
 def test_statistics_only(toy, tmp_path):
   data_dir, images = toy
   # Run from tmp_path: the default --output_dir is runs/analysis_<p> there.
-  result = _run([LAUNCHER, "--datasets=toyp,toyq", f"--data_dir={data_dir}",
-                 "--data_source=npz"], tmp_path)
+  result = in_process.run(LAUNCHER, "--datasets=toyp,toyq",
+                          f"--data_dir={data_dir}", "--data_source=npz",
+                          cwd=tmp_path)
   assert result.returncode == 0, result.stderr[-3000:]
   output_dir = tmp_path / "runs" / "analysis_toyp"
   assert "Written to runs/analysis_toyp/" in result.stdout
@@ -105,16 +110,14 @@ def test_statistics_only(toy, tmp_path):
 def test_with_a_trained_run(toy, tmp_path):
   data_dir, images = toy
   workdir = tmp_path / "run"
-  trained = _run([
-      "launch/train.py", f"--workdir={workdir}", "--dataset=toyp",
-      f"--data_dir={data_dir}", "--data_source=npz", "--image_shape=8,8,1",
-      "--num_levels=2", "--num_steps_per_level=1", "--hidden_width=8",
-      "--coupling_scale=additive", "--split_prior=standard", "--nolearn_top",
-      "--batch_size=8", "--init_batch_size=32", "--train_steps=2",
-      "--log_every=1", "--eval_every=0", "--checkpoint_every=2",
-      "--eval_batch_size=32", "--eval_num_examples=16", "--num_samples=4",
-      "--sample_temperatures=1.0", "--strategy=one_device"], REPO)
-  assert trained.returncode == 0, trained.stderr[-3000:]
+  # Trained from Python: the launcher opens it from its config.json.
+  train_lib.train(tiny_train_config(
+      data_dir, model=tiny_glow_config(coupling_scale="additive",
+                                       split_prior="standard",
+                                       learn_top=False),
+      data=configs.DataConfig(dataset="toyp", data_dir=data_dir,
+                              source="npz"),
+      train_steps=2, checkpoint_every=2, eval_num_examples=16), str(workdir))
 
   # p comes from the run; --output_dir defaults to <workdir>/analysis.
   result = _run([LAUNCHER, f"--workdir={workdir}", "--datasets=toyq",
@@ -156,7 +159,7 @@ def test_with_a_trained_run(toy, tmp_path):
 
 
 def test_no_datasets_and_no_workdir(tmp_path):
-  result = _run([LAUNCHER], tmp_path)
+  result = in_process.run(LAUNCHER, cwd=tmp_path)
   line = _error_line(result)
   assert line == (f"{ERROR_PREFIX} Give --datasets=p,q,... or "
                   "--workdir=<trained run>.")

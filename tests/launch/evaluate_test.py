@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from tests import REPO
+from tests.launch import in_process
 import glow_ood
 from glow_ood import flags as glow_flags
 import glow_ood.train
@@ -197,7 +198,7 @@ def test_evaluate_an_ensemble_of_two_copies(trained):
 
 def test_missing_workdir_fails_with_one_line(tmp_path):
   missing = tmp_path / "never_trained"
-  result = run("launch/evaluate.py", f"--workdir={missing}")
+  result = in_process.run("launch/evaluate.py", f"--workdir={missing}")
   assert result.returncode != 0
   assert "Traceback" not in result.stderr, result.stderr[-3000:]
   lines = [l for l in result.stderr.splitlines()
@@ -212,7 +213,7 @@ def test_folder_without_config_json_fails_with_what_to_do(trained, tmp_path):
   old = tmp_path / "old_run"
   shutil.copytree(trained.workdir, old)
   os.remove(old / "config.json")
-  result = run("launch/evaluate.py", f"--workdir={old}")
+  result = in_process.run("launch/evaluate.py", f"--workdir={old}")
   assert result.returncode == 1 and "Traceback" not in result.stderr
   lines = [l for l in result.stderr.splitlines()
            if l.startswith("launch/evaluate.py: error:")]

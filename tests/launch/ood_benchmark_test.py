@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from tests import REPO
+from tests.launch import in_process
 
 TINY_FLAGS = (
     "--num_seeds=2", "--image_size=8", "--num_levels=2",
@@ -125,7 +126,9 @@ def error_line(result):
 def test_bad_pairs_fail_with_one_clear_line(tmp_path, data_dir, pairs,
                                             message):
   workdir = tmp_path / "benchmark"
-  line = error_line(launch(workdir, data_dir, f"--pairs={pairs}"))
+  line = error_line(in_process.run(
+      "launch/ood_benchmark.py", f"--workdir={workdir}",
+      f"--data_dir={data_dir}", *TINY_FLAGS, f"--pairs={pairs}"))
   assert message in line
   assert not (workdir / "results.json").exists()
   assert not (workdir / "nosuch").exists()

@@ -12,12 +12,10 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from tests import REPO
 from launch import train_ensemble
-from tests.toy_data import toy_images
 from tests.toy_data import write_dataset
 
 USAGE = ("usage: python launch/train_ensemble.py --flagfile=<experiment.cfg> "

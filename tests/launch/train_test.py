@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from tests import REPO
+from tests.launch import in_process
 
 DATA_DIR = os.path.normpath(os.environ.get(
     "GLOW_OOD_DATA_DIR", os.path.join(REPO, os.pardir, "shared", "data")))
@@ -16,11 +17,20 @@ needs_data = pytest.mark.skipif(
 
 
 def launch(workdir, *extra):
+  """A real `python launch/train.py` with the smoke flagfile."""
   command = [sys.executable, "launch/train.py",
              "--flagfile=launch/flagfiles/smoke.cfg", f"--workdir={workdir}",
              f"--data_dir={DATA_DIR}", *extra]
   return subprocess.run(command, cwd=REPO, capture_output=True, text=True,
                         timeout=600, check=False)
+
+
+def launch_in_process(workdir, *extra):
+  """The same, in this process (for the error paths)."""
+  return in_process.run("launch/train.py",
+                        "--flagfile=launch/flagfiles/smoke.cfg",
+                        f"--workdir={workdir}", f"--data_dir={DATA_DIR}",
+                        *extra)
 
 
 @needs_data
@@ -71,7 +81,7 @@ def error_line(result):
 def test_bad_flags_fail_with_one_clear_line_before_training(tmp_path, flags,
                                                              message):
   workdir = tmp_path / "run"
-  result = launch(workdir, *flags)
+  result = launch_in_process(workdir, *flags)
   assert result.returncode != 0
   if message is None:  # rejected by absl's flag parser (enum / bounds)
     assert "FATAL Flags parsing error" in result.stderr, result.stderr[-2000:]
@@ -82,11 +92,10 @@ def test_bad_flags_fail_with_one_clear_line_before_training(tmp_path, flags,
 
 def test_missing_data_dir_fails_with_one_clear_line(tmp_path):
   workdir = tmp_path / "run"
-  result = subprocess.run(
-      [sys.executable, "launch/train.py",
-       "--flagfile=launch/flagfiles/smoke.cfg", f"--workdir={workdir}",
-       f"--data_dir={tmp_path / 'nowhere'}", "--data_source=npz"],
-      cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+  result = in_process.run(
+      "launch/train.py", "--flagfile=launch/flagfiles/smoke.cfg",
+      f"--workdir={workdir}", f"--data_dir={tmp_path / 'nowhere'}",
+      "--data_source=npz")
   line = error_line(result)
   assert "nowhere" in line and "fashion_mnist_train.npz" in line
   assert not workdir.exists()
@@ -95,7 +104,7 @@ def test_missing_data_dir_fails_with_one_clear_line(tmp_path):
 @needs_data
 def test_changed_model_flags_do_not_resume_a_workdir(tmp_path):
   workdir = tmp_path / "run"
-  assert launch(workdir, "--train_steps=3").returncode == 0
-  line = error_line(launch(workdir, "--hidden_width=16"))
+  assert launch_in_process(workdir, "--train_steps=3").returncode == 0
+  line = error_line(launch_in_process(workdir, "--hidden_width=16"))
   assert "model.hidden_width=8 in the file, 16 now" in line
   assert (workdir / "checkpoints").exists()  # the old run is untouched

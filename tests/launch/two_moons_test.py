@@ -1,7 +1,6 @@
 """The two-moons launcher (Appendix C, Figure 8) end to end: table, files, resume, errors."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -9,6 +8,7 @@ import numpy as np
 import pytest
 
 from tests import REPO
+from tests.launch import in_process
 
 TINY = ["--num_examples=64", "--num_eval_examples=48", "--num_couplings=2",
         "--hidden_width=8", "--train_steps=15", "--batch_size=32",
@@ -83,7 +83,8 @@ def test_trains_prints_the_table_writes_files_and_resumes(tmp_path):
 ])
 def test_bad_flags_fail_with_one_line_before_training(tmp_path, flags, message):
   output_dir = tmp_path / "bad"
-  result = launch(output_dir, *flags)
+  result = in_process.run("launch/two_moons.py", f"--output_dir={output_dir}",
+                          *TINY, *flags)
   assert result.returncode == 1
   assert "Traceback" not in result.stderr, result.stderr[-2000:]
   errors = [l for l in result.stderr.splitlines()
