@@ -2,7 +2,6 @@
 
 from typing import Dict, NamedTuple
 
-import numpy as np
 import tensorflow.compat.v2 as tf
 import tensorflow_probability as tfp
 

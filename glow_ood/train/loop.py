@@ -65,6 +65,7 @@ def _all_finite(variables):
   return all(bool(tf.reduce_all(tf.math.is_finite(v)))
              for v in variables if v.dtype.is_floating)
 
+
 def train(config, workdir):
   """Trains (or resumes) the run described by `config` in `workdir`.
 

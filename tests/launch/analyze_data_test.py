@@ -76,9 +76,8 @@ def _error_line(result):
 def test_statistics_only(toy, tmp_path):
   data_dir, images = toy
   # Run from tmp_path: the default --output_dir is runs/analysis_<p> there.
-  result = in_process.run(LAUNCHER, "--datasets=toyp,toyq",
-                          f"--data_dir={data_dir}", "--data_source=npz",
-                          cwd=tmp_path)
+  result = _run([LAUNCHER, "--datasets=toyp,toyq", f"--data_dir={data_dir}",
+                 "--data_source=npz"], tmp_path)
   assert result.returncode == 0, result.stderr[-3000:]
   output_dir = tmp_path / "runs" / "analysis_toyp"
   assert "Written to runs/analysis_toyp/" in result.stdout
@@ -120,9 +119,10 @@ def test_with_a_trained_run(toy, tmp_path):
       train_steps=2, checkpoint_every=2, eval_num_examples=16), str(workdir))
 
   # p comes from the run; --output_dir defaults to <workdir>/analysis.
-  result = _run([LAUNCHER, f"--workdir={workdir}", "--datasets=toyq",
-                 "--hessian_method=exact", "--num_model_examples=32",
-                 "--graying_factors=0.5", "--batch_size=16"], tmp_path)
+  result = in_process.run(
+      LAUNCHER, f"--workdir={workdir}", "--datasets=toyq",
+      "--hessian_method=exact", "--num_model_examples=32",
+      "--graying_factors=0.5", "--batch_size=16", cwd=tmp_path)
   assert result.returncode == 0, result.stderr[-3000:]
   output_dir = workdir / "analysis"
   assert f"Written to {output_dir}/" in result.stdout

@@ -57,7 +57,8 @@ def test_trains_prints_the_table_writes_files_and_resumes(tmp_path):
     assert (output_dir / name).stat().st_size > 1000
 
   # Same command plus one dim: the 4 finished cells are read back, 2 trained.
-  second = launch(output_dir, "--dims=2,4,6", "--scales=exp,sigmoid")
+  second = in_process.run("launch/two_moons.py", f"--output_dir={output_dir}",
+                          *TINY, "--dims=2,4,6", "--scales=exp,sigmoid")
   assert second.returncode == 0, second.stderr[-3000:]
   assert "Trained 2 of 6 cells" in second.stdout
   assert second.stdout.count(" resumed from ") == 4
@@ -66,7 +67,8 @@ def test_trains_prints_the_table_writes_files_and_resumes(tmp_path):
   assert len(json.loads((output_dir / "results.json").read_text())["cells"]) == 6
 
   # Other model settings in the same folder: one clear line, nothing trained.
-  third = launch(output_dir, "--dims=2", "--hidden_width=16")
+  third = in_process.run("launch/two_moons.py", f"--output_dir={output_dir}",
+                         *TINY, "--dims=2", "--hidden_width=16")
   assert third.returncode != 0
   errors = [l for l in third.stderr.splitlines()
             if l.startswith("launch/two_moons.py: error:")]

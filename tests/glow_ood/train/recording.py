@@ -1,0 +1,155 @@
+"""Looking inside training runs, for the tests of `glow_ood.train`.
+
+`RecordingRun` replaces `TrainState` (see the `runs` fixture in conftest.py)
+and records the state after the restore / ActNorm initialization and after
+every step; the other helpers read a run folder's events and checkpoints.
+"""
+
+import os
+from typing import List, NamedTuple
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from glow_ood import data
+from glow_ood import train as train_lib
+from tests.toy_data import tiny_train_config
+
+
+DATA_DIR = data.default_data_dir()
+
+
+IMAGE_SHAPE = (8, 8, 1)
+
+
+NUM_DIMS = 8 * 8 * 1
+
+
+ONE_CPU = ("/cpu:0",)
+
+
+TWO_CPUS = ("/cpu:0", "/cpu:1")
+
+
+needs_two_cpus = pytest.mark.skipif(
+    len(tf.config.list_logical_devices("CPU")) < 2,
+    reason="needs the 2 logical CPU devices that tests/conftest.py configures "
+           "(the TF runtime was initialized before it ran)")
+
+
+needs_notmnist = pytest.mark.skipif(
+    not all(os.path.exists(os.path.join(DATA_DIR, f"notmnist_{split}.npz"))
+            for split in ("train", "test")),
+    reason=f"real data not found: no notmnist_{{train,test}}.npz in {DATA_DIR} "
+           "(set GLOW_OOD_DATA_DIR to the folder of ../shared/data's files)")
+
+
+def tiny_config(data_dir, **overrides):
+  """The shared tiny run (tests/toy_data.py), learning at 3e-3, logging every step."""
+  return tiny_train_config(data_dir, **overrides)
+
+
+class State(NamedTuple):
+  """Everything a checkpoint holds, as numpy, after one step (or the restore)."""
+  step: int
+  applied: bool
+  loss: float
+  weights: List[np.ndarray]      # model.trainable_variables
+  model: List[np.ndarray]        # model.variables (ActNorm flags included)
+  first_moments: List[np.ndarray]
+  second_moments: List[np.ndarray]
+  iterations: int
+  ema: List[np.ndarray]
+
+  def arrays(self):
+    return (self.model + self.first_moments + self.second_moments + self.ema)
+
+
+def record_state(run, applied=True, loss=float("nan")):
+  numpy = lambda variables: [v.numpy() for v in variables]
+  return State(
+      step=int(run.step.numpy()), applied=applied, loss=loss,
+      weights=numpy(run.model.trainable_variables),
+      model=numpy(run.model.variables),
+      first_moments=numpy(run.optimizer.first_moments),
+      second_moments=numpy(run.optimizer.second_moments),
+      iterations=int(run.optimizer.iterations.numpy()),
+      ema=numpy(run.ema.shadows) if run.ema is not None else [])
+
+
+class RecordingRun(train_lib.TrainState):
+  """`TrainState` that keeps `State`s: `initial` (after restore / init), `history`."""
+
+  def __init__(self, *args, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.initial = None
+    self.history = []
+    step = self.train_step
+
+    def recorded_step(iterator):
+      metrics = step(iterator)
+      self.history.append(record_state(self, applied=bool(metrics["applied"]),
+                                 loss=float(metrics["loss"])))
+      return metrics
+
+    self.train_step = recorded_step
+
+  def initialize_or_restore(self):
+    result = super().initialize_or_restore()
+    self.initial = record_state(self)
+    return result
+
+
+def read_events(directory):
+  """`{tag: {step: numpy value}}` of every summary in `directory`'s event files."""
+  values = {}
+  paths = sorted(tf.io.gfile.glob(os.path.join(str(directory),
+                                               "events.out.tfevents.*")))
+  assert paths, f"no event files in {directory}"
+  for path in paths:
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        values.setdefault(value.tag, {})[event.step] = tf.make_ndarray(
+            value.tensor)
+  return values
+
+
+def checkpoint_tensors(path):
+  """`{key: numpy value}` of every tensor saved in the checkpoint `path`."""
+  reader = tf.train.load_checkpoint(path)
+  return {key: reader.get_tensor(key)
+          for key in reader.get_variable_to_shape_map()
+          if key != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+
+
+def checkpoint_paths(workdir):
+  state = tf.train.get_checkpoint_state(os.path.join(str(workdir),
+                                                     "checkpoints"))
+  return list(state.all_model_checkpoint_paths) if state else []
+
+
+def assert_finite_checkpoint(path):
+  tensors = checkpoint_tensors(path)
+  floats = {k: v for k, v in tensors.items()
+            if np.issubdtype(np.asarray(v).dtype, np.floating)}
+  assert len(floats) > 10, f"{path}: {sorted(tensors)}"
+  for key, value in floats.items():
+    assert np.all(np.isfinite(value)), f"{path}: {key} is not finite"
+  return tensors
+
+
+def assert_all_close(actual, expected, **tolerance):
+  assert len(actual) == len(expected)
+  for i, (a, e) in enumerate(zip(actual, expected)):
+    np.testing.assert_allclose(a, e, err_msg=f"array {i}", **tolerance)
+
+
+def max_difference(first, second):
+  return max(float(np.max(np.abs(np.asarray(a, np.float64) - b)))
+             for a, b in zip(first, second) if np.size(a))
+
+
+def expected_bits_per_dim(log_prob_z, log_det, n_bits=8):
+  return -(log_prob_z + log_det - NUM_DIMS * n_bits * np.log(2.)) / (
+      NUM_DIMS * np.log(2.))
