@@ -105,8 +105,11 @@ def _trained_model(config, dataset, channels, seed, background, workdir, log):
     start = time.perf_counter()
     train_lib.train(train, workdir)
     log(f"  done in {time.perf_counter() - start:.0f} s")
-  model, _ = runs_lib.restore_model(train, workdir)
-  return model
+  if not os.path.exists(os.path.join(workdir, run_folder.CONFIG_FILE)):
+    # Trained before runs described themselves: its settings are the
+    # benchmark's (checked against results.json), so describe it now.
+    run_folder.write_config(workdir, train)
+  return runs_lib.load_run(workdir).model
 
 
 def _auroc_cell(in_values, out_values, num_bootstrap):
