@@ -13,6 +13,14 @@ a config written by another version of glow_ood is never misread.
 import dataclasses
 import typing
 
+from glow_ood.configs import analyze
+from glow_ood.configs import data
+from glow_ood.configs import evaluate
+from glow_ood.configs import model
+from glow_ood.configs import ood_benchmark
+from glow_ood.configs import train
+from glow_ood.configs import two_moons
+
 __all__ = ["FORMAT_VERSION", "to_dict", "from_dict", "config_types"]
 
 FORMAT_VERSION = 1
@@ -20,14 +28,6 @@ FORMAT_VERSION = 1
 
 def config_types():
   """`{name: class}` of every config that can be serialized."""
-  # pylint: disable=g-import-not-at-top
-  from glow_ood.configs import analyze
-  from glow_ood.configs import data
-  from glow_ood.configs import evaluate
-  from glow_ood.configs import model
-  from glow_ood.configs import ood_benchmark
-  from glow_ood.configs import train
-  from glow_ood.configs import two_moons
   classes = (model.GlowConfig, data.DataConfig, train.TrainConfig,
              evaluate.EvaluationConfig, analyze.AnalysisConfig,
              ood_benchmark.BenchmarkConfig, two_moons.TwoMoonsConfig)

@@ -5,8 +5,9 @@ default, help, choices and range; `define_fields` defines one flag per field
 from exactly that (so a flag's default can never drift from the dataclass's),
 and `field_values` reads the parsed flags back into constructor arguments:
 
-    names = define_fields(flag_values, GlowConfig, rename={"seed": "model_seed"})
-    model = GlowConfig(**field_values(flag_values, GlowConfig, names))
+    define_fields(flag_values, GlowConfig, rename={"seed": "model_seed"})
+    model = GlowConfig(**field_values(flag_values, GlowConfig,
+                                      rename={"seed": "model_seed"}))
 
 Types map as: `bool` -> DEFINE_bool; `str` with choices -> DEFINE_enum;
 `str` / `Optional[str]` -> DEFINE_string; `int` / `float` -> DEFINE_integer /
@@ -24,7 +25,8 @@ from absl import flags
 
 from glow_ood.configs import _validation
 
-__all__ = ["Definer", "define_fields", "field_values", "parse_list"]
+__all__ = ["Definer", "flag_names", "define_fields", "field_values",
+           "parse_list"]
 
 
 class Definer:
@@ -57,23 +59,17 @@ def _bounds(info, flag_none):
   return dict(lower_bound=low, upper_bound=high)
 
 
-def define_fields(flag_values, config_cls, *, only=None, exclude=(),
-                  rename=None, defaults=None):
-  """Defines one flag per field of `config_cls`; returns `{flag name: field name}`.
+def flag_names(config_cls, *, only=None, exclude=(), rename=None):
+  """`{flag name: field name}` of the fields of `config_cls` that get a flag.
 
   Args:
-    flag_values: the `absl.flags.FlagValues` to define on.
     config_cls: a config dataclass whose fields were declared with `option`.
     only: field names to define (default: every field that has a flag).
     exclude: field names to leave out.
     rename: `{field name: flag name}`, e.g. `{"seed": "model_seed"}`; an
       option's own `flag="..."` name is used otherwise.
-    defaults: `{field name: flag default}` where a program's default differs
-      from the dataclass's (e.g. `None` = "decide from the run").
   """
-  definer = Definer(flag_values)
   rename = dict(rename or {})
-  defaults = dict(defaults or {})
   hints = typing.get_type_hints(config_cls)
   names = {}
   for field in dataclasses.fields(config_cls):
@@ -82,12 +78,34 @@ def define_fields(flag_values, config_cls, *, only=None, exclude=(),
       continue
     if field.name in exclude or (only is None and info["flag"] is False):
       continue
-    hint, _ = _strip_optional(hints[field.name])
-    if dataclasses.is_dataclass(hint):
+    if dataclasses.is_dataclass(_strip_optional(hints[field.name])[0]):
       continue
     name = rename.get(field.name) or (
         info["flag"] if isinstance(info["flag"], str) else field.name)
-    default = defaults.get(field.name, field.default)
+    names[name] = field.name
+  return names
+
+
+def define_fields(flag_values, config_cls, *, defaults=None, **selection):
+  """Defines one flag per field of `config_cls`; returns `{flag name: field name}`.
+
+  Args:
+    flag_values: the `absl.flags.FlagValues` to define on.
+    config_cls: a config dataclass whose fields were declared with `option`.
+    defaults: `{field name: flag default}` where a program's default differs
+      from the dataclass's (e.g. `None` = "decide from the run").
+    **selection: `only`, `exclude`, `rename` of `flag_names`.
+  """
+  definer = Definer(flag_values)
+  defaults = dict(defaults or {})
+  hints = typing.get_type_hints(config_cls)
+  fields = {f.name: f for f in dataclasses.fields(config_cls)}
+  names = flag_names(config_cls, **selection)
+  for name, field_name in names.items():
+    field = fields[field_name]
+    info = _validation.field_info(field)
+    hint, _ = _strip_optional(hints[field_name])
+    default = defaults.get(field_name, field.default)
     if default is None and info["flag_none"] is not None:
       default = info["flag_none"]
     text = info["help"]
@@ -109,9 +127,8 @@ def define_fields(flag_values, config_cls, *, only=None, exclude=(),
       definer.DEFINE_float(name, default, text,
                            **_bounds(info, info["flag_none"]))
     else:
-      raise TypeError(f"No flag type for {config_cls.__name__}.{field.name} "
-                      f"({hints[field.name]}).")
-    names[name] = field.name
+      raise TypeError(f"No flag type for {config_cls.__name__}.{field_name} "
+                      f"({hints[field_name]}).")
   return names
 
 
@@ -127,8 +144,10 @@ def parse_list(values, element_type, name):
                      f"got {','.join(values)}.") from None
 
 
-def field_values(flag_values, config_cls, names):
+def field_values(flag_values, config_cls, **selection):
   """`{field name: value}` for `config_cls(**...)` from flags `define_fields` defined.
+
+  `selection` (`only`, `exclude`, `rename`) must be what `define_fields` got.
 
   Flag values are turned back into field values: lists into tuples of the
   element type, an `Optional` field's `flag_none` value (or an empty list)
@@ -137,7 +156,7 @@ def field_values(flag_values, config_cls, names):
   hints = typing.get_type_hints(config_cls)
   fields = {f.name: f for f in dataclasses.fields(config_cls)}
   out = {}
-  for flag_name, field_name in names.items():
+  for flag_name, field_name in flag_names(config_cls, **selection).items():
     value = flag_values[flag_name].value
     info = _validation.field_info(fields[field_name])
     hint, optional = _strip_optional(hints[field_name])

@@ -27,11 +27,7 @@ def define_analyze_data_flags(flag_values=flags.FLAGS):
 
 def to_analysis_config(flag_values):
   """Parsed analyze_data flags -> `AnalysisConfig`."""
-  scratch = flags.FlagValues()
-  data = _fields.field_values(flag_values, configs.DataConfig,
-                              _fields.define_fields(scratch, configs.DataConfig,
-                                                    **_DATA))
-  values = _fields.field_values(
-      flag_values, configs.AnalysisConfig,
-      _fields.define_fields(scratch, configs.AnalysisConfig, **_ANALYSIS))
+  data = _fields.field_values(flag_values, configs.DataConfig, **_DATA)
+  values = _fields.field_values(flag_values, configs.AnalysisConfig,
+                                **_ANALYSIS)
   return configs.AnalysisConfig(data=configs.DataConfig(**data), **values)

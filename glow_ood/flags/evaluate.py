@@ -8,7 +8,7 @@ from glow_ood.flags import _fields
 __all__ = ["define_evaluate_flags", "to_evaluation_config"]
 
 # `--datasets` unset means "the run's eval_datasets plus the special inputs".
-_EVALUATION = dict(defaults={"datasets": None})
+_DEFAULTS = {"datasets": None}
 
 
 def define_evaluate_flags(flag_values=flags.FLAGS):
@@ -26,14 +26,13 @@ def define_evaluate_flags(flag_values=flags.FLAGS):
                          "latest).", lower_bound=0)
   definer.DEFINE_bool("use_ema", True, "Load the EMA weights if the run kept "
                       "them.")
-  _fields.define_fields(flag_values, configs.EvaluationConfig, **_EVALUATION)
+  _fields.define_fields(flag_values, configs.EvaluationConfig,
+                        defaults=_DEFAULTS)
 
 
 def to_evaluation_config(flag_values, run_config):
   """Parsed evaluate flags (+ the first run's `TrainConfig`) -> `EvaluationConfig`."""
-  values = _fields.field_values(
-      flag_values, configs.EvaluationConfig, _fields.define_fields(
-          flags.FlagValues(), configs.EvaluationConfig, **_EVALUATION))
+  values = _fields.field_values(flag_values, configs.EvaluationConfig)
   if "datasets" not in values:
     values["datasets"] = tuple(dict.fromkeys(
         tuple(run_config.eval_datasets) + configs.DEFAULT_EXTRA_DATASETS))

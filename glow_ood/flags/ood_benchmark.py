@@ -34,8 +34,7 @@ def parse_pair(text):
 
 def to_benchmark_config(flag_values):
   """Parsed ood_benchmark flags -> `BenchmarkConfig`."""
-  values = _fields.field_values(
-      flag_values, configs.BenchmarkConfig, _fields.define_fields(
-          flags.FlagValues(), configs.BenchmarkConfig, **_BENCHMARK))
+  values = _fields.field_values(flag_values, configs.BenchmarkConfig,
+                                **_BENCHMARK)
   return configs.BenchmarkConfig(
       pairs=tuple(parse_pair(p) for p in flag_values.pairs), **values)

@@ -35,29 +35,25 @@ def define_train_flags(flag_values=flags.FLAGS):
   return tuple(names)
 
 
-def _names(cls, kwargs):
-  """`{flag: field}` that `define_train_flags` defined for `cls` (on a scratch FlagValues)."""
-  return _fields.define_fields(flags.FlagValues(), cls, **kwargs)
-
-
 def train_flags(flag_values):
   """`{name: absl Flag}` of the training flags among `flag_values` (for flags.cfg)."""
-  names = ["workdir"] + [name for cls, kwargs in (
-      (configs.GlowConfig, _MODEL), (configs.DataConfig, _DATA),
-      (configs.TrainConfig, _TRAIN)) for name in _names(cls, kwargs)]
+  names = ["workdir"]
+  for cls, kwargs in ((configs.GlowConfig, _MODEL), (configs.DataConfig, _DATA),
+                      (configs.TrainConfig, _TRAIN)):
+    names += list(_fields.flag_names(cls, **kwargs))
   return {name: flag_values[name] for name in names if name in flag_values}
 
 
 def to_train_config(flag_values):
   """Parsed flags -> a validated, frozen `TrainConfig`."""
   f = flag_values
-  model = configs.GlowConfig(**_fields.field_values(
-      f, configs.GlowConfig, _names(configs.GlowConfig, _MODEL)))
-  data = configs.DataConfig(
-      n_bits=f.n_bits, seed=f.seed, **_fields.field_values(
-          f, configs.DataConfig, _names(configs.DataConfig, _DATA)))
+  model = configs.GlowConfig(**_fields.field_values(f, configs.GlowConfig,
+                                                    **_MODEL))
+  data = configs.DataConfig(n_bits=f.n_bits, seed=f.seed,
+                            **_fields.field_values(f, configs.DataConfig,
+                                                   **_DATA))
   return configs.TrainConfig(model=model, data=data, **_fields.field_values(
-      f, configs.TrainConfig, _names(configs.TrainConfig, _TRAIN)))
+      f, configs.TrainConfig, **_TRAIN))
 
 
 def train_config_from_flagfile(path):

@@ -20,5 +20,4 @@ def define_two_moons_flags(flag_values=flags.FLAGS):
 def to_two_moons_config(flag_values):
   """Parsed two_moons flags -> `TwoMoonsConfig`."""
   return configs.TwoMoonsConfig(**_fields.field_values(
-      flag_values, configs.TwoMoonsConfig,
-      _fields.define_fields(flags.FlagValues(), configs.TwoMoonsConfig)))
+      flag_values, configs.TwoMoonsConfig))
