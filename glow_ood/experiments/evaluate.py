@@ -7,7 +7,7 @@ run (`glow_ood.likelihood_terms.ModelScorer`: log p(x), bits/dim, log p(z), log|
 per level), and writes to `output_dir`:
 
   results.json   every number below, per run and for the ensemble
-  results.md     the tables (see `glow_ood.report`)
+  results.md     the tables (see `glow_ood.experiments.report`)
   scores.npz     per-example arrays `<run>/<dataset>/<split>/<term>`, `<term>`
                  one of `discrete_log_prob` (log P(image) = log p(x) -
                  D n_bits log 2, nats), `bits_per_dim`, `log_prob_z`, `log_det`,

@@ -1,4 +1,4 @@
-"""Markdown tables of `glow_ood.evaluate` results (results.md)."""
+"""Markdown tables of `glow_ood.experiments.evaluate` results (results.md)."""
 
 import re
 

@@ -1,4 +1,4 @@
-"""Tests of `glow_ood.config.GlowConfig` and its presets."""
+"""Tests of `glow_ood.configs.GlowConfig` and its presets."""
 
 import dataclasses
 

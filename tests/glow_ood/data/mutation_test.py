@@ -1,4 +1,4 @@
-"""Tests of `glow_ood.scores.mutate`, the input perturbation of Ren et al. (2019)."""
+"""Tests of `glow_ood.data.mutation.mutate`, the input perturbation of Ren et al. (2019)."""
 
 import numpy as np
 import tensorflow as tf

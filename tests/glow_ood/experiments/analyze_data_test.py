@@ -1,4 +1,4 @@
-"""Tests of `glow_ood.analyze.analyze`: data statistics and the Section 5 analysis.
+"""Tests of `glow_ood.experiments.analyze_data.analyze`: data statistics and the Section 5 analysis.
 
 Toy datasets are written as `.npz` files (the format of ../shared/data) to
 `tmp_path`:

@@ -1,4 +1,4 @@
-"""Tests of `glow_ood.ood_benchmark`: the OOD-score benchmark end to end on toy data.
+"""Tests of `glow_ood.experiments.ood_benchmark`: the OOD-score benchmark end to end on toy data.
 
 One module-scoped run trains 2 seeds x (model + background model) of a tiny
 Glow (8x8x1, 2 levels of 1 step, width 8) for a few steps on synthetic `.npz`

@@ -1,6 +1,6 @@
-"""Tests of `glow_ood.report`: markdown tables of evaluation results.
+"""Tests of `glow_ood.experiments.report`: markdown tables of evaluation results.
 
-A results dict is written by hand (the structure `glow_ood.evaluate` writes
+A results dict is written by hand (the structure `glow_ood.experiments.evaluate` writes
 to results.json), so every number in the report is known.
 """
 

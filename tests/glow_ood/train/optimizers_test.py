@@ -1,4 +1,4 @@
-"""Tests of `glow_ood.optimizers` (Adamax, Adam) and `glow_ood.ema`.
+"""Tests of `glow_ood.train.optimizers` (Adamax, Adam) and `glow_ood.train.ema`.
 
 The optimizers are checked step by step against a direct numpy transcription
 of their documented update rules on a small quadratic, whose gradient is known
