@@ -44,6 +44,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 import bijectors
+from glow_ood import configs
 from glow_ood.train import optimizers
 
 tfb = tfp.bijectors
@@ -59,13 +60,12 @@ flags.DEFINE_integer("image_size", 32, "Image height = width.")
 flags.DEFINE_integer("channels", 3, "Image channels.")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile both tf.functions.")
 flags.DEFINE_enum(
-    "coupling_scale", "sigmoid", ["sigmoid", "exp", "additive"],
+    "coupling_scale", "sigmoid", list(configs.COUPLING_SCALES),
     "Our coupling's scale. 'sigmoid' (scale = sigmoid(s + 2)) is what "
     "tfb.Glow's GlowBlock uses, so it is the default.")
-flags.DEFINE_enum("permutation", "conv1x1_lu",
-                  ["conv1x1_lu", "conv1x1", "reverse", "shuffle"],
+flags.DEFINE_enum("permutation", "conv1x1_lu", list(configs.PERMUTATIONS),
                   "Our permutation (tfb.Glow: LU-parameterized 1x1 conv).")
-flags.DEFINE_enum("split_prior_type", "learned", ["learned", "standard"],
+flags.DEFINE_enum("split_prior_type", "learned", list(configs.SPLIT_PRIORS),
                   "Our split prior (tfb.Glow: a learned exit coupling).")
 flags.DEFINE_integer("rounds", 5, "Timed rounds (each model once per round).")
 flags.DEFINE_integer("untimed_steps", 2,

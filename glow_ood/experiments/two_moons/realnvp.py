@@ -16,6 +16,7 @@ import tensorflow.compat.v2 as tf
 import tensorflow_probability as tfp
 
 import bijectors
+from glow_ood.configs.two_moons import SCALES
 
 tfb = tfp.bijectors
 
@@ -122,9 +123,9 @@ def build_realnvp(num_dims, scale="exp", num_couplings=4, hidden_width=64,
   Returns:
     `tfb.Chain`, forward = data -> latent, event rank 3.
   """
-  if scale not in ("exp", "sigmoid"):
+  if scale not in SCALES:
     raise ValueError(f"Unknown coupling scale {scale!r}; choose one of "
-                     "('exp', 'sigmoid').")
+                     f"{SCALES}.")
   if num_dims < 2:
     raise ValueError(f"num_dims must be >= 2 for a coupling layer; got "
                      f"{num_dims}.")
