@@ -23,9 +23,6 @@ import typing
 
 __all__ = ["option", "validate", "check_choice", "range_text", "field_info"]
 
-_MISSING = dataclasses.MISSING
-
-
 def option(default, help, *, choices=None, minimum=None, maximum=None,  # pylint: disable=redefined-builtin
            exclusive_minimum=False, exclusive_maximum=False, flag=True,
            flag_none=None):
@@ -39,7 +36,9 @@ def option(default, help, *, choices=None, minimum=None, maximum=None,  # pylint
     maximum: upper bound, or `None`.
     exclusive_minimum: whether `minimum` itself is excluded.
     exclusive_maximum: whether `maximum` itself is excluded.
-    flag: whether programs that expose this config define a flag for it.
+    flag: whether programs that expose this config define a flag for it
+      (`True`, under the field's name), `False`, or the flag's name when it
+      differs from the field's (e.g. `"data_source"` for `DataConfig.source`).
     flag_none: for `Optional` fields, the flag value that stands for `None`
       (e.g. `0` for "no clipping"); flags cannot hold `None`.
   """
