@@ -105,6 +105,11 @@ def test_missing_data_dir_fails_with_one_clear_line(tmp_path):
 def test_changed_model_flags_do_not_resume_a_workdir(tmp_path):
   workdir = tmp_path / "run"
   assert launch_in_process(workdir, "--train_steps=3").returncode == 0
+  saved_flags = (workdir / "flags.cfg").read_text()
+  saved_config = (workdir / "config.json").read_text()
   line = error_line(launch_in_process(workdir, "--hidden_width=16"))
   assert "model.hidden_width=8 in the file, 16 now" in line
   assert (workdir / "checkpoints").exists()  # the old run is untouched
+  # ... and so are the files that describe and relaunch it.
+  assert (workdir / "flags.cfg").read_text() == saved_flags
+  assert (workdir / "config.json").read_text() == saved_config
