@@ -16,8 +16,8 @@ def define_ood_benchmark_flags(flag_values=flags.FLAGS):
   definer.DEFINE_string("workdir", "runs/ood_benchmark",
                         "Trained models, results.json and results.md; re-run "
                         "to resume.")
-  pairs = [f for f in configs.BenchmarkConfig.__dataclass_fields__.values()
-           if f.name == "pairs"][0]
+  # Pairs are written "in->out" on the command line (`parse_pair`).
+  pairs = configs.BenchmarkConfig.__dataclass_fields__["pairs"]
   definer.DEFINE_list("pairs", [f"{a}->{b}" for a, b in pairs.default],
                       pairs.metadata["help"])
   _fields.define_fields(flag_values, configs.BenchmarkConfig, **_BENCHMARK)

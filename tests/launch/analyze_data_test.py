@@ -18,6 +18,7 @@ import pytest
 from glow_ood import configs
 from glow_ood import train as train_lib
 from tests import REPO
+from tests import launcher_error_line
 from tests.toy_data import tiny_glow_config
 from tests.toy_data import tiny_train_config
 from tests.launch import in_process
@@ -66,11 +67,7 @@ def _run(args, cwd):
 
 
 def _error_line(result):
-  assert result.returncode != 0, result.stdout[-2000:]
-  lines = [l for l in result.stderr.splitlines() if l.startswith(ERROR_PREFIX)]
-  assert len(lines) == 1, result.stderr[-3000:]
-  assert "Traceback" not in result.stderr, result.stderr[-3000:]
-  return lines[0]
+  return launcher_error_line(result, "launch/analyze_data.py")
 
 
 def test_statistics_only(toy, tmp_path):

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from tests import REPO
+from tests import launcher_error_line
 from tests.launch import in_process
 
 TINY_FLAGS = (
@@ -111,12 +112,7 @@ def test_toy_benchmark_trains_scores_and_prints_the_table(tmp_path, data_dir):
 
 
 def error_line(result):
-  assert result.returncode != 0
-  lines = [l for l in result.stderr.splitlines()
-           if l.startswith("launch/ood_benchmark.py: error:")]
-  assert len(lines) == 1, result.stderr[-3000:]
-  assert "Traceback" not in result.stderr, result.stderr[-3000:]
-  return lines[0]
+  return launcher_error_line(result, "launch/ood_benchmark.py")
 
 
 @pytest.mark.parametrize("pairs, message", [

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from tests import REPO
+from tests import launcher_error_line
 from tests.launch import in_process
 
 DATA_DIR = os.path.normpath(os.environ.get(
@@ -61,12 +62,7 @@ def test_smoke_flagfile_trains_resumes_and_prints_the_table(tmp_path):
 
 
 def error_line(result):
-  assert result.returncode != 0
-  lines = [l for l in result.stderr.splitlines()
-           if l.startswith("launch/train.py: error:")]
-  assert len(lines) == 1, result.stderr[-3000:]
-  assert "Traceback" not in result.stderr, result.stderr[-3000:]
-  return lines[0]
+  return launcher_error_line(result, "launch/train.py")
 
 
 @needs_data
