@@ -81,6 +81,7 @@ class ActNorm(channel_affine.ChannelAffine):
     Returns:
       The op (in graph mode) or `None` (eager). Safe in cross-replica context.
     """
+    x = self._checked_event(tf.convert_to_tensor(x, self.dtype))
     loc, log_scale = self._data_statistics(x)
     self._loc.assign(loc)
     self._log_scale.assign(log_scale)

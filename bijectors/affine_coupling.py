@@ -2,6 +2,7 @@
 
 import tensorflow.compat.v2 as tf
 
+from bijectors import _checks
 from bijectors import _shapes
 from bijectors import coupling_network
 from bijectors import fused_bijector
@@ -30,6 +31,10 @@ class AffineCoupling(fused_bijector.FusedBijector):
   over the `H * W * C_b` transformed dimensions. `"sigmoid"` is what
   openai/glow's code uses ("affine" coupling there); `"exp"` is what the Glow
   paper writes. The inverse is `x_b = (y_b - t) / scale`.
+
+  An event with another channel count than `C` (known statically) raises
+  `ValueError` when the call is traced; under `validate_args`, unknown
+  channel counts are asserted at run time.
 
   Args:
     num_channels: Python `int`, `C`.
@@ -89,6 +94,10 @@ class AffineCoupling(fused_bijector.FusedBijector):
           name=name)
 
   @property
+  def num_channels(self):
+    return self._num_channels
+
+  @property
   def scale(self):
     return self._scale
 
@@ -103,6 +112,17 @@ class AffineCoupling(fused_bijector.FusedBijector):
   @property
   def shift_and_log_scale_fn(self):
     return self._shift_and_log_scale_fn
+
+  def _checked_event(self, x, name):
+    return _checks.checked_channels(
+        f"AffineCoupling {self.name!r}", x, self._num_channels,
+        self.validate_args, fix="AffineCoupling({channels})", name=name)
+
+  def _checked_x(self, x):
+    return self._checked_event(x, "x")
+
+  def _checked_y(self, y):
+    return self._checked_event(y, "y")
 
   def _shift_and_scale_terms(self, x_a):
     """Returns `(t, s)` for `x_a` (`[..., H, W, C_a]`); `s` is `None` if additive."""

@@ -2,6 +2,7 @@
 
 import tensorflow.compat.v2 as tf
 
+from bijectors import _checks
 from bijectors import _shapes
 from bijectors import fused_bijector
 
@@ -17,6 +18,10 @@ class ChannelAffine(fused_bijector.FusedBijector):
     forward:  y = (x - loc) * exp(-log_scale)
     inverse:  x = y * exp(log_scale) + loc
     fldj(x) = -H * W * sum_c log_scale[c]          (shape: batch shape of x)
+
+  An event with another channel count than `C` (known statically) raises
+  `ValueError` when the call is traced; under `validate_args`, unknown
+  channel counts are asserted at run time.
 
   Both parameters start at zero (the identity). Used as Glow's learned top
   prior (`learn_top` in openai/glow: a per-channel Gaussian with mean `loc` and
@@ -62,6 +67,19 @@ class ChannelAffine(fused_bijector.FusedBijector):
   @property
   def log_scale(self):
     return self._log_scale
+
+  def _checked_event(self, x, name="x"):
+    """`x` (`[..., H, W, C]`) with its channel count checked against `C`."""
+    cls = type(self).__name__
+    return _checks.checked_channels(
+        f"{cls} {self.name!r}", x, self._num_channels, self.validate_args,
+        fix=cls + "({channels})", name=name)
+
+  def _checked_x(self, x):
+    return self._checked_event(x, "x")
+
+  def _checked_y(self, y):
+    return self._checked_event(y, "y")
 
   def _loc_and_log_scale(self, x):
     """Hook for `ActNorm`'s data-dependent initialization. Returns `[C]`, `[C]`."""

@@ -4,6 +4,8 @@ import numpy as np
 import tensorflow.compat.v2 as tf
 import tensorflow_probability as tfp
 
+from bijectors import _checks
+
 tfb = tfp.bijectors
 
 __all__ = ["ChannelPermute"]
@@ -20,6 +22,11 @@ class ChannelPermute(tfb.Bijector):
 
     fldj(x) = 0.
 
+  An event with another channel count than `C = len(permutation)` (known
+  statically) raises `ValueError` when the call is traced (a gather would
+  silently drop or repeat channels); under `validate_args`, unknown channel
+  counts are asserted at run time.
+
   Args:
     permutation: 1-D integer array-like, a permutation of `0..C-1`.
     validate_args: Python `bool`. Default value: `False`.
@@ -34,6 +41,7 @@ class ChannelPermute(tfb.Bijector):
       raise ValueError(
           f"`permutation` must be a permutation of 0..C-1; got {permutation}.")
     with tf.name_scope(name) as name:
+      self._num_channels = int(permutation.size)
       self._permutation = tf.Variable(
           permutation.astype(np.int32), trainable=False, name="permutation")
       super().__init__(
@@ -68,10 +76,23 @@ class ChannelPermute(tfb.Bijector):
   def permutation(self):
     return self._permutation
 
+  @property
+  def num_channels(self):
+    return self._num_channels
+
+  def _checked_event(self, x, name):
+    return _checks.checked_channels(
+        f"ChannelPermute {self.name!r}", x, self._num_channels,
+        self.validate_args,
+        fix="a permutation of {channels} channels (e.g. "
+            "ChannelPermute.reverse({channels}))", name=name)
+
   def _forward(self, x):
+    x = self._checked_event(x, "x")
     return tf.gather(x, self._permutation, axis=-1)
 
   def _inverse(self, y):
+    y = self._checked_event(y, "y")
     return tf.gather(y, tf.math.invert_permutation(self._permutation), axis=-1)
 
   def _forward_log_det_jacobian(self, x):

@@ -6,6 +6,7 @@ bijectors that own them (Keras-3 layers inside a `tf.Module` are not).
 
 import tensorflow.compat.v2 as tf
 
+from bijectors import _checks
 from bijectors import actnorm as actnorm_lib
 
 __all__ = ["GlowCouplingNetwork", "ZeroInitConv2d"]
@@ -51,6 +52,7 @@ class ZeroInitConv2d(tf.Module):
           tf.zeros([out_channels], dtype), name="log_scale")
 
   def __call__(self, x):
+    _check_network_input(type(self).__name__, x, self.kernel.shape[2])
     # (conv(x, k) + b) * e^{3 ls} = conv(x, k e^{3 ls}) + b e^{3 ls}: the
     # output scale is folded into the kernel and bias (one conv + bias op).
     scale = tf.exp(_LOG_SCALE_FACTOR * self.log_scale)
@@ -100,8 +102,25 @@ class GlowCouplingNetwork(tf.Module):
                                         name="output_conv")
 
   def __call__(self, x):
+    _check_network_input(type(self).__name__, x, self.in_channels)
     h = tf.nn.conv2d(x, self.kernel1, strides=1, padding="SAME")
     h = tf.nn.relu(self.actnorm1.forward(h))
     h = tf.nn.conv2d(h, self.kernel2, strides=1, padding="SAME")
     h = tf.nn.relu(self.actnorm2.forward(h))
     return self.output_conv(h)
+
+
+def _check_network_input(owner, x, in_channels):
+  """`ValueError` unless `x` is a static-rank-4 `[N, H, W, in_channels]` batch."""
+  x_shape = getattr(x, "shape", None)
+  if x_shape is None or x_shape.rank is None:
+    return
+  if x_shape.rank != 4:
+    raise ValueError(
+        f"{owner} takes image batches [N, H, W, C] (rank 4) but got x of shape "
+        f"{_checks.format_shape(x_shape)}; reshape it to [N, H, W, C] first.")
+  if x_shape[-1] is not None and x_shape[-1] != in_channels:
+    raise ValueError(
+        f"{owner} was built for {in_channels} input channels but got x of "
+        f"shape {_checks.format_shape(x_shape)}; build it with in_channels="
+        f"{x_shape[-1]}.")

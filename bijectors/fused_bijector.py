@@ -1,6 +1,5 @@
 """A `tfb.Bijector` base class that computes a transform and its log-det in one pass."""
 
-import tensorflow.compat.v2 as tf
 import tensorflow_probability as tfp
 
 tfb = tfp.bijectors
@@ -21,7 +20,10 @@ class FusedBijector(tfb.Bijector):
     `_inverse_and_log_det(y) -> (x, ildj)`,
 
   with the log-dets reduced over `forward_min_event_ndims` (shape: the batch
-  shape of `x`). The transform call stores the log-det in the bijector cache's
+  shape of `x`). Subclasses may also implement the input checks
+  `_checked_x(x)` and `_checked_y(y)`, which return their argument (possibly
+  under `validate_args` assertions) or raise; they run once per transform,
+  before `_forward_and_log_det` / `_inverse_and_log_det`. The transform call stores the log-det in the bijector cache's
   attributes for that input (as `tfb.FFJORD` does), so that `log_prob` through
   `tfd.TransformedDistribution`, `tfb.Chain` or `tfb.Invert` evaluates every
   network once. A log-det requested for an input that was never transformed is
@@ -48,26 +50,34 @@ class FusedBijector(tfb.Bijector):
   def _inverse_and_log_det(self, y):
     raise NotImplementedError
 
+  def _checked_x(self, x):
+    """Hook: `x` checked as an input of `forward` (see `bijectors._checks`)."""
+    return x
+
+  def _checked_y(self, y):
+    """Hook: `y` checked as an input of `inverse`."""
+    return y
+
   def _forward(self, x):
-    y, fldj = self._forward_and_log_det(x)
+    y, fldj = self._forward_and_log_det(self._checked_x(x))
     self._cache.forward_attributes(x).update(fldj=fldj, ildj=-fldj)
     return y
 
   def _inverse(self, y):
-    x, ildj = self._inverse_and_log_det(y)
+    x, ildj = self._inverse_and_log_det(self._checked_y(y))
     self._cache.inverse_attributes(y).update(ildj=ildj, fldj=-ildj)
     return x
 
   def _forward_log_det_jacobian(self, x):
     attributes = self._cache.forward_attributes(x)
     if "fldj" not in attributes:
-      _, fldj = self._forward_and_log_det(x)
+      _, fldj = self._forward_and_log_det(self._checked_x(x))
       attributes.update(fldj=fldj, ildj=-fldj)
     return attributes["fldj"]
 
   def _inverse_log_det_jacobian(self, y):
     attributes = self._cache.inverse_attributes(y)
     if "ildj" not in attributes:
-      _, ildj = self._inverse_and_log_det(y)
+      _, ildj = self._inverse_and_log_det(self._checked_y(y))
       attributes.update(ildj=ildj, fldj=-ildj)
     return attributes["ildj"]

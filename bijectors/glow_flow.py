@@ -22,22 +22,27 @@ def _check_choice(name, value, choices):
     raise ValueError(f"Unknown {name} {value!r}; choose one of {choices}.")
 
 
-def _permutation(kind, num_channels, seed, dtype, name):
+def _permutation(kind, num_channels, seed, dtype, name, validate_args):
   if kind == "conv1x1_lu":
     return invertible_conv1x1.InvertibleConv1x1(
-        num_channels, lu_decomposed=True, seed=seed, dtype=dtype, name=name)
+        num_channels, lu_decomposed=True, seed=seed, dtype=dtype,
+        validate_args=validate_args, name=name)
   if kind == "conv1x1":
     return invertible_conv1x1.InvertibleConv1x1(
-        num_channels, lu_decomposed=False, seed=seed, dtype=dtype, name=name)
+        num_channels, lu_decomposed=False, seed=seed, dtype=dtype,
+        validate_args=validate_args, name=name)
   if kind == "reverse":
-    return channel_permute.ChannelPermute.reverse(num_channels)
-  return channel_permute.ChannelPermute.shuffle(num_channels, seed=seed)
+    return channel_permute.ChannelPermute.reverse(
+        num_channels, validate_args=validate_args)
+  return channel_permute.ChannelPermute.shuffle(
+      num_channels, seed=seed, validate_args=validate_args)
 
 
 def build_glow_flow(image_shape, num_levels, num_steps_per_level,
                     hidden_width=512, coupling_scale="sigmoid",
                     permutation="conv1x1_lu", split_prior_type="learned",
-                    learn_top=False, seed=0, dtype=tf.float32):
+                    learn_top=False, seed=0, dtype=tf.float32,
+                    validate_args=False):
   """Returns a `MultiScaleFlow` with Glow's architecture.
 
   Each of the `num_levels` levels is: `Squeeze` (2x2), then
@@ -61,10 +66,18 @@ def build_glow_flow(image_shape, num_levels, num_steps_per_level,
     learn_top: Python `bool`. Default value: `False`.
     seed: Python `int`, seeds every random initial value. Default value: `0`.
     dtype: Default value: `float32`.
+    validate_args: Python `bool`, passed to every bijector: run-time
+      assertions of what is not known at trace time (see
+      `bijectors._checks`). Static shape mistakes are refused either way.
+      Default value: `False`.
   """
   _check_choice("coupling scale", coupling_scale, affine_coupling.SCALES)
   _check_choice("permutation", permutation, PERMUTATIONS)
   _check_choice("split prior", split_prior_type, SPLIT_PRIORS)
+  if len(image_shape) != 3:
+    raise ValueError(
+        f"image_shape must be [H, W, C]; got {list(image_shape)}. Add the "
+        "channel count, e.g. [28, 28, 1] for grayscale images.")
   height, width, channels = [int(d) for d in image_shape]
   if num_levels < 1 or num_steps_per_level < 1:
     raise ValueError(
@@ -79,27 +92,31 @@ def build_glow_flow(image_shape, num_levels, num_steps_per_level,
   levels, split_priors = [], []
   for level in range(num_levels):
     channels *= 4
-    bijectors = [squeeze.Squeeze(2)]
+    bijectors = [squeeze.Squeeze(2, validate_args=validate_args)]
     for step in range(num_steps_per_level):
       step_seed = seed * 1_000_003 + 2 * (level * num_steps_per_level + step)
       prefix = f"level{level + 1}_step{step + 1}_"
       bijectors += [
-          actnorm.ActNorm(channels, dtype=dtype, name=prefix + "actnorm"),
+          actnorm.ActNorm(channels, dtype=dtype, validate_args=validate_args,
+                          name=prefix + "actnorm"),
           _permutation(permutation, channels, step_seed, dtype,
-                       prefix + permutation),
+                       prefix + permutation, validate_args),
           affine_coupling.AffineCoupling(
               channels, scale=coupling_scale, hidden_width=hidden_width,
-              seed=step_seed + 1, dtype=dtype, name=prefix + "coupling"),
+              seed=step_seed + 1, dtype=dtype, validate_args=validate_args,
+              name=prefix + "coupling"),
       ]
     levels.append(bijectors)
     if level < num_levels - 1:
       split_priors.append(
           split_prior.SplitPrior(channels, dtype=dtype,
+                                 validate_args=validate_args,
                                  name=f"level{level + 1}_split_prior")
           if split_prior_type == "learned" else None)
       channels //= 2
-  top_prior = (channel_affine.ChannelAffine(channels, dtype=dtype,
-                                            name="top_prior")
+  top_prior = (channel_affine.ChannelAffine(
+      channels, dtype=dtype, validate_args=validate_args, name="top_prior")
                if learn_top else None)
   return multiscale_flow.MultiScaleFlow(
-      image_shape, levels, split_priors=split_priors, top_prior=top_prior)
+      image_shape, levels, split_priors=split_priors, top_prior=top_prior,
+      validate_args=validate_args)

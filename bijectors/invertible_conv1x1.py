@@ -3,6 +3,7 @@
 import numpy as np
 import tensorflow.compat.v2 as tf
 
+from bijectors import _checks
 from bijectors import _shapes
 from bijectors import fused_bijector
 
@@ -44,6 +45,11 @@ class InvertibleConv1x1(fused_bijector.FusedBijector):
       triangular `U`, fixed signs `sign_s` and trainable `log_s`, so
       `log|det W| = sum(log_s)` (O(C)).
   Both start from the same random rotation (`|det W| = 1`), drawn with `seed`.
+
+  An event with another channel count than `C` (known statically) raises
+  `ValueError` when the call is traced (a `[C, C]` kernel applied to other
+  channels would mix values of neighbouring pixels); under `validate_args`,
+  unknown channel counts are asserted at run time.
 
   Args:
     num_channels: Python `int`, `C`.
@@ -117,6 +123,17 @@ class InvertibleConv1x1(fused_bijector.FusedBijector):
     upper += tf.linalg.diag(self._sign_s * tf.exp(self._log_s))
     kernel = tf.matmul(self._permutation, tf.matmul(lower, upper))
     return kernel, tf.reduce_sum(self._log_s)
+
+  def _checked_event(self, x, name):
+    return _checks.checked_channels(
+        f"InvertibleConv1x1 {self.name!r}", x, self._num_channels,
+        self.validate_args, fix="InvertibleConv1x1({channels})", name=name)
+
+  def _checked_x(self, x):
+    return self._checked_event(x, "x")
+
+  def _checked_y(self, y):
+    return self._checked_event(y, "y")
 
   def _apply(self, kernel, x):
     # [..., H, W, C] x [C_out, C_in] -> [..., H, W, C_out], as one matmul

@@ -2,13 +2,13 @@
 
 import tensorflow.compat.v2 as tf
 
+from bijectors import _checks
 from bijectors import _shapes
 from bijectors import actnorm
 from bijectors import affine_coupling
 from bijectors import channel_permute
 from bijectors import fused_bijector
 from bijectors import invertible_conv1x1
-from bijectors import split_prior as split_prior_lib
 
 __all__ = ["MultiScaleFlow", "LOG_DET_KINDS", "log_det_kind"]
 
@@ -62,6 +62,14 @@ class MultiScaleFlow(fused_bijector.FusedBijector):
   term (ActNorm and 1x1-convolution log-dets) is the same for every input.
   `forward_with_terms` returns this decomposition per example, per level.
 
+  Shapes are checked where they are known: at construction, every layer (and
+  prior) that declares `num_channels` must be built for the channels that
+  reach it; when a call is traced, `x` must have the static event shape
+  `image_shape` and `z` the size `D` (`ValueError`, naming the fix). Under
+  `validate_args`, dimensions unknown at trace time are asserted at run time;
+  otherwise an input with unknown event dimensions is reshaped to
+  `image_shape` unchecked.
+
   Args:
     image_shape: `[H, W, C]`, static.
     levels: sequence of `L` sequences of bijectors on NHWC events (event ndims
@@ -108,13 +116,20 @@ class MultiScaleFlow(fused_bijector.FusedBijector):
     shape = self._image_shape
     num_kept, latent_shapes = [], []
     for index, level in enumerate(self._levels):
-      for bijector in level:
+      for position, bijector in enumerate(level):
+        _check_built_channels(
+            bijector, shape, f"level {index + 1}, bijector {position + 1}")
         shape = tf.TensorShape(bijector.forward_event_shape(shape))
       height, width, channels = shape
       if index == len(self._levels) - 1:
+        if self._top_prior is not None:
+          _check_built_channels(self._top_prior, shape, "the top prior")
         latent_shapes.append(shape)
         break
       prior = self._split_priors[index]
+      if prior is not None:
+        _check_built_channels(prior, shape,
+                              f"the split prior of level {index + 1}")
       kept = channels // 2 if prior is None else prior.num_kept
       if kept < 1 or kept >= channels:
         raise ValueError(
@@ -168,8 +183,10 @@ class MultiScaleFlow(fused_bijector.FusedBijector):
           the volume term per level and layer type.
       `fldj(x) = sum(latent_log_det) + sum_kind sum(log_det[kind])`.
     """
-    x = tf.convert_to_tensor(x, dtype_hint=tf.float32)
-    h, batch_shape = _shapes.as_image_batch(x)
+    x = self._checked_images(tf.convert_to_tensor(x, dtype_hint=tf.float32))
+    # Static event shape from here on (checked against `image_shape` above).
+    h = tf.reshape(x, [-1] + self._image_shape.as_list())
+    batch_shape = tf.shape(x)[:-3]
     zeros = tf.zeros(tf.shape(h)[:1], h.dtype)
     latents, latent_log_det = [], []
     log_det = {kind: [] for kind in LOG_DET_KINDS}
@@ -209,6 +226,64 @@ class MultiScaleFlow(fused_bijector.FusedBijector):
     }
     return z, terms
 
+  def _checked_images(self, x):
+    """`x` checked to be `[..., H, W, C]` images of `image_shape` (see class doc)."""
+    _checks.check_rank("MultiScaleFlow", x, "x")
+    expected = tuple(self._image_shape.as_list())
+    if x.shape.rank is not None:
+      event = x.shape[-3:]
+      if not event.is_compatible_with(self._image_shape):
+        got = tuple(event.as_list())
+        if got[-1] == expected[-1]:
+          hint = (f"resize, pad or crop the images to {expected[0]}x"
+                  f"{expected[1]}")
+        else:
+          hint = ("convert the images to "
+                  f"{_checks.num_channels_phrase(expected[-1])}")
+        raise ValueError(
+            f"MultiScaleFlow was built for images of shape {list(expected)} "
+            f"but got x of shape {_checks.format_shape(x.shape)}; {hint}, or "
+            f"build the flow with image_shape={list(got)}.")
+      if event.is_fully_defined():
+        return x
+    if not self.validate_args:
+      return x
+    assertion = tf.debugging.assert_equal(
+        tf.shape(x)[-3:], tf.constant(expected, tf.int32),
+        message=f"MultiScaleFlow was built for images of shape "
+                f"{list(expected)}; x has another event shape.")
+    with tf.control_dependencies([assertion]):
+      return tf.identity(x)
+
+  def _checked_latent(self, z):
+    """`z` checked to be a flat latent `[..., D]`."""
+    size = self.latent_size
+    rank = z.shape.rank
+    if rank is not None:
+      if rank == 0 or (z.shape[-1] is not None and z.shape[-1] != size):
+        if (rank >= 3 and z.shape[-3:].is_compatible_with(self._image_shape)):
+          hint = ("it looks like images: encode them with forward(x) first, "
+                  "or decode a latent of that size")
+        else:
+          hint = ("pass a latent from forward(x), or flatten per-level "
+                  f"latents {[s.as_list() for s in self._latent_shapes]} in "
+                  "order")
+        raise ValueError(
+            f"MultiScaleFlow.inverse takes flat latents [..., {size}] but got "
+            f"z of shape {_checks.format_shape(z.shape)}; {hint}.")
+      if z.shape[-1] is not None:
+        return z
+    if not self.validate_args:
+      return z
+    assertion = tf.debugging.assert_equal(
+        tf.shape(z)[-1], size,
+        message=f"MultiScaleFlow.inverse takes flat latents [..., {size}].")
+    with tf.control_dependencies([assertion]):
+      return tf.identity(z)
+
+  def _checked_y(self, y):
+    return self._checked_latent(y)
+
   def _forward_and_log_det(self, x):
     z, terms = self.forward_with_terms(x)
     fldj = tf.reduce_sum(terms["latent_log_det"], axis=-1)
@@ -218,6 +293,7 @@ class MultiScaleFlow(fused_bijector.FusedBijector):
 
   def split_latent(self, z):
     """Splits a flat latent `[..., D]` into the `L` per-level latents `[..., h_l, w_l, c_l]`."""
+    z = self._checked_latent(tf.convert_to_tensor(z))
     batch_shape = tf.shape(z)[:-1]
     pieces = tf.split(z, [s.num_elements() for s in self._latent_shapes],
                       axis=-1)
@@ -258,6 +334,21 @@ class MultiScaleFlow(fused_bijector.FusedBijector):
 
   def _inverse_event_shape_tensor(self, output_shape):
     return tf.concat([output_shape[:-1], self._image_shape.as_list()], axis=0)
+
+
+def _check_built_channels(bijector, shape, where):
+  """`ValueError` if `bijector` declares `num_channels` other than `shape[-1]`."""
+  built = getattr(bijector, "num_channels", None)
+  channels = shape[-1]
+  if built is None or channels is None or int(built) == channels:
+    return
+  cls = type(bijector).__name__
+  raise ValueError(
+      f"MultiScaleFlow: {where} ({cls} {bijector.name!r}) was built for "
+      f"{_checks.num_channels_phrase(built)} but receives events of shape "
+      f"{_checks.format_shape(shape)}; build it for "
+      f"{_checks.num_channels_phrase(channels)} "
+      f"(e.g. {cls}({channels})) or change the layers before it.")
 
 
 def _forward_and_ldj(bijector, x):

@@ -2,6 +2,7 @@
 
 import tensorflow.compat.v2 as tf
 
+from bijectors import _checks
 from bijectors import _shapes
 from bijectors import coupling_network
 from bijectors import fused_bijector
@@ -27,6 +28,10 @@ class SplitPrior(fused_bijector.FusedBijector):
   prior's log-density `log p(z)`, not of the flow's volume term: a
   `MultiScaleFlow` reports it with the latent terms. At initialization the
   prior is a standard normal (`mu = 0`, `sigma = 1`).
+
+  An event with another channel count than `C` (known statically) raises
+  `ValueError` when the call is traced; under `validate_args`, unknown
+  channel counts are asserted at run time.
 
   Args:
     num_channels: Python `int`, `C`.
@@ -56,6 +61,21 @@ class SplitPrior(fused_bijector.FusedBijector):
           dtype=dtype,
           parameters=parameters,
           name=name)
+
+  def _checked_event(self, x, name):
+    return _checks.checked_channels(
+        f"SplitPrior {self.name!r}", x, self._num_channels,
+        self.validate_args, fix="SplitPrior({channels})", name=name)
+
+  def _checked_x(self, x):
+    return self._checked_event(x, "x")
+
+  def _checked_y(self, y):
+    return self._checked_event(y, "y")
+
+  @property
+  def num_channels(self):
+    return self._num_channels
 
   @property
   def num_kept(self):

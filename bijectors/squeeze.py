@@ -3,6 +3,7 @@
 import tensorflow.compat.v2 as tf
 import tensorflow_probability as tfp
 
+from bijectors import _checks
 from bijectors import _shapes
 
 tfb = tfp.bijectors
@@ -21,6 +22,10 @@ class Squeeze(tfb.Bijector):
   `tf.nn.space_to_depth`, whose channel index is `(i * f + j) * C + c`.)
 
     fldj(x) = 0.
+
+  Static shape mistakes (rank below 3, `H` or `W` not divisible by `f`, on
+  inverse `C` not divisible by `f*f`) raise `ValueError` when the call is
+  traced. Squeeze needs static `H`, `W` and `C`.
 
   Args:
     factor: Python `int`, `f`. `H` and `W` must be divisible by it.
@@ -58,8 +63,17 @@ class Squeeze(tfb.Bijector):
           f"event of {height}x{width}. Pad or crop the images, or use fewer "
           "levels.")
 
+  def _check_static_event(self, x, name):
+    _checks.check_rank("Squeeze", x, name)
+    if not x.shape[-3:].is_fully_defined():
+      raise ValueError(
+          f"Squeeze needs a static event shape [H, W, C]; got {name} of shape "
+          f"{_checks.format_shape(x.shape)}. Give tf.function an "
+          "input_signature with the event dimensions, e.g. [None, H, W, C].")
+
   def _forward(self, x):
     f = self._factor
+    self._check_static_event(x, "x")
     images, batch_shape = _shapes.as_image_batch(x)
     _, h, w, c = images.shape
     self._check_divisible(h, w)
@@ -70,11 +84,15 @@ class Squeeze(tfb.Bijector):
 
   def _inverse(self, y):
     f = self._factor
+    self._check_static_event(y, "y")
     images, batch_shape = _shapes.as_image_batch(y)
     _, h, w, c = images.shape
     if c % (f * f):
       raise ValueError(
-          f"Unsqueeze by {f} needs channels divisible by {f * f}; got {c}.")
+          f"Unsqueeze by {f} needs channels divisible by {f * f}; got y of "
+          f"shape {_checks.format_shape(y.shape)}. Pass an output of "
+          f"Squeeze({f}).forward, or squeeze by a factor whose square "
+          f"divides {c}.")
     x = tf.reshape(images, [-1, h, w, c // (f * f), f, f])
     x = tf.transpose(x, [0, 1, 4, 2, 5, 3])
     x = tf.reshape(x, [-1, h * f, w * f, c // (f * f)])
@@ -84,6 +102,10 @@ class Squeeze(tfb.Bijector):
     return tf.zeros([], dtype=x.dtype)
 
   def _forward_event_shape(self, input_shape):
+    if input_shape.rank is not None and input_shape.rank < 3:
+      raise ValueError(
+          f"Squeeze takes NHWC events [..., H, W, C]; got an event shape "
+          f"{_checks.format_shape(input_shape)}. Add the channel axis.")
     h, w, c = input_shape[-3:]
     f = self._factor
     self._check_divisible(h, w)

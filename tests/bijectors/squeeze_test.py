@@ -93,8 +93,14 @@ class SqueezeTest(tf.test.TestCase, parameterized.TestCase):
       bijector.forward(tf.zeros([4, 3, 3]))
     with self.assertRaisesRegex(ValueError, "divisible by 2.*7x4"):
       bijector.forward_event_shape([7, 4, 3])
-    with self.assertRaisesRegex(ValueError, "channels divisible by 4; got 6"):
+    with self.assertRaisesRegex(
+        ValueError, r"channels divisible by 4; got y of shape \[1, 2, 2, 6\]"):
       bijector.inverse(tf.zeros([1, 2, 2, 6]))
+    with self.assertRaisesRegex(ValueError, r"rank >= 3.*\[4, 4\]"):
+      bijector.forward(tf.zeros([4, 4]))
+    with self.assertRaisesRegex(ValueError, "static event shape"):
+      tf.function(bijector.forward, input_signature=[
+          tf.TensorSpec([None, None, None, 1])]).get_concrete_function()
 
 
 if __name__ == "__main__":
