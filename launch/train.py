@@ -8,8 +8,12 @@ the last checkpoint in --workdir (the model and data flags must stay the
 same). The run describes itself in <workdir>/config.json (what
 launch/evaluate.py and glow_ood.runs.load_run read); the effective flags go to
 <workdir>/flags.cfg, so `python launch/train.py --flagfile=<workdir>/flags.cfg`
-relaunches the run. Watch it with `tensorboard --logdir=<workdir>`. Ends with
-a table of bits/dim for the in-distribution splits and --eval_datasets.
+relaunches the run; both are written once the start has succeeded (a refused
+start changes nothing). Watch it with `tensorboard --logdir=<workdir>`. Ends
+with a table of bits/dim for the in-distribution splits and --eval_datasets.
+
+On a cluster, run the same command on every host with its own TF_CONFIG and
+--strategy=multi_worker_mirrored (README: running on a cluster).
 """
 
 import os
@@ -29,12 +33,10 @@ FLAGS = flags.FLAGS
 glow_flags.define_train_flags()
 
 
-def _write_flags(path):
+def _flags_file_text():
   lines = [flag.serialize() for flag in glow_flags.train_flags(FLAGS).values()]
-  with open(path + ".tmp", "w", encoding="utf-8") as f:
-    f.write("# Effective flags of this run; relaunch with --flagfile=<this file>.\n")
-    f.write("\n".join(line for line in lines if line) + "\n")
-  os.replace(path + ".tmp", path)
+  return ("# Effective flags of this run; relaunch with --flagfile=<this file>.\n"
+          + "\n".join(line for line in lines if line) + "\n")
 
 
 def print_results_table(results, in_distribution):
@@ -50,29 +52,19 @@ def print_results_table(results, in_distribution):
 def main(argv):
   del argv
   workdir = FLAGS.workdir
-  flags_path = os.path.join(workdir, run_folder.FLAGS_FILE)
   config = glow_flags.to_train_config(FLAGS)
-  new_workdir = not os.path.exists(workdir)
-  os.makedirs(workdir, exist_ok=True)
-  saved_flags = None
-  if os.path.exists(flags_path):
-    with open(flags_path, encoding="utf-8") as f:
-      saved_flags = f.read()
-  _write_flags(flags_path)
+  # flags.cfg is written with config.json, by the chief, once the start has
+  # succeeded: a refused start leaves the folder as it was.
   try:
-    results = train.train(config, workdir)
-  except train.ConfigurationError:
-    # Found before any step: put flags.cfg back as it was; a folder this
-    # command made holds nothing else and goes.
-    if saved_flags is None:
-      os.remove(flags_path)
-    else:
-      with open(flags_path, "w", encoding="utf-8") as f:
-        f.write(saved_flags)
-    if new_workdir and not os.listdir(workdir):
-      os.rmdir(workdir)
-    raise
-  print_results_table(results, config.data.dataset)
+    results = train.train(config, workdir,
+                          extra_files={run_folder.FLAGS_FILE: _flags_file_text()})
+  except train.TrainingDivergedError as e:
+    flags_file = os.path.join(workdir, run_folder.FLAGS_FILE)
+    raise FloatingPointError(e.describe(
+        f"python launch/train.py --flagfile={flags_file} --workdir={workdir} "
+        f"--learning_rate={e.learning_rate / 10:g}")) from e
+  if results:   # the other workers of a cluster leave the table to the chief
+    print_results_table(results, config.data.dataset)
 
 
 if __name__ == "__main__":

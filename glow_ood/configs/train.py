@@ -45,6 +45,9 @@ class TrainConfig:
     grad_clip_norm: clip the global gradient norm to this, or `None`.
     ema_decay: Polyak averaging decay for evaluation weights, or `None`.
     max_consecutive_skips: stop after this many consecutive non-finite steps.
+    max_loss_increase: a state is saved only if its bits/dim on a probe
+      batch is at most this above the recent training loss
+      (`glow_ood.train.health`); otherwise the run stops as diverged.
     log_every: steps between terminal lines / train summaries.
     eval_every: steps between evaluations (0: only at the end).
     checkpoint_every: steps between checkpoints (and one at the end).
@@ -55,8 +58,10 @@ class TrainConfig:
     devices: devices for the strategy, e.g. `("/cpu:0", "/cpu:1")`; empty
       means the strategy's default.
     jit_compile: XLA-compile the per-replica forward/backward pass.
-    nonfinite_loss_steps: fault injection: at these steps the loss is made
-      NaN, to check that the run skips them (never saves them).
+    nonfinite_loss_steps: fault injection: the loss of these steps is made
+      NaN, to check that the run skips them (never saves them). Steps count
+      from 1, as in the progress lines and checkpoint names (step 3 is the
+      third update; `ckpt-3` holds the state after it).
     seed: seeds data order and noise (the model has its own seed).
   """
   model: GlowConfig = GlowConfig()
@@ -83,6 +88,10 @@ class TrainConfig:
       flag_none=0.)
   max_consecutive_skips: int = option(
       20, "Stop after this many consecutive non-finite steps.", minimum=1)
+  max_loss_increase: float = option(
+      1.0, "A checkpoint is saved only if its bits/dim on a probe batch is at "
+      "most this above the recent training loss (else: diverged).",
+      minimum=0., exclusive_minimum=True)
   log_every: int = option(100, "Steps between progress lines.", minimum=1)
   eval_every: int = option(
       5000, "Steps between evaluations (0 = only at the end).", minimum=0)
@@ -101,8 +110,9 @@ class TrainConfig:
       "strategy's default.")
   jit_compile: bool = option(False, "XLA-compile the training step.")
   nonfinite_loss_steps: Tuple[int, ...] = option(
-      (), "Fault injection: make the loss NaN at these steps (to check that "
-      "they are skipped).")
+      (), "Fault injection: make the loss NaN at these steps, counted from 1 "
+      "as in the progress lines (to check that they are skipped).",
+      minimum=1)
   seed: int = option(0, "Seed of data order and noise.")
 
   def __post_init__(self):

@@ -20,12 +20,12 @@ DEQUANTIZATIONS = preprocessing.DEQUANTIZATIONS + (None,)
 def make_dataset(images, batch_size, *, n_bits=8, dequantization="uniform",
                  shuffle=False, repeat=False, seed=None, drop_remainder=False,
                  shuffle_buffer=100_000, dtype=tf.float32, start_batch=0,
-                 mutation_rate=0.):
+                 mutation_rate=0., shard=(0, 1)):
   """uint8 images `[N, H, W, C]` -> `tf.data.Dataset` of batches `[B, H, W, C]`.
 
   Order of operations: shuffle (buffer `shuffle_buffer`, reshuffled each
   epoch) -> repeat -> batch -> mutate (if `mutation_rate`) -> dequantize ->
-  prefetch(AUTOTUNE).
+  shard (if `shard`) -> prefetch(AUTOTUNE).
 
   Args:
     images: uint8 `[N, H, W, C]` (e.g. from `load_images`).
@@ -50,6 +50,12 @@ def make_dataset(images, batch_size, *, n_bits=8, dequantization="uniform",
     mutation_rate: Python `float` in [0, 1]: each uint8 value is replaced by a
       uniform random one with this probability (`glow_ood.data.mutation.mutate`,
       keyed like the noise), before dequantization. Default value: `0.`.
+    shard: `(index, count)`: yield only slice `index` of `count` equal slices
+      of every batch, rows `[index * B / count, (index + 1) * B / count)`
+      (`B` divisible by `count`). Every worker of a multi-worker run builds
+      the same seeded stream of global batches and keeps its own slice, so
+      worker `i` sees exactly the examples (and noise) replica `i` of a
+      one-process run sees, keyed by step. Default value: `(0, 1)` (all).
   """
   images = np.asarray(images)
   if images.dtype != np.uint8 or images.ndim != 4:
@@ -63,6 +69,10 @@ def make_dataset(images, batch_size, *, n_bits=8, dequantization="uniform",
                      f"{batch_size} and {shuffle_buffer}.")
   if dequantization is not None:
     preprocessing.check_n_bits(n_bits)
+  index, count = (int(v) for v in shard)
+  if not 0 <= index < count or int(batch_size) % count:
+    raise ValueError(f"shard=({index}, {count}) needs 0 <= index < count and "
+                     f"a batch size divisible by count; got {batch_size}.")
   dataset = tf.data.Dataset.from_tensor_slices(images)
   if shuffle:
     dataset = dataset.shuffle(min(int(shuffle_buffer), max(len(images), 1)),
@@ -89,6 +99,9 @@ def make_dataset(images, batch_size, *, n_bits=8, dequantization="uniform",
         lambda x: preprocessing.dequantize(x, n_bits, dequantization,
                                            dtype=dtype),
         num_parallel_calls=tf.data.AUTOTUNE)
+  if count > 1:
+    size = int(batch_size) // count
+    dataset = dataset.map(lambda x: x[index * size:(index + 1) * size])
   return dataset.prefetch(tf.data.AUTOTUNE)
 
 def _mutated(dataset, rate, seed, start_batch):

@@ -1,10 +1,21 @@
-"""`tf.distribute` strategies by name."""
+"""`tf.distribute` strategies by name, and what a worker of a cluster may do.
+
+Under `multi_worker_mirrored` every host runs the same program with its own
+`TF_CONFIG`; the chief (task `chief`, else `worker` 0) alone writes the run
+folder, the other workers save their checkpoint shards to a private
+temporary folder and remove it, as the TensorFlow multi-worker guide
+prescribes.
+"""
+
+import json
+import os
 
 import tensorflow.compat.v2 as tf
 
 from glow_ood.configs.train import STRATEGIES
 
-__all__ = ["STRATEGIES", "make_strategy", "check_global_batch"]
+__all__ = ["STRATEGIES", "make_strategy", "check_global_batch", "check_devices",
+           "is_chief", "barrier", "task_name"]
 
 def make_strategy(name, devices=()):
   """Returns the strategy `name` over `devices` (default: the strategy's own choice).
@@ -16,6 +27,10 @@ def make_strategy(name, devices=()):
     devices: sequence of device names, e.g. `("/cpu:0", "/cpu:1")`.
   """
   devices = list(devices)
+  if devices and name != "multi_worker_mirrored":
+    # (Listing devices starts TensorFlow's runtime, which a multi-worker
+    # strategy must configure first.)
+    check_devices(devices)
   if name == "mirrored":
     return tf.distribute.MirroredStrategy(devices=devices or None)
   if name == "one_device":
@@ -29,6 +44,7 @@ def make_strategy(name, devices=()):
     if devices:
       raise ValueError("multi_worker_mirrored takes its devices from TF_CONFIG; "
                        "leave --devices empty.")
+    _check_tf_config()
     return tf.distribute.MultiWorkerMirroredStrategy()
   raise ValueError(f"Unknown strategy {name!r}; choose one of {STRATEGIES}.")
 
@@ -41,3 +57,69 @@ def check_global_batch(batch_size, strategy, what="batch_size"):
         f"{what}={batch_size} (global) is not divisible by the "
         f"{replicas} replicas of the strategy; use a multiple of {replicas}.")
   return batch_size // replicas
+
+
+def check_devices(devices):
+  """Raises `ValueError` unless every name in `devices` is a device of this machine."""
+  available = tf.config.list_logical_devices()
+  known = {(d.device_type, tf.DeviceSpec.from_string(d.name).device_index)
+           for d in available}
+  for device in devices:
+    try:
+      spec = tf.DeviceSpec.from_string(device)
+    except ValueError as e:
+      raise ValueError(f"--devices: {device!r} is not a device name ({e}); "
+                       "use names like /cpu:0 or /gpu:1.") from e
+    if (spec.device_type or "", spec.device_index or 0) not in known:
+      names = ", ".join(d.name.replace("/device:", "/").lower()
+                        for d in available)
+      raise ValueError(f"--devices: {device!r} does not exist on this machine "
+                       f"(it has {names}); name existing devices, or leave "
+                       "--devices empty for the strategy's default.")
+
+
+def _check_tf_config():
+  """A present `TF_CONFIG` must be JSON naming a cluster and this task in it."""
+  text = os.environ.get("TF_CONFIG")
+  if not text:
+    return
+  try:
+    config = json.loads(text)
+    task = config.get("task", {})
+    members = config["cluster"][task["type"]]
+    members[int(task["index"])]  # pylint: disable=pointless-statement
+  except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
+    raise ValueError(
+        f"TF_CONFIG is not a cluster this task belongs to ({type(e).__name__}: "
+        f"{e}); set it to e.g. '{{\"cluster\": {{\"worker\": "
+        "[\"host0:12345\", \"host1:12345\"]}, \"task\": {\"type\": "
+        "\"worker\", \"index\": 0}}' (see README: running on a cluster).") from e
+
+
+def task_name(strategy):
+  """`"worker 1"`-style name of this process in its cluster (`"chief"` alone)."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not resolver.task_type:
+    return "chief"
+  return f"{resolver.task_type} {resolver.task_id}"
+
+
+def is_chief(strategy):
+  """Whether this process writes the run folder: the only process of a
+  one-host strategy, else task `chief`, or `worker` 0 of a cluster without one."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not resolver.task_type:
+    return True
+  if resolver.task_type == "chief":
+    return True
+  jobs = resolver.cluster_spec().as_dict()
+  return ("chief" not in jobs and resolver.task_type == "worker" and
+          int(resolver.task_id) == 0)
+
+
+def barrier(strategy):
+  """Returns when every worker got here (a one-number all-reduce); a no-op on one host."""
+  if getattr(strategy, "cluster_resolver", None) is None:
+    return
+  ones = strategy.run(lambda: tf.constant(1., tf.float32))
+  strategy.reduce(tf.distribute.ReduceOp.SUM, ones, axis=None)

@@ -4,14 +4,18 @@
 
 The loop around `glow_ood.train.step`: intervals of logging, evaluation and
 checkpoints. Re-running with the same config and workdir resumes from the
-last checkpoint (model, optimizer, step, EMA, counters and the data
+newest checkpoint that loads (model, optimizer, step, EMA, counters and the data
 iterator's position); the model and data settings must not change
 (`TrainConfig`'s `RESUME_FIELDS`). Writes under `workdir` (see
 `glow_ood.run_folder`): `config.json` (the whole config, before the first
 step), `checkpoints/`, TensorBoard events in `train/` and `eval/`, and
-`results.json` (final bits/dim per set) at the end. The run stops after
-`max_consecutive_skips` consecutive non-finite steps, leaving the last good
-checkpoint in place.
+`results.json` (final bits/dim per set) at the end; under
+`multi_worker_mirrored` only the chief writes. Only good states are saved
+(`glow_ood.train.health`); the run stops as diverged after
+`max_consecutive_skips` consecutive non-finite steps or when the state due
+for a checkpoint is not good, and its message names the newest good
+checkpoint. Nothing is written before the start has succeeded (config,
+data, workdir and checkpoints checked).
 """
 
 import os
@@ -26,6 +30,7 @@ from glow_ood import run_folder
 from glow_ood.configs import serialization
 from glow_ood.configs import train as train_config
 from glow_ood.train import distribution
+from glow_ood.train import health
 from glow_ood.train import step as step_lib
 from glow_ood.train import summaries
 
@@ -33,10 +38,41 @@ __all__ = ["train", "ConfigurationError", "TrainingDivergedError"]
 
 
 class ConfigurationError(ValueError):
-  """The run cannot start: bad configuration or data (raised before training)."""
+  """The run cannot start: bad configuration, data or workdir (raised before
+  anything is written to the workdir)."""
+
 
 class TrainingDivergedError(FloatingPointError):
-  """Too many consecutive steps had a non-finite loss, gradient or update."""
+  """The run stopped because it diverged; nothing bad was saved.
+
+  Attributes:
+    workdir: the run folder.
+    checkpoint: path of the newest good checkpoint (the one a re-run resumes
+      from), or `None` if the run diverged before its first one.
+    step: that checkpoint's step, or `None`.
+    learning_rate: the run's learning rate (the message suggests a tenth).
+  """
+
+  def __init__(self, problem, workdir, checkpoint, step, learning_rate):
+    self.problem, self.workdir = problem, workdir
+    self.checkpoint, self.step = checkpoint, step
+    self.learning_rate = learning_rate
+    super().__init__(self.describe(
+        "train(config.replace(learning_rate=%s), workdir)" % (
+            f"{learning_rate / 10:g}")))
+
+  def describe(self, command):
+    """The message, with `command` as the way to recover."""
+    if self.checkpoint is None:
+      state = (f"No good state was saved in {self.workdir} before it "
+               "diverged, so a re-run starts afresh")
+    else:
+      state = (f"The newest good state is {self.checkpoint} (step "
+               f"{self.step}), which a re-run resumes from")
+    return (f"{self.problem}. {state}: lower the learning rate, add warm-up "
+            "(warmup_steps) or clip gradients (grad_clip_norm), e.g. "
+            f"{command}.")
+
 
 def _check_images(images, config, name):
   if tuple(images.shape[1:]) != tuple(config.model.image_shape):
@@ -45,6 +81,21 @@ def _check_images(images, config, name):
         f"the model expects {tuple(config.model.image_shape)}. Set the model's "
         "image shape to the data's, or pad (--pad_to=32) / tile (--to_rgb) "
         "the images.")
+
+
+def _check_workdir(workdir):
+  """The workdir must be a folder, or a path where one can be made."""
+  path = os.path.abspath(workdir)
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise ValueError(f"workdir {workdir} is a file, not a folder; pass a "
+                     "folder (a new one is made).")
+  parent = path
+  while not os.path.exists(parent):
+    parent = os.path.dirname(parent)
+  if not os.path.isdir(parent):
+    raise ValueError(f"workdir {workdir} cannot be made: {parent} is a file; "
+                     "pass a path under a folder.")
+
 
 def _check_resumable(config, workdir):
   """A workdir's saved model / data settings must not change between runs."""
@@ -60,62 +111,121 @@ def _check_resumable(config, workdir):
       "new workdir")
 
 
-def _all_finite(variables):
-  """Whether every floating-point variable holds only finite values."""
-  return all(bool(tf.reduce_all(tf.math.is_finite(v)))
-             for v in variables if v.dtype.is_floating)
+def _write_text(path, text):
+  with open(path + ".tmp", "w", encoding="utf-8") as f:
+    f.write(text)
+  os.replace(path + ".tmp", path)
 
 
-def train(config, workdir):
+def _start_run_folder(workdir, config, extra_files):
+  """Makes `workdir` (if new) and writes its metadata; the start has succeeded."""
+  created = not os.path.exists(workdir)
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    run_folder.write_config(workdir, config)
+    for name, text in (extra_files or {}).items():
+      _write_text(os.path.join(workdir, name), text)
+  except OSError as e:
+    if created and os.path.isdir(workdir) and not os.listdir(workdir):
+      os.rmdir(workdir)
+    raise ValueError(f"cannot write the run folder {workdir} ({e.strerror or e}); "
+                     "pass a writable workdir.") from e
+
+
+def _load_data(config):
+  train_images = data.load_images(config.data, "train")
+  _check_images(train_images, config, config.data.dataset)
+  eval_sets = data.load_evaluation_sets(  # fails early
+      config.data, config.eval_datasets, image_shape=config.model.image_shape,
+      num_examples=config.eval_num_examples, loaded={"train": train_images})
+  for name, images in eval_sets.items():
+    _check_images(images, config, name)
+  return train_images, eval_sets
+
+
+def _writers(workdir, is_chief):
+  if not is_chief:   # only the chief writes the run folder
+    return tf.summary.create_noop_writer(), tf.summary.create_noop_writer()
+  return (tf.summary.create_file_writer(os.path.join(workdir, "train")),
+          tf.summary.create_file_writer(os.path.join(workdir, "eval")))
+
+
+def train(config, workdir, extra_files=None):
   """Trains (or resumes) the run described by `config` in `workdir`.
+
+  Under `multi_worker_mirrored` every worker calls this with the same
+  arguments (the workdir on storage every worker reads); the chief alone
+  writes it, and evaluates.
 
   Args:
     config: `TrainConfig`.
     workdir: folder for checkpoints, summaries and results.
+    extra_files: dict `name -> text` the chief writes into `workdir`
+      (atomically) with config.json once the start has succeeded, e.g. the
+      launcher's `flags.cfg`.
 
   Returns:
-    dict `"<dataset>/<split>" -> mean bits/dim` of the final evaluation.
+    dict `"<dataset>/<split>" -> mean bits/dim` of the final evaluation
+    (on the chief; `{}` on the other workers).
 
   Raises:
     TrainingDivergedError: after `config.max_consecutive_skips` non-finite
-      steps in a row (the last checkpoint holds the last good state).
-    ConfigurationError: bad configuration or data (a missing dataset, a batch
-      not divisible by the replicas, images of the wrong shape), raised
-      before anything is written to `workdir`.
+      steps in a row, or when the state due to be checkpointed is not good
+      (`glow_ood.train.health`); its message names the newest good
+      checkpoint and how to resume from it.
+    ConfigurationError: bad configuration, data or workdir (a missing
+      dataset, a batch not divisible by the replicas, images of the wrong
+      shape, a changed model on resume), raised before anything is written
+      to `workdir`.
   """
   try:
     strategy = distribution.make_strategy(config.strategy, config.devices)
     distribution.check_global_batch(config.batch_size, strategy)
-    train_images = data.load_images(config.data, "train")
-    _check_images(train_images, config, config.data.dataset)
-    eval_sets = data.load_evaluation_sets(  # fails early
-        config.data, config.eval_datasets, image_shape=config.model.image_shape,
-        num_examples=config.eval_num_examples, loaded={"train": train_images})
-    for name, images in eval_sets.items():
-      _check_images(images, config, name)
+    _check_workdir(workdir)
+    train_images, eval_sets = _load_data(config)
     _check_resumable(config, workdir)
-    tf.io.gfile.makedirs(workdir)
-    run_folder.write_config(workdir, config)
     run = step_lib.TrainState(config, workdir, strategy, train_images)
+    if run.is_chief:
+      _start_run_folder(workdir, config, extra_files)
+    run.initialize_or_restore()
   except (ValueError, FileNotFoundError, tf.errors.InvalidArgumentError) as e:
     raise ConfigurationError(str(e)) from e
-  run.initialize_or_restore()
   model_config = config.model
   print(f"Training Glow ({model_config.num_levels} levels x "
         f"{model_config.num_steps_per_level} steps, width "
         f"{model_config.hidden_width}, {model_config.coupling_scale} coupling) "
         f"on {config.data.dataset} {tuple(run.train_images.shape)} with "
         f"{strategy.num_replicas_in_sync} replica(s), global batch "
-        f"{config.batch_size}, {config.optimizer} lr {config.learning_rate:g}.",
-        flush=True)
-  train_writer = tf.summary.create_file_writer(os.path.join(workdir, "train"))
-  eval_writer = tf.summary.create_file_writer(os.path.join(workdir, "eval"))
+        f"{config.batch_size}, {config.optimizer} lr {config.learning_rate:g}"
+        + ("" if run.is_chief else f"; this is {distribution.task_name(strategy)}"
+           ", the chief writes the run folder") + ".", flush=True)
+  train_writer, eval_writer = _writers(workdir, run.is_chief)
   # Evaluation runs outside `strategy.run`, where an ActNorm traces its
   # initialization branch, which writes every replica's copy: one XLA cluster
   # cannot hold that, so with several replicas evaluation runs without XLA.
   evaluator = likelihood_terms.BitsPerDimEvaluator(
       run.model, config.eval_batch_size,
       jit_compile=config.jit_compile and strategy.num_replicas_in_sync == 1)
+  probe = run.train_images[:min(len(run.train_images), config.eval_batch_size,
+                                256)]
+  health_check = health.StateCheck(run.checkpoint_variables(), evaluator,
+                                   probe, config.max_loss_increase)
+  recent = health.RunningLoss()
+
+  def diverged(problem):
+    path, good_step = run.last_good or (None, None)
+    return TrainingDivergedError(problem, workdir, path, good_step,
+                                 config.learning_rate)
+
+  def save_if_good(step):
+    good, probe_bpd, reason = health_check.check(recent.take())
+    if not good:
+      raise diverged(f"The state after step {step} is not good: {reason}; it "
+                     "was not saved")
+    run.save(step)
+    logging.info("Saved the state after step %d (%.4f bits/dim on the probe "
+                 "batch).", step, probe_bpd)
+
   step = int(run.step.numpy())
   line = progress.ProgressLine(config.train_steps, step, config.batch_size)
   sums, count = {}, 0
@@ -126,18 +236,16 @@ def train(config, workdir):
       for name in ("bits_per_dim", "log_prob_z", "log_det"):
         sums[name] = sums.get(name, 0.) + float(metrics[name])
       count += 1
+      recent.add(metrics["bits_per_dim"])
     consecutive = int(run.consecutive_skips.numpy())
     if consecutive:
       logging.warning("Step %d skipped: non-finite loss, gradient or update "
                       "(%d in a row, %d in all).", step, consecutive,
                       int(run.num_skipped.numpy()))
       if consecutive >= config.max_consecutive_skips:
-        raise TrainingDivergedError(
+        raise diverged(
             f"{consecutive} consecutive training steps had a non-finite loss, "
-            f"gradient or update (last at step {step}). The latest checkpoint "
-            f"in {run.manager.directory} holds the last good state; lower the "
-            "learning rate, add warm-up (--warmup_steps) or clip gradients "
-            "(--grad_clip_norm) and re-run to resume.")
+            f"gradient or update (the last was step {step})")
     if step % config.log_every == 0 or step == config.train_steps:
       means = {k: v / max(count, 1) for k, v in sums.items()}
       images_per_second = line(step, {"bits/dim": means.get("bits_per_dim",
@@ -149,21 +257,25 @@ def train(config, workdir):
           images_per_second=images_per_second,
           skipped_steps=float(run.num_skipped.numpy())))
       sums, count = {}, 0
-    if (step % config.checkpoint_every == 0 and consecutive == 0 and
-        _all_finite(run.model.variables)):
-      run.manager.save(checkpoint_number=step)
-    if config.eval_every and step % config.eval_every == 0 and step < config.train_steps:
+    if (step % config.checkpoint_every == 0 and step < config.train_steps and
+        consecutive == 0):
+      save_if_good(step)
+    if (run.is_chief and config.eval_every and step % config.eval_every == 0
+        and step < config.train_steps):
       summaries.evaluate(run, evaluator, eval_sets, eval_writer, step)
       summaries.write_samples(run, eval_writer, step)
       line.reset_clock(step)
-  if int(run.consecutive_skips.numpy()) == 0 and _all_finite(run.model.variables):
-    run.manager.save(checkpoint_number=step)
-  results = summaries.evaluate(run, evaluator, eval_sets, eval_writer, step)
-  summaries.write_samples(run, eval_writer, step)
-  train_writer.flush()
-  eval_writer.flush()
-  run_folder.write_json(
-      os.path.join(workdir, run_folder.RESULTS_FILE),
-      {"step": step, "bits_per_dim": results,
-       "skipped_steps": int(run.num_skipped.numpy())})
+  if run.last_good is None or run.last_good[1] != step:
+    save_if_good(step)
+  results = {}
+  if run.is_chief:
+    results = summaries.evaluate(run, evaluator, eval_sets, eval_writer, step)
+    summaries.write_samples(run, eval_writer, step)
+    train_writer.flush()
+    eval_writer.flush()
+    run_folder.write_json(
+        os.path.join(workdir, run_folder.RESULTS_FILE),
+        {"step": step, "bits_per_dim": results,
+         "skipped_steps": int(run.num_skipped.numpy())})
+  distribution.barrier(strategy)   # the other workers wait for the chief
   return results

@@ -9,14 +9,18 @@ skipped and counted.
 """
 
 import os
+import tempfile
 
+from absl import logging
 import numpy as np
 import tensorflow.compat.v2 as tf
 
+from glow_ood import checkpoints
 from glow_ood import model as model_lib
 from glow_ood import preprocessing
 from glow_ood import run_folder
 from glow_ood.data import pipeline
+from glow_ood.train import distribution
 from glow_ood.train import ema as ema_lib
 from glow_ood.train import optimizers
 
@@ -36,9 +40,11 @@ class TrainState:
 
   Built inside `strategy.scope()`: the `Glow`, the optimizer (`optimizers`),
   the optional EMA of the weights, the step and skip counters, and one
-  `tf.train.Checkpoint` of all of them in `<workdir>/checkpoints`.
-  `initialize_or_restore()` restores the latest checkpoint or runs ActNorm's
-  data-dependent init once, in cross-replica context, on one global batch;
+  `tf.train.Checkpoint` of all of them in `<workdir>/checkpoints` (written by
+  the chief only, `save`). `initialize_or_restore()` restores the newest
+  checkpoint that loads (`glow_ood.checkpoints`) or runs ActNorm's
+  data-dependent init once, in cross-replica context, on one global batch
+  (the same images on every worker, so every worker gets the same values);
   `train_step(iterator)` takes one global batch, computes the update in
   cross-replica context and applies it only if everything is finite.
   """
@@ -64,39 +70,78 @@ class TrainState:
     if self.ema is not None:
       trackables["ema"] = self.ema
     self.checkpoint = tf.train.Checkpoint(**trackables)
-    self.manager = tf.train.CheckpointManager(
-        self.checkpoint, os.path.join(workdir, run_folder.CHECKPOINTS_DIR), max_to_keep=3)
+    self.is_chief = distribution.is_chief(strategy)
+    self.checkpoint_dir = os.path.join(workdir, run_folder.CHECKPOINTS_DIR)
+    self.manager = None   # the chief's, made by `initialize_or_restore`
+    self.last_good = None  # (path, step) of the newest good checkpoint
     self.iterator = None  # made by `initialize_or_restore`, at the saved step
+    # Fault injection: the loss of the steps numbered like the progress
+    # lines (the k-th update is step k; `self.step` is k - 1 while it runs).
     self._nonfinite_steps = tf.constant(
         sorted(config.nonfinite_loss_steps) or [-1], tf.int64)
     self.train_step = tf.function(self._train_step, autograph=False)
 
   def _make_iterator(self):
-    """The training batches from step `self.step` on.
+    """The training batches from step `self.step` on, one slice per worker.
 
     The pipeline is a deterministic function of the seed (seeded shuffle,
     noise keyed by batch index), so skipping `step` batches puts a resumed
-    run exactly where the interrupted one stopped.
+    run exactly where the interrupted one stopped. Every input pipeline (one
+    per worker) builds the same stream of global batches and keeps its slice
+    (`make_dataset(shard=...)`), which its local replicas split in order: the
+    examples of replica `r` are the same whether the replicas live in one
+    process or on several hosts.
     """
     config = self.config
-    dataset = pipeline.make_dataset(
-        self.train_images, config.batch_size, n_bits=config.data.n_bits,
-        dequantization="uniform", shuffle=True, repeat=True,
-        seed=config.seed, drop_remainder=True,
-        shuffle_buffer=config.data.shuffle_buffer,
-        dtype=tf.as_dtype(config.model.dtype),
-        start_batch=int(self.step.numpy()),
-        mutation_rate=config.data.mutation_rate)
-    return iter(self.strategy.experimental_distribute_dataset(dataset))
+    step = int(self.step.numpy())
+
+    def dataset_fn(context):
+      pipelines = context.num_input_pipelines
+      local_replicas = context.num_replicas_in_sync // pipelines
+      dataset = pipeline.make_dataset(
+          self.train_images, config.batch_size, n_bits=config.data.n_bits,
+          dequantization="uniform", shuffle=True, repeat=True,
+          seed=config.seed, drop_remainder=True,
+          shuffle_buffer=config.data.shuffle_buffer,
+          dtype=tf.as_dtype(config.model.dtype), start_batch=step,
+          mutation_rate=config.data.mutation_rate,
+          shard=(context.input_pipeline_id, pipelines))
+      if local_replicas > 1:
+        dataset = dataset.rebatch(
+            context.get_per_replica_batch_size(config.batch_size))
+      return dataset
+
+    return iter(self.strategy.distribute_datasets_from_function(dataset_fn))
+
+  def _find_checkpoint(self):
+    """The newest checkpoint that loads; the chief also repairs the folder."""
+    found = checkpoints.newest_loadable(self.checkpoint_dir)
+    notes = found.notes() if found is not None else []
+    if self.is_chief:
+      notes += checkpoints.repair(self.checkpoint_dir, found)
+    for line in notes:
+      logging.warning("%s", line)
+      print(line, flush=True)
+    return found
 
   def initialize_or_restore(self):
-    """Restores the latest checkpoint, or runs ActNorm's data-dependent init."""
-    restored = self.manager.restore_or_initialize()
-    self.iterator = self._make_iterator()
-    if restored is not None:
-      print(f"Resumed from {restored} at step {int(self.step.numpy())}.",
+    """Restores the newest checkpoint that loads, or runs ActNorm's data-dependent init.
+
+    Every worker restores from the chief's `checkpoints/` (the run folder is
+    shared); only the chief keeps a `tf.train.CheckpointManager` there.
+    """
+    found = self._find_checkpoint()
+    if self.is_chief:
+      self.manager = tf.train.CheckpointManager(
+          self.checkpoint, self.checkpoint_dir, max_to_keep=3)
+    if found is not None:
+      self.checkpoint.restore(found.path)
+      self.last_good = (found.path, found.step)
+      self.iterator = self._make_iterator()
+      print(f"Resumed from {found.path} at step {int(self.step.numpy())}.",
             flush=True)
       return False
+    self.iterator = self._make_iterator()
     rng = np.random.default_rng(self.config.seed)
     count = min(self.config.init_batch_size, len(self.train_images))
     images = self.train_images[rng.choice(len(self.train_images), count,
@@ -113,6 +158,30 @@ class TrainState:
     print(f"Initialized ActNorm on {count} images: {float(np.mean(bpd)):.4f} "
           "bits/dim.", flush=True)
     return True
+
+  def checkpoint_variables(self):
+    """Every variable a checkpoint holds: model, optimizer and EMA."""
+    variables = list(self.model.variables) + list(self.optimizer.variables)
+    if self.ema is not None:
+      variables += list(self.ema.shadows)
+    return list({id(v): v for v in variables}.values())
+
+  def save(self, step):
+    """Checkpoints the state as `ckpt-<step>`: the chief into the run folder;
+    every other worker into a private temporary folder it then removes (all
+    workers take part in a save)."""
+    if self.is_chief:
+      path = self.manager.save(checkpoint_number=step)
+      self.last_good = (path, int(step))
+      return path
+    folder = tempfile.mkdtemp(prefix="glow_ood_worker_checkpoint_")
+    try:
+      self.checkpoint.write(os.path.join(folder, f"ckpt-{int(step)}"))
+    finally:
+      tf.io.gfile.rmtree(folder)
+    self.last_good = (os.path.join(self.checkpoint_dir, f"ckpt-{int(step)}"),
+                      int(step))
+    return None
 
   def _replica_fn(self, x):
     """`_replica_step`, XLA-compiled if `config.jit_compile` (the update is
@@ -131,7 +200,7 @@ class TrainState:
       terms = self.model.decompose(x)
       bpd = preprocessing.bits_per_dim(terms.log_prob, config.model.num_dims,
                                        config.model.n_bits)
-      poisoned = tf.reduce_any(tf.equal(self.step, self._nonfinite_steps))
+      poisoned = tf.reduce_any(tf.equal(self.step + 1, self._nonfinite_steps))
       bpd = tf.where(poisoned, tf.constant(np.nan, bpd.dtype), bpd)
       loss = tf.nn.compute_average_loss(bpd, global_batch_size=config.batch_size)
     grads = tape.gradient(loss, variables)

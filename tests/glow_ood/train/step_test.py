@@ -140,7 +140,7 @@ def test_replicas_agree_after_actnorm_init_and_steps(toy_dir, tmp_path):
 
 
 def test_nonfinite_step_is_skipped(toy_dir, tmp_path, runs):
-  config = tiny_config(toy_dir, train_steps=6, nonfinite_loss_steps=(3,),
+  config = tiny_config(toy_dir, train_steps=6, nonfinite_loss_steps=(4,),
                        checkpoint_every=1, ema_decay=0.9)
   workdir = tmp_path / "run"
   results = train_lib.train(config, str(workdir))
@@ -178,12 +178,15 @@ def test_too_many_nonfinite_steps_raise_and_keep_the_last_good_checkpoint(
     toy_dir, tmp_path, runs):
   config = tiny_config(toy_dir, train_steps=20, checkpoint_every=1,
                        max_consecutive_skips=2,
-                       nonfinite_loss_steps=tuple(range(2, 20)))
+                       nonfinite_loss_steps=tuple(range(3, 21)))
   workdir = tmp_path / "run"
   with pytest.raises(train_lib.TrainingDivergedError,
                      match=r"2 consecutive training steps had a non-finite "
-                           r"loss.*latest checkpoint.*last good state"):
+                           r"loss.*the last was step 4.*newest good state is "
+                           r".*ckpt-2 \(step 2\), which a re-run resumes "
+                           r"from.*learning_rate=0.0003") as info:
     train_lib.train(config, str(workdir))
+  assert info.value.checkpoint.endswith("ckpt-2") and info.value.step == 2
   history = runs[0].history
   assert [s.applied for s in history] == [True, True, False, False]
   paths = checkpoint_paths(workdir)
