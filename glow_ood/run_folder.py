@@ -14,45 +14,228 @@ Every resumable program (training, the OOD benchmark, two moons, ensembles)
 compares the settings it was started with against the ones saved by the run
 it resumes with `check_compatible`, and reads "is it finished?" from
 `finished_step`. Pure Python: no TensorFlow.
+
+Every result (JSON, markdown, npz, figure) is written atomically: to a
+temporary file `<name>.tmp` (figures `<root>.tmp.png`) in the same folder,
+then renamed over `<name>` (`replaced_atomically`), so a killed program leaves
+the previous file intact, never a 0-byte or half-written one. A leftover
+`*.tmp` of a kill is overwritten by the next write and read by nobody.
+Programs that write a whole report at once stage it (`staged_outputs`): a
+failure leaves the folder as it was. `check_writable` refuses an output path
+that is a file, under a file or unwritable before any work.
 """
 
+import contextlib
 import json
 import os
+import shutil
+import uuid
 
 from glow_ood.configs import serialization
 
 __all__ = ["CONFIG_FILE", "RESULTS_FILE", "CHECKPOINTS_DIR", "FLAGS_FILE",
-           "MissingConfigError", "write_json", "read_json", "write_config",
-           "read_config", "check_compatible", "finished_step"]
+           "TEMP_SUFFIX", "MissingConfigError", "replaced_atomically",
+           "write_json", "write_text", "save_npz", "read_json",
+           "check_writable", "staged_outputs", "write_config", "read_config",
+           "check_compatible", "finished_step"]
 
 CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.json"
 CHECKPOINTS_DIR = "checkpoints"
 FLAGS_FILE = "flags.cfg"
+# Suffix of the temporary files of atomic writes.
+TEMP_SUFFIX = ".tmp"
+# The folder `staged_outputs` writes into before moving its files in place.
+_STAGING_DIR = ".staging.tmp"
 
 
 class MissingConfigError(FileNotFoundError):
   """A folder without `config.json`: not a run folder, or one from before it."""
 
 
-def write_json(path, payload, indent=2):
-  """Writes `payload` as JSON atomically: a crash leaves the previous file intact."""
+@contextlib.contextmanager
+def replaced_atomically(path):
+  """Yields a temporary path beside `path`; renamed over `path` if the block succeeds.
+
+  The temporary name keeps `path`'s extension (`results.tmp.png` for
+  `results.png`; `results.json.tmp` for other files), so writers that choose
+  a format by extension (matplotlib) still do. On an exception the temporary
+  file is removed and `path` is left as it was. Missing parent folders are
+  created.
+  """
+  path = os.fspath(path)
   parent = os.path.dirname(path)
   if parent:
     os.makedirs(parent, exist_ok=True)
-  with open(path + ".tmp", "w", encoding="utf-8") as f:
-    json.dump(payload, f, indent=indent)
-  os.replace(path + ".tmp", path)
+  root, extension = os.path.splitext(path)
+  if extension.lower() in (".png", ".pdf", ".svg", ".jpg"):
+    temp = f"{root}{TEMP_SUFFIX}{extension}"
+  else:
+    temp = path + TEMP_SUFFIX
+  try:
+    yield temp
+    os.replace(temp, path)
+  except BaseException:
+    with contextlib.suppress(OSError):
+      os.remove(temp)
+    raise
 
 
-def read_json(path, what="file"):
-  """The JSON object in `path`; a `ValueError` naming the file if it is not JSON."""
-  with open(path, encoding="utf-8") as f:
-    try:
-      return json.load(f)
-    except json.JSONDecodeError as e:
-      raise ValueError(f"{path} is not valid JSON ({e}); it is no {what} this "
-                       "program wrote. Move it away or use another folder.") from e
+def _write_bytes_or_text(path, content, mode):
+  with replaced_atomically(path) as temp:
+    with open(temp, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+      f.write(content)
+      f.flush()
+      os.fsync(f.fileno())
+
+
+def write_json(path, payload, indent=2):
+  """Writes `payload` as JSON atomically: a crash leaves the previous file intact."""
+  _write_bytes_or_text(path, json.dumps(payload, indent=indent), "w")
+
+
+def write_text(path, text):
+  """Writes `text` (UTF-8) to `path` atomically (`replaced_atomically`)."""
+  _write_bytes_or_text(path, text, "w")
+
+
+def save_npz(path, compressed=True, **arrays):
+  """`numpy.savez_compressed(path, **arrays)` (or `savez`), atomically.
+
+  Unlike `numpy.savez`, `path` is used as given (no `.npz` is appended).
+  """
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  save = np.savez_compressed if compressed else np.savez
+  with replaced_atomically(path) as temp:
+    with open(temp, "wb") as f:
+      save(f, **arrays)
+      f.flush()
+      os.fsync(f.fileno())
+
+
+_DEFAULT_FIX = "delete it and re-run to rewrite it"
+
+
+def read_json(path, what="file", fix=None):
+  """The JSON object in `path`, or one-line errors naming the file and the fix.
+
+  Args:
+    path: the file.
+    what: what the file is, for the message (e.g. `"benchmark results file"`).
+    fix: what the user should do about a damaged file. Default value:
+      `"delete it and re-run to rewrite it"`.
+
+  Raises:
+    FileNotFoundError: `path` does not exist.
+    ValueError: `path` is empty, truncated, not JSON, not a JSON object, or a
+      folder; the message names the file and `fix`.
+  """
+  fix = fix or _DEFAULT_FIX
+  if os.path.isdir(path):
+    raise ValueError(f"{path} is a folder, not the {what} this program "
+                     "writes there; move it away and re-run.")
+  with open(path, "rb") as f:
+    raw = f.read()
+  if not raw.strip():
+    raise ValueError(f"{path} is empty ({len(raw)} bytes; a run killed while "
+                     f"writing it?): {fix}.")
+  try:
+    payload = json.loads(raw.decode("utf-8"))
+  except UnicodeDecodeError as e:
+    raise ValueError(f"{path} is damaged: not UTF-8 text ({e.reason} at byte "
+                     f"{e.start}), so no {what} this program wrote: "
+                     f"{fix}.") from e
+  except json.JSONDecodeError as e:
+    # The objects this program writes end with "}": a file that does not, or
+    # fails to parse only at its end, was cut short.
+    truncated = (not raw.rstrip().endswith(b"}")
+                 or e.pos >= len(e.doc.rstrip()))
+    raise ValueError(
+        f"{path} is " + ("truncated" if truncated else "damaged") +
+        f" (invalid JSON: {e}"
+        + ("; a run killed while writing it?" if truncated else "") +
+        f"): {fix}.") from e
+  if not isinstance(payload, dict):
+    raise ValueError(f"{path} holds a JSON {type(payload).__name__}, not the "
+                     f"{what} (a JSON object) this program writes: {fix}.")
+  return payload
+
+
+def _first_missing(path):
+  """The top folder of `path` that does not exist yet (`None` if `path` exists)."""
+  path = os.path.abspath(path)
+  missing = None
+  while not os.path.lexists(path):
+    missing = path
+    parent = os.path.dirname(path)
+    if parent == path:
+      break
+    path = parent
+  return missing
+
+
+def check_writable(path, flag):
+  """Raises a one-line `ValueError` unless `path` is, or can be made as, a writable folder.
+
+  Nothing is created: the nearest existing folder is probed with a temporary
+  folder, removed at once (this also catches read-only file systems and
+  `/proc`, where even root cannot write).
+
+  Args:
+    path: the output folder (it need not exist).
+    flag: how the message names it, e.g. `"--output_dir"`.
+  """
+  path = os.fspath(path)
+  if not path:
+    raise ValueError(f"{flag} is empty; pass a folder to write to.")
+  if os.path.lexists(path) and not os.path.isdir(path):
+    raise ValueError(f"{flag}={path} is a file, not a folder; pass a folder "
+                     "(an existing one or a new path).")
+  missing = _first_missing(path)
+  existing = os.path.abspath(path) if missing is None else os.path.dirname(missing)
+  if not os.path.isdir(existing):
+    raise ValueError(f"{flag}={path} cannot be made: {existing} is a file; "
+                     "pass a path under a folder.")
+  probe = os.path.join(existing, f".write_probe_{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
+  try:
+    os.mkdir(probe)
+  except OSError as e:
+    raise ValueError(f"{flag}={path} is not writable: cannot create anything "
+                     f"in {existing} ({e.strerror}); pass a folder you can "
+                     "write to.") from e
+  os.rmdir(probe)
+
+
+@contextlib.contextmanager
+def staged_outputs(folder):
+  """Yields a staging folder whose files replace those of `folder` if the block succeeds.
+
+  Write a whole report (JSON, markdown, npz, figures) into the staging folder
+  (`<folder>/.staging.tmp`); when the block ends without an exception each
+  file is moved to the same relative path under `folder` (an atomic rename).
+  On an exception the staging folder is removed, the files already in
+  `folder` are untouched, and `folder` itself is removed if this call made it.
+  A staging folder left by a killed program is removed first.
+  """
+  folder = os.fspath(folder)
+  created = _first_missing(folder)
+  stage = os.path.join(folder, _STAGING_DIR)
+  shutil.rmtree(stage, ignore_errors=True)
+  os.makedirs(stage)
+  try:
+    yield stage
+    for root, _, names in os.walk(stage):
+      for name in names:
+        source = os.path.join(root, name)
+        target = os.path.join(folder, os.path.relpath(source, stage))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.replace(source, target)
+  except BaseException:
+    shutil.rmtree(stage, ignore_errors=True)
+    if created is not None:
+      shutil.rmtree(created, ignore_errors=True)
+    raise
+  shutil.rmtree(stage, ignore_errors=True)
 
 
 def write_config(workdir, config):
@@ -83,8 +266,15 @@ def read_config(workdir, expected_type=None):
     raise MissingConfigError(
         f"{workdir} has no {CONFIG_FILE}, so it is not a run folder; pass the "
         "folder of a run trained by launch/train.py or glow_ood.train.train.")
+  flags_file = os.path.join(workdir, FLAGS_FILE)
+  relaunch = (f"`python launch/train.py --flagfile={flags_file} "
+              f"--workdir={workdir}`" if os.path.exists(flags_file) else
+              "the glow_ood.train.train call that made the run")
+  payload = read_json(path, "run config", fix=(
+      f"delete it and re-run {relaunch}, which resumes from the checkpoints "
+      "and rewrites it"))
   try:
-    return serialization.from_dict(read_json(path, "run config"), expected_type)
+    return serialization.from_dict(payload, expected_type)
   except (TypeError, ValueError) as e:
     raise ValueError(f"{path}: {e}") from e
 
@@ -140,12 +330,20 @@ def check_compatible(saved, current, where, *, fields=None, ignore=(),
                      + "; ".join(changed) + f"). To resume, {fix}.")
 
 
-def finished_step(workdir, train_steps):
-  """The final step recorded in `<workdir>/results.json` if it reached `train_steps`, else `None`."""
+def finished_step(workdir, train_steps, fix=None):
+  """The final step recorded in `<workdir>/results.json` if it reached `train_steps`, else `None`.
+
+  Raises:
+    ValueError: results.json is empty or damaged; the message names it and
+      `fix`. Default value of `fix`: delete it and re-run the training, which
+      resumes from the checkpoints and rewrites it.
+  """
   path = os.path.join(workdir, RESULTS_FILE)
   if not os.path.exists(path):
     return None
-  step = read_json(path, "results file").get("step")
-  if step is None or step < train_steps:
+  step = read_json(path, "results file", fix=fix or (
+      "delete it and re-run the run's training: it resumes from its "
+      "checkpoints and rewrites it")).get("step")
+  if not isinstance(step, int) or step < train_steps:
     return None
   return step

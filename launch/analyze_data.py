@@ -21,7 +21,9 @@ from launch import bootstrap  # pylint: disable=g-bad-import-order
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import flags
 
+from glow_ood import data
 from glow_ood import flags as glow_flags
+from glow_ood import run_folder
 from glow_ood import runs
 from glow_ood.experiments import analyze_data
 
@@ -32,12 +34,23 @@ glow_flags.define_analyze_data_flags()
 def main(argv):
   del argv
   config = glow_flags.to_analysis_config(FLAGS)
-  run = runs.load_run(FLAGS.workdir) if FLAGS.workdir else None
-  if run is None and not config.datasets:
+  if not FLAGS.workdir and not config.datasets:
     raise ValueError("Give --datasets=p,q,... or --workdir=<trained run>.")
   output_dir = FLAGS.output_dir or (
       os.path.join(FLAGS.workdir, "analysis") if FLAGS.workdir else
       os.path.join("runs", "analysis_" + config.datasets[0].replace(":", "_")))
+  run_folder.check_writable(output_dir, "--output_dir")
+  run = runs.load_run(FLAGS.workdir) if FLAGS.workdir else None
+  # Every dataset before any work (p: its train split, the others: test).
+  data_config = run.config.data if run is not None else config.data
+  if run is not None and config.data.data_dir is not None:
+    data_config = data_config.replace(data_dir=config.data.data_dir)
+  p = run.config.data.dataset if run is not None else config.datasets[0]
+  what = f"--datasets={','.join(config.datasets)}"
+  data.check_datasets(data_config, [p], splits=("train",),
+                      what="--workdir's dataset" if run is not None else what)
+  data.check_datasets(data_config, [d for d in config.datasets if d != p],
+                      what=what)
   analyze_data.analyze(config, output_dir, run=run)
   with open(os.path.join(output_dir, "analysis.md"), encoding="utf-8") as f:
     print(f.read())

@@ -25,7 +25,9 @@ from launch import bootstrap  # pylint: disable=g-bad-import-order
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import flags
 
+from glow_ood import data
 from glow_ood import flags as glow_flags
+from glow_ood import run_folder
 from glow_ood import runs
 from glow_ood.experiments import evaluate
 
@@ -41,13 +43,31 @@ def default_output_dir(workdirs):
   return os.path.join(parent or ".", "ensemble_evaluation")
 
 
+def check_datasets(members, config):
+  """Every dataset to score exists and its files are sound, before any scoring."""
+  data_config = members[0].config.data
+  if config.data_dir is not None:
+    data_config = data_config.replace(data_dir=config.data_dir)
+  data.check_datasets(data_config, [data_config.dataset],
+                      splits=("train", "test"),
+                      what=f"the run's dataset ({members[0].workdir})")
+  names = ",".join(config.datasets)
+  data.check_datasets(
+      data_config, config.datasets,
+      what=(f"--datasets={names}" if FLAGS["datasets"].present else
+            f"--datasets (default: the run's eval_datasets and special "
+            f"inputs, {names})"))
+
+
 def main(argv):
   del argv
   workdirs = FLAGS.workdir
+  output_dir = FLAGS.output_dir or default_output_dir(workdirs)
+  run_folder.check_writable(output_dir, "--output_dir")
   members = [runs.load_run(w, step=FLAGS.step, use_ema=FLAGS.use_ema)
              for w in workdirs]
   config = glow_flags.to_evaluation_config(FLAGS, members[0].config)
-  output_dir = FLAGS.output_dir or default_output_dir(workdirs)
+  check_datasets(members, config)
   evaluate.evaluate(members, config, output_dir)
   with open(os.path.join(output_dir, "results.md"), encoding="utf-8") as f:
     print(f.read())

@@ -15,6 +15,7 @@ Score the ensemble with
       --workdir=runs/X_ensemble/member_1 ... --output_dir=...
 """
 
+import importlib
 import os
 import subprocess
 import sys
@@ -66,10 +67,21 @@ def member_command(workdir, member, seed_offset, passed):
           f"--workdir={os.path.join(workdir, f'member_{member}')}"]
 
 
-def _train_steps(command):
-  """--train_steps the member's command line gives (None if it does not parse)."""
+def _error(message):
+  """Exits with the one line `launch/train_ensemble.py: error: <message>`."""
+  text = " ".join(line.strip() for line in str(message).splitlines()
+                  if line.strip())
+  sys.exit(f"launch/train_ensemble.py: error: {text}")
+
+
+def member_config(command):
+  """The `TrainConfig` of a member's command line; `None` if its flags do not parse.
+
+  Flags that do not parse are left to launch/train.py to report. Raises
+  `ValueError` if they parse into an invalid config.
+  """
   sys.path.insert(0, _REPO)
-  from launch import bootstrap  # pylint: disable=g-import-not-at-top,unused-import
+  importlib.import_module("launch.bootstrap")   # the environment, before TF
   from absl import flags  # pylint: disable=g-import-not-at-top
   from glow_ood import flags as glow_flags  # pylint: disable=g-import-not-at-top
   values = flags.FlagValues()
@@ -78,39 +90,74 @@ def _train_steps(command):
     values(["train.py"] + command[2:])
   except flags.Error:
     return None
-  return values.train_steps
+  return glow_flags.to_train_config(values)
+
+
+def check_members(workdir, command):
+  """Before any member trains: --workdir writable, the data there and sound.
+
+  Raises `ValueError` / `FileNotFoundError` with one line (what and the fix).
+  """
+  from glow_ood import data  # pylint: disable=g-import-not-at-top
+  from glow_ood import run_folder  # pylint: disable=g-import-not-at-top
+  run_folder.check_writable(workdir, "--workdir")
+  config = member_config(command)
+  if config is None:
+    return
+  data.check_datasets(config.data, [config.data.dataset],
+                      splits=("train", "test"),
+                      what=f"--dataset={config.data.dataset}")
+  data.check_datasets(config.data, config.eval_datasets,
+                      what=f"--eval_datasets={','.join(config.eval_datasets)}")
 
 
 def finished_step(member_dir, command):
-  """The step of a member that already trained to its --train_steps, else None."""
+  """The step of a member that already trained to its --train_steps, else None.
+
+  Raises `ValueError` (one line: the file and the fix) if the member's
+  results.json is empty or damaged.
+  """
   if not os.path.exists(os.path.join(member_dir, "results.json")):
     return None   # not finished: no need to parse the command
-  train_steps = _train_steps(command)
-  if train_steps is None:
+  config = member_config(command)
+  if config is None:
     return None
   from glow_ood import run_folder  # pylint: disable=g-import-not-at-top
-  return run_folder.finished_step(member_dir, train_steps)
+  member = os.path.basename(os.path.normpath(member_dir))
+  return run_folder.finished_step(
+      member_dir, config.train_steps,
+      fix=f"delete it and re-run this command: {member}'s training resumes "
+      "from its checkpoints and rewrites it")
+
+
+def train_member(workdir, member, num_members, seed_offset, passed):
+  """Trains member `member` in `<workdir>/member_<member>`, unless it finished."""
+  start = time.perf_counter()
+  member_dir = os.path.join(workdir, f"member_{member}")
+  command = member_command(workdir, member, seed_offset, passed)
+  step = finished_step(member_dir, command)
+  if step is not None:
+    print(f"== member {member + 1}/{num_members}: finished at step {step}, "
+          f"skipped ({member_dir})", flush=True)
+    return
+  print(f"== member {member + 1}/{num_members}: seed {member + seed_offset}, "
+        f"{member_dir}", flush=True)
+  code = subprocess.call(command)
+  if code:
+    _error(f"member {member} failed (exit code {code}; launch/train.py said "
+           "why above): fix the cause and re-run the same command to resume.")
+  print(f"== member {member + 1}/{num_members} done in "
+        f"{time.perf_counter() - start:.0f} s", flush=True)
 
 
 def main(argv):
   workdir, num_members, seed_offset, passed = parse_args(argv)
-  for member in range(num_members):
-    start = time.perf_counter()
-    member_dir = os.path.join(workdir, f"member_{member}")
-    command = member_command(workdir, member, seed_offset, passed)
-    step = finished_step(member_dir, command)
-    if step is not None:
-      print(f"== member {member + 1}/{num_members}: finished at step {step}, "
-            f"skipped ({member_dir})", flush=True)
-      continue
-    print(f"== member {member + 1}/{num_members}: seed {member + seed_offset}, "
-          f"{member_dir}", flush=True)
-    code = subprocess.call(command)
-    if code:
-      sys.exit(f"launch/train_ensemble.py: member {member} failed (exit code "
-               f"{code}); fix the cause and re-run the same command to resume.")
-    print(f"== member {member + 1}/{num_members} done in "
-          f"{time.perf_counter() - start:.0f} s", flush=True)
+  try:
+    check_members(workdir, member_command(workdir, 0, seed_offset, passed))
+    for member in range(num_members):
+      train_member(workdir, member, num_members, seed_offset, passed)
+  except (ValueError, FileNotFoundError) as e:
+    _error(e)
   members = " ".join(f"--workdir={os.path.join(workdir, f'member_{m}')}"
                      for m in range(num_members))
   print(f"\nEnsemble of {num_members} in {workdir}. Score it with:\n"

@@ -31,6 +31,7 @@ from launch import bootstrap  # pylint: disable=g-bad-import-order
 from absl import flags
 
 from glow_ood import flags as glow_flags
+from glow_ood import run_folder
 from glow_ood.experiments.two_moons import experiment
 from glow_ood.plots import limiting_bounds
 
@@ -49,11 +50,11 @@ def print_results_table(results):
           f"{cell['lipschitz']:>10.2f}{cell['final_nll']:>10.2f}")
 
 
-
 def main(argv):
   del argv
   results_path = os.path.join(FLAGS.output_dir, "results.json")
   config = glow_flags.to_two_moons_config(FLAGS)
+  run_folder.check_writable(FLAGS.output_dir, "--output_dir")
   results = experiment.run(config, output_path=results_path,
                            progress=lambda line: print(line, flush=True))
   print(f"Trained {results['num_trained_cells']} of "

@@ -22,6 +22,7 @@ from glow_ood.data import pipeline
 from glow_ood.data import sources
 from glow_ood.data import special
 from glow_ood.data import transforms
+from glow_ood.data.loading import check_datasets
 from glow_ood.data.loading import load_evaluation_sets
 from glow_ood.data.loading import load_images
 from glow_ood.data.loading import load_images_as
@@ -30,6 +31,7 @@ from glow_ood.data.pipeline import load_dataset
 from glow_ood.data.pipeline import make_dataset
 from glow_ood.data.sources import DEFAULT_DATA_DIR
 from glow_ood.data.sources import DatasetNotFoundError
+from glow_ood.data.sources import check_npz
 from glow_ood.data.sources import default_data_dir
 from glow_ood.data.sources import load_npz
 from glow_ood.data.transforms import conform_images

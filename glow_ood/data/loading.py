@@ -8,18 +8,84 @@ Where the images come from is `glow_ood.data.sources`; special inputs
 name too (`glow_ood.data.special`).
 """
 
+import os
+
 import numpy as np
 
 from glow_ood.configs.data import DataConfig
 from glow_ood.configs.data import SPLITS
+from glow_ood.configs.data import TFDS_DATASETS
 from glow_ood.data import sources
 from glow_ood.data import special as special_datasets
 from glow_ood.data import transforms
 
-__all__ = ["load_images", "load_images_as", "load_evaluation_sets"]
+__all__ = ["load_images", "load_images_as", "load_evaluation_sets",
+           "check_datasets"]
 
 # Seeds "uniform_random" differently per split.
 _SPLIT_IDS = {"train": 0, "validation": 1, "test": 2}
+
+_SPECIAL_NAMES = "constant:<0..255>, uniform_random, grayed:<dataset>:<factor>"
+
+
+def _unknown(name, what, path, config, data_dir, split):
+  """The `DatasetNotFoundError` of a name no allowed source has, with the known names."""
+  where = []
+  if config.source != "tfds":
+    where.append(f"no local file {path}")
+  if config.source != "npz":
+    where.append("tensorflow_datasets has no dataset of that name")
+  known = []
+  if config.source != "tfds":
+    local = sources.local_names(data_dir, split)
+    known.append(f"local files in {data_dir}: {', '.join(local) or 'none'}")
+  if config.source != "npz":
+    known.append(f"tensorflow_datasets: {', '.join(TFDS_DATASETS)} (or any "
+                 "tfds image dataset)")
+  known.append(f"special: {_SPECIAL_NAMES}")
+  return sources.DatasetNotFoundError(
+      f"Unknown dataset {name!r} in {what} ({' and '.join(where)}, "
+      f"source={config.source!r}). Known names: {'; '.join(known)}.")
+
+
+def check_datasets(config, names, *, splits=("test",), what=None):
+  """Checks, before any work, that each dataset of `names` can be loaded.
+
+  Cheap, nothing is loaded: special names are parsed, local npz files are
+  checked by their headers (`sources.check_npz`: readable, uint8 `images`
+  `[N, H, W, C]`, N > 0), and a name without a local file must be one that
+  tensorflow_datasets knows (as `config.source` allows).
+
+  Args:
+    config: `DataConfig`; its `data_dir` and `source` apply.
+    names: sequence of dataset names (real or special).
+    splits: the splits read of each dataset ("validation" is carved from
+      "train"). Default value: `("test",)`.
+    what: how messages name the list, e.g. `"--eval_datasets=mnist,x"`.
+      Default value: the names, `"[mnist, x]"`.
+
+  Raises:
+    DatasetNotFoundError: a name no allowed source has; the message lists
+      the known names (local files, tfds, special).
+    ValueError: a malformed special name or a bad npz file (one line).
+  """
+  if isinstance(names, str):
+    raise TypeError(f"names must be a sequence of names, not a str; got "
+                    f"{names!r} (write ({names!r},)).")
+  what = what or f"[{', '.join(names)}]"
+  data_dir = config.data_dir or sources.default_data_dir()
+  for name in names:
+    special = special_datasets.parse(name)
+    if special is not None and special.is_generated:
+      continue
+    base = name if special is None else special.base
+    for split in dict.fromkeys("train" if s == "validation" else s
+                               for s in splits):
+      path = os.path.join(data_dir, f"{base}_{split}.npz")
+      if config.source != "tfds" and os.path.exists(path):
+        sources.check_npz(path, split, base)
+      elif config.source == "npz" or not sources.tfds_has_builder(base):
+        raise _unknown(base, what, path, config, data_dir, split)
 
 def load_images_as(config, split, image_shape):
   """`load_images` of `config.dataset`, conformed to `image_shape`.
@@ -127,6 +193,12 @@ def load_evaluation_sets(config, others=(), *, splits=("train", "test"),
     raise TypeError(f"others must be a sequence of names, not a str; got "
                     f"{others!r} (write ({others!r},)).")
   loaded = dict(loaded or {})
+  # Every name and file first: a typo fails before anything is loaded.
+  check_datasets(config, [config.dataset],
+                 splits=[s for s in splits if s not in loaded],
+                 what="the in-distribution dataset")
+  check_datasets(config, others,
+                 what=f"the evaluation datasets [{', '.join(others)}]")
   sets = {}
   for split in splits:
     images = loaded[split] if split in loaded else load_images(config, split)

@@ -14,13 +14,16 @@ ways to provide it.
 """
 
 import os
+import zipfile
+import zlib
 
 from absl import logging
 import numpy as np
 import tensorflow.compat.v2 as tf
 
 __all__ = ["DEFAULT_DATA_DIR", "DatasetNotFoundError", "default_data_dir",
-           "load_npz", "load_source"]
+           "load_npz", "check_npz", "check_images_array", "local_names",
+           "tfds_has_builder", "load_source"]
 
 # The shared data folder, seen from the repository root.
 DEFAULT_DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(
@@ -35,6 +38,95 @@ def default_data_dir():
   """`$GLOW_OOD_DATA_DIR`, else `../shared/data` beside the repository."""
   return os.path.normpath(os.environ.get("GLOW_OOD_DATA_DIR", DEFAULT_DATA_DIR))
 
+_SCHEMA = ("uint8 'images' [N, H, W, C] and int64 'labels' [N], saved with "
+           "numpy.savez_compressed (the format of the data folder's README)")
+
+# What np.load and reading an array of a truncated or corrupt file raise.
+_UNREADABLE = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
+               KeyError)
+
+
+class _NpzError(ValueError):
+  """A one-line problem of an npz file (a `ValueError`)."""
+
+
+def _unreadable(path, error):
+  reason = str(error).splitlines()[0] if str(error).strip() else type(error).__name__
+  if "pickled" in reason:
+    reason = "not a zip archive"
+  return _NpzError(
+      f"{path} is not a readable npz file ({type(error).__name__}: {reason}; "
+      "truncated or corrupt, e.g. a copy that did not finish?): copy it again "
+      f"or rewrite it with {_SCHEMA}.")
+
+
+def check_images_array(path, dtype, shape, split=None, name=None):
+  """Raises a one-line `ValueError` unless `dtype` / `shape` are those of uint8 NHWC images.
+
+  Args:
+    path: the file, for the message.
+    dtype: `numpy.dtype` of its `images`.
+    shape: their shape.
+    split, name: the split and dataset, for the message on zero images.
+  """
+  shape = tuple(int(d) for d in shape)
+  if np.dtype(dtype) != np.uint8:
+    raise _NpzError(
+        f"{path}: 'images' are {np.dtype(dtype)}, not uint8; convert them "
+        "(images.astype(np.uint8) for values in 0..255, or "
+        "np.round(255 * images).astype(np.uint8) for floats in [0, 1]) and "
+        "save the file again.")
+  if len(shape) != 4:
+    hint = (" (grayscale [N, H, W] needs a channel axis: images[..., None])"
+            if len(shape) == 3 else "")
+    raise _NpzError(f"{path}: 'images' have shape {shape}, not [N, H, W, C]"
+                    f"{hint}; reshape them and save the file again.")
+  if min(shape[1:]) < 1:
+    raise _NpzError(f"{path}: 'images' have shape {shape}; every image "
+                    "needs H, W, C >= 1.")
+  if shape[0] == 0:
+    what = (f"split {split!r} of {name!r}" if split and name
+            else "this split")
+    raise _NpzError(f"{what} has no images ({path} holds 0 of shape "
+                    f"{shape[1:]}); write at least one image into it, or "
+                    "use another dataset.")
+
+
+def check_npz(path, split=None, name=None):
+  """Checks `path` is an npz file of uint8 NHWC `images`, reading headers only.
+
+  Cheap (the arrays are not decompressed): for checking every dataset of a
+  command before any work. Corruption inside the compressed data shows only
+  when `load_npz` reads it.
+
+  Raises:
+    ValueError: one line naming the file, the problem and the fix.
+  """
+  if os.path.isdir(path):
+    raise _NpzError(f"{path} is a folder, not an npz file; move it away.")
+  try:
+    with zipfile.ZipFile(path) as archive:
+      members = archive.namelist()
+      if "images.npy" not in members:
+        raise _no_images_error(path, sorted(
+            m[:-4] if m.endswith(".npy") else m for m in members))
+      with archive.open("images.npy") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(f)
+  except _NpzError:
+    raise
+  except _UNREADABLE as e:
+    raise _unreadable(path, e) from e
+  check_images_array(path, dtype, shape, split, name)
+
+
+def _no_images_error(path, keys):
+  return _NpzError(f"{path} has no 'images' array (it holds {keys or 'none'});"
+                   f" the npz files need {_SCHEMA}.")
+
+
 def load_npz(name, split, data_dir=None, limit=None):
   """Loads `<data_dir>/<name>_<split>.npz` -> (`images` uint8 NHWC, `labels` int64).
 
@@ -43,6 +135,11 @@ def load_npz(name, split, data_dir=None, limit=None):
     split: `"train"` or `"test"`.
     data_dir: folder of the files. Default value: `default_data_dir()`.
     limit: optional maximum number of examples (the first ones).
+
+  Raises:
+    DatasetNotFoundError: the file does not exist.
+    ValueError: one line naming the file, for a truncated or corrupt file, no
+      `images` array, images not uint8 or not `[N, H, W, C]`, or no images.
   """
   data_dir = data_dir or default_data_dir()
   path = os.path.join(data_dir, f"{name}_{split}.npz")
@@ -52,16 +149,45 @@ def load_npz(name, split, data_dir=None, limit=None):
         "exist. Point --data_dir (or GLOW_OOD_DATA_DIR) at a folder of "
         "<name>_<split>.npz files with uint8 'images' [N, H, W, C] and "
         "'labels' [N].")
-  with np.load(path) as data:
-    if "images" not in data:
-      raise ValueError(f"{path} has no 'images' array (found {list(data)}).")
-    images = data["images"][:limit]
-    labels = data["labels"][:limit] if "labels" in data else None
-  if images.dtype != np.uint8 or images.ndim != 4:
-    raise ValueError(
-        f"{path}: 'images' must be uint8 [N, H, W, C]; got {images.dtype} "
-        f"{images.shape}.")
+  check_npz(path, split, name)   # the archive, its keys and the header
+  try:
+    with np.load(path, allow_pickle=False) as data:
+      images = data["images"][:limit]
+      labels = data["labels"][:limit] if "labels" in data else None
+  except _UNREADABLE as e:   # e.g. a CRC error inside the compressed data
+    raise _unreadable(path, e) from e
   return images, labels
+
+
+def local_names(data_dir=None, split=None):
+  """Sorted names `<name>` of the `<name>_<split>.npz` files in `data_dir` (any split if `None`)."""
+  data_dir = data_dir or default_data_dir()
+  try:
+    files = os.listdir(data_dir)
+  except OSError:
+    return []
+  names = set()
+  for file in files:
+    stem, extension = os.path.splitext(file)
+    name, _, file_split = stem.rpartition("_")
+    if extension == ".npz" and name and (
+        file_split == split if split else file_split in ("train", "test")):
+      names.add(name)
+  return sorted(names)
+
+
+def tfds_has_builder(name):
+  """True if tensorflow_datasets (installed) has a dataset named `name`; no data is read."""
+  try:
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return False
+  try:
+    tfds.builder_cls(name)
+  except Exception:  # pylint: disable=broad-except
+    return False
+  return True
+
 
 def load_source(config, name, split):
   """uint8 `[N, H, W, C]` of split "train" or "test" from npz or tfds."""
@@ -89,6 +215,11 @@ def load_source(config, name, split):
                    config.tfds_data_dir or _TFDS_DEFAULT_DIR, config.source,
                    f"; no local file {path}" if config.source == "auto"
                    else "")
+      if not len(images):
+        raise ValueError(
+            f"split {split!r} of {name!r} has no images (tensorflow_datasets, "
+            f"data_dir={config.tfds_data_dir or _TFDS_DEFAULT_DIR}); prepare "
+            "it again or use another dataset.")
       return images
   npz_problem = ("not tried (source='tfds')" if config.source == "tfds"
                  else "the file does not exist")
@@ -100,7 +231,9 @@ def load_source(config, name, split):
       "DataConfig.data_dir (or $GLOW_OOD_DATA_DIR) to its folder.\n"
       f"  2. tensorflow_datasets {name!r} in data_dir="
       f"{config.tfds_data_dir or _TFDS_DEFAULT_DIR} ({tfds_problem}): "
-      + ("only a local file can provide this name." if unknown_to_tfds else
+      + (f"only a local file can provide this name (local datasets in "
+         f"{data_dir}: {', '.join(local_names(data_dir, split)) or 'none'})."
+         if unknown_to_tfds else
          "tfds needs internet access (DataConfig.tfds_download=True) or a "
          f"data_dir already prepared (e.g. `tfds build {name} --data_dir=...` "
          "on a machine with internet); set DataConfig.tfds_data_dir to it.")

@@ -22,7 +22,6 @@ additive, constant-volume Glow):
 It writes `analysis.json`, `analysis.md` and `figures/` to `output_dir`.
 """
 
-import json
 import os
 
 import numpy as np
@@ -30,6 +29,7 @@ import numpy as np
 from glow_ood import data as data_lib
 from glow_ood import plots
 from glow_ood import progress as progress_lib
+from glow_ood import run_folder
 from glow_ood.experiments import report
 from glow_ood import likelihood_terms
 from glow_ood.data import special as special_datasets
@@ -204,10 +204,7 @@ def analyze(config, output_dir, run=None, stream=None):
     stats[name] = data_statistics_lib.data_statistics(x, seed=config.seed)
   out = dict(p=datasets[0], image_shape=list(image_shape),
              data_statistics={n: s.summary() for n, s in stats.items()})
-  figures_dir = os.path.join(output_dir, "figures")
-  figures = {"data_statistics": plots.plot_data_statistics(
-      stats, os.path.join(figures_dir, "data_statistics"),
-      title=f"Data statistics (pixels / 256), p = {datasets[0]}")}
+  latent = None
   if run is not None:
     out["run"] = dict(name=run.name, workdir=run.workdir, step=run.step,
                       coupling_scale=run.config.model.coupling_scale)
@@ -227,25 +224,35 @@ def analyze(config, output_dir, run=None, stream=None):
           config.batch_size, description=f"latent codes: grayed x{factor:g}",
           stream=stream)
     out["latent_statistics"] = {n: s.summary() for n, s in latent.items()}
-    figures["latent_statistics"] = plots.plot_latent_statistics(
-        {n: dict(mean=s.mean, std=s.std, norm=s.normalized_norm)
-         for n, s in latent.items() if "grayed" not in n},
-        os.path.join(figures_dir, "latent_statistics"),
-        title=f"Latent codes of {run.name}")
-    grayed = {n: s for n, s in latent.items()
-              if n == datasets[0] or "grayed" in n}
-    if len(grayed) > 1:
-      figures["latent_statistics_graying"] = plots.plot_latent_statistics(
-          {n: dict(mean=s.mean, std=s.std, norm=s.normalized_norm)
-           for n, s in grayed.items()},
-          os.path.join(figures_dir, "latent_statistics_graying"),
-          title=f"Effect of graying on the codes of {run.name}")
-  out["figures"] = {n: [os.path.relpath(p, output_dir) for p in paths]
-                    for n, paths in figures.items()}
-  os.makedirs(output_dir, exist_ok=True)
-  with open(os.path.join(output_dir, "analysis.json"), "w",
-            encoding="utf-8") as f:
-    json.dump(out, f, indent=2)
-  with open(os.path.join(output_dir, "analysis.md"), "w", encoding="utf-8") as f:
-    f.write(_markdown(out))
+  # Staged, then moved in place: a failure leaves output_dir as it was.
+  with run_folder.staged_outputs(output_dir) as stage:
+    figures = _figures(run, datasets, stats, latent,
+                       os.path.join(stage, "figures"))
+    out["figures"] = {n: [os.path.relpath(p, stage) for p in paths]
+                      for n, paths in figures.items()}
+    run_folder.write_json(os.path.join(stage, "analysis.json"), out)
+    run_folder.write_text(os.path.join(stage, "analysis.md"), _markdown(out))
   return out
+
+
+def _figures(run, datasets, stats, latent, figures_dir):
+  """Draws the data (and, with `run`, latent) statistics; returns `{name: [png, pdf]}`."""
+  figures = {"data_statistics": plots.plot_data_statistics(
+      stats, os.path.join(figures_dir, "data_statistics"),
+      title=f"Data statistics (pixels / 256), p = {datasets[0]}")}
+  if run is None:
+    return figures
+  figures["latent_statistics"] = plots.plot_latent_statistics(
+      {n: dict(mean=s.mean, std=s.std, norm=s.normalized_norm)
+       for n, s in latent.items() if "grayed" not in n},
+      os.path.join(figures_dir, "latent_statistics"),
+      title=f"Latent codes of {run.name}")
+  grayed = {n: s for n, s in latent.items()
+            if n == datasets[0] or "grayed" in n}
+  if len(grayed) > 1:
+    figures["latent_statistics_graying"] = plots.plot_latent_statistics(
+        {n: dict(mean=s.mean, std=s.std, norm=s.normalized_norm)
+         for n, s in grayed.items()},
+        os.path.join(figures_dir, "latent_statistics_graying"),
+        title=f"Effect of graying on the codes of {run.name}")
+  return figures

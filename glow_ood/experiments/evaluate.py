@@ -25,7 +25,6 @@ against the in-distribution test split.
 """
 
 import dataclasses
-import json
 import os
 
 import numpy as np
@@ -36,6 +35,7 @@ from glow_ood import likelihood_terms
 from glow_ood import metrics
 from glow_ood import plots
 from glow_ood import preprocessing
+from glow_ood import run_folder
 from glow_ood.data import special as special_datasets
 from glow_ood.experiments import report
 
@@ -151,7 +151,9 @@ def evaluate(runs, config, output_dir, stream=None):
   Args:
     runs: sequence of `glow_ood.runs.Run` of one experiment (same dataset and image shape).
     config: `glow_ood.configs.EvaluationConfig`.
-    output_dir: folder for results.json, results.md, scores.npz, figures/.
+    output_dir: folder for results.json, results.md, scores.npz, figures/;
+      written only once everything is computed (`run_folder.staged_outputs`),
+      so a failure leaves it as it was.
     stream: where progress bars go. Default value: `sys.stderr`.
 
   Returns:
@@ -169,7 +171,6 @@ def evaluate(runs, config, output_dir, stream=None):
       num_examples=config.num_examples)
   in_distribution = runs[0].config.data.dataset
   in_test = f"{in_distribution}/test"
-  os.makedirs(output_dir, exist_ok=True)
   scores, arrays = {}, {}
   scorers = {run.name: likelihood_terms.ModelScorer(run.model, config.batch_size)
              for run in runs}
@@ -222,14 +223,15 @@ def evaluate(runs, config, output_dir, stream=None):
         config.graying_factors, description=f"{runs[0].name}: graying",
         stream=stream)
     results["graying"] = dict(dataset=in_test, **graying.to_json())
-  figures = _figures(runs, sets, scores, ensemble_discrete_log_prob, graying,
-                     config, os.path.join(output_dir, "figures"))
-  results["figures"] = {name: [os.path.relpath(p, output_dir) for p in paths]
-                        for name, paths in figures.items()}
-  np.savez_compressed(os.path.join(output_dir, "scores.npz"), **arrays)
-  with open(os.path.join(output_dir, "results.json"), "w",
-            encoding="utf-8") as f:
-    json.dump(results, f, indent=2)
-  with open(os.path.join(output_dir, "results.md"), "w", encoding="utf-8") as f:
-    f.write(report.results_markdown(results))
+  # Everything is staged, then moved in place: a failure leaves output_dir
+  # (a previous evaluation's files) as it was.
+  with run_folder.staged_outputs(output_dir) as stage:
+    figures = _figures(runs, sets, scores, ensemble_discrete_log_prob, graying,
+                       config, os.path.join(stage, "figures"))
+    results["figures"] = {name: [os.path.relpath(p, stage) for p in paths]
+                          for name, paths in figures.items()}
+    run_folder.save_npz(os.path.join(stage, "scores.npz"), **arrays)
+    run_folder.write_json(os.path.join(stage, "results.json"), results)
+    run_folder.write_text(os.path.join(stage, "results.md"),
+                          report.results_markdown(results))
   return results

@@ -99,7 +99,10 @@ def _train_config(config, dataset, channels, seed, background):
 
 def _trained_model(config, dataset, channels, seed, background, workdir, log):
   train = _train_config(config, dataset, channels, seed, background)
-  if run_folder.finished_step(workdir, config.train_steps) is None:
+  if run_folder.finished_step(
+      workdir, config.train_steps,
+      fix="delete it and re-run the same command: the model's training "
+      "resumes from its checkpoints and rewrites it") is None:
     log(f"training {'background' if background else 'model'} {seed} of "
         f"{dataset} in {workdir}")
     start = time.perf_counter()
@@ -187,11 +190,24 @@ def run_benchmark(config, workdir, log=print):
     workdir: folder of the trained models and results.json / results.md.
     log: callable for progress lines. Default value: `print`.
   """
-  os.makedirs(workdir, exist_ok=True)
   path = os.path.join(workdir, "results.json")
   results = {"config": None, "cells": {}}
   if os.path.exists(path):
-    results = run_folder.read_json(path, "benchmark results file")
+    results = run_folder.read_json(
+        path, "benchmark results file",
+        fix="delete it and re-run the same command: the trained models in "
+        f"{workdir} are reused, only the cells are scored again")
+    if not isinstance(results.get("cells"), dict):
+      raise ValueError(f"{path} is no benchmark results file (it has no "
+                       "'cells'); move it away or use another workdir.")
+  # Every dataset of every pair before any training: a typo or a bad file
+  # fails now, with nothing written.
+  data_config = _data_config(config, config.in_distributions[0], 0)
+  pairs = ",".join(f"{a}->{b}" for a, b in config.pairs)
+  data.check_datasets(data_config, config.in_distributions,
+                      splits=("train", "test"), what=f"--pairs={pairs}")
+  data.check_datasets(data_config, [b for _, b in config.pairs],
+                      what=f"--pairs={pairs}")
   current = serialization.to_dict(config)["config"]
   if results.get("config") is not None:
     run_folder.check_compatible(
@@ -214,8 +230,8 @@ def run_benchmark(config, workdir, log=print):
     start = time.perf_counter()
     run_folder.write_json(path, results)
     log(f"{dataset}: {len(outs)} cell(s) written to {path}")
-  with open(os.path.join(workdir, "results.md"), "w", encoding="utf-8") as f:
-    f.write(benchmark_markdown(results, config))
+  run_folder.write_text(os.path.join(workdir, "results.md"),
+                        benchmark_markdown(results, config))
   return results
 
 

@@ -22,6 +22,8 @@ import matplotlib.colors
 import matplotlib.pyplot as plt
 import numpy as np
 
+from glow_ood import run_folder
+
 __all__ = ["PAPER_COLORS", "assign_colors", "finite_values", "finite_curve",
            "check_mapping", "save_figure"]
 
@@ -166,6 +168,9 @@ def save_figure(fig, path, dpi=150, tight=True):
     dpi: Python `int`, resolution of the PNG. Default value: `150`.
     tight: crop the white margin (`bbox_inches="tight"`). Default value: `True`.
 
+  Each file is written to a temporary name and renamed
+  (`run_folder.replaced_atomically`): a kill leaves the previous figure.
+
   Returns:
     `[png_path, pdf_path]`.
   """
@@ -173,13 +178,12 @@ def save_figure(fig, path, dpi=150, tight=True):
   root, suffix = os.path.splitext(path)
   if suffix.lower() in _SUFFIXES:
     path = root
-  parent = os.path.dirname(path)
   try:
-    if parent:
-      os.makedirs(parent, exist_ok=True)
     paths = [path + ".png", path + ".pdf"]
     for output in paths:
-      fig.savefig(output, dpi=dpi, bbox_inches="tight" if tight else None)
+      with run_folder.replaced_atomically(output) as temp:
+        fig.savefig(temp, format=output[-3:], dpi=dpi,
+                    bbox_inches="tight" if tight else None)
   finally:
     plt.close(fig)
   return paths

@@ -24,6 +24,8 @@ matplotlib.use("Agg")
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from matplotlib import pyplot as plt
 
+from glow_ood.plots import common
+
 __all__ = ["plot_limiting_bounds", "PANEL_TITLES"]
 
 # Panel order and titles, as in the paper's Figure 8.
@@ -72,7 +74,8 @@ def plot_limiting_bounds(results, path):
       `"log_det_bound"` (nats); the schema of
       `glow_ood.experiments.two_moons.experiment.run`. Other keys are ignored.
     path: output path without extension; a trailing `.png` or `.pdf` is
-      stripped. Missing parent directories are created.
+      stripped. Missing parent directories are created; each file is
+      replaced atomically (`common.save_figure`).
 
   Returns:
     List of the written paths, `[<path>.png, <path>.pdf]`.
@@ -83,9 +86,6 @@ def plot_limiting_bounds(results, path):
   """
   panels = _cells_by_scale(results)
   root = _strip_extension(path)
-  parent = os.path.dirname(root)
-  if parent:
-    os.makedirs(parent, exist_ok=True)
   figure, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.),
                               squeeze=False)
   for index, (axis, (scale, cells)) in enumerate(zip(axes[0], panels.items())):
@@ -107,9 +107,4 @@ def plot_limiting_bounds(results, path):
   figure.suptitle("Limiting bounds: RealNVP on two moons copied to $D$ dims",
                   fontsize=10)
   figure.tight_layout()
-  written = []
-  for extension in (".png", ".pdf"):
-    figure.savefig(root + extension, dpi=150)
-    written.append(root + extension)
-  plt.close(figure)
-  return written
+  return common.save_figure(figure, root, dpi=150, tight=False)

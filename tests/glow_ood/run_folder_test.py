@@ -3,6 +3,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from glow_ood import configs
@@ -33,9 +34,18 @@ def test_missing_config_says_what_to_do(tmp_path):
     run_folder.read_config(str(tmp_path))
 
 
-def test_unreadable_config_names_the_file(tmp_path):
-  (tmp_path / "config.json").write_text("{not json")
-  with pytest.raises(ValueError, match=r"config.json is not valid JSON"):
+def test_unreadable_config_names_the_file_and_how_to_rewrite_it(tmp_path):
+  (tmp_path / "config.json").write_text("{not json}")
+  with pytest.raises(ValueError, match=r"config.json is damaged \(invalid "
+                     r"JSON: .*\): delete it and re-run the glow_ood.train."
+                     r"train call that made the run"):
+    run_folder.read_config(str(tmp_path))
+  (tmp_path / "flags.cfg").write_text("--train_steps=3\n")
+  (tmp_path / "config.json").write_text("")
+  with pytest.raises(ValueError, match=(
+      rf"config.json is empty \(0 bytes; a run killed while writing it\?\): "
+      rf"delete it and re-run `python launch/train.py "
+      rf"--flagfile={tmp_path}/flags.cfg --workdir={tmp_path}`")):
     run_folder.read_config(str(tmp_path))
   (tmp_path / "config.json").write_text(json.dumps(
       {"format_version": 9, "type": "TrainConfig", "config": {}}))
@@ -49,6 +59,99 @@ def test_write_json_replaces_atomically(tmp_path):
   run_folder.write_json(path, {"a": 2})
   assert run_folder.read_json(path) == {"a": 2}
   assert os.listdir(tmp_path / "sub") == ["results.json"]
+
+
+def test_a_failed_write_leaves_the_previous_file(tmp_path):
+  path = tmp_path / "results.json"
+  run_folder.write_json(str(path), {"a": 1})
+  with pytest.raises(TypeError):
+    run_folder.write_json(str(path), {"a": object()})   # not JSON-serializable
+  assert json.loads(path.read_text()) == {"a": 1}
+  assert os.listdir(tmp_path) == ["results.json"]
+  # A kill's leftover temporary file is overwritten, and read by nobody.
+  (tmp_path / "results.json.tmp").write_text('{"a": ')
+  run_folder.write_json(str(path), {"a": 3})
+  assert run_folder.read_json(str(path)) == {"a": 3}
+  assert os.listdir(tmp_path) == ["results.json"]
+
+
+def test_write_text_and_save_npz(tmp_path):
+  run_folder.write_text(str(tmp_path / "a" / "results.md"), "# Title\n")
+  assert (tmp_path / "a" / "results.md").read_text() == "# Title\n"
+  # The name is kept as given: numpy.savez would append ".npz" to "scores".
+  run_folder.save_npz(str(tmp_path / "scores"), x=np.arange(3))
+  run_folder.save_npz(str(tmp_path / "scores.npz"), compressed=False,
+                      y=np.ones(2))
+  with np.load(tmp_path / "scores") as arrays:
+    np.testing.assert_array_equal(arrays["x"], [0, 1, 2])
+  with np.load(tmp_path / "scores.npz") as arrays:
+    assert list(arrays) == ["y"]
+  assert sorted(os.listdir(tmp_path)) == ["a", "scores", "scores.npz"]
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("", "is empty (0 bytes; a run killed while writing it?)"),
+    ("  \n", "is empty (3 bytes"),
+    ('{"step": 4, "bits_per', "is truncated (invalid JSON: Unterminated "
+     "string starting at: line 1 column 13 (char 12); a run killed while "
+     "writing it?)"),
+    ('{"step": 4,\n "bits": {"a": 1.5}', "is truncated (invalid JSON: "
+     "Expecting ',' delimiter: line 2 column 20 (char 31); a run killed"),
+    ("{step = 4}\n", "is damaged (invalid JSON: Expecting property name "
+     "enclosed in double quotes: line 1 column 2 (char 1))"),
+    ("[1, 2]", "holds a JSON list, not the results file (a JSON object)"),
+])
+def test_read_json_of_a_damaged_file_names_it_and_the_fix(tmp_path, text,
+                                                          problem):
+  path = tmp_path / "results.json"
+  path.write_text(text)
+  with pytest.raises(ValueError) as info:
+    run_folder.read_json(str(path), "results file", fix="do x")
+  message = str(info.value)
+  assert message.startswith(f"{path} {problem}"), message
+  assert message.endswith(": do x.") and "\n" not in message
+  path.write_bytes(b"\xff\xfe{")
+  with pytest.raises(ValueError, match=r"is damaged: not UTF-8 text"):
+    run_folder.read_json(str(path))
+
+
+def test_check_writable(tmp_path):
+  a_file = tmp_path / "a_file"
+  a_file.write_text("x")
+  run_folder.check_writable(str(tmp_path), "--output_dir")
+  run_folder.check_writable(str(tmp_path / "new" / "deeper"), "--output_dir")
+  assert sorted(os.listdir(tmp_path)) == ["a_file"]   # nothing made
+  with pytest.raises(ValueError, match=rf"--output_dir={a_file} is a file, "
+                     "not a folder; pass a folder"):
+    run_folder.check_writable(str(a_file), "--output_dir")
+  with pytest.raises(ValueError, match=rf"--workdir={a_file}/x/y cannot be "
+                     rf"made: {a_file} is a file; pass a path under a folder"):
+    run_folder.check_writable(str(a_file / "x" / "y"), "--workdir")
+  with pytest.raises(ValueError, match=r"--output_dir=/proc/glow_ood_x is not "
+                     r"writable: cannot create anything in /proc \("):
+    run_folder.check_writable("/proc/glow_ood_x", "--output_dir")
+  assert sorted(os.listdir(tmp_path)) == ["a_file"]
+
+
+def test_staged_outputs_replace_on_success_and_leave_all_on_failure(tmp_path):
+  out = tmp_path / "evaluation"
+  with run_folder.staged_outputs(str(out)) as stage:
+    run_folder.write_text(os.path.join(stage, "results.md"), "one")
+    run_folder.write_text(os.path.join(stage, "figures", "a.png"), "png")
+    assert not (out / "results.md").exists()
+  assert (out / "results.md").read_text() == "one"
+  assert sorted(os.listdir(out)) == ["figures", "results.md"]
+  with pytest.raises(RuntimeError):
+    with run_folder.staged_outputs(str(out)) as stage:
+      run_folder.write_text(os.path.join(stage, "results.md"), "two")
+      raise RuntimeError("drawing failed")
+  assert (out / "results.md").read_text() == "one"
+  assert sorted(os.listdir(out)) == ["figures", "results.md"]
+  # A new folder is removed again if the block fails.
+  with pytest.raises(RuntimeError):
+    with run_folder.staged_outputs(str(tmp_path / "new" / "out")):
+      raise RuntimeError("drawing failed")
+  assert sorted(os.listdir(tmp_path)) == ["evaluation"]
 
 
 def test_check_compatible_lists_every_change():
@@ -76,3 +179,8 @@ def test_finished_step(tmp_path):
   run_folder.write_json(str(tmp_path / "results.json"), {"step": 5})
   assert run_folder.finished_step(str(tmp_path), 5) == 5
   assert run_folder.finished_step(str(tmp_path), 6) is None
+  (tmp_path / "results.json").write_text("")
+  with pytest.raises(ValueError, match=r"results.json is empty .*: delete it "
+                     "and re-run the run's training: it resumes from its "
+                     "checkpoints and rewrites it."):
+    run_folder.finished_step(str(tmp_path), 5)

@@ -175,6 +175,11 @@ def train_cell(config, scale, num_dims):
   }
 
 
+# The numbers of a cell that the table, the figure and resuming read.
+_NUMBERS = ("mean_log_prob_z", "log_prob_z_bound", "mean_log_det",
+            "log_det_bound", "lipschitz", "final_nll")
+
+
 def _config_dict(config):
   return serialization.to_dict(config)["config"]
 
@@ -183,15 +188,26 @@ def _load_cells(path, config):
   """`{(scale, D): cell}` from a results file written with a compatible config."""
   if path is None or not os.path.exists(path):
     return {}
-  saved = run_folder.read_json(path, "two-moons results file")
-  if not (isinstance(saved, dict) and "config" in saved and "cells" in saved):
+  saved = run_folder.read_json(
+      path, "two-moons results file",
+      fix="delete it and re-run the same command to retrain its cells")
+  if not ("config" in saved and "cells" in saved):
     raise ValueError(f"{path} is not a two-moons results file (no 'config' "
                      "and 'cells'); use another output file.")
+  cells = saved["cells"]
+  if not (isinstance(cells, list) and isinstance(saved["config"], dict) and
+          all(isinstance(c, dict) and c.get("scale") in SCALES and
+              isinstance(c.get("num_dims"), int) and
+              all(isinstance(c.get(k), (int, float)) for k in _NUMBERS)
+              for c in cells)):
+    raise ValueError(f"{path} is damaged (its 'config' or 'cells' are not "
+                     "those this program writes): delete it and re-run the "
+                     "same command to retrain its cells.")
   run_folder.check_compatible(saved["config"], _config_dict(config), path,
                               ignore=GRID_FIELDS,
                               fix="use the same settings, or another output "
                               "file")
-  return {(c["scale"], c["num_dims"]): c for c in saved["cells"]}
+  return {(c["scale"], c["num_dims"]): c for c in cells}
 
 
 def _sorted_cells(cells):
