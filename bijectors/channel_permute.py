@@ -96,4 +96,5 @@ class ChannelPermute(tfb.Bijector):
     return tf.gather(y, tf.math.invert_permutation(self._permutation), axis=-1)
 
   def _forward_log_det_jacobian(self, x):
+    self._checked_event(x, "x")
     return tf.zeros([], dtype=x.dtype)

@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow.compat.v2 as tf
 
 from glow_ood import metrics
+from glow_ood import preprocessing
 from glow_ood import progress as progress_lib
 
 __all__ = ["ModelScores", "ModelScorer", "BitsPerDimEvaluator"]
@@ -74,6 +75,26 @@ class ModelScores:
     return out
 
 
+def _checked_images(images, model, caller):
+  """`images` as a uint8 numpy `[N, H, W, C]` of the model's image shape.
+
+  Checks the dtype (`TypeError`, see `preprocessing.check_uint8_dtype`) and
+  the shape (`ValueError`) before anything is traced or run.
+  """
+  images = np.asarray(images)
+  preprocessing.check_uint8_dtype(images.dtype, caller)
+  expected = tuple(model.config.image_shape)
+  if images.ndim != 4 or images.shape[1:] != expected:
+    hint = ("add the batch axis (images[np.newaxis])"
+            if images.shape == expected else
+            "conform them first (e.g. glow_ood.data.conform_images)")
+    raise ValueError(
+        f"{caller} takes uint8 images [N, {expected[0]}, {expected[1]}, "
+        f"{expected[2]}] (the model's image shape) but got shape "
+        f"{list(images.shape)}; {hint}.")
+  return images
+
+
 def _image_batch_spec(model):
   """`[None, H, W, C]` uint8: one traced function serves every batch size."""
   return tf.TensorSpec([None, *model.config.image_shape], tf.uint8)
@@ -110,16 +131,8 @@ class ModelScorer:
 
   def __call__(self, images, description: Optional[str] = None, stream=None):
     """uint8 `[N, H, W, C]` -> `ModelScores`; a progress bar if `description`."""
-    images = np.asarray(images)
-    if images.dtype != np.uint8:
-      raise TypeError(f"ModelScorer expects uint8 images; got {images.dtype}. "
-                      "Pass raw pixels in 0..255.")
+    images = _checked_images(images, self._model, "ModelScorer")
     config = self._model.config
-    if images.ndim != 4 or images.shape[1:] != tuple(config.image_shape):
-      raise ValueError(
-          f"Images of shape {images.shape} do not match the model's image shape "
-          f"{tuple(config.image_shape)}; conform them first (e.g. "
-          "glow_ood.data.conform_images).")
     if not len(images):
       raise ValueError("No images to score.")
     starts = range(0, len(images), self._batch_size)
@@ -170,8 +183,8 @@ class BitsPerDimEvaluator:
         jit_compile=jit_compile, input_signature=[_image_batch_spec(model)])
 
   def __call__(self, images):
-    """uint8 `[N, H, W, C]` -> float64 numpy `[N]`."""
-    images = np.asarray(images)
+    """uint8 `[N, H, W, C]` -> float64 numpy `[N]`; other dtypes or shapes raise."""
+    images = _checked_images(images, self._model, "BitsPerDimEvaluator")
     if not len(images):
       return np.zeros([0])
     return np.concatenate([

@@ -21,7 +21,8 @@ continuous one.
 import numpy as np
 import tensorflow.compat.v2 as tf
 
-__all__ = ["DEQUANTIZATIONS", "check_n_bits", "dequantize",
+__all__ = ["DEQUANTIZATIONS", "check_n_bits", "check_uint8_dtype",
+           "as_uint8_images", "dequantize",
            "discretization_correction", "bits_per_dim", "log_prob_from_bits_per_dim", "to_uint8"]
 
 DEQUANTIZATIONS = ("uniform", "center")
@@ -33,12 +34,56 @@ def check_n_bits(n_bits):
     raise ValueError(f"n_bits must be in 1..8; got {n_bits}.")
 
 
+def check_uint8_dtype(dtype, caller):
+  """Raises `TypeError` unless `dtype` is `uint8`, saying how to convert.
+
+  Only 8-bit images have the 256 bins that the dequantization and the
+  bits/dim of this package assume: the values 0..65535 of a uint16 image
+  would land far outside [-0.5, 0.5) (about 165000 bits/dim for a tiny
+  model), and an int or float array could hold anything. The check reads
+  no values, so it is free.
+
+  Args:
+    dtype: a `tf.DType`, numpy dtype or anything `tf.as_dtype` takes.
+    caller: Python `str`, the function named in the message.
+  """
+  dtype = tf.as_dtype(dtype)
+  if dtype == tf.uint8:
+    return
+  if dtype.is_floating:
+    raise TypeError(
+        f"{caller} takes uint8 images (raw 8-bit pixels 0..255) but got "
+        f"{dtype.name} values; if they are already dequantized to "
+        "[-0.5, 0.5] use Glow.log_prob(x) (and preprocessing.bits_per_dim), "
+        "if they are floats in [0, 1] convert them with "
+        "tf.cast(tf.round(x * 255.), tf.uint8).")
+  if dtype == tf.uint16:
+    raise TypeError(
+        f"{caller} takes uint8 images (8-bit pixels 0..255) but got uint16; "
+        "convert 16-bit data to 8 bits first, e.g. tf.cast(images // 256, "
+        "tf.uint8) (numpy: (images >> 8).astype(np.uint8)).")
+  raise TypeError(
+      f"{caller} takes uint8 images (8-bit pixels 0..255) but got "
+      f"{dtype.name}; if the values are already in 0..255 cast them with "
+      "tf.cast(images, tf.uint8) (numpy: images.astype(np.uint8)), otherwise "
+      "rescale them to 8 bits first.")
+
+
+def as_uint8_images(images, caller):
+  """`images` as a `uint8` `Tensor`; `TypeError` (see `check_uint8_dtype`) otherwise."""
+  if not tf.is_tensor(images):
+    images = np.asarray(images)
+  check_uint8_dtype(images.dtype, caller)
+  return tf.convert_to_tensor(images, tf.uint8)
+
+
 def dequantize(images, n_bits=8, dequantization="uniform", seed=None,
                dtype=tf.float32):
   """uint8 images `[..., H, W, C]` -> floats in `[-0.5, 0.5)` of the same shape.
 
   Args:
-    images: `uint8` (or integer-valued) `Tensor` with values in 0..255.
+    images: `uint8` `Tensor` (or array) of raw pixels 0..255. Any other
+      dtype raises `TypeError` naming the conversion (`check_uint8_dtype`).
     n_bits: Python `int` in 1..8. Default value: `8`.
     dequantization: `"uniform"` adds `U[0, 1)` noise in bin units (training);
       `"center"` uses the bin centre, which is deterministic (evaluation).
@@ -50,11 +95,7 @@ def dequantize(images, n_bits=8, dequantization="uniform", seed=None,
   if dequantization not in DEQUANTIZATIONS:
     raise ValueError(f"Unknown dequantization {dequantization!r}; choose one "
                      f"of {DEQUANTIZATIONS}.")
-  images = tf.convert_to_tensor(images)
-  if images.dtype.is_floating:
-    raise TypeError(
-        f"dequantize expects integer pixels in 0..255 (uint8); got "
-        f"{images.dtype.name}. Pass raw images, not preprocessed ones.")
+  images = as_uint8_images(images, "dequantize")
   n_bins = 2 ** int(n_bits)
   bins = tf.cast(images, tf.int32) // (2 ** (8 - int(n_bits)))
   x = tf.cast(bins, dtype)

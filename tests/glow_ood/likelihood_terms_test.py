@@ -170,10 +170,10 @@ def test_bad_inputs(model, images):
   scorer = likelihood_terms.ModelScorer(model, 4)
   with pytest.raises(TypeError, match=r"uint8.*got float32"):
     scorer(images.astype(np.float32))
-  with pytest.raises(ValueError, match=r"\(11, 8, 8, 3\).*\(8, 8, 1\).*"
+  with pytest.raises(ValueError, match=r"\[N, 8, 8, 1\].*\[11, 8, 8, 3\].*"
                                        r"conform_images"):
     scorer(np.repeat(images, 3, axis=-1))
-  with pytest.raises(ValueError, match=r"do not match"):
+  with pytest.raises(ValueError, match=r"add the batch axis"):
     scorer(images[0])                       # one image without batch axis
   with pytest.raises(ValueError, match=r"No images"):
     scorer(images[:0])

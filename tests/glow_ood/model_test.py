@@ -105,11 +105,12 @@ class GlowTest(tf.test.TestCase, parameterized.TestCase):
     model = initialized_model(tiny_config(coupling_scale="sigmoid"))
     # Train a few steps so the networks are not zero, then probe wild inputs.
     train(model, steps=3)
-    inputs = [model.preprocess(random_images([4], seed=6)),
-              tf.random.stateless_normal([4] + list(IMAGE_SHAPE), [1, 2]) * 50.]
-    for x in inputs:
-      coupling = model.decompose(x).log_det_per_kind["coupling"]
-      self.assertAllLessEqual(coupling, 0.)
+    x = model.preprocess(random_images([4], seed=6))
+    self.assertAllLessEqual(model.decompose(x).log_det_per_kind["coupling"], 0.)
+    # Glow's methods refuse inputs far outside [-0.5, 0.5]; the flow takes any.
+    wild = tf.random.stateless_normal([4] + list(IMAGE_SHAPE), [1, 2]) * 50.
+    _, terms = model.flow.forward_with_terms(wild)
+    self.assertAllLessEqual(terms["log_det"]["coupling"], 0.)
 
   @parameterized.named_parameters(("event", []), ("one", [1]), ("three", [3]))
   def test_encode_decode_round_trip_and_batch_shapes(self, batch_shape):
@@ -197,10 +198,76 @@ class GlowTest(tf.test.TestCase, parameterized.TestCase):
 
   def test_wrong_image_shape_fails_with_a_clear_error(self):
     model = glow_ood.Glow(tiny_config())
-    with self.assertRaisesRegex(ValueError, r"do not match the model's image"):
+    with self.assertRaisesRegex(ValueError, r"takes images \[\.\.\., 8, 8, 3\]"):
       model.bits_per_dim(np.zeros([2, 28, 28, 1], np.uint8))
     with self.assertRaisesRegex(TypeError, "GlowConfig"):
       glow_ood.Glow({"num_levels": 2})
+
+  def test_traced_steps_carry_no_input_checks_unless_validate_args(self):
+    # The training step traces `decompose` on dequantized batches: the
+    # checks must add no op (no assertion, no host read) to that graph.
+    spec = tf.TensorSpec([None] + list(IMAGE_SHAPE), tf.float32)
+    x = initialized_model(tiny_config()).preprocess(random_images([4], seed=15))
+    for validate_args, expect_asserts in ((False, False), (True, True)):
+      model = glow_ood.Glow(tiny_config(), validate_args=validate_args)
+      model.initialize(x)
+      step = tf.function(model.decompose, autograph=False)
+      graph_def = step.get_concrete_function(spec).graph.as_graph_def()
+      nodes = list(graph_def.node) + [
+          node for f in graph_def.library.function for node in f.node_def]
+      asserts = [node.name for node in nodes if node.op == "Assert"]
+      self.assertEqual(bool(asserts), expect_asserts, asserts)
+      self.assertAllClose(step(x).log_prob, model.decompose(x).log_prob,
+                          rtol=1e-6)
+    # Under validate_args, values outside [-0.5, 0.5] fail at run time.
+    with self.assertRaisesRegex(tf.errors.InvalidArgumentError,
+                                r"takes dequantized images in \[-0.5, 0.5\]"):
+      step(x + 0.75)
+
+  def test_validate_args_changes_no_number(self):
+    images = random_images([3], seed=16)
+    plain = initialized_model(tiny_config())
+    checked = glow_ood.Glow(tiny_config(), validate_args=True)
+    checked.initialize(checked.preprocess(random_images([16], seed=0)))
+    self.assertTrue(checked.validate_args)
+    self.assertAllEqual(checked.bits_per_dim(images), plain.bits_per_dim(images))
+    x = plain.preprocess(images, "uniform", seed=[1, 2])
+    self.assertAllEqual(checked.decompose(x).log_prob, plain.decompose(x).log_prob)
+    # Edges of the data cube are inside it; just outside them is not.
+    edges = tf.constant([-0.5, 0.5], tf.float32)
+    corner = tf.reshape(tf.tile(edges, [NUM_DIMS // 2]), [1] + list(IMAGE_SHAPE))
+    self.assertTrue(np.isfinite(checked.log_prob(corner).numpy()).all())
+    with self.assertRaisesRegex(ValueError, r"\[-0.5, 0.5\].*\[-0.5, 0.501\]"):
+      checked.log_prob(corner + tf.cast(corner > 0, tf.float32) * 0.001)
+
+  def test_uint8_bits_per_dim_is_the_unchecked_density(self):
+    # The checks only refuse: bits/dim of uint8 images is the density of
+    # the dequantized images, as the TFP distribution (which checks no
+    # values) computes it.
+    model = initialized_model(tiny_config())
+    images = random_images([4], seed=17)
+    x = preprocessing.dequantize(images, 8, "center")
+    expected = -(model.distribution.log_prob(x) - NUM_DIMS * 8 * np.log(2.)) / (
+        NUM_DIMS * np.log(2.))
+    self.assertAllClose(model.bits_per_dim(images), expected, rtol=1e-6)
+    self.assertAllClose(model.bits_per_dim(tf.constant(images)), expected,
+                        rtol=1e-6)
+
+  def test_default_checks_accept_floats_near_the_data(self):
+    model = initialized_model(tiny_config())
+    x = model.preprocess(random_images([2], seed=18))
+    # Points beyond the cube but within [-2, 2] (perturbations, samples):
+    # the density is defined there and the default check lets them through.
+    self.assertTrue(np.isfinite(model.log_prob(x * 3.9).numpy()).all())
+    # numpy float64 and Python lists are cast to the model's dtype.
+    self.assertAllClose(model.log_prob(x.numpy().astype(np.float64)),
+                        model.log_prob(x))
+    self.assertEqual(model.log_prob(x.numpy().tolist()).shape, [2])
+    # A single image without batch axis is an event: batch shape [].
+    self.assertEqual(model.log_prob(x[0]).shape, [])
+    # Far outside, the flow and the TFP distribution still evaluate it.
+    self.assertTrue(np.isfinite(model.distribution.log_prob(x * 100.)).all())
+    self.assertEqual(model.sample(0).shape, [0] + list(IMAGE_SHAPE))
 
   def test_initialize_resets_and_normalizes(self):
     model = glow_ood.Glow(tiny_config())

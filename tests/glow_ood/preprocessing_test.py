@@ -92,12 +92,30 @@ class PreprocessingTest(tf.test.TestCase):
       preprocessing.log_prob_from_bits_per_dim([1.], num_dims, n_bits=0)
 
   def test_bad_inputs_fail_clearly(self):
-    with self.assertRaisesRegex(TypeError, "integer pixels"):
+    with self.assertRaisesRegex(TypeError, "takes uint8 images.*float32"):
       preprocessing.dequantize(tf.zeros([2, 2], tf.float32))
     with self.assertRaisesRegex(ValueError, "n_bits"):
       preprocessing.dequantize(np.zeros([2], np.uint8), n_bits=9)
     with self.assertRaisesRegex(ValueError, "dequantization"):
       preprocessing.dequantize(np.zeros([2], np.uint8), dequantization="noise")
+
+  def test_only_uint8_images_are_dequantized(self):
+    images = np.array([[0, 255]], np.uint8)
+    for given in (images, tf.constant(images)):
+      converted = preprocessing.as_uint8_images(given, "f")
+      self.assertEqual(converted.dtype, tf.uint8)
+      self.assertAllEqual(converted, images)
+    with self.assertRaisesRegex(TypeError, "got int64.*astype"):
+      preprocessing.as_uint8_images(images.tolist(), "f")
+    for dtype, needle in ((np.uint16, "images >> 8"), (np.int64, "astype"),
+                          (np.float32, "tf.round"), (np.bool_, "bool")):
+      with self.subTest(np.dtype(dtype).name):
+        with self.assertRaisesRegex(TypeError, "^dequantize takes uint8 images"):
+          preprocessing.dequantize(images.astype(dtype))
+        with self.assertRaises(TypeError) as raised:
+          preprocessing.check_uint8_dtype(dtype, "f")
+        self.assertIn(needle, str(raised.exception))
+        self.assertNotIn("\n", str(raised.exception))
 
 
 if __name__ == "__main__":
