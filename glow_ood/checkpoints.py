@@ -180,9 +180,13 @@ def repair(directory, found: Optional[Found]):
     lines.append(f"Moved the damaged {base} into {target}.")
   if found.damaged or not found.state_file_ok:
     kept = [p for s, p in checkpoint_steps(directory) if s <= found.step]
-    tf.train.update_checkpoint_state(
-        directory, model_checkpoint_path=found.path,
-        all_model_checkpoint_paths=kept)
+    # With their times, as the manager writes them: without, it forgets them.
+    times = [os.path.getmtime(p + ".index") for p in kept]
+    tf.compat.v1.train.update_checkpoint_state(
+        directory, model_checkpoint_path=os.path.basename(found.path),
+        all_model_checkpoint_paths=[os.path.basename(p) for p in kept],
+        all_model_checkpoint_timestamps=times,
+        last_preserved_timestamp=min(times) - 1.)
     lines.append(f"Rewrote the checkpoint state file of {directory}: latest "
                  f"{os.path.basename(found.path)}.")
   return lines

@@ -11,8 +11,10 @@ weights from its latest (or `step`'s) checkpoint.
 import dataclasses
 import os
 
+from absl import logging
 import tensorflow.compat.v2 as tf
 
+from glow_ood import checkpoints
 from glow_ood import model as model_lib
 from glow_ood import run_folder
 from glow_ood.configs import TrainConfig
@@ -52,21 +54,26 @@ def load_run(workdir, step=None, use_ema=True, name=None):
 
 
 def checkpoint_path(workdir, step=None):
-  """Path of the latest checkpoint in `<workdir>/checkpoints` (or of `step`'s)."""
+  """Path of the newest checkpoint in `<workdir>/checkpoints` that loads (or of `step`'s).
+
+  Checkpoints are found from their own files (`glow_ood.checkpoints`), so a
+  missing or garbled state file or a damaged newest checkpoint does not hide
+  the intact ones; what was passed over is logged and printed.
+
+  Raises:
+    FileNotFoundError: no checkpoint (of `step`).
+    ValueError: checkpoints are there but none loads.
+  """
   directory = os.path.join(workdir, run_folder.CHECKPOINTS_DIR)
-  state = tf.train.get_checkpoint_state(directory)
-  if state is None:
+  found = checkpoints.newest_loadable(directory, step)
+  if found is None:
     raise FileNotFoundError(
         f"No checkpoint in {directory}. Train first (launch/train.py "
         f"--workdir={workdir}) or pass the folder of a trained run.")
-  if step is None:
-    return state.model_checkpoint_path
-  path = os.path.join(directory, f"ckpt-{int(step)}")
-  if path not in state.all_model_checkpoint_paths:
-    kept = [p.rsplit("-", 1)[-1] for p in state.all_model_checkpoint_paths]
-    raise FileNotFoundError(f"No checkpoint of step {step} in {directory}; "
-                            f"kept steps: {', '.join(kept)}.")
-  return path
+  for line in found.notes():
+    logging.warning("%s", line)
+    print(line, flush=True)
+  return found.path
 
 
 def restore_model(config, workdir, step=None, use_ema=True):

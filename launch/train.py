@@ -62,7 +62,7 @@ def main(argv):
     flags_file = os.path.join(workdir, run_folder.FLAGS_FILE)
     raise FloatingPointError(e.describe(
         f"python launch/train.py --flagfile={flags_file} --workdir={workdir} "
-        f"--learning_rate={e.learning_rate / 10:g}")) from e
+        f"--learning_rate={e.learning_rate:g}")) from e
   if results:   # the other workers of a cluster leave the table to the chief
     print_results_table(results, config.data.dataset)
 

@@ -50,7 +50,8 @@ class TrainingDivergedError(FloatingPointError):
     checkpoint: path of the newest good checkpoint (the one a re-run resumes
       from), or `None` if the run diverged before its first one.
     step: that checkpoint's step, or `None`.
-    learning_rate: the run's learning rate (the message suggests a tenth).
+    learning_rate: the learning rate the message suggests: a tenth of the
+      run's, at most openai/glow's 1e-3.
   """
 
   def __init__(self, problem, workdir, checkpoint, step, learning_rate):
@@ -58,8 +59,7 @@ class TrainingDivergedError(FloatingPointError):
     self.checkpoint, self.step = checkpoint, step
     self.learning_rate = learning_rate
     super().__init__(self.describe(
-        "train(config.replace(learning_rate=%s), workdir)" % (
-            f"{learning_rate / 10:g}")))
+        f"train(config.replace(learning_rate={learning_rate:g}), workdir)"))
 
   def describe(self, command):
     """The message, with `command` as the way to recover."""
@@ -111,12 +111,6 @@ def _check_resumable(config, workdir):
       "new workdir")
 
 
-def _write_text(path, text):
-  with open(path + ".tmp", "w", encoding="utf-8") as f:
-    f.write(text)
-  os.replace(path + ".tmp", path)
-
-
 def _start_run_folder(workdir, config, extra_files):
   """Makes `workdir` (if new) and writes its metadata; the start has succeeded."""
   created = not os.path.exists(workdir)
@@ -124,7 +118,7 @@ def _start_run_folder(workdir, config, extra_files):
     os.makedirs(workdir, exist_ok=True)
     run_folder.write_config(workdir, config)
     for name, text in (extra_files or {}).items():
-      _write_text(os.path.join(workdir, name), text)
+      run_folder.write_text(os.path.join(workdir, name), text)
   except OSError as e:
     if created and os.path.isdir(workdir) and not os.listdir(workdir):
       os.rmdir(workdir)
@@ -185,9 +179,10 @@ def train(config, workdir, extra_files=None):
     train_images, eval_sets = _load_data(config)
     _check_resumable(config, workdir)
     run = step_lib.TrainState(config, workdir, strategy, train_images)
+    found = run.find_checkpoint()
     if run.is_chief:
       _start_run_folder(workdir, config, extra_files)
-    run.initialize_or_restore()
+    run.initialize_or_restore(found)
   except (ValueError, FileNotFoundError, tf.errors.InvalidArgumentError) as e:
     raise ConfigurationError(str(e)) from e
   model_config = config.model
@@ -215,7 +210,7 @@ def train(config, workdir, extra_files=None):
   def diverged(problem):
     path, good_step = run.last_good or (None, None)
     return TrainingDivergedError(problem, workdir, path, good_step,
-                                 config.learning_rate)
+                                 min(config.learning_rate / 10, 1e-3))
 
   def save_if_good(step):
     good, probe_bpd, reason = health_check.check(recent.take())

@@ -27,6 +27,9 @@ from glow_ood.train import optimizers
 __all__ = ["TrainState", "learning_rate_at"]
 
 
+_LOOK = object()   # `initialize_or_restore`'s default: find the checkpoint
+
+
 def learning_rate_at(config, step):
   """Linear warm-up to `config.learning_rate` over `warmup_steps`, then constant."""
   rate = tf.constant(config.learning_rate, tf.float32)
@@ -113,27 +116,31 @@ class TrainState:
 
     return iter(self.strategy.distribute_datasets_from_function(dataset_fn))
 
-  def _find_checkpoint(self):
-    """The newest checkpoint that loads; the chief also repairs the folder."""
-    found = checkpoints.newest_loadable(self.checkpoint_dir)
+  def find_checkpoint(self):
+    """The newest checkpoint in the run folder that loads (`None`: a new run).
+
+    Raises `ValueError` if checkpoints are there but none loads; changes
+    nothing (the chief repairs the folder in `initialize_or_restore`).
+    """
+    return checkpoints.newest_loadable(self.checkpoint_dir)
+
+  def initialize_or_restore(self, found=_LOOK):
+    """Restores `found` (default: `find_checkpoint()`), or runs ActNorm's data-dependent init.
+
+    Every worker restores from the chief's `checkpoints/` (the run folder is
+    shared); only the chief keeps a `tf.train.CheckpointManager` there, after
+    making the folder consistent with `found` (`checkpoints.repair`).
+    """
+    if found is _LOOK:
+      found = self.find_checkpoint()
     notes = found.notes() if found is not None else []
     if self.is_chief:
       notes += checkpoints.repair(self.checkpoint_dir, found)
+      self.manager = tf.train.CheckpointManager(
+          self.checkpoint, self.checkpoint_dir, max_to_keep=3)
     for line in notes:
       logging.warning("%s", line)
       print(line, flush=True)
-    return found
-
-  def initialize_or_restore(self):
-    """Restores the newest checkpoint that loads, or runs ActNorm's data-dependent init.
-
-    Every worker restores from the chief's `checkpoints/` (the run folder is
-    shared); only the chief keeps a `tf.train.CheckpointManager` there.
-    """
-    found = self._find_checkpoint()
-    if self.is_chief:
-      self.manager = tf.train.CheckpointManager(
-          self.checkpoint, self.checkpoint_dir, max_to_keep=3)
     if found is not None:
       self.checkpoint.restore(found.path)
       self.last_good = (found.path, found.step)
