@@ -43,6 +43,33 @@ def test_save_figure_strips_suffix_and_makes_folders(tmp_path, suffix):
   _assert_png_and_pdf(paths, tmp_path / "new" / "figure")
 
 
+def test_save_figure_replaces_atomically(tmp_path, monkeypatch):
+  fig, ax = plt.subplots()
+  ax.plot([0, 1], [1, 0])
+  common.save_figure(fig, tmp_path / "figure")
+  assert sorted(os.listdir(tmp_path)) == ["figure.pdf", "figure.png"]
+  before = {n: (tmp_path / n).read_bytes() for n in os.listdir(tmp_path)}
+  # A figure whose drawing fails half-way leaves the previous files intact
+  # and no temporary file behind.
+  fig, ax = plt.subplots()
+  ax.plot([0, 1], [0, 1])
+  savefig = fig.savefig
+
+  def fail_on_pdf(path, **kwargs):
+    if kwargs.get("format") == "pdf":
+      with open(path, "wb") as f:
+        f.write(b"%PDF-half")
+      raise OSError("disk full")
+    return savefig(path, **kwargs)
+
+  monkeypatch.setattr(fig, "savefig", fail_on_pdf)
+  with pytest.raises(OSError, match="disk full"):
+    common.save_figure(fig, tmp_path / "figure")
+  assert sorted(os.listdir(tmp_path)) == ["figure.pdf", "figure.png"]
+  assert (tmp_path / "figure.pdf").read_bytes() == before["figure.pdf"]
+  assert not plt.get_fignums()
+
+
 def test_colors_follow_the_paper_then_stay_distinct():
   names = ["cifar10/train", "cifar10/test", "svhn/test", "celeba/test"]
   colors = common.assign_colors(names)
