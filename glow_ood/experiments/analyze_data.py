@@ -183,6 +183,7 @@ def _markdown(out):
 
 def analyze(config, output_dir, run=None, stream=None):
   """Computes and writes the analysis; returns the JSON-ready dict."""
+  run_folder.check_writable(output_dir, "output_dir")
   datasets = _datasets(config, run)
   image_shape = config.image_shape
   if run is not None:

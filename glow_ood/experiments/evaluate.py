@@ -162,6 +162,7 @@ def evaluate(runs, config, output_dir, stream=None):
   runs = list(runs)
   if not runs:
     raise ValueError("evaluate needs at least one run.")
+  run_folder.check_writable(output_dir, "output_dir")
   _check_compatible(runs)
   data_config = runs[0].config.data
   if config.data_dir is not None:

@@ -190,6 +190,7 @@ def run_benchmark(config, workdir, log=print):
     workdir: folder of the trained models and results.json / results.md.
     log: callable for progress lines. Default value: `print`.
   """
+  run_folder.check_writable(workdir, "workdir")
   path = os.path.join(workdir, "results.json")
   results = {"config": None, "cells": {}}
   if os.path.exists(path):

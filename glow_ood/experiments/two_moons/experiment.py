@@ -243,6 +243,9 @@ def run(config, output_path=None, progress=None):
   Raises:
     ValueError: if `output_path` holds results of another configuration.
   """
+  if output_path is not None:
+    run_folder.check_writable(os.path.dirname(os.path.abspath(output_path)),
+                              "output_path's folder")
   cells = _load_cells(output_path, config)
   grid = [(scale, d) for scale in config.scales for d in config.dims]
   num_trained = 0

@@ -10,7 +10,6 @@ import pytest
 import tensorflow as tf
 
 from glow_ood.data import transforms
-from glow_ood import likelihood_terms
 from glow_ood.plots import common
 from glow_ood.plots import graying
 from glow_ood.plots import histograms
