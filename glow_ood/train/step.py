@@ -8,6 +8,7 @@ the gradient norm and every updated value are finite; otherwise the step is
 skipped and counted.
 """
 
+import hashlib
 import os
 import tempfile
 
@@ -25,6 +26,11 @@ from glow_ood.train import ema as ema_lib
 from glow_ood.train import optimizers
 
 __all__ = ["TrainState", "learning_rate_at"]
+
+
+def _remove_folder(folder):
+  if tf.io.gfile.exists(folder):
+    tf.io.gfile.rmtree(folder)
 
 
 _LOOK = object()   # `initialize_or_restore`'s default: find the checkpoint
@@ -138,6 +144,8 @@ class TrainState:
       notes += checkpoints.repair(self.checkpoint_dir, found)
       self.manager = tf.train.CheckpointManager(
           self.checkpoint, self.checkpoint_dir, max_to_keep=3)
+    else:   # a save of a killed worker of this run
+      _remove_folder(self._worker_checkpoint_dir())
     for line in notes:
       logging.warning("%s", line)
       print(line, flush=True)
@@ -173,6 +181,14 @@ class TrainState:
       variables += list(self.ema.shadows)
     return list({id(v): v for v in variables}.values())
 
+  def _worker_checkpoint_dir(self):
+    """This worker's private checkpoint folder: one name per run and task, so
+    a restarted worker removes what a killed one left (`remove_stale`)."""
+    key = hashlib.sha1(os.path.abspath(self.checkpoint_dir).encode()).hexdigest()
+    task = distribution.task_name(self.strategy).replace(" ", "_")
+    return os.path.join(tempfile.gettempdir(),
+                        f"glow_ood_worker_checkpoint_{key[:12]}_{task}")
+
   def save(self, step):
     """Checkpoints the state as `ckpt-<step>`: the chief into the run folder;
     every other worker into a private temporary folder it then removes (all
@@ -181,11 +197,11 @@ class TrainState:
       path = self.manager.save(checkpoint_number=step)
       self.last_good = (path, int(step))
       return path
-    folder = tempfile.mkdtemp(prefix="glow_ood_worker_checkpoint_")
+    folder = self._worker_checkpoint_dir()
     try:
       self.checkpoint.write(os.path.join(folder, f"ckpt-{int(step)}"))
     finally:
-      tf.io.gfile.rmtree(folder)
+      _remove_folder(folder)
     self.last_good = (os.path.join(self.checkpoint_dir, f"ckpt-{int(step)}"),
                       int(step))
     return None
