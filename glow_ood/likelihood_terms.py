@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow.compat.v2 as tf
 
 from glow_ood import metrics
-from glow_ood import preprocessing
+from glow_ood import model_inputs
 from glow_ood import progress as progress_lib
 
 __all__ = ["ModelScores", "ModelScorer", "BitsPerDimEvaluator"]
@@ -75,26 +75,6 @@ class ModelScores:
     return out
 
 
-def _checked_images(images, model, caller):
-  """`images` as a uint8 numpy `[N, H, W, C]` of the model's image shape.
-
-  Checks the dtype (`TypeError`, see `preprocessing.check_uint8_dtype`) and
-  the shape (`ValueError`) before anything is traced or run.
-  """
-  images = np.asarray(images)
-  preprocessing.check_uint8_dtype(images.dtype, caller)
-  expected = tuple(model.config.image_shape)
-  if images.ndim != 4 or images.shape[1:] != expected:
-    hint = ("add the batch axis (images[np.newaxis])"
-            if images.shape == expected else
-            "conform them first (e.g. glow_ood.data.conform_images)")
-    raise ValueError(
-        f"{caller} takes uint8 images [N, {expected[0]}, {expected[1]}, "
-        f"{expected[2]}] (the model's image shape) but got shape "
-        f"{list(images.shape)}; {hint}.")
-  return images
-
-
 def _image_batch_spec(model):
   """`[None, H, W, C]` uint8: one traced function serves every batch size."""
   return tf.TensorSpec([None, *model.config.image_shape], tf.uint8)
@@ -131,7 +111,8 @@ class ModelScorer:
 
   def __call__(self, images, description: Optional[str] = None, stream=None):
     """uint8 `[N, H, W, C]` -> `ModelScores`; a progress bar if `description`."""
-    images = _checked_images(images, self._model, "ModelScorer")
+    images = model_inputs.uint8_image_batch(
+        images, self._model.config, "ModelScorer")
     config = self._model.config
     if not len(images):
       raise ValueError("No images to score.")
@@ -184,7 +165,8 @@ class BitsPerDimEvaluator:
 
   def __call__(self, images):
     """uint8 `[N, H, W, C]` -> float64 numpy `[N]`; other dtypes or shapes raise."""
-    images = _checked_images(images, self._model, "BitsPerDimEvaluator")
+    images = model_inputs.uint8_image_batch(
+        images, self._model.config, "BitsPerDimEvaluator")
     if not len(images):
       return np.zeros([0])
     return np.concatenate([
