@@ -88,3 +88,23 @@ def checked_channels(owner, x, num_channels, validate_args, fix, name="x"):
   ]
   with tf.control_dependencies(assertions):
     return tf.identity(x)
+
+
+class ChannelChecks:
+  """Mixin for a bijector built for `self._num_channels` channels: its
+  `_checked_x` / `_checked_y` hooks (`FusedBijector`) refuse events of another
+  channel count (`checked_channels`), naming `<Class>(<channels>)` as the fix.
+  List it before the bijector base class."""
+
+  def _checked_event(self, x, name="x"):
+    """`x` (`[..., H, W, C]`) with its channel count checked against `C`."""
+    cls = type(self).__name__
+    return checked_channels(
+        f"{cls} {self.name!r}", x, self._num_channels, self.validate_args,
+        fix=cls + "({channels})", name=name)
+
+  def _checked_x(self, x):
+    return self._checked_event(x, "x")
+
+  def _checked_y(self, y):
+    return self._checked_event(y, "y")

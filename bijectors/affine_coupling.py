@@ -12,7 +12,7 @@ __all__ = ["AffineCoupling", "SCALES"]
 SCALES = ("exp", "sigmoid", "additive")
 
 
-class AffineCoupling(fused_bijector.FusedBijector):
+class AffineCoupling(_checks.ChannelChecks, fused_bijector.FusedBijector):
   """Coupling layer: `y_a = x_a`, `y_b = x_b * scale(x_a) + t(x_a)`.
 
   Forward is the normalizing direction (data -> latent). The channels of
@@ -113,16 +113,6 @@ class AffineCoupling(fused_bijector.FusedBijector):
   def shift_and_log_scale_fn(self):
     return self._shift_and_log_scale_fn
 
-  def _checked_event(self, x, name):
-    return _checks.checked_channels(
-        f"AffineCoupling {self.name!r}", x, self._num_channels,
-        self.validate_args, fix="AffineCoupling({channels})", name=name)
-
-  def _checked_x(self, x):
-    return self._checked_event(x, "x")
-
-  def _checked_y(self, y):
-    return self._checked_event(y, "y")
 
   def _shift_and_scale_terms(self, x_a):
     """Returns `(t, s)` for `x_a` (`[..., H, W, C_a]`); `s` is `None` if additive."""

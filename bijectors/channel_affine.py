@@ -9,7 +9,7 @@ from bijectors import fused_bijector
 __all__ = ["ChannelAffine"]
 
 
-class ChannelAffine(fused_bijector.FusedBijector):
+class ChannelAffine(_checks.ChannelChecks, fused_bijector.FusedBijector):
   """Per-channel `y = (x - loc) * exp(-log_scale)` on NHWC events.
 
   Forward is the normalizing direction (data -> latent). With `x` of shape
@@ -68,18 +68,6 @@ class ChannelAffine(fused_bijector.FusedBijector):
   def log_scale(self):
     return self._log_scale
 
-  def _checked_event(self, x, name="x"):
-    """`x` (`[..., H, W, C]`) with its channel count checked against `C`."""
-    cls = type(self).__name__
-    return _checks.checked_channels(
-        f"{cls} {self.name!r}", x, self._num_channels, self.validate_args,
-        fix=cls + "({channels})", name=name)
-
-  def _checked_x(self, x):
-    return self._checked_event(x, "x")
-
-  def _checked_y(self, y):
-    return self._checked_event(y, "y")
 
   def _loc_and_log_scale(self, x):
     """Hook for `ActNorm`'s data-dependent initialization. Returns `[C]`, `[C]`."""

@@ -27,7 +27,7 @@ def _log_abs_det(matrix):
   return tf.reduce_sum(tf.math.log(tf.linalg.diag_part(tf.linalg.cholesky(gram))))
 
 
-class InvertibleConv1x1(fused_bijector.FusedBijector):
+class InvertibleConv1x1(_checks.ChannelChecks, fused_bijector.FusedBijector):
   """Invertible 1x1 convolution: `y[h, w] = W @ x[h, w]` at every pixel.
 
   Forward is the normalizing direction (data -> latent), as in openai/glow.
@@ -124,16 +124,6 @@ class InvertibleConv1x1(fused_bijector.FusedBijector):
     kernel = tf.matmul(self._permutation, tf.matmul(lower, upper))
     return kernel, tf.reduce_sum(self._log_s)
 
-  def _checked_event(self, x, name):
-    return _checks.checked_channels(
-        f"InvertibleConv1x1 {self.name!r}", x, self._num_channels,
-        self.validate_args, fix="InvertibleConv1x1({channels})", name=name)
-
-  def _checked_x(self, x):
-    return self._checked_event(x, "x")
-
-  def _checked_y(self, y):
-    return self._checked_event(y, "y")
 
   def _apply(self, kernel, x):
     # [..., H, W, C] x [C_out, C_in] -> [..., H, W, C_out], as one matmul

@@ -10,7 +10,7 @@ from bijectors import fused_bijector
 __all__ = ["SplitPrior"]
 
 
-class SplitPrior(fused_bijector.FusedBijector):
+class SplitPrior(_checks.ChannelChecks, fused_bijector.FusedBijector):
   """Standardizes the channels a multi-scale flow factors out, given the kept ones.
 
   Forward is the normalizing direction. With `x` of shape `[..., H, W, C]`,
@@ -62,16 +62,6 @@ class SplitPrior(fused_bijector.FusedBijector):
           parameters=parameters,
           name=name)
 
-  def _checked_event(self, x, name):
-    return _checks.checked_channels(
-        f"SplitPrior {self.name!r}", x, self._num_channels,
-        self.validate_args, fix="SplitPrior({channels})", name=name)
-
-  def _checked_x(self, x):
-    return self._checked_event(x, "x")
-
-  def _checked_y(self, y):
-    return self._checked_event(y, "y")
 
   @property
   def num_channels(self):
