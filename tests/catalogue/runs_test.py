@@ -67,9 +67,9 @@ class Context:
   def evaluate(self, *flags):
     return in_process.run(EVALUATE, f"--workdir={self.workdir}",
                           f"--output_dir={self.tmp / 'evaluation'}",
-                          "--num_examples=16", "--num_bootstrap=10",
-                          "--graying_factors=1", "--num_samples=4",
-                          "--sample_temperatures=1", *flags)
+                          "--num_examples=8", "--num_bootstrap=5",
+                          "--graying_factors=", "--num_samples=0",
+                          "--datasets=toy", *flags)
 
   def truncate(self, step):
     path = self.checkpoints / f"ckpt-{step}.data-00000-of-00001"
