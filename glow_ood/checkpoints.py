@@ -22,9 +22,10 @@ import re
 import shutil
 from typing import Optional, Tuple
 
+from absl import logging
 import tensorflow.compat.v2 as tf
 
-__all__ = ["Found", "checkpoint_steps", "damage", "newest_loadable",
+__all__ = ["Found", "report", "checkpoint_steps", "damage", "newest_loadable",
            "orphaned_temp_folders", "repair", "DAMAGED_DIR"]
 
 DAMAGED_DIR = "damaged"
@@ -61,6 +62,13 @@ class Found:
     if lines:
       lines.append(f"Using {self.path} (step {self.step}).")
     return lines
+
+
+def report(lines):
+  """Logs each line as a warning and prints it (the user must see it)."""
+  for line in lines:
+    logging.warning("%s", line)
+    print(line, flush=True)
 
 
 def checkpoint_steps(directory):

@@ -11,7 +11,6 @@ weights from its latest (or `step`'s) checkpoint.
 import dataclasses
 import os
 
-from absl import logging
 import tensorflow.compat.v2 as tf
 
 from glow_ood import checkpoints
@@ -70,9 +69,7 @@ def checkpoint_path(workdir, step=None):
     raise FileNotFoundError(
         f"No checkpoint in {directory}. Train first (launch/train.py "
         f"--workdir={workdir}) or pass the folder of a trained run.")
-  for line in found.notes():
-    logging.warning("%s", line)
-    print(line, flush=True)
+  checkpoints.report(found.notes())
   return found.path
 
 

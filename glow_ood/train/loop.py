@@ -83,20 +83,6 @@ def _check_images(images, config, name):
         "the images.")
 
 
-def _check_workdir(workdir):
-  """The workdir must be a folder, or a path where one can be made."""
-  path = os.path.abspath(workdir)
-  if os.path.exists(path) and not os.path.isdir(path):
-    raise ValueError(f"workdir {workdir} is a file, not a folder; pass a "
-                     "folder (a new one is made).")
-  parent = path
-  while not os.path.exists(parent):
-    parent = os.path.dirname(parent)
-  if not os.path.isdir(parent):
-    raise ValueError(f"workdir {workdir} cannot be made: {parent} is a file; "
-                     "pass a path under a folder.")
-
-
 def _check_resumable(config, workdir):
   """A workdir's saved model / data settings must not change between runs."""
   if not os.path.exists(os.path.join(workdir, run_folder.CONFIG_FILE)):
@@ -175,7 +161,8 @@ def train(config, workdir, extra_files=None):
   try:
     strategy = distribution.make_strategy(config.strategy, config.devices)
     distribution.check_global_batch(config.batch_size, strategy)
-    _check_workdir(workdir)
+    if distribution.is_chief(strategy):   # the one that will write it
+      run_folder.check_writable(workdir, "workdir")
     train_images, eval_sets = _load_data(config)
     _check_resumable(config, workdir)
     run = step_lib.TrainState(config, workdir, strategy, train_images)

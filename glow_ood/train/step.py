@@ -12,7 +12,6 @@ import hashlib
 import os
 import tempfile
 
-from absl import logging
 import numpy as np
 import tensorflow.compat.v2 as tf
 
@@ -146,9 +145,7 @@ class TrainState:
           self.checkpoint, self.checkpoint_dir, max_to_keep=3)
     else:   # a save of a killed worker of this run
       _remove_folder(self._worker_checkpoint_dir())
-    for line in notes:
-      logging.warning("%s", line)
-      print(line, flush=True)
+    checkpoints.report(notes)
     if found is not None:
       self.checkpoint.restore(found.path)
       self.last_good = (found.path, found.step)

@@ -264,8 +264,8 @@ def workdir_under_a_file(c):
 
 
 def workdir_not_writable(c):
-  _refused_new(c, "/proc/glow_ood_run", [], "cannot write the run folder",
-               "writable workdir")
+  _refused_new(c, "/proc/glow_ood_run", [], "workdir=/proc/glow_ood_run is "
+               "not writable", "pass a folder you can write to")
 
 
 def devices_that_do_not_exist(c):
