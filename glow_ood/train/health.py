@@ -62,7 +62,9 @@ class StateCheck:
     self.max_loss_increase = float(max_loss_increase)
 
   def _all_finite(self):
-    return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self._variables)
+    """One host sync for all variables."""
+    return bool(tf.reduce_all(tf.stack(
+        [tf.reduce_all(tf.math.is_finite(v)) for v in self._variables])))
 
   def check(self, recent):
     """Whether the current state is good; `recent` is the running training bits/dim (or `None`)."""

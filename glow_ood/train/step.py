@@ -32,9 +32,6 @@ def _remove_folder(folder):
     tf.io.gfile.rmtree(folder)
 
 
-_LOOK = object()   # `initialize_or_restore`'s default: find the checkpoint
-
-
 def learning_rate_at(config, step):
   """Linear warm-up to `config.learning_rate` over `warmup_steps`, then constant."""
   rate = tf.constant(config.learning_rate, tf.float32)
@@ -49,9 +46,9 @@ class TrainState:
   Built inside `strategy.scope()`: the `Glow`, the optimizer (`optimizers`),
   the optional EMA of the weights, the step and skip counters, and one
   `tf.train.Checkpoint` of all of them in `<workdir>/checkpoints` (written by
-  the chief only, `save`). `initialize_or_restore()` restores the newest
-  checkpoint that loads (`glow_ood.checkpoints`) or runs ActNorm's
-  data-dependent init once, in cross-replica context, on one global batch
+  the chief only, `save`). `initialize_or_restore(find_checkpoint())`
+  restores the newest checkpoint that loads (`glow_ood.checkpoints`) or runs
+  ActNorm's data-dependent init once, in cross-replica context, on one global batch
   (the same images on every worker, so every worker gets the same values);
   `train_step(iterator)` takes one global batch, computes the update in
   cross-replica context and applies it only if everything is finite.
@@ -129,15 +126,15 @@ class TrainState:
     """
     return checkpoints.newest_loadable(self.checkpoint_dir)
 
-  def initialize_or_restore(self, found=_LOOK):
-    """Restores `found` (default: `find_checkpoint()`), or runs ActNorm's data-dependent init.
+  def initialize_or_restore(self, found):
+    """Restores `found` (from `find_checkpoint()`), or runs ActNorm's data-dependent init.
+
+    Returns whether the run was initialized (a new run).
 
     Every worker restores from the chief's `checkpoints/` (the run folder is
     shared); only the chief keeps a `tf.train.CheckpointManager` there, after
     making the folder consistent with `found` (`checkpoints.repair`).
     """
-    if found is _LOOK:
-      found = self.find_checkpoint()
     notes = found.notes() if found is not None else []
     if self.is_chief:
       notes += checkpoints.repair(self.checkpoint_dir, found)
@@ -149,11 +146,15 @@ class TrainState:
     if found is not None:
       self.checkpoint.restore(found.path)
       self.last_good = (found.path, found.step)
-      self.iterator = self._make_iterator()
       print(f"Resumed from {found.path} at step {int(self.step.numpy())}.",
             flush=True)
-      return False
-    self.iterator = self._make_iterator()
+    else:
+      self._initialize_actnorm()
+    self.iterator = self._make_iterator()   # at the restored step
+    return found is None
+
+  def _initialize_actnorm(self):
+    """ActNorm's data-dependent init on one seeded global batch (and the EMA's reset)."""
     rng = np.random.default_rng(self.config.seed)
     count = min(self.config.init_batch_size, len(self.train_images))
     images = self.train_images[rng.choice(len(self.train_images), count,
@@ -169,7 +170,6 @@ class TrainState:
                                      self.config.model.n_bits)
     print(f"Initialized ActNorm on {count} images: {float(np.mean(bpd)):.4f} "
           "bits/dim.", flush=True)
-    return True
 
   def checkpoint_variables(self):
     """Every variable a checkpoint holds: model, optimizer and EMA."""
@@ -180,7 +180,7 @@ class TrainState:
 
   def _worker_checkpoint_dir(self):
     """This worker's private checkpoint folder: one name per run and task, so
-    a restarted worker removes what a killed one left (`remove_stale`)."""
+    a restarted worker removes what a killed one left (`initialize_or_restore`)."""
     key = hashlib.sha1(os.path.abspath(self.checkpoint_dir).encode()).hexdigest()
     task = distribution.task_name(self.strategy).replace(" ", "_")
     return os.path.join(tempfile.gettempdir(),
@@ -190,18 +190,16 @@ class TrainState:
     """Checkpoints the state as `ckpt-<step>`: the chief into the run folder;
     every other worker into a private temporary folder it then removes (all
     workers take part in a save)."""
+    name = f"ckpt-{int(step)}"
     if self.is_chief:
-      path = self.manager.save(checkpoint_number=step)
-      self.last_good = (path, int(step))
-      return path
-    folder = self._worker_checkpoint_dir()
-    try:
-      self.checkpoint.write(os.path.join(folder, f"ckpt-{int(step)}"))
-    finally:
-      _remove_folder(folder)
-    self.last_good = (os.path.join(self.checkpoint_dir, f"ckpt-{int(step)}"),
-                      int(step))
-    return None
+      self.manager.save(checkpoint_number=step)
+    else:
+      folder = self._worker_checkpoint_dir()
+      try:
+        self.checkpoint.write(os.path.join(folder, name))
+      finally:
+        _remove_folder(folder)
+    self.last_good = (os.path.join(self.checkpoint_dir, name), int(step))
 
   def _replica_fn(self, x):
     """`_replica_step`, XLA-compiled if `config.jit_compile` (the update is

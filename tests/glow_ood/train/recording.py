@@ -95,8 +95,8 @@ class RecordingRun(train_lib.TrainState):
 
     self.train_step = recorded_step
 
-  def initialize_or_restore(self, *args):
-    result = super().initialize_or_restore(*args)
+  def initialize_or_restore(self, found):
+    result = super().initialize_or_restore(found)
     self.initial = record_state(self)
     return result
 

@@ -84,7 +84,7 @@ def test_replicas_agree_after_actnorm_init_and_steps(toy_dir, tmp_path):
   strategy = distribution.make_strategy(config.strategy, config.devices)
   images = data.load_images(config.data, "train")
   run = train_lib.TrainState(config, str(tmp_path / "run"), strategy, images)
-  assert run.initialize_or_restore()  # a fresh run initializes
+  assert run.initialize_or_restore(run.find_checkpoint())  # a fresh run initializes
   layers = run.model.actnorm_layers()
   assert len(layers) == 6  # 2 flow steps + 2 per coupling network
 
@@ -109,7 +109,7 @@ def test_replicas_agree_after_actnorm_init_and_steps(toy_dir, tmp_path):
       config.replace(strategy="one_device", devices=ONE_CPU),
       str(tmp_path / "one"), distribution.make_strategy("one_device", ONE_CPU),
       images)
-  one.initialize_or_restore()
+  one.initialize_or_restore(one.find_checkpoint())
   for layer, reference in zip(layers, one.model.actnorm_layers()):
     np.testing.assert_allclose(layer.loc.numpy(), reference.loc.numpy(),
                                rtol=1e-5, atol=1e-6)
