@@ -47,9 +47,9 @@ class TrainState:
   the optional EMA of the weights, the step and skip counters, and one
   `tf.train.Checkpoint` of all of them in `<workdir>/checkpoints` (written by
   the chief only, `save`). `initialize_or_restore(find_checkpoint())`
-  restores the newest checkpoint that loads (`glow_ood.checkpoints`) or runs
-  ActNorm's data-dependent init once, in cross-replica context, on one global batch
-  (the same images on every worker, so every worker gets the same values);
+  restores the newest checkpoint that loads (`glow_ood.checkpoints`) or
+  runs ActNorm's data-dependent init once, in cross-replica context, on one
+  global batch (the same images on every worker, so every worker gets the same values);
   `train_step(iterator)` takes one global batch, computes the update in
   cross-replica context and applies it only if everything is finite.
   """
