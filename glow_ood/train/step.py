@@ -49,7 +49,8 @@ class TrainState:
   the chief only, `save`). `initialize_or_restore(find_checkpoint())`
   restores the newest checkpoint that loads (`glow_ood.checkpoints`) or
   runs ActNorm's data-dependent init once, in cross-replica context, on one
-  global batch (the same images on every worker, so every worker gets the same values);
+  global batch (the same images on every worker, so every worker gets the
+  same values);
   `train_step(iterator)` takes one global batch, computes the update in
   cross-replica context and applies it only if everything is finite.
   """
