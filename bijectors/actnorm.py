@@ -32,6 +32,13 @@ class ActNorm(channel_affine.ChannelAffine):
   re-initialized. The check is a `tf.cond`, so it works under `tf.function`
   and XLA. `inverse` never initializes.
 
+  The `tf.cond` is only traced while the layer is not yet initialized: a
+  call traced (or run eagerly) when `initialized` already holds `True`
+  reads `loc` and `log_scale` directly (`initialized_at_trace_time`), so a
+  training step traced after the initialization holds no per-layer
+  `tf.cond` and lets a coupling network fold the layer into the adjacent
+  convolution. Such a function never re-initializes (call `initialize(x)`).
+
   Distributed training: call the first `forward` (or `initialize`) on one
   global batch in cross-replica context (under `strategy.scope()`, outside
   `strategy.run`), so that every replica holds the same values. Inside
@@ -99,11 +106,27 @@ class ActNorm(channel_affine.ChannelAffine):
     return not (tf.distribute.has_strategy() and
                 not tf.distribute.in_cross_replica_context())
 
+  def initialized_at_trace_time(self):
+    """`True` if `initialized` holds `True` now, read outside any graph being traced.
+
+    Python `bool`. `False` when the value cannot be read eagerly (TF1 graph
+    mode), so the caller keeps the `tf.cond`.
+    """
+    with tf.init_scope():
+      if not tf.executing_eagerly():
+        return False
+      return bool(tf.convert_to_tensor(self._initialized).numpy())
+
+  def uses_variables_as_they_are(self):
+    """`True` where a forward pass never initializes: in replica context,
+    or once the layer is initialized (see the class docstring)."""
+    return (not self.can_initialize_here()) or self.initialized_at_trace_time()
+
   def _loc_and_log_scale(self, x):
     def use_variables():
       return tf.identity(self._loc), tf.identity(self._log_scale)
 
-    if not self.can_initialize_here():
+    if self.uses_variables_as_they_are():
       return use_variables()
 
     def initialize_from_x():

@@ -49,6 +49,12 @@ class AffineCoupling(_checks.ChannelChecks, fused_bijector.FusedBijector):
     num_masked: Python `int`, `C_a`. Default value: `C // 2`.
     seed: Python `int` or `None`, for the default network's initial kernels.
     dtype: Default value: `float32`.
+    compute_dtype: dtype of the default network's convolutions (mixed
+      precision, e.g. `tf.bfloat16`); the coupling's own arithmetic and
+      log-det stay in `dtype`. Default value: `None` (`dtype`).
+    recompute: Python `bool`, recompute the default network's activations in
+      the backward pass instead of keeping them (gradient checkpointing).
+      Default value: `False`.
     validate_args: Python `bool`. Default value: `False`.
     name: Python `str`. Default value: `"affine_coupling"`.
 
@@ -61,7 +67,8 @@ class AffineCoupling(_checks.ChannelChecks, fused_bijector.FusedBijector):
 
   def __init__(self, num_channels, scale="sigmoid", shift_and_log_scale_fn=None,
                hidden_width=512, num_masked=None, seed=None, dtype=tf.float32,
-               validate_args=False, name="affine_coupling"):
+               compute_dtype=None, recompute=False, validate_args=False,
+               name="affine_coupling"):
     parameters = dict(locals())
     if scale not in SCALES:
       raise ValueError(
@@ -82,7 +89,7 @@ class AffineCoupling(_checks.ChannelChecks, fused_bijector.FusedBijector):
       if shift_and_log_scale_fn is None:
         shift_and_log_scale_fn = coupling_network.GlowCouplingNetwork(
             num_masked, num_out, hidden_width=hidden_width, seed=seed,
-            dtype=dtype)
+            dtype=dtype, compute_dtype=compute_dtype, recompute=recompute)
       self._num_out = num_out
       self._shift_and_log_scale_fn = shift_and_log_scale_fn
       super().__init__(
@@ -115,19 +122,35 @@ class AffineCoupling(_checks.ChannelChecks, fused_bijector.FusedBijector):
 
 
   def _shift_and_scale_terms(self, x_a):
-    """Returns `(t, s)` for `x_a` (`[..., H, W, C_a]`); `s` is `None` if additive."""
+    """Returns `(t, s)` for `x_a` (`[..., H, W, C_a]`); `s` is `None` if additive.
+
+    A network with a `split_outputs(x, num_parts)` method (ours) returns the
+    interleaved shift and log-scale channels as two contiguous tensors, which
+    saves two strided copies (and their gradients) per call.
+    """
     images, batch_shape = _shapes.as_image_batch(x_a)
+    split = getattr(self._shift_and_log_scale_fn, "split_outputs", None)
+    if split is not None and self._scale != "additive":
+      parts = split(images, 2)
+      self._check_network_output(sum(p.shape[-1] or 0 for p in parts)
+                                 if all(p.shape[-1] is not None for p in parts)
+                                 else None)
+      return tuple(_shapes.restore_batch(p, batch_shape, x_a.shape)
+                   for p in parts)
     h = self._shift_and_log_scale_fn(images)
-    if h.shape[-1] is not None and h.shape[-1] != self._num_out:
-      raise ValueError(
-          f"The coupling network returned {h.shape[-1]} channels; the "
-          f"{self._scale!r} coupling of {self._num_channels} channels needs "
-          f"{self._num_out} (shift{'' if self._scale == 'additive' else ' and log-scale'}"
-          f" for {self.num_transformed} channels).")
+    self._check_network_output(h.shape[-1])
     h = _shapes.restore_batch(h, batch_shape, x_a.shape)
     if self._scale == "additive":
       return h, None
     return h[..., 0::2], h[..., 1::2]
+
+  def _check_network_output(self, channels):
+    if channels is not None and channels != self._num_out:
+      raise ValueError(
+          f"The coupling network returned {channels} channels; the "
+          f"{self._scale!r} coupling of {self._num_channels} channels needs "
+          f"{self._num_out} (shift{'' if self._scale == 'additive' else ' and log-scale'}"
+          f" for {self.num_transformed} channels).")
 
   def _log_scale(self, s):
     if self._scale == "exp":

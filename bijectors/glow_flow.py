@@ -42,7 +42,8 @@ def build_glow_flow(image_shape, num_levels, num_steps_per_level,
                     hidden_width=512, coupling_scale="sigmoid",
                     permutation="conv1x1_lu", split_prior_type="learned",
                     learn_top=False, seed=0, dtype=tf.float32,
-                    validate_args=False):
+                    validate_args=False, coupling_compute_dtype=None,
+                    recompute_couplings=False):
   """Returns a `MultiScaleFlow` with Glow's architecture.
 
   Each of the `num_levels` levels is: `Squeeze` (2x2), then
@@ -69,6 +70,15 @@ def build_glow_flow(image_shape, num_levels, num_steps_per_level,
     validate_args: Python `bool`, passed to every bijector: run-time
       assertions of what is not known at trace time (see
       `bijectors._checks`). Static shape mistakes are refused either way.
+      Default value: `False`.
+    coupling_compute_dtype: dtype the coupling networks' convolutions run in
+      (mixed precision: `tf.bfloat16` or `tf.float16`); every other part of
+      the flow (couplings' affine maps, log-dets, ActNorm statistics, 1x1
+      convolutions and their determinants, priors) stays in `dtype`.
+      Default value: `None` (`dtype`).
+    recompute_couplings: Python `bool`, gradient checkpointing: the coupling
+      networks' hidden activations are recomputed in the backward pass
+      instead of kept (less memory, about a third more compute).
       Default value: `False`.
   """
   _check_choice("coupling scale", coupling_scale, affine_coupling.SCALES)
@@ -103,7 +113,9 @@ def build_glow_flow(image_shape, num_levels, num_steps_per_level,
                        prefix + permutation, validate_args),
           affine_coupling.AffineCoupling(
               channels, scale=coupling_scale, hidden_width=hidden_width,
-              seed=step_seed + 1, dtype=dtype, validate_args=validate_args,
+              seed=step_seed + 1, dtype=dtype,
+              compute_dtype=coupling_compute_dtype,
+              recompute=recompute_couplings, validate_args=validate_args,
               name=prefix + "coupling"),
       ]
     levels.append(bijectors)

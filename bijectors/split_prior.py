@@ -74,8 +74,9 @@ class SplitPrior(_checks.ChannelChecks, fused_bijector.FusedBijector):
   def mean_and_log_scale(self, x_a):
     """`mu`, `log_sigma` (`[..., H, W, C - num_kept]`) of the prior given `x_a`."""
     images, batch_shape = _shapes.as_image_batch(x_a)
-    h = _shapes.restore_batch(self._network(images), batch_shape, x_a.shape)
-    return h[..., 0::2], h[..., 1::2]
+    mean, log_scale = self._network.split_outputs(images, 2)
+    return (_shapes.restore_batch(mean, batch_shape, x_a.shape),
+            _shapes.restore_batch(log_scale, batch_shape, x_a.shape))
 
   def _forward_and_log_det(self, x):
     x_a, x_b = x[..., :self._num_kept], x[..., self._num_kept:]

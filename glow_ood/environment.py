@@ -3,7 +3,7 @@
 import importlib.metadata
 import os
 
-__all__ = ["check_versions", "SUPPORTED"]
+__all__ = ["check_versions", "use_onednn", "SUPPORTED"]
 
 # (tensorflow major.minor, tensorflow-probability major.minor) pairs known to
 # work together with tf-keras of the same minor as tensorflow. TFP 0.25 was
@@ -26,6 +26,19 @@ def _installed(package):
     return None
 
 
+def use_onednn():
+  """Turns on TensorFlow's oneDNN kernels (`TF_ENABLE_ONEDNN_OPTS=1`) unless the user chose.
+
+  TensorFlow enables them by default only on some x86 CPUs (those with
+  AVX-512 or newer); on AVX2-only machines (e.g. AMD Zen 3) it runs Eigen's
+  kernels, whose convolution gradients are 1.5-2.5x slower
+  (`benchmarks/throughput.py` prints the measured difference). Must run
+  before TensorFlow is imported; an explicit `TF_ENABLE_ONEDNN_OPTS=0` is
+  kept.
+  """
+  os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+
 def check_versions():
   """Raises `ImportError` naming the fix if TF / TFP / tf-keras do not fit together.
 
@@ -33,6 +46,7 @@ def check_versions():
   (TFP's networks and ours must not be Keras 3 objects).
   """
   os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+  use_onednn()
   tf_version = _installed("tensorflow") or _installed("tensorflow-cpu")
   tfp_version = _installed("tensorflow-probability")
   keras_version = _installed("tf-keras") or _installed("tf_keras")

@@ -18,6 +18,8 @@ import sys
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# oneDNN kernels also on AVX2-only CPUs (see glow_ood.environment.use_onednn).
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import logging

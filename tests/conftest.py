@@ -4,6 +4,8 @@ Runs before any test module imports TensorFlow:
   * `TF_USE_LEGACY_KERAS=1`, so `tf.keras` is tf-keras (the Keras TFP tracks;
     Keras-3 layers inside a `tf.Module` are invisible to `trainable_variables`);
   * `TF_CPP_MIN_LOG_LEVEL=2`, to quiet TensorFlow's C++ start-up logging;
+  * `TF_ENABLE_ONEDNN_OPTS=1`, the kernels `glow_ood` turns on (see
+    `glow_ood.environment.use_onednn`);
   * the repository root on `sys.path`, so `import bijectors` / `import
     glow_ood` work without installing the package;
   * two logical CPU devices, so distributed tests can run a two-replica
@@ -19,6 +21,7 @@ import sys
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")   # as the library sets it
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _REPO_ROOT not in sys.path:
