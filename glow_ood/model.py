@@ -81,10 +81,16 @@ class Glow(tf.Module):
   Args:
     config: `GlowConfig`.
     validate_args: Python `bool`, see "Input checks". Default value: `False`.
+    coupling_compute_dtype: dtype the coupling networks' convolutions run in
+      (mixed precision, e.g. `"bfloat16"`; see `bijectors.build_glow_flow`).
+      Default value: `None`, the model's dtype.
+    recompute_couplings: Python `bool`, gradient checkpointing of the
+      coupling networks. Default value: `False`.
     name: Python `str`. Default value: `"glow"`.
   """
 
-  def __init__(self, config, validate_args=False, name="glow"):
+  def __init__(self, config, validate_args=False, coupling_compute_dtype=None,
+               recompute_couplings=False, name="glow"):
     super().__init__(name=name)
     if not isinstance(config, config_lib.GlowConfig):
       raise TypeError(f"Glow needs a GlowConfig; got {type(config).__name__}.")
@@ -101,7 +107,9 @@ class Glow(tf.Module):
           learn_top=config.learn_top,
           seed=config.seed,
           dtype=self._dtype,
-          validate_args=self._validate_args)
+          validate_args=self._validate_args,
+          coupling_compute_dtype=coupling_compute_dtype,
+          recompute_couplings=recompute_couplings)
     self._base = tfd.Sample(
         tfd.Normal(tf.constant(0., self._dtype), tf.constant(1., self._dtype)),
         sample_shape=[self.flow.latent_size])

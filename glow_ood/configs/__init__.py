@@ -25,6 +25,7 @@ from glow_ood.configs.ood_benchmark import BenchmarkConfig
 from glow_ood.configs.ood_benchmark import DEFAULT_PAIRS
 from glow_ood.configs.serialization import from_dict
 from glow_ood.configs.serialization import to_dict
+from glow_ood.configs.train import MIXED_PRECISION
 from glow_ood.configs.train import OPTIMIZERS
 from glow_ood.configs.train import RESUME_FIELDS
 from glow_ood.configs.train import STRATEGIES

@@ -9,10 +9,14 @@ from glow_ood.configs._validation import validate
 from glow_ood.configs.data import DataConfig
 from glow_ood.configs.model import GlowConfig
 
-__all__ = ["TrainConfig", "OPTIMIZERS", "STRATEGIES", "RESUME_FIELDS"]
+__all__ = ["TrainConfig", "OPTIMIZERS", "STRATEGIES", "MIXED_PRECISION",
+           "RESUME_FIELDS"]
 
 OPTIMIZERS = ("adamax", "adam")
 STRATEGIES = ("mirrored", "one_device", "multi_worker_mirrored")
+# The dtype the coupling networks' convolutions run in ("none": the model's
+# dtype, no mixed precision).
+MIXED_PRECISION = ("none", "bfloat16", "float16")
 
 # What a resumed run must share with the run in its folder: the model, the
 # data its checkpoint was trained on and the optimizer state's meaning.
@@ -58,6 +62,19 @@ class TrainConfig:
     devices: devices for the strategy, e.g. `("/cpu:0", "/cpu:1")`; empty
       means the strategy's default.
     jit_compile: XLA-compile the per-replica forward/backward pass.
+    steps_per_call: training steps per call of the compiled step function
+      (one host round trip per call), so that the host does not throttle a
+      fast device. Logging, checkpoint and evaluation intervals are kept
+      exactly: a call never crosses one.
+    mixed_precision: `"none"`, or the dtype the coupling networks'
+      convolutions run in (`"bfloat16"`, `"float16"`); all other flow
+      arithmetic, log-dets, ActNorm statistics and 1x1-convolution
+      determinants stay in the model's dtype, and so do the weights.
+      `"float16"` gets dynamic loss scaling. Evaluation during training uses
+      the same precision; `launch/evaluate.py` evaluates in the model's dtype.
+    recompute_couplings: gradient checkpointing: recompute the coupling
+      networks' activations in the backward pass instead of keeping them
+      (less memory, more compute; for deep models on accelerators).
     nonfinite_loss_steps: fault injection: the loss of these steps is made
       NaN, to check that the run skips them (never saves them). Steps count
       from 1, as in the progress lines and checkpoint names (step 3 is the
@@ -109,6 +126,16 @@ class TrainConfig:
       (), "Devices of the strategy (e.g. /gpu:0,/gpu:1); empty = the "
       "strategy's default.")
   jit_compile: bool = option(False, "XLA-compile the training step.")
+  steps_per_call: int = option(
+      1, "Training steps per compiled call (fewer host round trips).",
+      minimum=1)
+  mixed_precision: str = option(
+      "none", "Run the coupling networks' convolutions in this dtype "
+      "(weights, log-dets and all other flow arithmetic stay float32).",
+      choices=MIXED_PRECISION)
+  recompute_couplings: bool = option(
+      False, "Gradient checkpointing: recompute coupling activations in the "
+      "backward pass (less memory, more compute).")
   nonfinite_loss_steps: Tuple[int, ...] = option(
       (), "Fault injection: make the loss NaN at these steps, counted from 1 "
       "as in the progress lines (to check that they are skipped).",

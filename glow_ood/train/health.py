@@ -31,9 +31,10 @@ class RunningLoss:
   def __init__(self):
     self._sum, self._count, self._last = 0., 0, None
 
-  def add(self, bits_per_dim):
-    self._sum += float(bits_per_dim)
-    self._count += 1
+  def add(self, bits_per_dim, count=1):
+    """Adds `count` steps whose mean training bits/dim was `bits_per_dim`."""
+    self._sum += float(bits_per_dim) * count
+    self._count += count
 
   def take(self):
     """The mean since the last call (the previous mean if no step was applied since)."""

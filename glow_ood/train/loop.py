@@ -211,23 +211,30 @@ def train(config, workdir, extra_files=None):
   step = int(run.step.numpy())
   line = progress.ProgressLine(config.train_steps, step, config.batch_size)
   sums, count = {}, 0
+  intervals = [config.log_every, config.checkpoint_every] + (
+      [config.eval_every] if config.eval_every else [])
   while step < config.train_steps:
-    metrics = run.train_step(run.iterator)
+    # Up to steps_per_call steps in one call, never across an interval.
+    num_steps = min([config.steps_per_call, config.train_steps - step] +
+                    [every - step % every for every in intervals])
+    metrics = run.train_steps(run.iterator, num_steps)
     step = int(run.step.numpy())
-    if bool(metrics["applied"]):
+    applied = int(metrics["applied"])
+    if applied:
       for name in ("bits_per_dim", "log_prob_z", "log_det"):
         sums[name] = sums.get(name, 0.) + float(metrics[name])
-      count += 1
-      recent.add(metrics["bits_per_dim"])
+      count += applied
+      recent.add(float(metrics["bits_per_dim"]) / applied, applied)
     consecutive = int(run.consecutive_skips.numpy())
-    if consecutive:
-      logging.warning("Step %d skipped: non-finite loss, gradient or update "
-                      "(%d in a row, %d in all).", step, consecutive,
-                      int(run.num_skipped.numpy()))
-      if consecutive >= config.max_consecutive_skips:
-        raise diverged(
-            f"{consecutive} consecutive training steps had a non-finite loss, "
-            f"gradient or update (the last was step {step})")
+    if applied < num_steps:
+      logging.warning("%d of steps %d-%d skipped: non-finite loss, gradient "
+                      "or update (%d in a row, %d in all).",
+                      num_steps - applied, step - num_steps + 1, step,
+                      consecutive, int(run.num_skipped.numpy()))
+    if consecutive >= config.max_consecutive_skips:
+      raise diverged(
+          f"{consecutive} consecutive training steps had a non-finite loss, "
+          f"gradient or update (the last was step {step})")
     if step % config.log_every == 0 or step == config.train_steps:
       means = {k: v / max(count, 1) for k, v in sums.items()}
       images_per_second = line(step, {"bits/dim": means.get("bits_per_dim",
@@ -237,7 +244,9 @@ def train(config, workdir, extra_files=None):
           learning_rate=float(metrics["learning_rate"]),
           grad_norm=float(metrics["grad_norm"]),
           images_per_second=images_per_second,
-          skipped_steps=float(run.num_skipped.numpy())))
+          skipped_steps=float(run.num_skipped.numpy()),
+          **({"loss_scale": float(run.loss_scale.numpy())}
+             if config.mixed_precision == "float16" else {})))
       sums, count = {}, 0
     if (step % config.checkpoint_every == 0 and step < config.train_steps and
         consecutive == 0):

@@ -5,7 +5,15 @@ dequantization, `-(log p(x) - D log 2^n_bits) / (D log 2)`; per-replica losses
 are divided by the global batch size and the gradients summed over replicas.
 The update is computed in cross-replica context and applied only if the loss,
 the gradient norm and every updated value are finite; otherwise the step is
-skipped and counted.
+skipped and counted. `train_steps(iterator, k)` runs `k` such steps in one
+compiled call (a `tf.while_loop`), so the host meets the device once per call.
+
+Mixed precision (`TrainConfig.mixed_precision`) runs the coupling networks in
+bfloat16 or float16 (`glow_ood.model.Glow`); with float16 the loss is scaled
+by a dynamic loss scale `S` before the gradient (and the gradients by `1/S`):
+a step whose loss is finite but whose gradients overflow halves `S` and is
+skipped without counting towards `max_consecutive_skips`; after
+`LOSS_SCALE_PERIOD` applied steps in a row `S` doubles.
 """
 
 import hashlib
@@ -24,7 +32,13 @@ from glow_ood.train import distribution
 from glow_ood.train import ema as ema_lib
 from glow_ood.train import optimizers
 
-__all__ = ["TrainState", "learning_rate_at"]
+__all__ = ["TrainState", "learning_rate_at", "LOSS_SCALE_PERIOD",
+           "INITIAL_LOSS_SCALE"]
+
+# Dynamic loss scaling of float16 mixed precision (the values of
+# tf.keras.mixed_precision.LossScaleOptimizer).
+INITIAL_LOSS_SCALE = 2. ** 15
+LOSS_SCALE_PERIOD = 2000
 
 
 def _remove_folder(folder):
@@ -52,14 +66,20 @@ class TrainState:
   global batch (the same images on every worker, so every worker gets the
   same values);
   `train_step(iterator)` takes one global batch, computes the update in
-  cross-replica context and applies it only if everything is finite.
+  cross-replica context and applies it only if everything is finite;
+  `train_steps(iterator, k)` runs `k` of them in one call.
   """
 
   def __init__(self, config, workdir, strategy, train_images):
     self.config = config
     self.strategy = strategy
+    precision = config.mixed_precision
+    self._scaled_loss = precision == "float16"
     with strategy.scope():
-      self.model = model_lib.Glow(config.model)
+      self.model = model_lib.Glow(
+          config.model,
+          coupling_compute_dtype=None if precision == "none" else precision,
+          recompute_couplings=config.recompute_couplings)
       variables = self.model.trainable_variables
       self.optimizer = optimizers.make_optimizer(config.optimizer, variables)
       self.ema = (ema_lib.ExponentialMovingAverage(variables, config.ema_decay)
@@ -69,12 +89,20 @@ class TrainState:
                                      name="num_skipped")
       self.consecutive_skips = tf.Variable(0, dtype=tf.int64, trainable=False,
                                            name="consecutive_skips")
+      self.loss_scale = tf.Variable(
+          INITIAL_LOSS_SCALE if self._scaled_loss else 1., dtype=tf.float32,
+          trainable=False, name="loss_scale")
+      self.loss_scale_good_steps = tf.Variable(
+          0, dtype=tf.int64, trainable=False, name="loss_scale_good_steps")
     self.train_images = train_images
     trackables = dict(model=self.model, optimizer=self.optimizer,
                       step=self.step, num_skipped=self.num_skipped,
                       consecutive_skips=self.consecutive_skips)
     if self.ema is not None:
       trackables["ema"] = self.ema
+    if self._scaled_loss:
+      trackables.update(loss_scale=self.loss_scale,
+                        loss_scale_good_steps=self.loss_scale_good_steps)
     self.checkpoint = tf.train.Checkpoint(**trackables)
     self.is_chief = distribution.is_chief(strategy)
     self.checkpoint_dir = os.path.join(workdir, run_folder.CHECKPOINTS_DIR)
@@ -85,7 +113,21 @@ class TrainState:
     # lines (the k-th update is step k; `self.step` is k - 1 while it runs).
     self._nonfinite_steps = tf.constant(
         sorted(config.nonfinite_loss_steps) or [-1], tf.int64)
-    self.train_step = tf.function(self._train_step, autograph=False)
+    self._train_steps = tf.function(self._train_steps_fn, autograph=False)
+
+  def train_steps(self, iterator, num_steps):
+    """Runs `num_steps` training steps in one compiled call.
+
+    Returns a dict of scalars: `bits_per_dim`, `log_prob_z`, `log_det`: the
+    sums over the applied steps of the batch means; `applied`: how many steps
+    were applied; `loss`, `grad_norm`, `learning_rate`: those of the last
+    step.
+    """
+    return self._train_steps(iterator, tf.constant(num_steps, tf.int64))
+
+  def train_step(self, iterator):
+    """One training step (`train_steps(iterator, 1)`)."""
+    return self.train_steps(iterator, 1)
 
   def _make_iterator(self):
     """The training batches from step `self.step` on, one slice per worker.
@@ -222,15 +264,41 @@ class TrainState:
       poisoned = tf.reduce_any(tf.equal(self.step + 1, self._nonfinite_steps))
       bpd = tf.where(poisoned, tf.constant(np.nan, bpd.dtype), bpd)
       loss = tf.nn.compute_average_loss(bpd, global_batch_size=config.batch_size)
-    grads = tape.gradient(loss, variables)
+      scaled = loss * self.loss_scale if self._scaled_loss else loss
+    grads = tape.gradient(scaled, variables)
     grads = [tf.zeros_like(v) if g is None else g
              for g, v in zip(grads, variables)]
+    if self._scaled_loss:
+      grads = [g / self.loss_scale for g in grads]
     sums = {"bits_per_dim": tf.reduce_sum(bpd),
             "log_prob_z": tf.reduce_sum(terms.log_prob_z),
             "log_det": tf.reduce_sum(terms.log_det)}
     return loss, grads, sums
 
-  def _train_step(self, iterator):
+  def _train_steps_fn(self, iterator, num_steps):
+    zero = tf.constant(0., tf.float32)
+    names = ("bits_per_dim", "log_prob_z", "log_det")
+
+    def body(i, applied, sums, last):
+      metrics = self._one_step(iterator)
+      ok = tf.cast(metrics["applied"], tf.float32)
+      sums = tuple(total + ok * tf.cast(metrics[n], tf.float32)
+                   for total, n in zip(sums, names))
+      last = tuple(tf.cast(metrics[n], tf.float32)
+                   for n in ("loss", "grad_norm", "learning_rate"))
+      return (i + 1, applied + tf.cast(metrics["applied"], tf.int64), sums,
+              last)
+
+    _, applied, sums, last = tf.while_loop(
+        lambda i, *_: i < num_steps, body,
+        (tf.constant(0, tf.int64), tf.constant(0, tf.int64), (zero,) * 3,
+         (zero,) * 3), parallel_iterations=1)
+    result = dict(zip(names, sums))
+    result.update(zip(("loss", "grad_norm", "learning_rate"), last))
+    result["applied"] = applied
+    return result
+
+  def _one_step(self, iterator):
     config = self.config
     strategy = self.strategy
     x = next(iterator)
@@ -245,27 +313,48 @@ class TrainState:
                                         use_norm=grad_norm)
     learning_rate = learning_rate_at(config, self.step)
     update = self.optimizer.updates(grads, learning_rate)
-    finite = tf.logical_and(tf.math.is_finite(loss), tf.math.is_finite(grad_norm))
+    finite_loss = tf.math.is_finite(loss)
+    finite = tf.logical_and(finite_loss, tf.math.is_finite(grad_norm))
     for value in update[0]:
       finite = tf.logical_and(finite,
                               tf.reduce_all(tf.math.is_finite(value)))
 
     def apply():
-      with tf.control_dependencies([self.optimizer.assign(*update),
-                                    self.consecutive_skips.assign(0)]):
+      ops = [self.optimizer.assign(*update), self.consecutive_skips.assign(0)]
+      if self._scaled_loss:
+        good = self.loss_scale_good_steps + 1
+        grow = good >= LOSS_SCALE_PERIOD
+        ops += [self.loss_scale.assign(tf.where(grow, 2. * self.loss_scale,
+                                                self.loss_scale)),
+                self.loss_scale_good_steps.assign(
+                    tf.where(grow, tf.zeros_like(good), good))]
+      with tf.control_dependencies(ops):
         if self.ema is not None:
           with tf.control_dependencies([self.ema.update()]):
             return tf.constant(True)
         return tf.constant(True)
 
     def skip():
-      with tf.control_dependencies([self.num_skipped.assign_add(1),
-                                    self.consecutive_skips.assign_add(1)]):
+      ops = [self.num_skipped.assign_add(1)]
+      if self._scaled_loss:
+        # Finite loss, overflowing gradients: the scale is too large. Halve
+        # it; this skip does not count towards max_consecutive_skips.
+        overflow = tf.logical_and(finite_loss, self.loss_scale > 1.)
+        ops += [self.loss_scale.assign(tf.where(
+                    overflow, self.loss_scale / 2., self.loss_scale)),
+                self.loss_scale_good_steps.assign(0),
+                self.consecutive_skips.assign_add(
+                    tf.where(overflow, tf.constant(0, tf.int64), 1))]
+      else:
+        ops.append(self.consecutive_skips.assign_add(1))
+      with tf.control_dependencies(ops):
         return tf.constant(False)
 
     applied = tf.cond(finite, apply, skip)
     with tf.control_dependencies([applied]):
-      self.step.assign_add(1)
+      step_update = self.step.assign_add(1)
+    with tf.control_dependencies([step_update]):
+      applied = tf.identity(applied)
     metrics.update(loss=loss, grad_norm=grad_norm, learning_rate=learning_rate,
                    applied=applied)
     return metrics

@@ -85,15 +85,23 @@ class RecordingRun(train_lib.TrainState):
     super().__init__(*args, **kwargs)
     self.initial = None
     self.history = []
-    step = self.train_step
+    steps = self.train_steps
 
-    def recorded_step(iterator):
-      metrics = step(iterator)
-      self.history.append(record_state(self, applied=bool(metrics["applied"]),
-                                 loss=float(metrics["loss"])))
-      return metrics
+    def recorded_steps(iterator, num_steps):
+      # One step per call, so that every step's state is recorded.
+      total = {}
+      for _ in range(num_steps):
+        metrics = steps(iterator, 1)
+        self.history.append(record_state(
+            self, applied=bool(metrics["applied"]),
+            loss=float(metrics["loss"])))
+        for name in ("bits_per_dim", "log_prob_z", "log_det", "applied"):
+          total[name] = total.get(name, 0) + metrics[name].numpy()
+        total.update({name: metrics[name].numpy()
+                      for name in ("loss", "grad_norm", "learning_rate")})
+      return total
 
-    self.train_step = recorded_step
+    self.train_steps = recorded_steps
 
   def initialize_or_restore(self, found):
     result = super().initialize_or_restore(found)
