@@ -6,6 +6,26 @@ network width, image shape) and run in one process, alternating round by round
 steps and `--steps_per_round` log-prob evaluations per model; the report gives
 the median images/s over rounds and the ratio ours / tfp.
 
+One run prints, in order (`--sections`):
+
+  peak     the machine's measured arithmetic peak in TensorFlow: a 3x3
+           convolution 512->512 at 16x16, batch 32, and a 2048^3 matmul;
+  compare  our training step and log-prob vs tfb.Glow's (ratio ours / tfp);
+  phases   our log-prob (forward), backward and optimizer phases, each in
+           conv GFLOP/s and percent of the measured conv peak;
+  profile  the top op types of a profile of our training step, with shares;
+  loop     the training loop's step (`glow_ood.train.step.TrainState` under
+           the default strategy: input pipeline, EMA, finite checks, one host
+           sync per call) vs a bare step of the same model (forward, backward
+           and Adamax in one tf.function on a fixed batch);
+  memory   peak memory (the process's peak resident set, VmHWM) of training
+           at `--memory_batch_size`, without and with recomputed coupling
+           activations, each in a fresh process;
+  scaling  images/s of our training step when one of width, steps per level,
+           batch and image size changes from the config (`--scaling`), with
+           the cost per image relative to the config's and what the conv
+           FLOP count predicts.
+
 Run from the repository root:
 
   python benchmarks/throughput.py                      # reference config
@@ -47,6 +67,9 @@ import bijectors
 from glow_ood import configs
 from glow_ood.train import optimizers
 
+from benchmarks import profile_ops
+from benchmarks import sections as sections_lib
+
 tfb = tfp.bijectors
 tfd = tfp.distributions
 
@@ -87,6 +110,28 @@ flags.DEFINE_integer("max_retries", 3, "Re-timings of a contended block.")
 flags.DEFINE_float("retry_sleep", 2.0, "Seconds to wait before a re-timing.")
 flags.DEFINE_bool("skip_train", False, "Only time log-prob.")
 flags.DEFINE_bool("skip_log_prob", False, "Only time the training step.")
+SECTIONS = ("peak", "compare", "phases", "profile", "loop", "memory", "scaling")
+flags.DEFINE_list("sections", list(SECTIONS),
+                  f"Parts of the report, any of {', '.join(SECTIONS)}.")
+flags.DEFINE_integer("profile_calls", 2, "Profiled training steps.")
+flags.DEFINE_integer("profile_top", 12, "Op types listed from the profile.")
+flags.DEFINE_integer("loop_steps", 6, "Timed steps of the loop and bare steps.")
+flags.DEFINE_integer("steps_per_call", 1, "The loop's TrainConfig.steps_per_call.")
+flags.DEFINE_float("ema_decay", 0.999, "The loop's EMA decay (0 = none).")
+flags.DEFINE_integer("memory_batch_size", 64, "Batch of the memory section.")
+flags.DEFINE_integer("memory_steps", 2, "Training steps of a memory child.")
+flags.DEFINE_string(
+    "scaling", "hidden_width=128,256,512;num_steps_per_level=4,8,32;"
+    "batch_size=16,32,64;image_size=32,64",
+    "Scaling table: `flag=v1,v2,...` groups separated by ';'; each value "
+    "changes one flag of the config.")
+flags.DEFINE_integer("scaling_steps", 2, "Timed training steps per scaling cell.")
+flags.DEFINE_enum("mixed_precision", "none", list(configs.MIXED_PRECISION),
+                  "Our coupling networks' compute dtype.")
+flags.DEFINE_bool("recompute_couplings", False,
+                  "Recompute our coupling activations in the backward pass.")
+flags.DEFINE_bool("memory_child", False,
+                  "Internal: run one memory measurement and print it.")
 
 MODELS = ("ours", "tfp")
 
@@ -134,11 +179,15 @@ Differences that remain:
 
 
 def build_ours(image_shape):
+  """Our flow and distribution of the flags' config (`tfb.Glow`-matched)."""
   flow = bijectors.build_glow_flow(
       image_shape, FLAGS.num_levels, FLAGS.num_steps_per_level,
       hidden_width=FLAGS.hidden_width, coupling_scale=FLAGS.coupling_scale,
       permutation=FLAGS.permutation, split_prior_type=FLAGS.split_prior_type,
-      learn_top=False, seed=FLAGS.seed, dtype=tf.float32)
+      learn_top=False, seed=FLAGS.seed, dtype=tf.float32,
+      coupling_compute_dtype=(None if FLAGS.mixed_precision == "none"
+                              else FLAGS.mixed_precision),
+      recompute_couplings=FLAGS.recompute_couplings)
   base = tfd.Sample(tfd.Normal(0., 1.), [flow.latent_size])
   dist = tfd.TransformedDistribution(base, tfb.Invert(flow))
   return flow, dist
@@ -252,11 +301,20 @@ def _time_calls(fn, x, steps):
 
 def main(argv):
   del argv
+  if FLAGS.memory_child:
+    _memory_child()
+    return
+  sections = [v.strip() for v in FLAGS.sections if v.strip()]
+  for v in sections:
+    if v not in SECTIONS:
+      raise app.UsageError(f"Unknown section {v!r}; choose from {SECTIONS}.")
   if FLAGS.intra_op_threads:
     tf.config.threading.set_intra_op_parallelism_threads(FLAGS.intra_op_threads)
   if FLAGS.inter_op_threads:
     tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_threads)
   models = [m.strip() for m in FLAGS.models if m.strip()]
+  if "compare" not in sections:
+    models = []
   for m in models:
     if m not in MODELS:
       raise app.UsageError(f"Unknown model {m!r}; choose from {MODELS}.")
@@ -284,6 +342,156 @@ def main(argv):
   rng = np.random.default_rng(FLAGS.seed)
   x = tf.constant(rng.uniform(-0.5, 0.5, (batch,) + image_shape), tf.float32)
 
+  print(f"Machine: {_machine()}")
+  peak = None
+  if "peak" in sections:
+    peak = sections_lib.measure_peak()
+    print(f"\n== Measured peak: conv3x3 512->512 16x16 batch 32 fp32 "
+          f"{peak['conv']:.1f} GFLOP/s; 2048^3 matmul {peak['matmul']:.1f} "
+          "GFLOP/s")
+  if "compare" in sections and models:
+    print("\n== Ours vs tfb.Glow")
+    _compare(models, image_shape, batch, x)
+  flops_fwd = conv_flops(image_shape, FLAGS.num_levels,
+                         FLAGS.num_steps_per_level, FLAGS.hidden_width,
+                         FLAGS.split_prior_type == "learned",
+                         FLAGS.coupling_scale == "additive")
+  if "phases" in sections or "profile" in sections:
+    flow, dist = build_ours(image_shape)
+    dist.log_prob(x)
+    train_step, log_prob, variables = make_functions(flow, dist,
+                                                     FLAGS.jit_compile)
+    if "phases" in sections:
+      print("\n== Phases of our training step (conv FLOPs; backward = 2x "
+            "forward)")
+      for line in sections_lib.phases(dist, variables, train_step, log_prob,
+                                      x, flops_fwd, peak, FLAGS.rounds,
+                                      FLAGS.steps_per_round):
+        print(line, flush=True)
+    if "profile" in sections:
+      rows, wall = profile_ops.profile_ops(lambda: train_step(x),
+                                           FLAGS.profile_calls)
+      print(f"\n== Profile of our training step ({FLAGS.profile_calls} "
+            f"steps, {wall:.2f} s wall per step; shares of the summed op "
+            "time)")
+      for line in profile_ops.format_rows(rows, FLAGS.profile_top):
+        print(line)
+  if "loop" in sections:
+    print("\n== Training loop vs bare step (same model, images/s)")
+    for line in sections_lib.loop_vs_bare(
+        _glow_config(image_shape), batch, FLAGS.loop_steps,
+        FLAGS.steps_per_call, FLAGS.ema_decay or None, FLAGS.seed):
+      print(line, flush=True)
+  if "memory" in sections:
+    print(f"\n== Peak memory of training, batch {FLAGS.memory_batch_size} "
+          "(fresh process each; VmHWM)")
+    for recompute in (False, True):
+      print(sections_lib.memory_line(_child_command(recompute), recompute),
+            flush=True)
+  if "scaling" in sections:
+    print("\n== Scaling of our training step (one flag changed at a time)")
+    for line in sections_lib.scaling(_scaling_groups(), _scaling_cell, peak):
+      print(line, flush=True)
+
+
+def _machine():
+  """CPU model and whether it has AVX-512 (from /proc/cpuinfo)."""
+  model, avx512 = "unknown CPU", False
+  try:
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        if line.startswith("model name") and model == "unknown CPU":
+          model = line.split(":", 1)[1].strip()
+        if line.startswith("flags"):
+          avx512 = "avx512f" in line.split()
+  except OSError:
+    pass
+  return (f"{model}, {os.cpu_count()} CPUs, "
+          f"{'AVX-512' if avx512 else 'no AVX-512'}")
+
+
+def _glow_config(image_shape):
+  """The flags' architecture as a `GlowConfig` (for the training loop)."""
+  return configs.GlowConfig(
+      image_shape=tuple(image_shape), num_levels=FLAGS.num_levels,
+      num_steps_per_level=FLAGS.num_steps_per_level,
+      hidden_width=FLAGS.hidden_width, coupling_scale=FLAGS.coupling_scale,
+      permutation=FLAGS.permutation, split_prior=FLAGS.split_prior_type,
+      learn_top=False, seed=FLAGS.seed)
+
+
+def _child_command(recompute):
+  """This program in a fresh process measuring memory (`--memory_child`)."""
+  args = [sys.executable, os.path.abspath(__file__), "--memory_child",
+          f"--batch_size={FLAGS.memory_batch_size}",
+          f"--recompute_couplings={recompute}"]
+  for name in ("num_levels", "num_steps_per_level", "hidden_width",
+               "image_size", "channels", "coupling_scale", "permutation",
+               "split_prior_type", "memory_steps", "mixed_precision", "seed",
+               "jit_compile"):
+    args.append(f"--{name}={FLAGS[name].value}")
+  return args
+
+
+def _memory_child():
+  """Builds our model, trains `--memory_steps` steps, prints peak memory."""
+  image_shape = (FLAGS.image_size, FLAGS.image_size, FLAGS.channels)
+  rng = np.random.default_rng(FLAGS.seed)
+  x = tf.constant(rng.uniform(-0.5, 0.5, (FLAGS.batch_size,) + image_shape),
+                  tf.float32)
+  flow, dist = build_ours(image_shape)
+  dist.log_prob(x)
+  train_step, _, _ = make_functions(flow, dist, FLAGS.jit_compile)
+  before = sections_lib.resident_mb()
+  start = time.perf_counter()
+  train_step(x).numpy()   # traces
+  traced = time.perf_counter()
+  for _ in range(FLAGS.memory_steps):
+    train_step(x).numpy()
+  seconds = (time.perf_counter() - traced) / FLAGS.memory_steps
+  print(sections_lib.MEMORY_TAG, sections_lib.peak_mb(), before, seconds,
+        traced - start)
+
+
+def _scaling_groups():
+  groups = []
+  for group in FLAGS.scaling.split(";"):
+    if not group.strip():
+      continue
+    name, _, values = group.partition("=")
+    name = name.strip()
+    if name not in ("hidden_width", "num_steps_per_level", "batch_size",
+                    "image_size", "num_levels"):
+      raise app.UsageError(f"--scaling: cannot vary {name!r}.")
+    groups.append((name, [int(v) for v in values.split(",") if v.strip()]))
+  return groups
+
+
+def _scaling_cell(name, value):
+  """`(images/s, conv FLOPs per image)` of our training step with `name=value`."""
+  saved = FLAGS[name].value
+  FLAGS[name].value = value
+  try:
+    image_shape = (FLAGS.image_size, FLAGS.image_size, FLAGS.channels)
+    rng = np.random.default_rng(FLAGS.seed)
+    x = tf.constant(rng.uniform(-0.5, 0.5, (FLAGS.batch_size,) + image_shape),
+                    tf.float32)
+    flow, dist = build_ours(image_shape)
+    dist.log_prob(x)
+    train_step, _, _ = make_functions(flow, dist, FLAGS.jit_compile)
+    train_step(x).numpy()
+    seconds, _ = _time_calls(train_step, x, FLAGS.scaling_steps)
+    flops = conv_flops(image_shape, FLAGS.num_levels,
+                       FLAGS.num_steps_per_level, FLAGS.hidden_width,
+                       FLAGS.split_prior_type == "learned",
+                       FLAGS.coupling_scale == "additive")
+    return FLAGS.batch_size * FLAGS.scaling_steps / seconds, flops
+  finally:
+    FLAGS[name].value = saved
+
+
+def _compare(models, image_shape, batch, x):
+  """Ours vs tfb.Glow, alternating round by round (the `compare` section)."""
   fns = {}
   for name in models:
     t0 = time.perf_counter()
@@ -379,6 +587,7 @@ def main(argv):
     print(f"  other processes used {statistics.mean(loads):.2f} CPUs on "
           f"average during the recorded blocks (max {max(loads):.2f}) of "
           f"{os.cpu_count()}.")
+
 
 
 if __name__ == "__main__":
