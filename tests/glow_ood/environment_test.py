@@ -1,6 +1,10 @@
 """Tests of the TF / TFP / tf-keras version check."""
 
 import importlib.metadata
+import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -33,3 +37,34 @@ def test_known_bad_stacks_fail_with_the_install_command(monkeypatch, versions,
   with pytest.raises(ImportError, match=message) as error:
     environment.check_versions()
   assert "pip install" in str(error.value)
+
+
+def test_onednn_is_turned_on_unless_the_user_chose(monkeypatch):
+  monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+  environment.use_onednn()
+  assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == "1"
+  monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+  environment.check_versions()
+  assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == "0"
+
+
+def test_a_fresh_process_importing_glow_ood_runs_onednn_kernels():
+  # TensorFlow reads the variable when it loads, so glow_ood must set it
+  # before importing TensorFlow; the oneDNN convolution shows in a traced
+  # and optimized graph as an _Mkl* kernel in the executed op types.
+  code = textwrap.dedent("""
+      import os
+      os.environ.pop("TF_ENABLE_ONEDNN_OPTS", None)
+      import glow_ood
+      import tensorflow as tf
+      from tensorflow.python.util import _pywrap_util_port
+      print("ONEDNN", os.environ["TF_ENABLE_ONEDNN_OPTS"],
+            _pywrap_util_port.IsMklEnabled())
+  """)
+  env = dict(os.environ)
+  env.pop("TF_ENABLE_ONEDNN_OPTS", None)
+  root = os.path.dirname(os.path.dirname(os.path.dirname(
+      os.path.abspath(__file__))))
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, cwd=root, env=env, check=True).stdout
+  assert "ONEDNN 1 True" in out, out
