@@ -281,8 +281,9 @@ class TrainState:
 
     def body(i, applied, sums, last):
       metrics = self._one_step(iterator)
-      ok = tf.cast(metrics["applied"], tf.float32)
-      sums = tuple(total + ok * tf.cast(metrics[n], tf.float32)
+      # A skipped step adds nothing (0 * NaN would be NaN).
+      sums = tuple(total + tf.where(metrics["applied"],
+                                    tf.cast(metrics[n], tf.float32), 0.)
                    for total, n in zip(sums, names))
       last = tuple(tf.cast(metrics[n], tf.float32)
                    for n in ("loss", "grad_norm", "learning_rate"))

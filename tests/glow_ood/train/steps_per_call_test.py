@@ -145,11 +145,6 @@ def test_train_steps_equals_single_steps(toy_dir, tmp_path):
                                atol=TOLERANCE, err_msg=variable.name)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "library bug: TrainState._train_steps_fn sums `ok * metric` with ok = 0. "
-    "for a skipped step, and 0 * NaN = NaN, so one non-finite step makes the "
-    "whole call's bits_per_dim sum NaN (logged, and fed to the health "
-    "check's running loss)"))
 def test_a_skipped_step_does_not_poison_the_sums_of_its_call(toy_dir,
                                                              tmp_path):
   config = tiny_config(toy_dir, nonfinite_loss_steps=(2,))
