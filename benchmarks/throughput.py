@@ -145,8 +145,8 @@ Differences that remain:
     conv1x1 no-bias -> ActNorm -> ReLU -> zero-init conv3x3 + bias, output
     * exp(3 * log_scale); tfb.GlowDefaultNetwork: conv3x3 + bias -> ReLU ->
     conv1x1 + bias -> ReLU -> zero-init conv3x3 + bias (no ActNorm, no
-    output log-scale). Same conv FLOPs; ours adds 2 ActNorms (tf.cond +
-    scale/shift over the hidden activations) per coupling.
+    output log-scale). Same conv FLOPs; ours folds its 2 ActNorms into the
+    convolutions once they are initialized (kernel scale + bias, no tf.cond).
   * shift/scale split of the net output: ours interleaved (h[..., 0::2],
     h[..., 1::2], openai/glow); tfb.Glow contiguous halves (h[..., :c],
     h[..., c:]).
@@ -156,8 +156,8 @@ Differences that remain:
     conv3x3 + bias).
   * 1x1 conv: ours one matmul with W = P L U (+ diag(sign * exp(log_s)));
     tfb.Glow ScaleMatvecLU (matvec with the reconstructed LU matrix).
-  * ActNorm: ours (x - loc) * exp(-log_scale), data init in a tf.cond on
-    every call; tfb.Glow Invert(Chain([Scale, Shift])) with a
+  * ActNorm: ours (x - loc) * exp(-log_scale), data init in a tf.cond only
+    in functions traced before it ran; tfb.Glow Invert(Chain([Scale, Shift])) with a
     TransformedVariable scale, tf.cond init check in forward and in log-det.
   * event structure: ours one fused bijector per layer computing transform
     and log-det in one pass; tfb.Glow nested Chain / Blockwise / Invert /
@@ -166,9 +166,8 @@ Differences that remain:
     transform and again for the log-det, so every coupling / exit network
     runs twice per log-prob (2x the conv FLOPs, also in the backward pass).
     Grappler does not merge the copies; XLA (--jit_compile) does.
-  * conv fusion: tfb.Glow's conv + bias + ReLU are fused by grappler into
-    one oneDNN _FusedConv2D; ours has an ActNorm between conv and ReLU, so
-    ours runs conv, ActNorm and ReLU as separate passes.
+  * conv fusion: both models' conv + bias + ReLU are fused by grappler into
+    one _FusedConv2D (ours once its ActNorms are folded in).
   * coupling-net initializers: ours N(0, 0.05^2); tfb.Glow he_normal
     (values only, no cost difference). tfb.Glow's exit scale exp(s + 2) is
     e^2, not 1, at initialization, hence its much lower initial log-prob."""

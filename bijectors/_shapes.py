@@ -2,7 +2,8 @@
 
 import tensorflow.compat.v2 as tf
 
-__all__ = ["as_image_batch", "restore_batch", "num_spatial_positions"]
+__all__ = ["as_image_batch", "restore_batch", "num_spatial_positions",
+           "split_channels"]
 
 
 def as_image_batch(x):
@@ -44,3 +45,15 @@ def num_spatial_positions(x):
   if hw.is_fully_defined():
     return tf.constant(hw[0] * hw[1], dtype=x.dtype)
   return tf.cast(tf.reduce_prod(tf.shape(x)[-3:-1]), x.dtype)
+
+
+def split_channels(x, num_first):
+  """`(x[..., :num_first], x[..., num_first:])` as one `tf.split`.
+
+  The same values as the two slices; its gradient is one concatenation, where
+  the slices' gradients each write a zero-padded copy of `x`.
+  """
+  channels = x.shape[-1]
+  if channels is None:
+    return x[..., :num_first], x[..., num_first:]
+  return tf.split(x, [num_first, int(channels) - num_first], axis=-1)

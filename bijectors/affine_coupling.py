@@ -158,7 +158,7 @@ class AffineCoupling(_checks.ChannelChecks, fused_bijector.FusedBijector):
     return tf.math.log_sigmoid(s + 2.)
 
   def _forward_and_log_det(self, x):
-    x_a, x_b = x[..., :self._num_masked], x[..., self._num_masked:]
+    x_a, x_b = _shapes.split_channels(x, self._num_masked)
     shift, s = self._shift_and_scale_terms(x_a)
     if s is None:
       return (tf.concat([x_a, x_b + shift], axis=-1),
@@ -169,7 +169,7 @@ class AffineCoupling(_checks.ChannelChecks, fused_bijector.FusedBijector):
             tf.reduce_sum(log_scale, axis=[-3, -2, -1]))
 
   def _inverse_and_log_det(self, y):
-    y_a, y_b = y[..., :self._num_masked], y[..., self._num_masked:]
+    y_a, y_b = _shapes.split_channels(y, self._num_masked)
     shift, s = self._shift_and_scale_terms(y_a)
     if s is None:
       return (tf.concat([y_a, y_b - shift], axis=-1),

@@ -24,6 +24,18 @@ def _normal_kernel(shape, seed, dtype):
       shape, seed=[seed, 0], stddev=_KERNEL_STDDEV, dtype=dtype)
 
 
+def _conv2d(x, kernel):
+  """SAME-padded stride-1 `conv2d(x, kernel)`; an empty batch gives empty output.
+
+  oneDNN's convolution returns a wrongly shaped result for a batch of zero
+  images, so a batch known to be empty is answered without it.
+  """
+  if x.shape.rank is not None and x.shape[0] == 0:
+    return tf.zeros(tf.concat([tf.shape(x)[:-1], [kernel.shape[-1]]], 0),
+                    x.dtype)
+  return tf.nn.conv2d(x, kernel, strides=1, padding="SAME")
+
+
 class ZeroInitConv2d(tf.Module):
   """`y = (conv(x, w) + b) * exp(3 * log_scale)`, all parameters zero at start.
 
@@ -60,7 +72,7 @@ class ZeroInitConv2d(tf.Module):
   def __call__(self, x):
     _check_network_input(type(self).__name__, x, self.kernel.shape[2])
     kernel, bias = self._folded()
-    y = tf.nn.conv2d(x, tf.cast(kernel, x.dtype), strides=1, padding="SAME")
+    y = _conv2d(x, tf.cast(kernel, x.dtype))
     return tf.nn.bias_add(y, tf.cast(bias, x.dtype))
 
   def split_outputs(self, x, num_parts):
@@ -82,7 +94,7 @@ class ZeroInitConv2d(tf.Module):
         [0, 1, 2, 4, 3]), shape)
     bias = tf.reshape(tf.transpose(tf.reshape(bias, [out // num_parts,
                                                      num_parts])), [out])
-    y = tf.nn.conv2d(x, tf.cast(kernel, x.dtype), strides=1, padding="SAME")
+    y = _conv2d(x, tf.cast(kernel, x.dtype))
     return tf.split(tf.nn.bias_add(y, tf.cast(bias, x.dtype)), num_parts,
                     axis=-1)
 
@@ -156,8 +168,7 @@ class GlowCouplingNetwork(tf.Module):
 
   def _conv(self, x, kernel):
     x = tf.cast(x, self.compute_dtype)
-    kernel = tf.cast(kernel, self.compute_dtype)
-    return tf.nn.conv2d(x, kernel, strides=1, padding="SAME")
+    return _conv2d(x, tf.cast(kernel, self.compute_dtype))
 
   def _normalized(self, x, kernel, norm):
     """ReLU(ActNorm(conv(x, kernel))), the ActNorm folded in where it is initialized."""

@@ -205,8 +205,8 @@ class MultiScaleFlow(fused_bijector.FusedBijector):
       if index == last:
         latents.append(h)
       else:
-        latents.append(h[..., self._num_kept[index]:])
-        h = h[..., :self._num_kept[index]]
+        h, latent = _shapes.split_channels(h, self._num_kept[index])
+        latents.append(latent)
       latent_log_det.append(prior_log_det)
       for kind in LOG_DET_KINDS:
         log_det[kind].append(level_log_det[kind])

@@ -79,14 +79,14 @@ class SplitPrior(_checks.ChannelChecks, fused_bijector.FusedBijector):
             _shapes.restore_batch(log_scale, batch_shape, x_a.shape))
 
   def _forward_and_log_det(self, x):
-    x_a, x_b = x[..., :self._num_kept], x[..., self._num_kept:]
+    x_a, x_b = _shapes.split_channels(x, self._num_kept)
     mean, log_scale = self.mean_and_log_scale(x_a)
     y_b = (x_b - mean) * tf.exp(-log_scale)
     return (tf.concat([x_a, y_b], axis=-1),
             -tf.reduce_sum(log_scale, axis=[-3, -2, -1]))
 
   def _inverse_and_log_det(self, y):
-    y_a, y_b = y[..., :self._num_kept], y[..., self._num_kept:]
+    y_a, y_b = _shapes.split_channels(y, self._num_kept)
     mean, log_scale = self.mean_and_log_scale(y_a)
     x_b = y_b * tf.exp(log_scale) + mean
     return (tf.concat([y_a, x_b], axis=-1),

@@ -31,7 +31,6 @@ from tests.glow_ood.train.recording import checkpoint_tensors
 from tests.glow_ood.train.recording import max_difference
 from tests.glow_ood.train.recording import read_events
 from tests.glow_ood.train.recording import tiny_config
-from tests.launch import in_process
 
 NUM_STEPS = 10
 CURVE_ATOL = 5e-3         # bits/dim, per logged step
@@ -225,8 +224,3 @@ def test_mixed_precision_flags():
   glow_flags.define_train_flags(bad)
   with pytest.raises(flags.IllegalFlagValueError, match="mixed_precision"):
     bad(["train.py", "--mixed_precision=float8"])
-  # The launcher has it too.
-  result = in_process.run("launch/train.py", "--helpfull")
-  assert "--mixed_precision: <none|bfloat16|float16>" in result.stdout
-  assert "--steps_per_call" in result.stdout
-  assert "--[no]recompute_couplings" in result.stdout
