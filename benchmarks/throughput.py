@@ -432,8 +432,9 @@ def _child_command(recompute):
   return args
 
 
-def _memory_child():
-  """Builds our model, trains `--memory_steps` steps, prints peak memory."""
+def _ours_on_a_batch():
+  """`(image shape, batch x, train step)` of our model at the flags' config,
+  ActNorm initialized on `x` (one eager log-prob)."""
   image_shape = (FLAGS.image_size, FLAGS.image_size, FLAGS.channels)
   rng = np.random.default_rng(FLAGS.seed)
   x = tf.constant(rng.uniform(-0.5, 0.5, (FLAGS.batch_size,) + image_shape),
@@ -441,6 +442,13 @@ def _memory_child():
   flow, dist = build_ours(image_shape)
   dist.log_prob(x)
   train_step, _, _ = make_functions(flow, dist, FLAGS.jit_compile)
+  return image_shape, x, train_step
+
+
+def _memory_child():
+  """Builds our model, trains `--memory_steps` steps, prints peak memory."""
+  image_shape, x, train_step = _ours_on_a_batch()
+  del image_shape
   before = sections_lib.resident_mb()
   start = time.perf_counter()
   train_step(x).numpy()   # traces
@@ -471,13 +479,7 @@ def _scaling_cell(name, value):
   saved = FLAGS[name].value
   FLAGS[name].value = value
   try:
-    image_shape = (FLAGS.image_size, FLAGS.image_size, FLAGS.channels)
-    rng = np.random.default_rng(FLAGS.seed)
-    x = tf.constant(rng.uniform(-0.5, 0.5, (FLAGS.batch_size,) + image_shape),
-                    tf.float32)
-    flow, dist = build_ours(image_shape)
-    dist.log_prob(x)
-    train_step, _, _ = make_functions(flow, dist, FLAGS.jit_compile)
+    image_shape, x, train_step = _ours_on_a_batch()
     train_step(x).numpy()
     seconds, _ = _time_calls(train_step, x, FLAGS.scaling_steps)
     flops = conv_flops(image_shape, FLAGS.num_levels,
