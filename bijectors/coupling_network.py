@@ -4,12 +4,33 @@ Plain `tf.Module`s holding `tf.Variable`s: their variables are tracked by the
 bijectors that own them (Keras-3 layers inside a `tf.Module` are not).
 """
 
+import contextlib
+import threading
+
 import tensorflow.compat.v2 as tf
 
 from bijectors import _checks
 from bijectors import actnorm as actnorm_lib
 
-__all__ = ["GlowCouplingNetwork", "ZeroInitConv2d"]
+__all__ = ["GlowCouplingNetwork", "ZeroInitConv2d", "full_precision"]
+
+_PRECISION = threading.local()
+
+
+@contextlib.contextmanager
+def full_precision():
+  """Within the block, networks built with a `compute_dtype` compute in their `dtype`.
+
+  E.g. to evaluate a mixed-precision model in float32. It acts where the
+  network's graph is built: on eager calls in the block and on functions
+  traced in it (a function traced before keeps its precision).
+  """
+  previous = getattr(_PRECISION, "full", False)
+  _PRECISION.full = True
+  try:
+    yield
+  finally:
+    _PRECISION.full = previous
 
 # openai/glow initializes conv kernels from N(0, 0.05^2) and multiplies the
 # zero-initialized convolutions' log-scale by 3.
@@ -149,7 +170,7 @@ class GlowCouplingNetwork(tf.Module):
     self.in_channels = int(in_channels)
     self.out_channels = int(out_channels)
     self.dtype = tf.as_dtype(dtype)
-    self.compute_dtype = tf.as_dtype(compute_dtype or dtype)
+    self._compute_dtype = tf.as_dtype(compute_dtype or dtype)
     self.recompute = bool(recompute)
     with self.name_scope:
       self.kernel1 = tf.Variable(
@@ -165,6 +186,13 @@ class GlowCouplingNetwork(tf.Module):
                                           name="actnorm2")
       self.output_conv = ZeroInitConv2d(hidden_width, out_channels, dtype=dtype,
                                         name="output_conv")
+
+  @property
+  def compute_dtype(self):
+    """The convolutions' dtype now: `dtype` inside `full_precision()`."""
+    if getattr(_PRECISION, "full", False):
+      return self.dtype
+    return self._compute_dtype
 
   def _conv(self, x, kernel):
     x = tf.cast(x, self.compute_dtype)

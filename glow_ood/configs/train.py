@@ -70,8 +70,8 @@ class TrainConfig:
       convolutions run in (`"bfloat16"`, `"float16"`); all other flow
       arithmetic, log-dets, ActNorm statistics and 1x1-convolution
       determinants stay in the model's dtype, and so do the weights.
-      `"float16"` gets dynamic loss scaling. Evaluation during training uses
-      the same precision; `launch/evaluate.py` evaluates in the model's dtype.
+      `"float16"` gets dynamic loss scaling. Evaluations (and results.json)
+      are computed in the model's dtype, as `launch/evaluate.py` does.
     recompute_couplings: gradient checkpointing: recompute the coupling
       networks' activations in the backward pass instead of keeping them
       (less memory, more compute; for deep models on accelerators).

@@ -23,6 +23,8 @@ import os
 from absl import logging
 import tensorflow.compat.v2 as tf
 
+from bijectors import coupling_network
+
 from glow_ood import data
 from glow_ood import likelihood_terms
 from glow_ood import progress
@@ -123,6 +125,16 @@ def _load_data(config):
   return train_images, eval_sets
 
 
+def _in_full_precision(evaluator):
+  """`evaluator` run (and traced) in the model's dtype, also under mixed
+  precision: evaluations, results.json and the health probe are float32
+  numbers, comparable with any other run's and with `launch/evaluate.py`."""
+  def evaluate(images):
+    with coupling_network.full_precision():
+      return evaluator(images)
+  return evaluate
+
+
 def _writers(workdir, is_chief):
   if not is_chief:   # only the chief writes the run folder
     return tf.summary.create_noop_writer(), tf.summary.create_noop_writer()
@@ -185,9 +197,9 @@ def train(config, workdir, extra_files=None):
   # Evaluation runs outside `strategy.run`, where an ActNorm traces its
   # initialization branch, which writes every replica's copy: one XLA cluster
   # cannot hold that, so with several replicas evaluation runs without XLA.
-  evaluator = likelihood_terms.BitsPerDimEvaluator(
+  evaluator = _in_full_precision(likelihood_terms.BitsPerDimEvaluator(
       run.model, config.eval_batch_size,
-      jit_compile=config.jit_compile and strategy.num_replicas_in_sync == 1)
+      jit_compile=config.jit_compile and strategy.num_replicas_in_sync == 1))
   probe = run.train_images[:min(len(run.train_images), config.eval_batch_size,
                                 256)]
   health_check = health.StateCheck(run.checkpoint_variables(), evaluator,

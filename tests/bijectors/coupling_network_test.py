@@ -112,6 +112,24 @@ class CouplingNetworkTest(tf.test.TestCase, parameterized.TestCase):
                      before.count("BiasAdd") + before.count("_FusedConv2D")
                      + 2 * 4)
 
+  def test_full_precision_computes_a_mixed_network_in_its_dtype(self):
+    network = coupling_network.GlowCouplingNetwork(
+        3, 6, hidden_width=8, seed=0, compute_dtype=tf.bfloat16)
+    network(util.normal([8, 4, 4, 3], 1))
+    util.perturb_variables(network, stddev=0.1, seed=0)
+    x = util.normal([2, 4, 4, 3], 2)
+    mixed = network(x)
+    with coupling_network.full_precision():
+      self.assertEqual(network.compute_dtype, tf.float32)
+      full = network(x)
+      traced = tf.function(network)
+      traced(x)   # traced in the block: float32 for good
+    self.assertEqual(network.compute_dtype, tf.bfloat16)
+    self.assertAllClose(full, _reference(network, x), rtol=1e-5, atol=1e-5)
+    self.assertAllClose(traced(x), full, rtol=1e-6, atol=1e-6)
+    # bfloat16 has an 8-bit mantissa: the mixed output is visibly different.
+    self.assertGreater(float(tf.reduce_max(tf.abs(mixed - full))), 1e-4)
+
 
 if __name__ == "__main__":
   tf.test.main()
