@@ -109,7 +109,9 @@ def loop_vs_bare(model_config, batch, steps, steps_per_call, ema_decay, seed):
   from glow_ood.train import step as step_lib
 
   rng = np.random.default_rng(seed)
-  images = rng.integers(0, 256, (max(4 * batch, 256),) +
+  # Enough images that epochs (and shuffle-buffer refills) are rare, as with
+  # a real dataset.
+  images = rng.integers(0, 256, (max(64 * batch, 4096),) +
                         tuple(model_config.image_shape), dtype=np.uint8)
   config = configs.TrainConfig(
       model=model_config, batch_size=batch, init_batch_size=min(256, len(images)),
