@@ -1,6 +1,6 @@
 r"""Does a mixed-precision run track the float32 run? Trains the same run in each precision.
 
-    python benchmarks/mixed_precision_curve.py            # fashion_mnist, 300 steps
+    python benchmarks/mixed_precision_curve.py            # fashion_mnist, 300 steps, runs/mixed_precision_curve/
     python benchmarks/mixed_precision_curve.py --precisions=none,bfloat16 \
         --train_steps=1000 --hidden_width=128
 
@@ -33,7 +33,7 @@ from glow_ood.train import loop
 FLAGS = flags.FLAGS
 flags.DEFINE_list("precisions", ["none", "bfloat16", "float16"],
                   f"Precisions to train, of {configs.MIXED_PRECISION}.")
-flags.DEFINE_string("workdir", "/tmp/glow_ood_mixed_precision",
+flags.DEFINE_string("workdir", "runs/mixed_precision_curve",
                     "Parent folder of the runs (one subfolder per precision; "
                     "an existing one is resumed, so use a new folder to "
                     "measure afresh).")
