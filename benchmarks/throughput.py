@@ -447,8 +447,7 @@ def _ours_on_a_batch():
 
 def _memory_child():
   """Builds our model, trains `--memory_steps` steps, prints peak memory."""
-  image_shape, x, train_step = _ours_on_a_batch()
-  del image_shape
+  _, x, train_step = _ours_on_a_batch()
   before = sections_lib.resident_mb()
   start = time.perf_counter()
   train_step(x).numpy()   # traces
