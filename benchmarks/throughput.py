@@ -13,6 +13,9 @@ One run prints, in order (`--sections`):
   compare  our training step and log-prob vs tfb.Glow's (ratio ours / tfp);
   phases   our log-prob (forward), backward and optimizer phases, each in
            conv GFLOP/s and percent of the measured conv peak;
+  ceiling  every convolution shape of the model timed alone (forward, filter
+           and input gradients): the images/s a step made of nothing but
+           these convolutions would reach, next to the measured step;
   profile  the top op types of a profile of our training step, with shares;
   loop     the training loop's step (`glow_ood.train.step.TrainState` under
            the default strategy: input pipeline, EMA, finite checks, one host
@@ -110,7 +113,8 @@ flags.DEFINE_integer("max_retries", 3, "Re-timings of a contended block.")
 flags.DEFINE_float("retry_sleep", 2.0, "Seconds to wait before a re-timing.")
 flags.DEFINE_bool("skip_train", False, "Only time log-prob.")
 flags.DEFINE_bool("skip_log_prob", False, "Only time the training step.")
-SECTIONS = ("peak", "compare", "phases", "profile", "loop", "memory", "scaling")
+SECTIONS = ("peak", "compare", "phases", "ceiling", "profile", "loop", "memory",
+            "scaling")
 flags.DEFINE_list("sections", list(SECTIONS),
                   f"Parts of the report, any of {', '.join(SECTIONS)}.")
 flags.DEFINE_integer("profile_calls", 2, "Profiled training steps.")
@@ -244,28 +248,50 @@ def make_functions(bijector, dist, jit_compile):
 # FLOP estimate (multiply-adds of the convolutions, x2 for FLOPs).
 
 
+def conv_shapes(image_shape, num_levels, num_steps, width, split_learned,
+                additive=False):
+  """The convolutions of one forward pass, as `{(h, w, k, c_in, c_out): n}`.
+
+  Each coupling network is conv k=3 (c/2 -> width), conv k=1 (width ->
+  width), conv k=3 (width -> c_out) at the level's h x w; each learned split
+  prior one conv k=3 of the kept half. The invertible 1x1 convs (c x c
+  matmuls) are left out: they are a fraction of a percent of the FLOPs.
+  """
+  height, wid, channels = image_shape
+  shapes = {}
+  def add(shape, count):
+    shapes[shape] = shapes.get(shape, 0) + count
+  for level in range(num_levels):
+    height, wid, channels = height // 2, wid // 2, channels * 4
+    c_in = channels // 2
+    c_out = (1 if additive else 2) * (channels - c_in)
+    add((height, wid, 3, c_in, width), num_steps)
+    add((height, wid, 1, width, width), num_steps)
+    add((height, wid, 3, width, c_out), num_steps)
+    if level < num_levels - 1:
+      kept = channels // 2
+      if split_learned:
+        add((height, wid, 3, kept, 2 * (channels - kept)), 1)
+      channels = kept
+  return shapes
+
+
+def shape_flops(shape):
+  """Forward FLOPs per image of one convolution `(h, w, k, c_in, c_out)`."""
+  height, wid, k, c_in, c_out = shape
+  return 2 * height * wid * k * k * c_in * c_out
+
+
 def conv_flops(image_shape, num_levels, num_steps, width, split_learned,
                additive=False):
-  """Forward-pass FLOPs of the coupling networks and split-prior convs.
+  """Forward-pass FLOPs per image of the coupling networks and split priors.
 
   Counted once per network; the GFLOP/s printed for tfb.Glow are therefore
   "useful" FLOPs (it evaluates each network twice without XLA).
   """
-  height, wid, channels = image_shape
-  total = 0
-  for level in range(num_levels):
-    height, wid, channels = height // 2, wid // 2, channels * 4
-    positions = height * wid
-    c_in = channels // 2
-    c_out = (1 if additive else 2) * (channels - c_in)
-    macs = (9 * c_in * width + width * width + 9 * width * c_out)
-    total += num_steps * positions * macs
-    if level < num_levels - 1:
-      kept = channels // 2
-      if split_learned:
-        total += positions * 9 * kept * 2 * (channels - kept)
-      channels = kept
-  return 2 * total
+  shapes = conv_shapes(image_shape, num_levels, num_steps, width,
+                       split_learned, additive)
+  return sum(n * shape_flops(s) for s, n in shapes.items())
 
 
 # ---------------------------------------------------------------------------
@@ -355,6 +381,7 @@ def main(argv):
                          FLAGS.num_steps_per_level, FLAGS.hidden_width,
                          FLAGS.split_prior_type == "learned",
                          FLAGS.coupling_scale == "additive")
+  measured = {}
   if "phases" in sections or "profile" in sections:
     flow, dist = build_ours(image_shape)
     dist.log_prob(x)
@@ -363,9 +390,10 @@ def main(argv):
     if "phases" in sections:
       print("\n== Phases of our training step (conv FLOPs; backward = 2x "
             "forward)")
-      for line in sections_lib.phases(dist, variables, train_step, log_prob,
-                                      x, flops_fwd, peak, FLAGS.rounds,
-                                      FLAGS.steps_per_round):
+      lines, measured = sections_lib.phases(
+          dist, variables, train_step, log_prob, x, flops_fwd, peak,
+          FLAGS.rounds, FLAGS.steps_per_round)
+      for line in lines:
         print(line, flush=True)
     if "profile" in sections:
       rows, wall = profile_ops.profile_ops(lambda: train_step(x),
@@ -375,6 +403,17 @@ def main(argv):
             "time)")
       for line in profile_ops.format_rows(rows, FLAGS.profile_top):
         print(line)
+  if "ceiling" in sections:
+    print("\n== Ceiling of the model's own convolution shapes (each timed "
+          "alone; share = of the forward conv FLOPs)")
+    shapes = conv_shapes(image_shape, FLAGS.num_levels,
+                         FLAGS.num_steps_per_level, FLAGS.hidden_width,
+                         FLAGS.split_prior_type == "learned",
+                         FLAGS.coupling_scale == "additive")
+    for line in sections_lib.shape_ceiling(
+        shapes, batch, shape_flops, peak, measured.get("train"),
+        measured.get("log_prob")):
+      print(line, flush=True)
   if "loop" in sections:
     print("\n== Training loop vs bare step (same model, images/s)")
     for line in sections_lib.loop_vs_bare(
