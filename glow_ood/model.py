@@ -10,6 +10,7 @@ import bijectors
 from glow_ood import configs as config_lib
 from glow_ood import model_inputs
 from glow_ood import preprocessing
+from glow_ood.models import density_model
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -89,6 +90,10 @@ class Glow(tf.Module):
     name: Python `str`. Default value: `"glow"`.
   """
 
+  family = "glow"
+  training_input = "dequantized"
+  extras = frozenset({"decomposition"})
+
   def __init__(self, config, validate_args=False, coupling_compute_dtype=None,
                recompute_couplings=False, name="glow"):
     super().__init__(name=name)
@@ -144,6 +149,33 @@ class Glow(tf.Module):
     """
     return self._log_prob(model_inputs.float_images(
         x, self._config, "Glow.log_prob", self._validate_args))
+
+  def loss_terms(self, x):
+    """`density_model.LossTerms` of a training batch of dequantized images `x`.
+
+    bits/dim `-(log p(x) - D log 2**n_bits) / (D log 2)` per example, extras
+    `log_prob_z` and `log_det` (nats, `decompose`'s terms).
+    """
+    terms = self.decompose(x)
+    return density_model.LossTerms(
+        bits_per_dim=preprocessing.bits_per_dim(
+            terms.log_prob, self.num_dims, self._config.n_bits),
+        extras={"log_prob_z": terms.log_prob_z, "log_det": terms.log_det})
+
+  def discrete_log_prob(self, images):
+    """`density_model.Estimate` of log P(image) (nats) of uint8 images `[..., H, W, C]`.
+
+    The density at the bin centres times the bin volume,
+    `log p(x_centre) - D n_bits log 2` (exact up to the density's variation
+    within a bin; no standard error).
+    """
+    images = model_inputs.uint8_images(images, self._config,
+                                       "Glow.discrete_log_prob")
+    x = preprocessing.dequantize(images, self._config.n_bits, "center",
+                                 dtype=self._dtype)
+    log_bin_volume = self.num_dims * self._config.n_bits * tf.math.log(
+        tf.constant(2., self._dtype))
+    return density_model.Estimate(self._log_prob(x) - log_bin_volume)
 
   def encode_with_log_det(self, x):
     """`(z, log|det dz/dx|)` including the priors' log-dets: `[..., D]`, `[...]`."""
@@ -242,13 +274,18 @@ class Glow(tf.Module):
     """(Re-)runs the data-dependent initialization of every ActNorm on `x`.
 
     Call in cross-replica context with one global batch of preprocessed images.
-    Returns log p(x) of that batch after initialization.
+    Returns log p(x) of that batch after initialization (nats).
     """
     x = model_inputs.float_images(
         x, self._config, "Glow.initialize", self._validate_args)
     for layer in self.actnorm_layers():
       layer.initialized.assign(False)
     return self._log_prob(x)
+
+  def data_init(self, x):
+    """`initialize(x)`, returning the batch's bits/dim `[B]` (`density_model`)."""
+    return preprocessing.bits_per_dim(self.initialize(x), self.num_dims,
+                                      self._config.n_bits)
 
   @property
   def is_initialized(self):

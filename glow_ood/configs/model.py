@@ -3,6 +3,7 @@
 import dataclasses
 from typing import Tuple
 
+from glow_ood.configs import image_model
 from glow_ood.configs._validation import option
 from glow_ood.configs._validation import validate
 
@@ -14,7 +15,7 @@ __all__ = ["GlowConfig", "PRESETS", "COUPLING_SCALES", "PERMUTATIONS",
 COUPLING_SCALES = ("exp", "sigmoid", "additive")
 PERMUTATIONS = ("conv1x1_lu", "conv1x1", "reverse", "shuffle")
 SPLIT_PRIORS = ("learned", "standard")
-DTYPES = ("float32", "float64")
+DTYPES = image_model.DTYPES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +38,8 @@ class GlowConfig:
     dtype: `"float32"` or `"float64"`.
     seed: seeds every random initial value of the model.
   """
+  family = "glow"
+
   image_shape: Tuple[int, int, int] = option(
       (32, 32, 3), "Model input H,W,C; must match the (padded / tiled) data.",
       minimum=1)
@@ -59,11 +62,7 @@ class GlowConfig:
   seed: int = option(0, "Seed of the model's initial values.")
 
   def __post_init__(self):
-    if isinstance(self.image_shape, (tuple, list)) and len(
-        self.image_shape) != 3:
-      raise ValueError(
-          f"GlowConfig.image_shape must be (H, W, C) of positive ints; got "
-          f"{self.image_shape}.")
+    image_model.check_image_shape(self)
     validate(self)
     shape = self.image_shape
     factor = 2 ** self.num_levels
@@ -76,8 +75,7 @@ class GlowConfig:
   @property
   def num_dims(self):
     """`D = H * W * C`."""
-    h, w, c = self.image_shape
-    return h * w * c
+    return image_model.num_dims(self)
 
   def replace(self, **changes):
     """A copy with `changes` applied (validated again)."""

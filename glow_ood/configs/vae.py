@@ -1,0 +1,85 @@
+"""`VAEConfig`: the frozen description of a convolutional VAE over 8-bit images."""
+
+import dataclasses
+from typing import Tuple
+
+from glow_ood.configs import image_model
+from glow_ood.configs._validation import option
+from glow_ood.configs._validation import validate
+
+__all__ = ["VAEConfig", "VAE_LIKELIHOODS"]
+
+VAE_LIKELIHOODS = ("discretized_logistic", "categorical")
+
+
+@dataclasses.dataclass(frozen=True)
+class VAEConfig:
+  """A convolutional VAE (Kingma & Welling 2014) with a discrete pixel likelihood.
+
+  Encoder: stride-2 3x3 convolutions of `widths` channels (ReLU), then a
+  dense layer to the mean and log-scale of a diagonal Gaussian q(z|x) over
+  `latent_dim` latents; prior p(z) = N(0, I). Decoder: the mirror image
+  (dense, transposed stride-2 convolutions) to per-pixel parameters of
+  p(x|z): a discretized logistic per pixel (`"discretized_logistic"`, a
+  mean and a log-scale per pixel and channel) or a categorical over the
+  `2**n_bits` values (`"categorical"`). Trained on the ELBO with
+  `train_samples` samples of q; log p(x) is estimated by importance
+  sampling with `eval_samples` samples (IWAE, Burda et al. 2016) and
+  reported with its standard error.
+
+  Attributes:
+    image_shape: `(H, W, C)`, H and W divisible by `2**len(widths)`.
+    widths: channels of the encoder's convolutions (the decoder reverses).
+    latent_dim: dimension of z.
+    likelihood: `"discretized_logistic"` or `"categorical"`.
+    train_samples: samples of q(z|x) per image in the training ELBO.
+    eval_samples: importance samples K of log p(x) in evaluation.
+    n_bits: bits per pixel (1..8).
+    dtype: `"float32"` or `"float64"`.
+    seed: seeds the model's initial values.
+  """
+  family = "vae"
+
+  image_shape: Tuple[int, int, int] = option(
+      (32, 32, 3), "Model input H,W,C; must match the (padded / tiled) data.",
+      minimum=1)
+  widths: Tuple[int, ...] = option(
+      (64, 128, 256), "VAE: channels of the encoder's stride-2 convolutions.",
+      minimum=1, flag="vae_widths")
+  latent_dim: int = option(64, "VAE: latent dimension.", minimum=1,
+                           flag="vae_latent_dim")
+  likelihood: str = option(
+      "discretized_logistic", "VAE: pixel likelihood p(x|z).",
+      choices=VAE_LIKELIHOODS, flag="vae_likelihood")
+  train_samples: int = option(1, "VAE: samples of q(z|x) in the training "
+                              "ELBO.", minimum=1, flag="vae_train_samples")
+  eval_samples: int = option(
+      100, "VAE: importance samples K of the IWAE estimate of log p(x).",
+      minimum=1, flag="vae_eval_samples")
+  n_bits: int = option(8, "Bits per pixel the model sees.", minimum=1,
+                       maximum=8)
+  dtype: str = option("float32", "Model dtype.", choices=image_model.DTYPES)
+  seed: int = option(0, "Seed of the model's initial values.")
+
+  def __post_init__(self):
+    image_model.check_image_shape(self)
+    validate(self)
+    if not self.widths:
+      raise ValueError("VAEConfig.widths needs at least one layer, e.g. "
+                       "--vae_widths=64,128.")
+    factor = 2 ** len(self.widths)
+    h, w, _ = self.image_shape
+    if h % factor or w % factor:
+      raise ValueError(
+          f"VAEConfig: {len(self.widths)} stride-2 layers need H and W "
+          f"divisible by {factor}; image_shape is {self.image_shape}. Pad "
+          "the images (--pad_to=32) or use fewer --vae_widths.")
+
+  @property
+  def num_dims(self):
+    """`D = H * W * C`."""
+    return image_model.num_dims(self)
+
+  def replace(self, **changes):
+    """A copy with `changes` applied (validated again)."""
+    return dataclasses.replace(self, **changes)

@@ -1,0 +1,100 @@
+"""What evaluation, scores, ensembles and the OOD benchmark need of a model.
+
+Every model family (`glow_ood.Glow`, `glow_ood.models.PixelCNN`,
+`glow_ood.models.VAE`) is a `tf.Module` with these members; the trainer,
+`glow_ood.runs`, `glow_ood.likelihood_terms` and the experiments use nothing
+else, so they serve every family alike:
+
+  config              the model's frozen config (`GlowConfig`,
+                      `PixelCNNConfig`, `VAEConfig`): `image_shape`,
+                      `n_bits`, `dtype`, `num_dims`, `family`.
+  family              `config.family`: `"glow"`, `"pixelcnn"` or `"vae"`.
+  training_input      what the training pipeline feeds `loss_terms` and
+                      `data_init`: `"dequantized"` (floats in [-0.5, 0.5)
+                      with uniform noise in each bin, `preprocessing.
+                      dequantize`) or `"uint8"` (the images as they are).
+  loss_terms(x)       `LossTerms` of a training batch: the per-example
+                      objective in bits/dim (a differentiable upper bound
+                      of -log2 P(image) / D: Glow's dequantization bound,
+                      the exact PixelCNN likelihood, the VAE's negative
+                      ELBO) and named per-example extras in nats.
+  data_init(x)        data-dependent initialization on one global batch
+                      of training input (ActNorm, weight norm), called once
+                      in cross-replica context before training; returns
+                      the batch's per-example objective in bits/dim after
+                      it (`[B]`). A family without one just evaluates.
+  is_initialized      Python `bool`.
+  discrete_log_prob(images)
+                      `Estimate` of log P(image) in nats of uint8 images
+                      `[B, H, W, C]`: the probability of each image's bins
+                      (Glow: its density at the bin centres times the bin
+                      volume; PixelCNN: exact; VAE: an importance-sampled
+                      estimate with its standard error).
+  sample(n, seed=None)
+                      `n` images `[n, H, W, C]` in [-0.5, 0.5)
+                      (`preprocessing.to_uint8` makes them displayable).
+  extras              frozenset of the optional parts a model offers:
+                      `"decomposition"` (Glow's `decompose`: log p(z),
+                      log|det| per level and kind), `"elbo"` (the VAE's
+                      `elbo_terms`).
+
+`require_extra(model, extra, what)` raises the one clear error a score or an
+analysis gives when the model lacks what it needs.
+"""
+
+from typing import Dict, NamedTuple, Optional
+
+import tensorflow.compat.v2 as tf
+
+__all__ = ["LossTerms", "Estimate", "EXTRAS", "TRAINING_INPUTS",
+           "require_extra", "MissingExtraError"]
+
+EXTRAS = ("decomposition", "elbo")
+TRAINING_INPUTS = ("dequantized", "uint8")
+
+
+class LossTerms(NamedTuple):
+  """A training batch's objective, per example.
+
+  Attributes:
+    bits_per_dim: `[B]` float, the objective (lower is better) in bits/dim.
+    extras: `{name: [B]}` other per-example terms in nats (summed and logged
+      by the trainer as `train/<name>`), e.g. Glow's `log_prob_z` and
+      `log_det`, the VAE's `reconstruction` and `kl`.
+  """
+  bits_per_dim: tf.Tensor
+  extras: Dict[str, tf.Tensor]
+
+
+class Estimate(NamedTuple):
+  """log P(image) per example in nats, and its standard error where estimated.
+
+  Attributes:
+    log_prob: `[B]` float.
+    stderr: `[B]` float, the standard error of `log_prob` as an estimate
+      (delta method over the importance weights), or `None` when exact.
+  """
+  log_prob: tf.Tensor
+  stderr: Optional[tf.Tensor] = None
+
+
+class MissingExtraError(ValueError):
+  """A score or analysis needs a part the model's family does not offer."""
+
+
+def require_extra(model, extra, what):
+  """Raises `MissingExtraError` unless `model` offers `extra` (see `EXTRAS`).
+
+  Args:
+    model: a density model.
+    extra: one of `EXTRAS`.
+    what: what needs it, for the message (e.g. "the per-level likelihood").
+  """
+  if extra not in EXTRAS:
+    raise ValueError(f"Unknown model extra {extra!r}; known: {EXTRAS}.")
+  if extra not in model.extras:
+    offered = ", ".join(sorted(model.extras)) or "none"
+    raise MissingExtraError(
+        f"{what} needs the model's {extra!r}, which a {model.family} model "
+        f"does not have (it offers: {offered}). Use a Glow run for it, or "
+        "leave it out.")
