@@ -1,0 +1,447 @@
+"""The VAE family: a convolutional VAE over 8-bit images, behind `density_model`."""
+
+import itertools
+import math
+import operator
+
+import numpy as np
+import tensorflow.compat.v2 as tf
+
+from glow_ood import model_inputs
+from glow_ood.configs.vae import VAEConfig
+from glow_ood.models import density_model
+from glow_ood.models import importance_sampling
+from glow_ood.models import pixel_likelihoods
+
+__all__ = ["VAE", "EVAL_SEED", "MIN_LOG_SCALE"]
+
+# Default stateless seed of `discrete_log_prob` / `bits_per_dim` /
+# `data_init`: evaluation numbers are reproducible unless a seed is given.
+EVAL_SEED = (0, 0)
+# Lower bound of the discretized logistic's log-scale in pixel units (a scale
+# of e^-7 bins puts all the mass in one bin), as PixelCNN++ clamps its own.
+MIN_LOG_SCALE = -7.
+# Decoder outputs (floats) per chunk of importance samples in
+# `discrete_log_prob`: 2**24 floats is 64 MB in float32.
+_CHUNK_ELEMENTS = 2 ** 24
+_HALF_LOG_2PI = 0.5 * math.log(2. * math.pi)
+
+
+class _Dense(tf.Module):
+  """`y = x @ kernel + bias`; `x [N, n_in] -> [N, n_out]`, He-uniform kernel."""
+
+  def __init__(self, n_in, n_out, seed, dtype, name):
+    super().__init__(name=name)
+    limit = math.sqrt(6. / n_in)
+    with self.name_scope:
+      self.kernel = tf.Variable(tf.random.stateless_uniform(
+          [n_in, n_out], seed=seed, minval=-limit, maxval=limit, dtype=dtype),
+                                name="kernel")
+      self.bias = tf.Variable(tf.zeros([n_out], dtype), name="bias")
+
+  def __call__(self, x):
+    return tf.matmul(x, self.kernel) + self.bias
+
+
+class _Conv(tf.Module):
+  """3x3 convolution, `SAME` padding: `[N, H, W, c_in] -> [N, H/s, W/s, c_out]`."""
+
+  def __init__(self, c_in, c_out, stride, seed, dtype, name):
+    super().__init__(name=name)
+    self._stride = stride
+    limit = math.sqrt(6. / (9 * c_in))
+    with self.name_scope:
+      self.kernel = tf.Variable(tf.random.stateless_uniform(
+          [3, 3, c_in, c_out], seed=seed, minval=-limit, maxval=limit,
+          dtype=dtype), name="kernel")
+      self.bias = tf.Variable(tf.zeros([c_out], dtype), name="bias")
+
+  def __call__(self, x):
+    return tf.nn.conv2d(x, self.kernel, self._stride, "SAME") + self.bias
+
+
+class _ConvTranspose(tf.Module):
+  """Transposed 3x3 stride-2 convolution: `[N, H, W, c_in] -> [N, 2H, 2W, c_out]`."""
+
+  def __init__(self, c_in, c_out, seed, dtype, name):
+    super().__init__(name=name)
+    self._c_out = c_out
+    # Each output pixel sees about 9/4 of the 3x3 taps at stride 2.
+    limit = math.sqrt(6. / (9 * c_in / 4.))
+    with self.name_scope:
+      self.kernel = tf.Variable(tf.random.stateless_uniform(
+          [3, 3, c_out, c_in], seed=seed, minval=-limit, maxval=limit,
+          dtype=dtype), name="kernel")
+      self.bias = tf.Variable(tf.zeros([c_out], dtype), name="bias")
+
+  def __call__(self, x):
+    shape = tf.shape(x)
+    output_shape = tf.stack([shape[0], 2 * shape[1], 2 * shape[2], self._c_out])
+    return tf.nn.conv2d_transpose(x, self.kernel, output_shape, 2,
+                                  "SAME") + self.bias
+
+
+class VAE(tf.Module):
+  """A convolutional VAE (Kingma & Welling 2014) with a discrete pixel likelihood.
+
+  Model, with `z` in `R^L` (`L = latent_dim`) and `k` the image's `n_bits`
+  bins `[H, W, C]` (`k = pixel // 2**(8 - n_bits)`):
+
+      p(z) = N(0, I_L),   p(k | z) = prod_pixels P(k_i | decoder(z)),
+      q(z | k) = N(mu(k), diag(sigma(k)^2)),  (mu, log sigma) = encoder(x),
+
+  `x = (k + 1/2) / 2**n_bits - 1/2` the bin centres (the encoder's input).
+  Encoder: 3x3 stride-2 convolutions of `widths` channels with ReLU, flatten,
+  dense to `2 L`. Decoder, the mirror image: dense to the smallest feature
+  map `[H / 2**n, W / 2**n, widths[-1]]` (ReLU), `n = len(widths)`
+  transposed 3x3 stride-2 convolutions (ReLU) of `widths[-2], ..., widths[0],
+  widths[0]` channels, and a 3x3 convolution to the per-pixel parameters
+  (`pixel_likelihoods`):
+
+    * `"discretized_logistic"`: a location and a log-scale per pixel and
+      channel, output in `[-0.5, 0.5)` units like `x` and mapped to pixel
+      units, `loc = (m + 1/2) 2**n_bits - 1/2`, `log_scale = max(s + n_bits
+      log 2, MIN_LOG_SCALE)`;
+    * `"categorical"`: `2**n_bits` logits per pixel and channel.
+
+  Every probability is of the discrete image (its bins), so no
+  dequantization term enters, and bits/dim is `-log P(k) / (D log 2)`:
+
+      elbo(k)   = E_q[log p(k | z)] - KL(q(z | k) || p(z))      (analytic KL)
+      log P(k) ~= log (1/K) sum_j p(k, z_j) / q(z_j | k),  z_j ~ q   (IWAE)
+
+  `loss_terms` (training) is the negative ELBO with `config.train_samples`
+  reparameterized samples; `discrete_log_prob` (evaluation) the IWAE
+  estimate (`importance_sampling.iwae_estimate`) with its standard error,
+  `K = config.eval_samples` by default.
+
+  #### Randomness
+  Every draw is a stateless op of a seed. With `seed=None`, `loss_terms`,
+  `elbo_terms` and `sample` draw a fresh seed each call (one stateful
+  `tf.random.uniform`: training noise);
+  `discrete_log_prob`, `bits_per_dim` and `data_init` default to `EVAL_SEED`,
+  so evaluation numbers are reproducible. The `[K, B, L]` normal draws of
+  `discrete_log_prob` come from the seed at once, so an image's estimate
+  depends on the seed, on `K` and on its position in the batch, not on
+  `samples_per_chunk`. The initial weights are drawn from `config.seed`
+  (same seed, same weights).
+
+  #### Inputs
+  Every method of images takes uint8 `[..., H, W, C]` (raw pixels 0..255,
+  the model's `image_shape`) and keeps the batch shape `[...]`; float images raise `TypeError` naming the
+  conversion, other shapes `ValueError` (`glow_ood.model_inputs`).
+
+  Args:
+    config: `VAEConfig`.
+    name: Python `str`. Default value: `"vae"`.
+
+  #### References
+  [1]: Kingma & Welling. Auto-Encoding Variational Bayes. ICLR 2014.
+       https://arxiv.org/abs/1312.6114
+  [2]: Burda, Grosse & Salakhutdinov. Importance Weighted Autoencoders.
+       ICLR 2016. https://arxiv.org/abs/1509.00519
+  """
+
+  family = "vae"
+  training_input = "uint8"
+  extras = frozenset({"elbo"})
+  loss_extras = ("reconstruction", "kl")
+
+  def __init__(self, config, name="vae"):
+    super().__init__(name=name)
+    if not isinstance(config, VAEConfig):
+      raise TypeError(f"VAE needs a VAEConfig; got {type(config).__name__}.")
+    self._config = config
+    self._dtype = tf.as_dtype(config.dtype)
+    self._n_bins = 2 ** config.n_bits
+    self._num_params = (2 if config.likelihood == "discretized_logistic"
+                        else self._n_bins)
+    h, w, c = config.image_shape
+    widths = tuple(config.widths)
+    factor = 2 ** len(widths)
+    self._top_shape = (h // factor, w // factor, widths[-1])
+    seeds = itertools.count()
+
+    def seed():
+      return tf.constant([config.seed, next(seeds)], tf.int64)
+
+    with self.name_scope:
+      channels = (c,) + widths
+      self.encoder_convs = [
+          _Conv(channels[i], channels[i + 1], 2, seed(), self._dtype,
+                name=f"encoder_conv_{i}") for i in range(len(widths))]
+      top_size = int(np.prod(self._top_shape))
+      self.encoder_dense = _Dense(top_size, 2 * config.latent_dim, seed(),
+                                  self._dtype, name="encoder_dense")
+      self.decoder_dense = _Dense(config.latent_dim, top_size, seed(),
+                                  self._dtype, name="decoder_dense")
+      out_channels = widths[-2::-1] + widths[:1]
+      in_channels = widths[::-1]
+      self.decoder_convs = [
+          _ConvTranspose(in_channels[i], out_channels[i], seed(), self._dtype,
+                         name=f"decoder_conv_transpose_{i}")
+          for i in range(len(widths))]
+      self.decoder_output = _Conv(widths[0], c * self._num_params, 1, seed(),
+                                  self._dtype, name="decoder_output")
+
+  # -- The density_model interface ---------------------------------------------
+
+  @property
+  def config(self):
+    return self._config
+
+  @property
+  def num_dims(self):
+    return self._config.num_dims
+
+  @property
+  def is_initialized(self):
+    """Always `True`: the VAE has no data-dependent initialization."""
+    return True
+
+  def loss_terms(self, images):
+    """`density_model.LossTerms` of a training batch of uint8 images `[..., H, W, C]`.
+
+    bits/dim `-elbo / (D log 2)` per example with `config.train_samples`
+    fresh reparameterized samples of q; extras `reconstruction` and `kl`
+    (nats, see `elbo_terms`).
+    """
+    terms = self._elbo_terms(images, self._config.train_samples, None,
+                             "VAE.loss_terms")
+    return density_model.LossTerms(
+        bits_per_dim=self._to_bits_per_dim(terms["elbo"]),
+        extras={"reconstruction": terms["reconstruction"], "kl": terms["kl"]})
+
+  def data_init(self, images):
+    """No data-dependent initialization: the batch's `-elbo / (D log 2)`, `[...]`.
+
+    With `config.train_samples` samples drawn from `EVAL_SEED`.
+    """
+    terms = self._elbo_terms(images, self._config.train_samples, EVAL_SEED,
+                             "VAE.data_init")
+    return self._to_bits_per_dim(terms["elbo"])
+
+  def discrete_log_prob(self, images, num_samples=None, seed=None,
+                        samples_per_chunk=None):
+    """IWAE `density_model.Estimate` of log P(image) (nats) of uint8 images `[..., H, W, C]`.
+
+    `log (1/K) sum_j p(k, z_j) / q(z_j | k)` over `K` samples `z_j ~ q(z | k)`,
+    with its delta-method standard error (`importance_sampling.iwae_estimate`;
+    `exp` of it is unbiased for P(k), the log a lower bound in expectation,
+    rising with `K`). The decoder runs on `samples_per_chunk` samples of the
+    whole batch at a time, so `K` in the hundreds or thousands fits in memory.
+
+    Args:
+      images: uint8 `[..., H, W, C]`.
+      num_samples: `K`, Python `int >= 1`. Default value: `None`,
+        `config.eval_samples`.
+      seed: stateless seed (`int` or `[2]` ints). Default value: `None`,
+        `EVAL_SEED` (reproducible; see "Randomness" in the class docstring).
+      samples_per_chunk: Python `int`, samples decoded at once. Default
+        value: `None`, as many as keep a chunk's decoder output near 2**24
+        floats (a batch of 64 is assumed if the batch size is unknown).
+
+    Returns:
+      `Estimate(log_prob=[...], stderr=[...])`.
+    """
+    num_samples = self._check_count(
+        self._config.eval_samples if num_samples is None else num_samples,
+        "num_samples", "VAE.discrete_log_prob")
+    bins, batch_shape = self._bins(images, "VAE.discrete_log_prob")
+    batch = bins.shape[0] if bins.shape[0] is not None else 64
+    if samples_per_chunk is None:
+      h, w, c = self._config.image_shape
+      per_sample = h * w * (c * self._num_params + self._config.widths[0])
+      samples_per_chunk = max(1, _CHUNK_ELEMENTS // (max(batch, 1) * per_sample))
+    samples_per_chunk = self._check_count(
+        samples_per_chunk, "samples_per_chunk", "VAE.discrete_log_prob")
+    loc, log_scale = self._encode(bins)
+    eps = tf.random.stateless_normal(
+        tf.concat([[num_samples], tf.shape(loc)], 0),
+        seed=_seed_pair(EVAL_SEED if seed is None else seed),
+        dtype=self._dtype)                                  # [K, B, L]
+    log_weights = []
+    for start in range(0, num_samples, samples_per_chunk):
+      eps_chunk = eps[start:start + samples_per_chunk]
+      z = loc + tf.exp(log_scale) * eps_chunk
+      log_q = tf.reduce_sum(-0.5 * tf.square(eps_chunk) - log_scale
+                            - _HALF_LOG_2PI, axis=-1)
+      log_prior = tf.reduce_sum(-0.5 * tf.square(z) - _HALF_LOG_2PI, axis=-1)
+      log_weights.append(self._log_likelihood(bins, z) + log_prior - log_q)
+    estimate = importance_sampling.iwae_estimate(tf.concat(log_weights, 0))
+    return density_model.Estimate(
+        log_prob=tf.reshape(estimate.log_prob, batch_shape),
+        stderr=tf.reshape(estimate.stderr, batch_shape))
+
+  def bits_per_dim(self, images, num_samples=None, seed=None):
+    """`-discrete_log_prob(images).log_prob / (D log 2)`, `[...]` (same defaults)."""
+    log_prob = self.discrete_log_prob(images, num_samples, seed).log_prob
+    return self._to_bits_per_dim(log_prob)
+
+  def sample(self, num_samples, seed=None):
+    """`num_samples` images `[n, H, W, C]` in [-0.5, 0.5): `z ~ p(z)`, `k ~ p(k | z)`.
+
+    Each pixel is its bin centre `(k + 1/2) / 2**n_bits - 1/2`, so
+    `preprocessing.to_uint8(x, n_bits)` gives back `k`'s 8-bit pixels.
+    `seed`: stateless seed (`int` or `[2]`); `None` draws a fresh one.
+    """
+    try:
+      num_samples = operator.index(num_samples)
+    except TypeError:
+      raise TypeError(f"VAE.sample: num_samples must be an integer; got "
+                      f"{num_samples!r}.") from None
+    if num_samples < 0:
+      raise ValueError(f"VAE.sample: num_samples must be >= 0; got "
+                       f"{num_samples}.")
+    seeds = tf.random.experimental.stateless_split(_seed_pair(seed), 2)
+    z = tf.random.stateless_normal([num_samples, self._config.latent_dim],
+                                   seed=seeds[0], dtype=self._dtype)
+    params = self._decode(z)
+    if self._config.likelihood == "discretized_logistic":
+      bins = pixel_likelihoods.discretized_logistic_sample(
+          params[0], params[1], self._config.n_bits, seeds[1])
+    else:
+      bins = pixel_likelihoods.categorical_sample(params, seeds[1])
+    return (tf.cast(bins, self._dtype) + 0.5) / self._n_bins - 0.5
+
+  # -- The "elbo" extra and its parts ------------------------------------------
+
+  def elbo_terms(self, images, num_samples=1, seed=None):
+    """The ELBO of uint8 images `[..., H, W, C]` and its two terms, nats per example.
+
+    Args:
+      images: uint8 `[..., H, W, C]`.
+      num_samples: Python `int >= 1`, reparameterized samples of q.
+        Default value: `1`.
+      seed: stateless seed (`int` or `[2]`). Default value: `None`, a fresh
+        one each call.
+
+    Returns:
+      `{"reconstruction": [...], "kl": [...], "elbo": [...]}`:
+      `reconstruction = (1/S) sum_s log p(k | z_s)`, `z_s ~ q(z | k)` (an
+      unbiased estimate of `E_q log p(k | z)`), `kl = KL(q(z | k) || N(0, I))
+      = 1/2 sum_l (mu_l^2 + sigma_l^2 - 1 - 2 log sigma_l)`, and
+      `elbo = reconstruction - kl <= log P(k)` in expectation.
+    """
+    return self._elbo_terms(images, num_samples, seed, "VAE.elbo_terms")
+
+  def _elbo_terms(self, images, num_samples, seed, where):
+    num_samples = self._check_count(num_samples, "num_samples", where)
+    bins, batch_shape = self._bins(images, where)
+    loc, log_scale = self._encode(bins)
+    eps = tf.random.stateless_normal(
+        tf.concat([[num_samples], tf.shape(loc)], 0), seed=_seed_pair(seed),
+        dtype=self._dtype)                                  # [S, B, L]
+    z = loc + tf.exp(log_scale) * eps
+    reconstruction = tf.reduce_mean(self._log_likelihood(bins, z), axis=0)
+    kl = 0.5 * tf.reduce_sum(
+        tf.square(loc) + tf.exp(2. * log_scale) - 1. - 2. * log_scale, axis=-1)
+    return {name: tf.reshape(value, batch_shape) for name, value in
+            (("reconstruction", reconstruction), ("kl", kl),
+             ("elbo", reconstruction - kl))}
+
+  def encode(self, images):
+    """`(mu, log sigma)` of q(z | k) for uint8 images `[..., H, W, C]`: each `[..., L]`."""
+    bins, batch_shape = self._bins(images, "VAE.encode")
+    latent_shape = tf.concat([batch_shape, [self._config.latent_dim]], 0)
+    return tuple(tf.reshape(t, latent_shape) for t in self._encode(bins))
+
+  def log_likelihood(self, images, z):
+    """`log p(k | z)` (nats) of uint8 images `[..., H, W, C]` given latents `[S, ..., L]` -> `[S, ...]`."""
+    bins, batch_shape = self._bins(images, "VAE.log_likelihood")
+    z = tf.convert_to_tensor(z, self._dtype)
+    if z.shape.rank is not None and z.shape.rank != batch_shape.shape[0] + 2:
+      raise ValueError(
+          f"VAE.log_likelihood takes latents [S, ..., {self._config.latent_dim}]"
+          f" (S samples per image of the batch) but got shape {z.shape}.")
+    num = tf.shape(z)[0]
+    z = tf.reshape(z, [num, -1, self._config.latent_dim])
+    return tf.reshape(self._log_likelihood(bins, z),
+                      tf.concat([[num], batch_shape], 0))
+
+  # -- Internals (flat batches) ------------------------------------------------
+
+  def _bins(self, images, where):
+    """uint8 images `[..., H, W, C]` -> (int32 bins `[B, H, W, C]`, batch shape)."""
+    dtype = getattr(images, "dtype", None)
+    if dtype is None:
+      dtype = np.asarray(images).dtype
+    if tf.as_dtype(dtype).is_floating:
+      raise TypeError(
+          f"{where} takes uint8 images [..., H, W, C] (raw 8-bit pixels "
+          f"0..255, the VAE's training_input) but got {tf.as_dtype(dtype).name}"
+          " values; convert floats in [-0.5, 0.5) (dequantized images, "
+          "samples) with preprocessing.to_uint8(x, n_bits), floats in [0, 1] "
+          "with tf.cast(tf.round(x * 255.), tf.uint8).")
+    images = model_inputs.uint8_images(images, self._config, where)
+    batch_shape = tf.shape(images)[:-3]
+    bins = tf.cast(images, tf.int32) // (2 ** (8 - self._config.n_bits))
+    return tf.reshape(bins, [-1, *self._config.image_shape]), batch_shape
+
+  def _encode(self, bins):
+    """int bins `[B, H, W, C]` -> `(mu, log sigma)` of q(z | k), each `[B, L]`."""
+    h = (tf.cast(bins, self._dtype) + 0.5) / self._n_bins - 0.5
+    for conv in self.encoder_convs:
+      h = tf.nn.relu(conv(h))
+    h = tf.reshape(h, [-1, int(np.prod(self._top_shape))])
+    loc, log_scale = tf.split(self.encoder_dense(h), 2, axis=-1)
+    return loc, log_scale
+
+  def _decode(self, z):
+    """Latents `[N, L]` -> the parameters of p(k | z).
+
+    `(loc, log_scale)` in pixel units, each `[N, H, W, C]`, for the
+    discretized logistic; logits `[N, H, W, C, 2**n_bits]` for the
+    categorical.
+    """
+    h = tf.nn.relu(self.decoder_dense(z))
+    h = tf.reshape(h, [-1, *self._top_shape])
+    for conv in self.decoder_convs:
+      h = tf.nn.relu(conv(h))
+    out = self.decoder_output(h)
+    c = self._config.image_shape[-1]
+    if self._config.likelihood == "discretized_logistic":
+      mean, log_scale = tf.split(out, 2, axis=-1)
+      log_bins = math.log(self._n_bins)
+      return ((mean + 0.5) * self._n_bins - 0.5,
+              tf.maximum(log_scale + log_bins, MIN_LOG_SCALE))
+    return tf.reshape(out, [-1, *self._config.image_shape[:2], c,
+                            self._n_bins])
+
+  def _log_likelihood(self, bins, z):
+    """`log p(k | z)`: bins `[B, H, W, C]`, latents `[S, B, L]` -> `[S, B]`."""
+    num = tf.shape(z)[0]
+    params = self._decode(tf.reshape(z, [-1, self._config.latent_dim]))
+    targets = tf.reshape(tf.broadcast_to(bins[tf.newaxis], tf.concat(
+        [[num], tf.shape(bins)], 0)), [-1, *self._config.image_shape])
+    if self._config.likelihood == "discretized_logistic":
+      per_pixel = pixel_likelihoods.discretized_logistic_log_prob(
+          targets, params[0], params[1], self._config.n_bits)
+    else:
+      per_pixel = pixel_likelihoods.categorical_log_prob(targets, params)
+    return tf.reshape(tf.reduce_sum(per_pixel, axis=[-3, -2, -1]),
+                      [num, -1])
+
+  def _to_bits_per_dim(self, log_prob):
+    return -log_prob / (self.num_dims * math.log(2.))
+
+  @staticmethod
+  def _check_count(value, name, where):
+    try:
+      value = operator.index(value)
+    except TypeError:
+      raise TypeError(f"{where}: {name} must be an integer; got "
+                      f"{value!r}.") from None
+    if value < 1:
+      raise ValueError(f"{where}: {name} must be >= 1; got {value}.")
+    return value
+
+
+def _seed_pair(seed):
+  """A stateless seed `[2]` from `None` (a fresh one), an `int` or a pair."""
+  if seed is None:
+    return tf.random.uniform([2], minval=-2 ** 31, maxval=2 ** 31 - 1,
+                             dtype=tf.int64)
+  if isinstance(seed, (int, np.integer)):
+    return tf.constant([int(seed), 0], tf.int64)
+  return tf.convert_to_tensor(seed)

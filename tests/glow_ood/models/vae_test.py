@@ -1,0 +1,405 @@
+"""Tests of `glow_ood.models.vae.VAE`: normalization, IWAE vs ELBO, training, seeds, inputs.
+
+Most tests use 2x2x1 images with `n_bits=2` (4 values per pixel, 256 possible
+images, `widths=(4,)`: 2x2 -> 1x1), so that sums over every image and exact
+marginals by quadrature over a 1-d latent are cheap.
+"""
+
+import itertools
+import os
+
+from absl.testing import parameterized
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_probability as tfp
+import tf_keras
+
+import glow_ood
+from glow_ood import data
+from glow_ood import preprocessing
+from glow_ood import models
+from glow_ood.configs.vae import VAEConfig
+from glow_ood.models import density_model
+from glow_ood.models.vae import VAE
+
+LIKELIHOODS = (("discretized_logistic", "discretized_logistic"),
+               ("categorical", "categorical"))
+# Standard deviation of the noise added to every weight by `perturbed_model`:
+# enough to make the model far from uniform over the 256 images (the
+# categorical's initial logits are small, so it needs more).
+PERTURBATION = {"discretized_logistic": 0.2, "categorical": 0.5}
+
+
+def tiny_config(**overrides):
+  values = dict(image_shape=(2, 2, 1), widths=(4,), latent_dim=2, n_bits=2,
+                eval_samples=50, seed=2)
+  values.update(overrides)
+  return VAEConfig(**values)
+
+
+def all_images(n_bits=2):
+  """Every 2x2x1 image of `n_bits` bins, as uint8 pixels: `[2**(4 n_bits), 2, 2, 1]`."""
+  bins = np.array(list(itertools.product(range(2 ** n_bits), repeat=4)))
+  return (bins * 2 ** (8 - n_bits)).astype(np.uint8).reshape([-1, 2, 2, 1])
+
+
+def perturbed_model(config, seed=0, scale=None):
+  """A VAE whose every weight is moved away from its initial value (non-trivial)."""
+  model = VAE(config)
+  scale = PERTURBATION[config.likelihood] if scale is None else scale
+  rng = np.random.default_rng(seed)
+  for variable in model.trainable_variables:
+    variable.assign_add(rng.normal(0., scale, variable.shape).astype(
+        variable.dtype.as_numpy_dtype))
+  return model
+
+
+def exact_log_prob(model, images, num_points=2001, bound=8.):
+  """log P(k) = log int p(k | z) N(z; 0, 1) dz by the trapezoid rule (latent_dim 1)."""
+  z = np.linspace(-bound, bound, num_points)
+  log_prior = -0.5 * z ** 2 - 0.5 * np.log(2. * np.pi)
+  zs = np.broadcast_to(z[:, None, None], [num_points, len(images), 1])
+  log_lik = model.log_likelihood(images, zs.astype(np.float32)).numpy()
+  log_terms = log_lik.astype(np.float64) + log_prior[:, None]   # [S, B]
+  log_terms[[0, -1]] += np.log(0.5)                             # trapezoid ends
+  peak = log_terms.max(0)
+  return peak + np.log(np.sum(np.exp(log_terms - peak), 0) * (z[1] - z[0]))
+
+
+class VAEInterfaceTest(tf.test.TestCase):
+
+  def test_family_members_and_registry(self):
+    config = tiny_config()
+    model = models.build_model(config)
+    self.assertIsInstance(model, VAE)
+    self.assertIs(models.model_class("vae"), VAE)
+    self.assertEqual(model.family, "vae")
+    self.assertEqual(model.family, config.family)
+    self.assertEqual(model.training_input, "uint8")
+    self.assertIn(model.training_input, density_model.TRAINING_INPUTS)
+    self.assertEqual(model.extras, frozenset({"elbo"}))
+    density_model.require_extra(model, "elbo", "the ELBO")
+    with self.assertRaises(density_model.MissingExtraError):
+      density_model.require_extra(model, "decomposition", "per-level terms")
+    self.assertIs(model.config, config)
+    self.assertEqual(model.num_dims, 4)
+    self.assertTrue(model.is_initialized)
+
+  def test_other_configs_are_refused(self):
+    with self.assertRaisesRegex(TypeError, "VAEConfig"):
+      VAE(glow_ood.GlowConfig(image_shape=(8, 8, 1)))
+
+  def test_variables_are_tracked(self):
+    model = VAE(tiny_config(image_shape=(4, 4, 1), widths=(3, 5)))
+    # Per layer a kernel and a bias: 2 encoder convs, 2 dense, 2 transposed
+    # convs, the output conv.
+    self.assertLen(model.trainable_variables, 2 * 7)
+    shapes = {v.name: v.shape.as_list() for v in model.trainable_variables}
+    self.assertEqual(shapes["vae/encoder_dense/kernel:0"], [5, 4])
+    self.assertEqual(shapes["vae/decoder_output/kernel:0"], [3, 3, 3, 2])
+
+  def test_checkpoint_round_trip(self):
+    config = tiny_config(image_shape=(4, 4, 1), widths=(3, 5))
+    model = perturbed_model(config)
+    path = tf.train.Checkpoint(model=model).save(
+        os.path.join(self.get_temp_dir(), "ckpt"))
+    restored = VAE(config.replace(seed=9))
+    tf.train.Checkpoint(model=restored).restore(path).assert_consumed()
+    images = np.arange(32, dtype=np.uint8).reshape([2, 4, 4, 1]) * 8
+    self.assertAllEqual(model.discrete_log_prob(images).log_prob,
+                        restored.discrete_log_prob(images).log_prob)
+
+  def test_loss_terms_are_the_negative_elbo_in_bits_per_dim(self):
+    model = perturbed_model(tiny_config(train_samples=3))
+    images = all_images()[::37]
+    terms = model.loss_terms(images)
+    self.assertIsInstance(terms, density_model.LossTerms)
+    self.assertEqual(sorted(terms.extras), ["kl", "reconstruction"])
+    self.assertCountEqual(model.loss_extras, terms.extras)
+    self.assertEqual(terms.bits_per_dim.shape, [len(images)])
+    elbo = terms.extras["reconstruction"] - terms.extras["kl"]
+    self.assertAllClose(terms.bits_per_dim, -elbo / (4 * np.log(2.)))
+    self.assertAllGreater(terms.bits_per_dim, 0.)
+    self.assertAllGreaterEqual(terms.extras["kl"], 0.)
+
+  def test_data_init_evaluates_reproducibly(self):
+    model = VAE(tiny_config())
+    before = [v.numpy() for v in model.variables]
+    images = all_images()[:9]
+    bits = model.data_init(images)
+    self.assertEqual(bits.shape, [9])
+    self.assertAllEqual(bits, model.data_init(images))
+    for old, variable in zip(before, model.variables):
+      self.assertAllEqual(old, variable)
+    self.assertTrue(model.is_initialized)
+
+  def test_kl_is_the_analytic_kl_to_the_prior(self):
+    model = perturbed_model(tiny_config(latent_dim=3))
+    images = all_images()[::20]
+    loc, log_scale = model.encode(images)
+    expected = tfp.distributions.kl_divergence(
+        tfp.distributions.MultivariateNormalDiag(loc, tf.exp(log_scale)),
+        tfp.distributions.MultivariateNormalDiag(tf.zeros_like(loc)))
+    terms = model.elbo_terms(images, num_samples=2, seed=3)
+    self.assertAllClose(terms["kl"], expected, rtol=1e-5, atol=1e-5)
+    self.assertAllClose(terms["elbo"], terms["reconstruction"] - terms["kl"])
+
+  def test_traces_with_an_unknown_batch_size(self):
+    model = perturbed_model(tiny_config())
+    images = all_images()[:5]
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2, 2, 1], tf.uint8)])
+    def evaluate(batch):
+      estimate = model.discrete_log_prob(batch, num_samples=20,
+                                         samples_per_chunk=6)
+      return model.loss_terms(batch).bits_per_dim, estimate.log_prob
+
+    bits, log_prob = evaluate(images)
+    self.assertEqual(bits.shape, [5])
+    self.assertAllClose(log_prob, model.discrete_log_prob(
+        images, num_samples=20).log_prob, rtol=1e-5)
+
+  def test_float64_model(self):
+    model = VAE(tiny_config(dtype="float64"))
+    estimate = model.discrete_log_prob(all_images()[:3])
+    self.assertEqual(estimate.log_prob.dtype, tf.float64)
+    self.assertEqual(model.sample(2, seed=1).dtype, tf.float64)
+
+
+class VAELikelihoodTest(tf.test.TestCase, parameterized.TestCase):
+
+  @parameterized.named_parameters(*LIKELIHOODS)
+  def test_importance_sampled_probabilities_of_all_images_sum_to_one(
+      self, likelihood):
+    model = perturbed_model(tiny_config(likelihood=likelihood), seed=4)
+    estimate = model.discrete_log_prob(all_images(), num_samples=2000, seed=5)
+    probs = np.exp(estimate.log_prob.numpy().astype(np.float64))
+    # stderr is relative to the estimate: the sum's error adds them in quadrature.
+    total_stderr = np.sqrt(np.sum((probs * estimate.stderr.numpy()) ** 2))
+    self.assertLess(total_stderr, 0.02)
+    self.assertLess(abs(probs.sum() - 1.), 4. * total_stderr + 1e-4)
+    # Non-trivial: far from uniform over the 256 images.
+    entropy = -np.sum(probs * np.log(probs))
+    self.assertLess(entropy, np.log(256.) - 0.5)
+
+  @parameterized.named_parameters(*LIKELIHOODS)
+  def test_matches_the_exact_marginal_of_a_one_dimensional_latent(
+      self, likelihood):
+    model = perturbed_model(tiny_config(likelihood=likelihood, latent_dim=1),
+                            seed=4)
+    images = all_images()
+    exact = exact_log_prob(model, images)
+    self.assertAllClose(np.sum(np.exp(exact)), 1., atol=1e-4)
+    estimate = model.discrete_log_prob(images, num_samples=1000, seed=6)
+    error = np.abs(estimate.log_prob.numpy() - exact)
+    self.assertTrue(np.all(error <= 5. * estimate.stderr.numpy() + 1e-3),
+                    np.max(error / estimate.stderr.numpy()))
+    self.assertLess(np.median(estimate.stderr), 0.05)
+
+  @parameterized.named_parameters(*LIKELIHOODS)
+  def test_elbo_is_below_the_iwae_estimate_which_rises_with_k(self, likelihood):
+    model = perturbed_model(tiny_config(likelihood=likelihood, latent_dim=1),
+                            seed=4)
+    images = all_images()[::4]                                # 64 images
+    exact = exact_log_prob(model, images).mean()
+    elbo = model.elbo_terms(images, num_samples=2000, seed=1)["elbo"]
+    elbo = float(tf.reduce_mean(elbo))
+    means, sems = [], []
+    for k, repetitions in ((1, 100), (10, 50), (100, 20), (1000, 4)):
+      # Each image repeated along the batch: independent estimates.
+      batch = np.tile(images, [repetitions, 1, 1, 1])
+      log_prob = model.discrete_log_prob(batch, num_samples=k, seed=k)
+      per_repetition = log_prob.log_prob.numpy().reshape(
+          [repetitions, -1]).mean(1)
+      means.append(per_repetition.mean())
+      sems.append(per_repetition.std(ddof=1) / np.sqrt(repetitions))
+    means, sems = np.array(means), np.array(sems)
+    # K = 1 is the ELBO in expectation; the gap to log P(x) is real.
+    self.assertLess(abs(means[0] - elbo), 4. * sems[0] + 0.01)
+    self.assertLess(elbo, exact - 0.1)
+    for i in range(3):
+      self.assertGreater(means[i + 1] + 3. * np.hypot(sems[i], sems[i + 1]),
+                         means[i])
+    self.assertGreater(means[3], elbo + 0.1)
+    self.assertAllLessEqual(means - 3. * sems - 1e-3, exact)
+    self.assertLess(exact - means[3], 0.1 * (exact - elbo))
+
+  @parameterized.named_parameters(*LIKELIHOODS)
+  def test_samples_follow_the_model_distribution(self, likelihood):
+    model = perturbed_model(
+        tiny_config(likelihood=likelihood, n_bits=1, latent_dim=1), seed=3,
+        scale=0.5)
+    images = all_images(n_bits=1)                              # 16 images
+    probs = np.exp(exact_log_prob(model, images))
+    samples = preprocessing.to_uint8(model.sample(20000, seed=3), n_bits=1)
+    codes = (samples.numpy().reshape([-1, 4]) // 128) @ [8, 4, 2, 1]
+    frequencies = np.bincount(codes, minlength=16) / 20000.
+    self.assertGreater(probs.max(), 0.15)
+    # Multinomial standard error <= sqrt(0.25 / 20000) = 0.0035.
+    self.assertAllClose(frequencies, probs, atol=0.015)
+
+  def test_bits_per_dim_is_the_negative_estimate_per_dimension(self):
+    model = perturbed_model(tiny_config())
+    images = all_images()[:7]
+    log_prob = model.discrete_log_prob(images).log_prob
+    self.assertAllClose(model.bits_per_dim(images), -log_prob / (4 * np.log(2.)))
+
+
+class VAETrainingTest(tf.test.TestCase, parameterized.TestCase):
+
+  @parameterized.named_parameters(*LIKELIHOODS)
+  def test_every_trainable_variable_gets_a_gradient(self, likelihood):
+    model = VAE(tiny_config(image_shape=(4, 4, 3), widths=(3, 5),
+                            likelihood=likelihood, train_samples=2))
+    images = np.random.default_rng(0).integers(0, 256, [6, 4, 4, 3]).astype(
+        np.uint8)
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_mean(model.loss_terms(images).bits_per_dim)
+    grads = tape.gradient(loss, model.trainable_variables)
+    self.assertLen(grads, 14)
+    for variable, grad in zip(model.trainable_variables, grads):
+      self.assertIsNotNone(grad, variable.name)
+      self.assertTrue(np.all(np.isfinite(grad)), variable.name)
+      self.assertGreater(float(tf.reduce_max(tf.abs(grad))), 0., variable.name)
+
+  @parameterized.named_parameters(*LIKELIHOODS)
+  def test_loss_falls_on_fashion_mnist(self, likelihood):
+    try:
+      images = data.load_images(
+          data.DataConfig(dataset="fashion_mnist", source="npz"), "test")
+    except data.DatasetNotFoundError as e:
+      pytest.skip(f"Fashion-MNIST is not in {data.default_data_dir()} "
+                  f"(set GLOW_OOD_DATA_DIR): {e}")
+    images = images[:1024, 6:22, 6:22]                        # centre 16x16
+    train, held_out = images[:768], images[768:]
+    # The categorical at 5 bits (32 logits a pixel) keeps the test fast.
+    n_bits = 8 if likelihood == "discretized_logistic" else 5
+    model = VAE(VAEConfig(image_shape=(16, 16, 1), widths=(8, 16),
+                          latent_dim=8, likelihood=likelihood, n_bits=n_bits,
+                          seed=0))
+    optimizer = tf_keras.optimizers.Adam(3e-3)
+
+    @tf.function
+    def train_step(batch):
+      with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(model.loss_terms(batch).bits_per_dim)
+      grads = tape.gradient(loss, model.trainable_variables)
+      optimizer.apply_gradients(zip(grads, model.trainable_variables))
+      return loss
+
+    def held_out_bits_per_dim():
+      return float(tf.reduce_mean(model.data_init(held_out)))
+
+    before = held_out_bits_per_dim()
+    losses = [float(train_step(train[i:i + 64]))
+              for i in itertools.islice(itertools.cycle(range(0, 768, 64)), 40)]
+    after = held_out_bits_per_dim()
+    self.assertTrue(np.all(np.isfinite(losses)))
+    self.assertLess(np.mean(losses[-5:]), losses[0] - 1.)
+    self.assertLess(after, before - 1.)
+
+
+class VAESeedTest(tf.test.TestCase):
+
+  def test_same_seed_same_weights(self):
+    config = tiny_config(image_shape=(4, 4, 1), widths=(3, 5), seed=7)
+    first, second = VAE(config), VAE(config)
+    other = VAE(config.replace(seed=8))
+    for a, b, c in zip(first.variables, second.variables, other.variables):
+      self.assertAllEqual(a, b)
+      if "kernel" in a.name:
+        self.assertNotAllClose(a, c)
+
+  def test_discrete_log_prob_is_deterministic_given_a_seed(self):
+    model = perturbed_model(tiny_config())
+    images = all_images()[::9]
+    default = model.discrete_log_prob(images)
+    self.assertAllEqual(default.log_prob, model.discrete_log_prob(images).log_prob)
+    seeded = model.discrete_log_prob(images, num_samples=30, seed=[3, 4])
+    again = model.discrete_log_prob(images, num_samples=30, seed=[3, 4])
+    chunked = model.discrete_log_prob(images, num_samples=30, seed=[3, 4],
+                                      samples_per_chunk=7)
+    other = model.discrete_log_prob(images, num_samples=30, seed=[3, 5])
+    self.assertAllEqual(seeded.log_prob, again.log_prob)
+    self.assertAllEqual(seeded.stderr, again.stderr)
+    self.assertAllClose(seeded.log_prob, chunked.log_prob, rtol=1e-6)
+    self.assertAllClose(seeded.stderr, chunked.stderr, rtol=1e-5)
+    self.assertNotAllClose(seeded.log_prob, other.log_prob)
+
+  def test_elbo_terms_seeded_or_fresh(self):
+    model = perturbed_model(tiny_config())
+    images = all_images()[::9]
+    first = model.elbo_terms(images, seed=1)["reconstruction"]
+    self.assertAllEqual(first, model.elbo_terms(images, seed=1)["reconstruction"])
+    self.assertNotAllClose(model.elbo_terms(images)["reconstruction"],
+                           model.elbo_terms(images)["reconstruction"])
+
+  def test_batch_shape_is_kept(self):
+    model = perturbed_model(tiny_config())
+    images = all_images()[:6]
+    flat = model.discrete_log_prob(images, seed=2)
+    nested = model.discrete_log_prob(images.reshape([2, 3, 2, 2, 1]), seed=2)
+    self.assertAllClose(nested.log_prob, tf.reshape(flat.log_prob, [2, 3]))
+    self.assertAllClose(nested.stderr, tf.reshape(flat.stderr, [2, 3]))
+    single = model.elbo_terms(images[0], seed=1)
+    self.assertEqual(single["elbo"].shape, [])
+    self.assertEqual(model.encode(images.reshape([2, 3, 2, 2, 1]))[0].shape,
+                     [2, 3, 2])
+
+
+class VAESampleTest(tf.test.TestCase, parameterized.TestCase):
+
+  @parameterized.named_parameters(*LIKELIHOODS)
+  def test_shape_range_and_bin_centres(self, likelihood):
+    config = tiny_config(image_shape=(4, 4, 3), widths=(3, 5), n_bits=3,
+                         likelihood=likelihood)
+    model = VAE(config)
+    x = model.sample(5, seed=[1, 2])
+    self.assertEqual(x.shape, [5, 4, 4, 3])
+    self.assertEqual(x.dtype, tf.float32)
+    self.assertAllGreaterEqual(x, -0.5)
+    self.assertAllLess(x, 0.5)
+    bins = (x.numpy() + 0.5) * 8 - 0.5
+    self.assertAllClose(bins, np.round(bins), atol=1e-5)
+    images = preprocessing.to_uint8(x, n_bits=3)
+    self.assertAllEqual(images.numpy() // 32, np.round(bins))
+    self.assertAllEqual(x, model.sample(5, seed=[1, 2]))
+    self.assertNotAllClose(x, model.sample(5, seed=[1, 3]))
+
+  def test_bad_counts(self):
+    model = VAE(tiny_config())
+    with self.assertRaisesRegex(ValueError, "num_samples must be >= 0"):
+      model.sample(-1)
+    with self.assertRaisesRegex(TypeError, "integer"):
+      model.sample(2.5)
+    with self.assertRaisesRegex(ValueError, "num_samples must be >= 1"):
+      model.discrete_log_prob(all_images()[:2], num_samples=0)
+
+
+class VAEInputTest(tf.test.TestCase):
+
+  def test_float_images_raise_type_error_naming_the_fix(self):
+    model = VAE(tiny_config())
+    x = preprocessing.dequantize(all_images()[:2], n_bits=2, dequantization="center")
+    for method in (model.loss_terms, model.discrete_log_prob, model.data_init,
+                   model.elbo_terms, model.bits_per_dim):
+      with self.assertRaisesRegex(TypeError, r"uint8.*to_uint8\(x, n_bits\)"):
+        method(x)
+    with self.assertRaisesRegex(TypeError, "uint8"):
+      model.loss_terms(all_images()[:2].astype(np.int32))
+
+  def test_wrong_shape_raises_value_error(self):
+    model = VAE(tiny_config())
+    with self.assertRaisesRegex(ValueError, r"\[\.\.\., 2, 2, 1\]"):
+      model.loss_terms(np.zeros([3, 4, 4, 1], np.uint8))
+    with self.assertRaisesRegex(ValueError, "channel"):
+      model.discrete_log_prob(np.zeros([3, 2, 2], np.uint8))
+
+  def test_config_rejects_sizes_the_strides_cannot_halve(self):
+    with self.assertRaisesRegex(ValueError, "divisible by 4"):
+      tiny_config(image_shape=(6, 6, 1), widths=(3, 5))
+
+
+if __name__ == "__main__":
+  tf.test.main()
