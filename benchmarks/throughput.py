@@ -119,7 +119,9 @@ flags.DEFINE_list("sections", list(SECTIONS),
                   f"Parts of the report, any of {', '.join(SECTIONS)}.")
 flags.DEFINE_integer("profile_calls", 2, "Profiled training steps.")
 flags.DEFINE_integer("profile_top", 12, "Op types listed from the profile.")
-flags.DEFINE_integer("loop_steps", 6, "Timed steps of the loop and bare steps.")
+flags.DEFINE_integer("loop_steps", 10,
+                     "Timed steps per block of the loop and of the bare step "
+                     "(--rounds alternating blocks each).")
 flags.DEFINE_integer("steps_per_call", 1, "The loop's TrainConfig.steps_per_call.")
 flags.DEFINE_float("ema_decay", 0.999, "The loop's EMA decay (0 = none).")
 flags.DEFINE_integer("memory_batch_size", 64, "Batch of the memory section.")
@@ -418,7 +420,8 @@ def main(argv):
     print("\n== Training loop vs bare step (same model, images/s)")
     for line in sections_lib.loop_vs_bare(
         _glow_config(image_shape), batch, FLAGS.loop_steps,
-        FLAGS.steps_per_call, FLAGS.ema_decay or None, FLAGS.seed):
+        FLAGS.steps_per_call, FLAGS.ema_decay or None, FLAGS.seed,
+        FLAGS.rounds):
       print(line, flush=True)
   if "memory" in sections:
     print(f"\n== Peak memory of training, batch {FLAGS.memory_batch_size} "

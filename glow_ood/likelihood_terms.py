@@ -9,69 +9,103 @@ import tensorflow.compat.v2 as tf
 from glow_ood import metrics
 from glow_ood import model_inputs
 from glow_ood import progress as progress_lib
+from glow_ood.models import density_model
 
 __all__ = ["ModelScores", "ModelScorer", "BitsPerDimEvaluator"]
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelScores:
-  """log p(x) of N images and its decomposition, numpy float64, per example.
+  """log p(x) of N images and (for a Glow) its decomposition, numpy float64, per example.
 
-  `log_prob = log_prob_z + log_det` is the continuous density log p(x) of the
-  dequantized images (as `glow_ood.Glow.log_prob`; `log_prob_z` and `log_det`
-  are the terms of `glow_ood.model.Decomposition`), and
-  `discrete_log_prob = log_prob - D n_bits log 2` the log-probability of the
-  images' bins (`glow_ood.metrics.discrete_log_prob`), the quantity of the
-  paper's histograms and tables.
+  `discrete_log_prob` is the log-probability of the images' bins, the
+  quantity of the paper's histograms and tables: for a Glow
+  `log_prob - D n_bits log 2` with `log_prob = log_prob_z + log_det` its
+  continuous density at the bin centres (`glow_ood.metrics.
+  discrete_log_prob`; `log_prob_z` and `log_det` are the terms of
+  `glow_ood.models.glow.Decomposition`); for a PixelCNN the exact likelihood; for
+  a VAE an importance-sampled estimate with its standard error
+  `log_prob_stderr`. The decomposition fields are `None` for a model
+  without the `"decomposition"` extra (`glow_ood.models.density_model`).
 
   Attributes:
     discrete_log_prob: `[N]`, log P(image) in nats (discrete).
     bits_per_dim: `[N]`, `-discrete_log_prob / (D log 2)`.
-    log_prob_z: `[N]`, log p(z) (priors' log-dets included, as openai/glow).
-    log_prob_z_per_level: `[N, L]`.
-    log_det: `[N]`, log|det dz/dx| of the flow bijectors.
-    log_det_per_level: `[N, L]`.
-    log_det_per_kind: `kind -> [N]` (actnorm, permutation, coupling, other).
+    log_prob_z: `[N]`, log p(z) (priors' log-dets included, as openai/glow),
+      or `None`.
+    log_prob_z_per_level: `[N, L]` or `None`.
+    log_det: `[N]`, log|det dz/dx| of the flow bijectors, or `None`.
+    log_det_per_level: `[N, L]` or `None`.
+    log_det_per_kind: `kind -> [N]` (actnorm, permutation, coupling, other),
+      or `None`.
     num_dims: Python `int`, D = H W C.
     n_bits: Python `int`.
+    log_prob_stderr: `[N]`, the standard error of `discrete_log_prob` where
+      it is an estimate (VAE), else `None`.
   """
   discrete_log_prob: np.ndarray
   bits_per_dim: np.ndarray
-  log_prob_z: np.ndarray
-  log_prob_z_per_level: np.ndarray
-  log_det: np.ndarray
-  log_det_per_level: np.ndarray
-  log_det_per_kind: Dict[str, np.ndarray]
+  log_prob_z: Optional[np.ndarray]
+  log_prob_z_per_level: Optional[np.ndarray]
+  log_det: Optional[np.ndarray]
+  log_det_per_level: Optional[np.ndarray]
+  log_det_per_kind: Optional[Dict[str, np.ndarray]]
   num_dims: int
   n_bits: int
+  log_prob_stderr: Optional[np.ndarray] = None
 
   def __len__(self):
     return len(self.discrete_log_prob)
 
   @property
+  def has_decomposition(self):
+    return self.log_prob_z is not None
+
+  @property
   def log_prob(self):
-    """`[N]`: the continuous log p(x) (nats), `log_prob_z + log_det`."""
-    return self.log_prob_z + self.log_det
+    """`[N]`: the continuous log p(x) (nats) of the dequantized images.
+
+    A Glow's `log_prob_z + log_det`; for the other families the density of
+    uniformly dequantized images, `discrete_log_prob + D n_bits log 2`
+    (constant within each bin), so ensembles and the continuous-density
+    scores treat every family alike.
+    """
+    if self.has_decomposition:
+      return self.log_prob_z + self.log_det
+    return self.discrete_log_prob + self.num_dims * self.n_bits * np.log(2.)
 
   @property
   def level_contributions(self):
     """`[N, L]`: level l's share of log p(x) (nats), `log p(z_l) + log|det_l|`."""
+    if not self.has_decomposition:
+      raise density_model.MissingExtraError(
+          "The per-level likelihood needs the model's 'decomposition' (a "
+          "Glow); these scores come from a model without it.")
     return self.log_prob_z_per_level + self.log_det_per_level
 
   def summary(self):
     """Means of the stored terms (floats, JSON-ready).
 
-    Keys `discrete_log_prob`, `bits_per_dim`, `log_prob_z`, `log_det` and the
-    per-level / per-kind means; the continuous `log_prob` is not included
-    (it is `log_prob_z + log_det`).
+    Keys `discrete_log_prob`, `bits_per_dim`, and where the model has them
+    `log_prob_z`, `log_det` and the per-level / per-kind means, and
+    `log_prob_stderr` (the mean of the per-image standard errors) and
+    `discrete_log_prob_stderr` (the standard error of the mean, from them);
+    the continuous `log_prob` is not included.
     """
     out = {name: float(np.mean(getattr(self, name)))
-           for name in ("discrete_log_prob", "bits_per_dim", "log_prob_z",
-                        "log_det")}
-    out["log_prob_z_per_level"] = np.mean(self.log_prob_z_per_level, 0).tolist()
-    out["log_det_per_level"] = np.mean(self.log_det_per_level, 0).tolist()
-    out["log_det_per_kind"] = {k: float(np.mean(v))
-                               for k, v in self.log_det_per_kind.items()}
+           for name in ("discrete_log_prob", "bits_per_dim")}
+    if self.has_decomposition:
+      out.update({name: float(np.mean(getattr(self, name)))
+                  for name in ("log_prob_z", "log_det")})
+      out["log_prob_z_per_level"] = np.mean(self.log_prob_z_per_level,
+                                            0).tolist()
+      out["log_det_per_level"] = np.mean(self.log_det_per_level, 0).tolist()
+      out["log_det_per_kind"] = {k: float(np.mean(v))
+                                 for k, v in self.log_det_per_kind.items()}
+    if self.log_prob_stderr is not None:
+      out["log_prob_stderr"] = float(np.mean(self.log_prob_stderr))
+      out["discrete_log_prob_stderr"] = float(
+          np.sqrt(np.sum(self.log_prob_stderr ** 2)) / len(self))
     return out
 
 
@@ -83,10 +117,12 @@ def _image_batch_spec(model):
 class ModelScorer:
   """`ModelScores` of uint8 image arrays under `model`, with one traced function.
 
-  Images are dequantized at bin centres (deterministic), as in evaluation.
+  A Glow's images are dequantized at bin centres (deterministic), as in
+  evaluation, and decomposed; any other family's give
+  `model.discrete_log_prob` (and its standard error, if an estimate).
 
   Args:
-    model: a `glow_ood.Glow`.
+    model: a density model (`glow_ood.models.density_model`).
     batch_size: Python `int`. Default value: `256`.
     jit_compile: XLA-compile the batch function. Default value: `False`.
   """
@@ -97,6 +133,15 @@ class ModelScorer:
     self._model = model
     self._batch_size = int(batch_size)
 
+    self._decomposes = "decomposition" in model.extras
+
+    def estimate(images):
+      result = model.discrete_log_prob(images)
+      out = dict(discrete_log_prob=result.log_prob)
+      if result.stderr is not None:
+        out["log_prob_stderr"] = result.stderr
+      return out
+
     def terms(images):
       decomposition = model.decompose(model.preprocess(images, "center"))
       return dict(log_prob_z=decomposition.log_prob_z,
@@ -106,7 +151,8 @@ class ModelScorer:
                   **{f"kind/{k}": v
                      for k, v in decomposition.log_det_per_kind.items()})
     # One trace for every batch size (a last, smaller batch included).
-    self._fn = tf.function(terms, jit_compile=jit_compile,
+    self._fn = tf.function(terms if self._decomposes else estimate,
+                           jit_compile=jit_compile,
                            input_signature=[_image_batch_spec(model)])
 
   def __call__(self, images, description: Optional[str] = None, stream=None):
@@ -129,6 +175,15 @@ class ModelScorer:
       bar.close()
     joined = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     num_dims = int(np.prod(config.image_shape))
+    if not self._decomposes:
+      discrete = joined["discrete_log_prob"]
+      return ModelScores(
+          discrete_log_prob=discrete,
+          bits_per_dim=-discrete / (num_dims * np.log(2.)),
+          log_prob_z=None, log_prob_z_per_level=None, log_det=None,
+          log_det_per_level=None, log_det_per_kind=None, num_dims=num_dims,
+          n_bits=int(config.n_bits),
+          log_prob_stderr=joined.get("log_prob_stderr"))
     log_prob = joined["log_prob_z"] + joined["log_det"]
     return ModelScores(
         discrete_log_prob=metrics.discrete_log_prob(log_prob, num_dims,
@@ -147,11 +202,12 @@ class ModelScorer:
 class BitsPerDimEvaluator:
   """Per-example bits/dim of uint8 image arrays, with one traced function.
 
-  Uses `model.bits_per_dim` with deterministic (bin-centre) dequantization, so
-  the same images always get the same numbers.
+  Uses `model.bits_per_dim` (Glow: deterministic bin-centre dequantization;
+  PixelCNN: exact; VAE: the importance-sampled estimate with its fixed
+  default seed), so the same images always get the same numbers.
 
   Args:
-    model: a `glow_ood.Glow`.
+    model: a density model (`glow_ood.models.density_model`).
     batch_size: Python `int`.
     jit_compile: XLA-compile the batch function.
   """
@@ -160,7 +216,7 @@ class BitsPerDimEvaluator:
     self._model = model
     self._batch_size = int(batch_size)
     self._fn = tf.function(
-        lambda images: model.bits_per_dim(images, dequantization="center"),
+        lambda images: model.bits_per_dim(images),
         jit_compile=jit_compile, input_signature=[_image_batch_spec(model)])
 
   def __call__(self, images):

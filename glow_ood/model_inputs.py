@@ -1,7 +1,8 @@
 """What a user passes to `glow_ood.Glow`, checked before the flow sees it.
 
 Every mistake is refused with one line naming the fix, at no cost to a
-traced training step. `config` is the model's `GlowConfig`: its
+traced training step. `config` is the model's config (`GlowConfig`,
+`PixelCNNConfig`, `VAEConfig`): its
 `image_shape` `(H, W, C)`, its `dtype` and `D = H * W * C`.
 
 * Dtype (free: read at trace time). `uint8_images` takes `uint8` only
@@ -17,7 +18,7 @@ traced training step. `config` is the model's `GlowConfig`: its
   for unknown dimensions under `tf.function`, `tf.transpose(x, [0, 2, 3, 1])`
   for channels-first `[B, C, H, W]` images, `x[..., tf.newaxis]` for a
   missing channel axis, resizing (`glow_ood.data.conform_images`) or another
-  `GlowConfig(image_shape=...)` for another size or channel count. Latents
+  `image_shape=...` in the model's config for another size or channel count. Latents
   must be flat, `[..., D]`. `uint8_image_batch` (the scorers' numpy arrays)
   takes exactly `[N, H, W, C]`.
 * Value range of float images. Dequantized images lie in `[-0.5, 0.5]`
@@ -58,7 +59,7 @@ def float_images(x, config, where, validate_args):
 
   Args:
     x: `Tensor`, array, list or number: images in `[-0.5, 0.5]`.
-    config: the model's `GlowConfig`.
+    config: the model's config (`image_shape`, `n_bits`, `dtype`).
     where: Python `str`, the method the messages name, e.g. `"Glow.log_prob"`.
     validate_args: Python `bool`: the strict bound `[-0.5, 0.5]` (asserted in
       the graph when the values are unknown) instead of the cheap `[-2, 2]`.
@@ -83,7 +84,7 @@ def uint8_images(images, config, where):
 
   Args:
     images: `uint8` `Tensor` or array of pixels 0..255.
-    config: the model's `GlowConfig`.
+    config: the model's config (`image_shape`, `n_bits`, `dtype`).
     where: Python `str`, the method the messages name, e.g. `"Glow.preprocess"`.
 
   Returns:
@@ -103,7 +104,7 @@ def flat_latents(z, config, where):
 
   Args:
     z: `Tensor`, array or list of latents, e.g. from `model.encode(x)`.
-    config: the model's `GlowConfig`.
+    config: the model's config (`image_shape`, `n_bits`, `dtype`).
     where: Python `str`, the method the messages name, e.g. `"Glow.decode"`.
 
   Returns:
@@ -136,7 +137,7 @@ def uint8_image_batch(images, config, caller):
 
   Args:
     images: array-like of `uint8` pixels 0..255, `[N, H, W, C]`.
-    config: the model's `GlowConfig`.
+    config: the model's config (`image_shape`, `n_bits`, `dtype`).
     caller: Python `str`, the function the messages name.
 
   Returns:
@@ -188,7 +189,7 @@ def _float_tensor(x, dtype, where, name):
         f"{where}: {name} is a {given.name} Tensor but the model is "
         f"{dtype.name}; cast it with tf.cast({name}, "
         f"tf.{dtype.name}) or build the model with "
-        f"GlowConfig(dtype={given.name!r}).")
+        f"dtype={given.name!r} in its config.")
   return tf.convert_to_tensor(x, dtype=dtype)
 
 
@@ -246,12 +247,12 @@ def _shape_hint(shape, expected, name):
     if got[2] == c:
       return (f"resize, pad or crop them to {h}x{w} (e.g. "
               f"glow_ood.data.conform_images) or build the model with "
-              f"GlowConfig(image_shape=({got[0]}, {got[1]}, {c}))")
+              f"image_shape=({got[0]}, {got[1]}, {c}) in its config")
     if got[:2] == [h, w]:
       return (f"the model takes {c} channel{'' if c == 1 else 's'}: convert "
               "the images (e.g. "
               f"glow_ood.data.conform_images) or build the model with "
-              f"GlowConfig(image_shape=({h}, {w}, {got[2]}))")
+              f"image_shape=({h}, {w}, {got[2]}) in its config")
   return (f"reshape them to [..., {h}, {w}, {c}] (a single image may drop the "
           "batch axis) or build the model for their shape")
 

@@ -14,7 +14,7 @@ import os
 import tensorflow.compat.v2 as tf
 
 from glow_ood import checkpoints
-from glow_ood import model as model_lib
+from glow_ood import models
 from glow_ood import run_folder
 from glow_ood.configs import TrainConfig
 from glow_ood.train import ema as ema_lib
@@ -24,11 +24,12 @@ __all__ = ["Run", "load_run", "checkpoint_path", "restore_model"]
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-  """A trained model: `name` (for tables), `workdir`, `TrainConfig`, `Glow`, `step`."""
+  """A trained model: `name` (for tables), `workdir`, `TrainConfig`, the model
+  (`Glow`, `PixelCNN` or `VAE`: `glow_ood.models`), `step`."""
   name: str
   workdir: str
   config: TrainConfig
-  model: model_lib.Glow
+  model: object
   step: int
 
 
@@ -74,7 +75,7 @@ def checkpoint_path(workdir, step=None):
 
 
 def restore_model(config, workdir, step=None, use_ema=True):
-  """A `glow_ood.Glow` with the weights of a run's checkpoint.
+  """The run's model (`glow_ood.models.build_model`) with a checkpoint's weights.
 
   Args:
     config: the run's `TrainConfig` (`load_run` reads it from config.json).
@@ -84,11 +85,11 @@ def restore_model(config, workdir, step=None, use_ema=True):
       load the averages (what the trainer evaluates). Default value: `True`.
 
   Returns:
-    `(model, step)`: the model (ActNorm initialized from the checkpoint) and
+    `(model, step)`: the model (data-dependent init from the checkpoint) and
     the checkpoint's training step.
   """
   path = checkpoint_path(workdir, step)
-  model = model_lib.Glow(config.model)
+  model = models.build_model(config.model)
   trained_step = tf.Variable(0, dtype=tf.int64, trainable=False)
   trackables = dict(model=model, step=trained_step)
   average = None
@@ -98,8 +99,8 @@ def restore_model(config, workdir, step=None, use_ema=True):
     trackables["ema"] = average
   tf.train.Checkpoint(**trackables).read(path).expect_partial()
   if not model.is_initialized:
-    raise ValueError(f"{path} holds a model whose ActNorm layers were never "
-                     "initialized; it is not a trained run.")
+    raise ValueError(f"{path} holds a model whose data-dependent init never "
+                     "ran; it is not a trained run.")
   if average is not None:
     with average.averaged_weights():
       averaged = [v.numpy() for v in model.trainable_variables]

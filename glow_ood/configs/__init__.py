@@ -15,6 +15,7 @@ from glow_ood.configs.data import SOURCES
 from glow_ood.configs.data import SPLITS
 from glow_ood.configs.evaluate import DEFAULT_EXTRA_DATASETS
 from glow_ood.configs.evaluate import EvaluationConfig
+from glow_ood.configs.image_model import FAMILIES
 from glow_ood.configs.model import COUPLING_SCALES
 from glow_ood.configs.model import DTYPES
 from glow_ood.configs.model import GlowConfig
@@ -23,6 +24,8 @@ from glow_ood.configs.model import PRESETS
 from glow_ood.configs.model import SPLIT_PRIORS
 from glow_ood.configs.ood_benchmark import BenchmarkConfig
 from glow_ood.configs.ood_benchmark import DEFAULT_PAIRS
+from glow_ood.configs.pixelcnn import PIXELCNN_ACTIVATIONS
+from glow_ood.configs.pixelcnn import PixelCNNConfig
 from glow_ood.configs.serialization import from_dict
 from glow_ood.configs.serialization import to_dict
 from glow_ood.configs.train import MIXED_PRECISION
@@ -31,3 +34,5 @@ from glow_ood.configs.train import RESUME_FIELDS
 from glow_ood.configs.train import STRATEGIES
 from glow_ood.configs.train import TrainConfig
 from glow_ood.configs.two_moons import TwoMoonsConfig
+from glow_ood.configs.vae import VAE_LIKELIHOODS
+from glow_ood.configs.vae import VAEConfig

@@ -108,6 +108,13 @@ def _coerce(owner, name, value, hint):
     inner = [a for a in typing.get_args(hint) if a is not type(None)][0]
     return _coerce(owner, name, value, inner)
   origin = typing.get_origin(hint)
+  if origin is typing.Union:   # of config dataclasses (e.g. TrainConfig.model)
+    classes = typing.get_args(hint)
+    if not isinstance(value, classes):
+      raise TypeError(f"{where} must be one of "
+                      f"{', '.join(c.__name__ for c in classes)}; got "
+                      f"{type(value).__name__}.")
+    return value
   if origin is tuple:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
       raise TypeError(f"{where} must be a sequence, not a "

@@ -6,7 +6,9 @@
     config == from_dict(json.loads(text))     # True: validated again
 
 Nested configs are rebuilt from the field annotations, JSON lists become
-tuples, and an unknown type, field or format version raises with the fix, so
+tuples, a field that may hold one of several configs (`TrainConfig.model`)
+records which in a `"family"` key (absent in files written before there were
+several families: those are Glow), and an unknown type, field or format version raises with the fix, so
 a config written by another version of glow_ood is never misread.
 """
 
@@ -18,8 +20,10 @@ from glow_ood.configs import data
 from glow_ood.configs import evaluate
 from glow_ood.configs import model
 from glow_ood.configs import ood_benchmark
+from glow_ood.configs import pixelcnn
 from glow_ood.configs import train
 from glow_ood.configs import two_moons
+from glow_ood.configs import vae
 
 __all__ = ["FORMAT_VERSION", "to_dict", "from_dict", "config_types"]
 
@@ -28,7 +32,8 @@ FORMAT_VERSION = 1
 
 def config_types():
   """`{name: class}` of every config that can be serialized."""
-  classes = (model.GlowConfig, data.DataConfig, train.TrainConfig,
+  classes = (model.GlowConfig, pixelcnn.PixelCNNConfig, vae.VAEConfig,
+             data.DataConfig, train.TrainConfig,
              evaluate.EvaluationConfig, analyze.AnalysisConfig,
              ood_benchmark.BenchmarkConfig, two_moons.TwoMoonsConfig)
   return {cls.__name__: cls for cls in classes}
@@ -40,10 +45,16 @@ def to_dict(config):
     raise TypeError(f"to_dict takes a glow_ood config; got "
                     f"{type(config).__name__}.")
   return {"format_version": FORMAT_VERSION, "type": type(config).__name__,
-          "config": _plain(dataclasses.asdict(config))}
+          "config": {f.name: _plain(getattr(config, f.name))
+                     for f in dataclasses.fields(config)}}
 
 
 def _plain(value):
+  if dataclasses.is_dataclass(value):
+    fields = {f.name: _plain(getattr(value, f.name))
+              for f in dataclasses.fields(value)}
+    family = getattr(type(value), "family", None)
+    return fields if family is None else {"family": family, **fields}
   if isinstance(value, dict):
     return {k: _plain(v) for k, v in value.items()}
   if isinstance(value, (tuple, list)):
@@ -55,6 +66,13 @@ def _build(cls, values, where):
   if not isinstance(values, dict):
     raise ValueError(f"{where}: expected an object for {cls.__name__}; got "
                      f"{values!r}.")
+  family = getattr(cls, "family", None)
+  if family is not None:
+    values = dict(values)
+    written = values.pop("family", family)
+    if written != family:
+      raise ValueError(f"{where}: a {written!r} config where a {family!r} "
+                       "one was expected.")
   hints = typing.get_type_hints(cls)
   names = {f.name for f in dataclasses.fields(cls)}
   unknown = sorted(set(values) - names)
@@ -72,6 +90,8 @@ def _value(hint, value, where):
     return None
   if typing.get_origin(hint) is typing.Union:
     inner = [a for a in typing.get_args(hint) if a is not type(None)]
+    if len(inner) > 1:   # one of several configs, told apart by "family"
+      return _build(_family_class(inner, value, where), value, where)
     return _value(inner[0], value, where)
   if dataclasses.is_dataclass(hint):
     return _build(hint, value, where)
@@ -82,6 +102,16 @@ def _value(hint, value, where):
     return tuple(_value(a, v, where) for a, v in zip(args, value)) + tuple(
         value[len(args):])
   return value
+
+
+def _family_class(classes, value, where):
+  """The class among `classes` whose `family` the object `value` names."""
+  by_family = {cls.family: cls for cls in classes}
+  family = value.get("family", "glow") if isinstance(value, dict) else None
+  if family not in by_family:
+    raise ValueError(f"{where}: unknown model family {family!r}; known: "
+                     f"{', '.join(by_family)}.")
+  return by_family[family]
 
 
 def from_dict(payload, expected_type=None):

@@ -1,13 +1,15 @@
 """`TrainConfig`: everything `glow_ood.train.train` needs, frozen (no TensorFlow)."""
 
 import dataclasses
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 from glow_ood.configs import dataset_names
 from glow_ood.configs._validation import option
 from glow_ood.configs._validation import validate
 from glow_ood.configs.data import DataConfig
 from glow_ood.configs.model import GlowConfig
+from glow_ood.configs.pixelcnn import PixelCNNConfig
+from glow_ood.configs.vae import VAEConfig
 
 __all__ = ["TrainConfig", "OPTIMIZERS", "STRATEGIES", "MIXED_PRECISION",
            "RESUME_FIELDS"]
@@ -33,7 +35,8 @@ class TrainConfig:
   """A training run: model, data, optimization, evaluation and bookkeeping.
 
   Attributes:
-    model: `GlowConfig`.
+    model: the model's config, whose class is its family: `GlowConfig`,
+      `PixelCNNConfig` or `VAEConfig` (`family`).
     data: `DataConfig` of the in-distribution dataset.
     eval_datasets: names evaluated periodically and at the end besides the
       in-distribution test split (out-of-distribution sets, e.g. "mnist",
@@ -57,7 +60,8 @@ class TrainConfig:
     checkpoint_every: steps between checkpoints (and one at the end).
     eval_num_examples: examples per evaluation set (`None`: all).
     sample_temperatures: temperatures of the sample grids in TensorBoard.
-    num_samples: images per sample grid.
+    num_samples: images per sample grid (0: none; sampling a PixelCNN
+      takes one network pass per pixel).
     strategy: `"mirrored"`, `"one_device"` or `"multi_worker_mirrored"`.
     devices: devices for the strategy, e.g. `("/cpu:0", "/cpu:1")`; empty
       means the strategy's default.
@@ -81,7 +85,7 @@ class TrainConfig:
       third update; `ckpt-3` holds the state after it).
     seed: seeds data order and noise (the model has its own seed).
   """
-  model: GlowConfig = GlowConfig()
+  model: Union[GlowConfig, PixelCNNConfig, VAEConfig] = GlowConfig()
   data: DataConfig = DataConfig()
   eval_datasets: Tuple[str, ...] = option(
       (), "Other datasets evaluated on their test split "
@@ -119,7 +123,9 @@ class TrainConfig:
   sample_temperatures: Tuple[float, ...] = option(
       (0.7, 1.0), "Temperatures of the TensorBoard sample grids.",
       minimum=0., exclusive_minimum=True)
-  num_samples: int = option(16, "Images per sample grid.", minimum=1)
+  num_samples: int = option(
+      16, "Images per sample grid in TensorBoard (0 = no samples).",
+      minimum=0)
   strategy: str = option("mirrored", "tf.distribute strategy.",
                          choices=STRATEGIES)
   devices: Tuple[str, ...] = option(
@@ -146,10 +152,24 @@ class TrainConfig:
     validate(self)
     for name in self.eval_datasets:
       dataset_names.parse(name)   # raises on a malformed special name
+    if self.family != "glow":
+      glow_only = [flag for flag, used in (
+          ("--mixed_precision", self.mixed_precision != "none"),
+          ("--recompute_couplings", self.recompute_couplings)) if used]
+      if glow_only:
+        raise ValueError(
+            f"TrainConfig: {' and '.join(glow_only)} apply to Glow's coupling "
+            f"networks only; a {self.family} run cannot use them. Leave them "
+            "at their defaults.")
     if self.data.n_bits != self.model.n_bits:
       raise ValueError(
           f"TrainConfig: data.n_bits={self.data.n_bits} differs from "
           f"model.n_bits={self.model.n_bits}; set both to the same value.")
+
+  @property
+  def family(self):
+    """The model family: `"glow"`, `"pixelcnn"` or `"vae"`."""
+    return self.model.family
 
   def replace(self, **changes):
     return dataclasses.replace(self, **changes)

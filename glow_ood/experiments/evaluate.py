@@ -1,21 +1,23 @@
-"""Scores trained Glows on datasets: the paper's tables and figures for one run or an ensemble.
+"""Scores trained models on datasets: the paper's tables and figures for one run or an ensemble.
 
 `evaluate(runs, config, output_dir)` loads the in-distribution train and test
 splits and every other dataset of `config.datasets` (test split; shapes
 conformed to the model's, e.g. MNIST padded to 32x32x3), scores each with each
-run (`glow_ood.likelihood_terms.ModelScorer`: log p(x), bits/dim, log p(z), log|det|,
-per level), and writes to `output_dir`:
+run (`glow_ood.likelihood_terms.ModelScorer`: log p(x), bits/dim, and for a
+Glow log p(z), log|det|, per level; for a VAE the estimate's standard error),
+and writes to `output_dir`:
 
   results.json   every number below, per run and for the ensemble
   results.md     the tables (see `glow_ood.experiments.report`)
   scores.npz     per-example arrays `<run>/<dataset>/<split>/<term>`, `<term>`
                  one of `discrete_log_prob` (log P(image) = log p(x) -
                  D n_bits log 2, nats), `bits_per_dim`, `log_prob_z`, `log_det`,
-                 `log_prob_z_per_level`, `log_det_per_level`; for an ensemble
+                 `log_prob_z_per_level`, `log_det_per_level` (Glow),
+                 `log_prob_stderr` (VAE); for an ensemble
                  also `ensemble/<dataset>/<split>/discrete_log_prob`
   figures/       PNG + PDF: log p(x) histograms (paper Fig. 2, 7, 10; of the
                  discrete log P(image), as in the paper),
-                 decomposition histograms (Fig. 4, 5a), bits/dim over training
+                 decomposition histograms (Fig. 4, 5a; Glow), bits/dim over training
                  (Fig. 5b, from the run's TensorBoard events), graying
                  (Fig. 6c), samples (Fig. 14)
 
@@ -106,9 +108,10 @@ def _figures(runs, sets, scores, ensemble_discrete_log_prob, graying, config,
       {n: own[n].discrete_log_prob for n in real},
       os.path.join(directory, "log_prob_histograms"),
       xlabel="log p(x) (nats)", title=title)
-  figures["decomposition_histograms"] = plots.plot_decomposition_histograms(
-      {n: own[n].log_prob_z for n in real}, {n: own[n].log_det for n in real},
-      os.path.join(directory, "decomposition_histograms"), title=title)
+  if all(own[n].has_decomposition for n in real):
+    figures["decomposition_histograms"] = plots.plot_decomposition_histograms(
+        {n: own[n].log_prob_z for n in real}, {n: own[n].log_det for n in real},
+        os.path.join(directory, "decomposition_histograms"), title=title)
   if ensemble_discrete_log_prob is not None:
     figures["ensemble_log_prob_histograms"] = plots.plot_log_prob_histograms(
         {n: ensemble_discrete_log_prob[n] for n in real},
@@ -135,13 +138,20 @@ def _figures(runs, sets, scores, ensemble_discrete_log_prob, graying, config,
                           graying.means()["bits_per_dim"]},
         os.path.join(directory, "graying"), title=title)
   n_bits = first.config.model.n_bits
-  for temperature in (config.sample_temperatures if config.num_samples else ()):
-    x = first.model.sample(config.num_samples, temperature,
-                           seed=[config.seed, 0])
-    figures[f"samples_t{temperature:g}"] = plots.save_sample_grid(
+  if first.config.family == "glow":
+    temperatures = config.sample_temperatures if config.num_samples else ()
+    for temperature in temperatures:
+      x = first.model.sample(config.num_samples, temperature,
+                             seed=[config.seed, 0])
+      figures[f"samples_t{temperature:g}"] = plots.save_sample_grid(
+          preprocessing.to_uint8(x, n_bits).numpy(),
+          os.path.join(directory, f"samples_t{temperature:g}"),
+          title=f"{first.name}, T = {temperature:g}")
+  elif config.num_samples:   # no temperature: one grid of model samples
+    x = first.model.sample(config.num_samples, seed=[config.seed, 0])
+    figures["samples"] = plots.save_sample_grid(
         preprocessing.to_uint8(x, n_bits).numpy(),
-        os.path.join(directory, f"samples_t{temperature:g}"),
-        title=f"{first.name}, T = {temperature:g}")
+        os.path.join(directory, "samples"), title=f"{first.name} samples")
   return figures
 
 
@@ -182,11 +192,14 @@ def evaluate(runs, config, output_dir, stream=None):
         for name, images in sets.items()}
     for name, result in scores[run.name].items():
       for term in ("discrete_log_prob", "bits_per_dim", "log_prob_z",
-                   "log_det", "log_prob_z_per_level", "log_det_per_level"):
-        arrays[f"{run.name}/{name}/{term}"] = getattr(result, term)
+                   "log_det", "log_prob_z_per_level", "log_det_per_level",
+                   "log_prob_stderr"):
+        if getattr(result, term) is not None:   # by the model's family
+          arrays[f"{run.name}/{name}/{term}"] = getattr(result, term)
   results = dict(
       in_distribution=in_distribution,
       runs=[dict(name=r.name, workdir=r.workdir, step=r.step,
+                 family=r.config.family,
                  model=dataclasses.asdict(r.config.model)) for r in runs],
       num_examples={name: len(images) for name, images in sets.items()},
       models={r.name: {n: s.summary() for n, s in scores[r.name].items()}

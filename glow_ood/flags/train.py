@@ -1,10 +1,15 @@
 """The flags of `launch/train.py` (and of a run's flags.cfg) and their `TrainConfig`.
 
-Every flag is a field of `GlowConfig`, `DataConfig` or `TrainConfig`, with the
-field's default, help, choices and range (`glow_ood.flags._fields`). Renamed:
-`GlowConfig.seed` is `--model_seed`, `DataConfig.source` is `--data_source`;
-`--n_bits` sets both the model's and the data's, `--seed` both the data's
-and the run's.
+Every flag is a field of `GlowConfig`, `PixelCNNConfig`, `VAEConfig`,
+`DataConfig` or `TrainConfig`, with the field's default, help, choices and
+range (`glow_ood.flags._fields`), except `--model`, the family
+(`glow|pixelcnn|vae`), which picks the model config. The fields all families
+share (`--image_shape`, `--n_bits`, `--dtype`, `--model_seed`) have one flag
+each; the PixelCNN's and the VAE's own flags are prefixed (`--pixelcnn_*`,
+`--vae_*`), Glow's are not (`--num_levels`, ...). A flag of another family
+than `--model`'s is refused, not ignored. Renamed: the model's `seed` is
+`--model_seed`, `DataConfig.source` is `--data_source`; `--n_bits` sets both
+the model's and the data's, `--seed` both the data's and the run's.
 """
 
 import os
@@ -18,8 +23,20 @@ __all__ = ["define_train_flags", "to_train_config", "train_flags",
            "train_config_from_flagfile"]
 
 _MODEL = dict(rename={"seed": "model_seed"})
+# Fields every model family has: their flags are defined once, from GlowConfig.
+_SHARED = ("image_shape", "n_bits", "dtype", "seed")
+_OTHER_MODEL = dict(exclude=_SHARED)
 _DATA = dict(exclude=("n_bits", "seed"))
 _TRAIN = dict(exclude=("model", "data"))
+_FAMILY_CLASSES = (("glow", configs.GlowConfig, _MODEL),
+                   ("pixelcnn", configs.PixelCNNConfig, _OTHER_MODEL),
+                   ("vae", configs.VAEConfig, _OTHER_MODEL))
+
+
+def _flag_sets():
+  """`(config class, flag-name selection)` of every config with flags."""
+  return [(cls, kwargs) for _, cls, kwargs in _FAMILY_CLASSES] + [
+      (configs.DataConfig, _DATA), (configs.TrainConfig, _TRAIN)]
 
 
 def define_train_flags(flag_values=flags.FLAGS):
@@ -28,18 +45,30 @@ def define_train_flags(flag_values=flags.FLAGS):
   definer.DEFINE_string(
       "workdir", None, "Run folder: config.json, checkpoints, TensorBoard "
       "events, flags.cfg, results. Re-running with the same workdir resumes.")
-  names = ["workdir"]
-  for cls, kwargs in ((configs.GlowConfig, _MODEL), (configs.DataConfig, _DATA),
-                      (configs.TrainConfig, _TRAIN)):
+  definer.DEFINE_enum(
+      "model", "glow", list(configs.FAMILIES),
+      "Model family: glow (flags --num_levels, ...), pixelcnn (PixelCNN++, "
+      "flags --pixelcnn_*) or vae (flags --vae_*).")
+  names = ["workdir", "model"]
+  for cls, kwargs in _flag_sets():
     names += list(_fields.define_fields(flag_values, cls, **kwargs))
   return tuple(names)
 
 
 def train_flags(flag_values):
-  """`{name: absl Flag}` of the training flags among `flag_values` (for flags.cfg)."""
-  names = ["workdir"]
-  for cls, kwargs in ((configs.GlowConfig, _MODEL), (configs.DataConfig, _DATA),
-                      (configs.TrainConfig, _TRAIN)):
+  """`{name: absl Flag}` of the run's training flags among `flag_values` (for flags.cfg).
+
+  The flags of `--model`'s family only (and the shared, data and training
+  flags), so the file relaunches the same run without another family's.
+  """
+  family = flag_values["model"].value if "model" in flag_values else "glow"
+  names = ["workdir", "model"]
+  for cls, kwargs in _flag_sets():
+    if cls is configs.GlowConfig and family != "glow":
+      kwargs = dict(kwargs, only=_SHARED)
+    elif cls in (configs.PixelCNNConfig, configs.VAEConfig) and (
+        cls.family != family):
+      continue
     names += list(_fields.flag_names(cls, **kwargs))
   return {name: flag_values[name] for name in names if name in flag_values}
 
@@ -47,8 +76,33 @@ def train_flags(flag_values):
 def to_train_config(flag_values):
   """Parsed flags -> a validated, frozen `TrainConfig`."""
   f = flag_values
-  model = configs.GlowConfig(**_fields.field_values(f, configs.GlowConfig,
-                                                    **_MODEL))
+  family = f.model if "model" in f else "glow"
+  shared = _fields.field_values(f, configs.GlowConfig, only=_SHARED, **_MODEL)
+  for other, cls, kwargs in _FAMILY_CLASSES:
+    if other == family or other == "glow" and family != "glow":
+      continue
+    for name in _fields.flag_names(cls, **kwargs):
+      if f[name].present:
+        raise ValueError(
+            f"--{name} is a flag of --model={other}; this run is "
+            f"--model={family}, where it would be ignored. Remove it, or set "
+            f"--model={other}.")
+  if family != "glow":
+    glow_names = set(_fields.flag_names(configs.GlowConfig, **_MODEL)) - {
+        "image_shape", "n_bits", "dtype", "model_seed"}
+    # Glow's flags are refused only where they differ from their defaults:
+    # shared flagfiles (base.cfg) set a few of them to openai/glow's values.
+    for name in sorted(glow_names):
+      if f[name].present and f[name].value != f[name].default:
+        raise ValueError(
+            f"--{name}={f[name].value} is a flag of --model=glow; this run is "
+            f"--model={family}, where it would be ignored. Remove it, or set "
+            "--model=glow.")
+  cls, kwargs = {c[0]: c[1:] for c in _FAMILY_CLASSES}[family]
+  if family == "glow":
+    model = cls(**_fields.field_values(f, cls, **kwargs))
+  else:
+    model = cls(**shared, **_fields.field_values(f, cls, **kwargs))
   data = configs.DataConfig(n_bits=f.n_bits, seed=f.seed,
                             **_fields.field_values(f, configs.DataConfig,
                                                    **_DATA))

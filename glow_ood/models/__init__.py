@@ -15,7 +15,8 @@ from glow_ood.models.density_model import LossTerms
 from glow_ood.models.density_model import MissingExtraError
 from glow_ood.models.density_model import require_extra
 
-__all__ = ["build_model", "config_class", "model_class", "density_model",
+__all__ = ["build_model", "config_class", "model_class", "describe",
+           "density_model",
            "Estimate", "LossTerms", "MissingExtraError", "require_extra"]
 
 
@@ -38,7 +39,7 @@ def model_class(family):
   # TFP's tf_keras layers) only when that family is used.
   # pylint: disable=g-import-not-at-top
   if family == "glow":
-    from glow_ood.model import Glow
+    from glow_ood.models.glow import Glow
     return Glow
   if family == "pixelcnn":
     from glow_ood.models.pixelcnn import PixelCNN
@@ -61,3 +62,21 @@ def build_model(config, **kwargs):
     raise TypeError(f"build_model needs a model config; got "
                     f"{type(config).__name__}.")
   return model_class(family)(config, **kwargs)
+
+
+def describe(config):
+  """One line naming a model config's family and size, for progress output."""
+  family = getattr(type(config), "family", None)
+  if family == "glow":
+    return (f"Glow ({config.num_levels} levels x {config.num_steps_per_level} "
+            f"steps, width {config.hidden_width}, {config.coupling_scale} "
+            "coupling)")
+  if family == "pixelcnn":
+    return (f"PixelCNN++ ({config.num_hierarchies} hierarchies x "
+            f"{config.num_resnet} ResNet layers, {config.num_filters} filters, "
+            f"{config.num_logistic_mix} logistics)")
+  if family == "vae":
+    return (f"VAE (widths {','.join(map(str, config.widths))}, "
+            f"{config.latent_dim} latents, {config.likelihood} pixels, "
+            f"IWAE K={config.eval_samples})")
+  raise TypeError(f"Not a model config: {type(config).__name__}.")

@@ -18,6 +18,7 @@ else, so they serve every family alike:
                       of -log2 P(image) / D: Glow's dequantization bound,
                       the exact PixelCNN likelihood, the VAE's negative
                       ELBO) and named per-example extras in nats.
+  loss_extras         tuple of the names of `loss_terms(x).extras`.
   data_init(x)        data-dependent initialization on one global batch
                       of training input (ActNorm, weight norm), called once
                       in cross-replica context before training; returns

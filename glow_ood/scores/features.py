@@ -30,7 +30,7 @@ With `N` examples, every field is optional and, when given, per example:
 Level `l` contributes `log_prob_z_per_level[:, l] + log_det_per_level[:, l]`
 to log p(x); summed over levels and added to the discretization constant
 `-D * n_bits * log 2` they give `discrete_log_prob` (see
-`glow_ood.model.Decomposition`).
+`glow_ood.models.glow.Decomposition`).
 """
 
 import dataclasses
@@ -219,7 +219,7 @@ class Features:
 
   @classmethod
   def from_decomposition(cls, decomposition, num_dims, n_bits=8, **fields):
-    """Features from a `glow_ood.model.Decomposition` of dequantized images.
+    """Features from a `glow_ood.models.glow.Decomposition` of dequantized images.
 
     `discrete_log_prob = decomposition.log_prob - D * n_bits * log 2` (the
     continuous log p(x) made discrete); the per-level terms are copied as

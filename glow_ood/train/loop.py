@@ -27,6 +27,7 @@ from bijectors import coupling_network
 
 from glow_ood import data
 from glow_ood import likelihood_terms
+from glow_ood import models
 from glow_ood import progress
 from glow_ood import run_folder
 from glow_ood.configs import serialization
@@ -184,10 +185,7 @@ def train(config, workdir, extra_files=None):
     run.initialize_or_restore(found)
   except (ValueError, FileNotFoundError, tf.errors.InvalidArgumentError) as e:
     raise ConfigurationError(str(e)) from e
-  model_config = config.model
-  print(f"Training Glow ({model_config.num_levels} levels x "
-        f"{model_config.num_steps_per_level} steps, width "
-        f"{model_config.hidden_width}, {model_config.coupling_scale} coupling) "
+  print(f"Training {models.describe(config.model)} "
         f"on {config.data.dataset} {tuple(run.train_images.shape)} with "
         f"{strategy.num_replicas_in_sync} replica(s), global batch "
         f"{config.batch_size}, {config.optimizer} lr {config.learning_rate:g}"
@@ -233,7 +231,7 @@ def train(config, workdir, extra_files=None):
     step = int(run.step.numpy())
     applied = int(metrics["applied"])
     if applied:
-      for name in ("bits_per_dim", "log_prob_z", "log_det"):
+      for name in ("bits_per_dim",) + tuple(run.model.loss_extras):
         sums[name] = sums.get(name, 0.) + float(metrics[name])
       count += applied
       recent.add(float(metrics["bits_per_dim"]) / applied, applied)

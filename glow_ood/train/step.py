@@ -9,7 +9,7 @@ skipped and counted. `train_steps(iterator, k)` runs `k` such steps in one
 compiled call (a `tf.while_loop`), so the host meets the device once per call.
 
 Mixed precision (`TrainConfig.mixed_precision`) runs the coupling networks in
-bfloat16 or float16 (`glow_ood.model.Glow`); with float16 the loss is scaled
+bfloat16 or float16 (`glow_ood.models.glow.Glow`); with float16 the loss is scaled
 by a dynamic loss scale `S` before the gradient (and the gradients by `1/S`):
 a step whose loss is finite but whose gradients overflow halves `S` and is
 skipped without counting towards `max_consecutive_skips`; after
@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow.compat.v2 as tf
 
 from glow_ood import checkpoints
-from glow_ood import model as model_lib
+from glow_ood import models
 from glow_ood import preprocessing
 from glow_ood import run_folder
 from glow_ood.data import pipeline
@@ -76,10 +76,10 @@ class TrainState:
     precision = config.mixed_precision
     self._scaled_loss = precision == "float16"
     with strategy.scope():
-      self.model = model_lib.Glow(
-          config.model,
+      glow_options = {} if config.family != "glow" else dict(
           coupling_compute_dtype=None if precision == "none" else precision,
           recompute_couplings=config.recompute_couplings)
+      self.model = models.build_model(config.model, **glow_options)
       variables = self.model.trainable_variables
       self.optimizer = optimizers.make_optimizer(config.optimizer, variables)
       self.ema = (ema_lib.ExponentialMovingAverage(variables, config.ema_decay)
@@ -114,14 +114,20 @@ class TrainState:
     self._nonfinite_steps = tf.constant(
         sorted(config.nonfinite_loss_steps) or [-1], tf.int64)
     self._train_steps = tf.function(self._train_steps_fn, autograph=False)
+    # What the family trains on (`density_model`): noisy dequantized floats
+    # (Glow), or the uint8 images themselves (PixelCNN, VAE).
+    self._dequantization = ("uniform" if self.model.training_input ==
+                            "dequantized" else None)
+    self._metric_names = ("bits_per_dim",) + tuple(self.model.loss_extras)
 
   def train_steps(self, iterator, num_steps):
     """Runs `num_steps` training steps in one compiled call.
 
-    Returns a dict of scalars: `bits_per_dim`, `log_prob_z`, `log_det`: the
-    sums over the applied steps of the batch means; `applied`: how many steps
-    were applied; `loss`, `grad_norm`, `learning_rate`: those of the last
-    step.
+    Returns a dict of scalars: `bits_per_dim` and the model's
+    `loss_extras` (Glow: `log_prob_z`, `log_det`; VAE: `reconstruction`,
+    `kl`): the sums over the applied steps of the batch means; `applied`:
+    how many steps were applied; `loss`, `grad_norm`, `learning_rate`: those
+    of the last step.
     """
     return self._train_steps(iterator, tf.constant(num_steps, tf.int64))
 
@@ -148,7 +154,7 @@ class TrainState:
       local_replicas = context.num_replicas_in_sync // pipelines
       dataset = pipeline.make_dataset(
           self.train_images, config.batch_size, n_bits=config.data.n_bits,
-          dequantization="uniform", shuffle=True, repeat=True,
+          dequantization=self._dequantization, shuffle=True, repeat=True,
           seed=config.seed, drop_remainder=True,
           shuffle_buffer=config.data.shuffle_buffer,
           dtype=tf.as_dtype(config.model.dtype), start_batch=step,
@@ -192,26 +198,30 @@ class TrainState:
       print(f"Resumed from {found.path} at step {int(self.step.numpy())}.",
             flush=True)
     else:
-      self._initialize_actnorm()
+      self._data_init()
     self.iterator = self._make_iterator()   # at the restored step
     return found is None
 
-  def _initialize_actnorm(self):
-    """ActNorm's data-dependent init on one seeded global batch (and the EMA's reset)."""
+  def _data_init(self):
+    """The model's data-dependent init (Glow: ActNorm; PixelCNN: weight norm)
+    on one seeded global batch, in cross-replica context, and the EMA's reset."""
     rng = np.random.default_rng(self.config.seed)
     count = min(self.config.init_batch_size, len(self.train_images))
     images = self.train_images[rng.choice(len(self.train_images), count,
                                           replace=False)]
-    x = preprocessing.dequantize(
-        images, self.config.model.n_bits, "uniform", seed=[self.config.seed, 0],
-        dtype=tf.as_dtype(self.config.model.dtype))
+    if self._dequantization is None:
+      x = tf.constant(images)
+    else:
+      x = preprocessing.dequantize(
+          images, self.config.model.n_bits, self._dequantization,
+          seed=[self.config.seed, 0],
+          dtype=tf.as_dtype(self.config.model.dtype))
     with self.strategy.scope():  # cross-replica: one global init batch
-      log_prob = self.model.initialize(x)
+      bpd = self.model.data_init(x)
       if self.ema is not None:
         self.ema.reset()
-    bpd = preprocessing.bits_per_dim(log_prob, self.config.model.num_dims,
-                                     self.config.model.n_bits)
-    print(f"Initialized ActNorm on {count} images: {float(np.mean(bpd)):.4f} "
+    what = "ActNorm" if self.config.family == "glow" else "the model"
+    print(f"Initialized {what} on {count} images: {float(np.mean(bpd)):.4f} "
           "bits/dim.", flush=True)
 
   def checkpoint_variables(self):
@@ -258,9 +268,8 @@ class TrainState:
     config = self.config
     variables = self.model.trainable_variables
     with tf.GradientTape() as tape:
-      terms = self.model.decompose(x)
-      bpd = preprocessing.bits_per_dim(terms.log_prob, config.model.num_dims,
-                                       config.model.n_bits)
+      terms = self.model.loss_terms(x)
+      bpd = terms.bits_per_dim
       poisoned = tf.reduce_any(tf.equal(self.step + 1, self._nonfinite_steps))
       bpd = tf.where(poisoned, tf.constant(np.nan, bpd.dtype), bpd)
       loss = tf.nn.compute_average_loss(bpd, global_batch_size=config.batch_size)
@@ -270,14 +279,14 @@ class TrainState:
              for g, v in zip(grads, variables)]
     if self._scaled_loss:
       grads = [g / self.loss_scale for g in grads]
-    sums = {"bits_per_dim": tf.reduce_sum(bpd),
-            "log_prob_z": tf.reduce_sum(terms.log_prob_z),
-            "log_det": tf.reduce_sum(terms.log_det)}
+    sums = {"bits_per_dim": tf.reduce_sum(bpd)}
+    sums.update({name: tf.reduce_sum(terms.extras[name])
+                 for name in self.model.loss_extras})
     return loss, grads, sums
 
   def _train_steps_fn(self, iterator, num_steps):
     zero = tf.constant(0., tf.float32)
-    names = ("bits_per_dim", "log_prob_z", "log_det")
+    names = self._metric_names
 
     def body(i, applied, sums, last):
       metrics = self._one_step(iterator)
@@ -292,8 +301,8 @@ class TrainState:
 
     _, applied, sums, last = tf.while_loop(
         lambda i, *_: i < num_steps, body,
-        (tf.constant(0, tf.int64), tf.constant(0, tf.int64), (zero,) * 3,
-         (zero,) * 3), parallel_iterations=1)
+        (tf.constant(0, tf.int64), tf.constant(0, tf.int64),
+         (zero,) * len(names), (zero,) * 3), parallel_iterations=1)
     result = dict(zip(names, sums))
     result.update(zip(("loss", "grad_norm", "learning_rate"), last))
     result["applied"] = applied

@@ -1,6 +1,7 @@
 """What a training run reports: TensorBoard scalars, evaluations and sample grids."""
 
 import contextlib
+import functools
 
 import numpy as np
 import tensorflow.compat.v2 as tf
@@ -33,12 +34,21 @@ def evaluate(run, evaluator, eval_sets, writer, step):
   return results
 
 def write_samples(run, writer, step):
-  """Sample grids at each temperature (EMA weights if configured)."""
+  """Sample grids (EMA weights if configured): Glow's at each temperature,
+  the other families' one grid `samples` (no temperature); none if
+  `num_samples` is 0."""
   config = run.config
+  if not config.num_samples:
+    return
+  seed = [config.seed, int(step)]
+  if config.family == "glow":
+    draws = {f"samples/temperature_{t:g}": functools.partial(
+        run.model.sample, config.num_samples, t, seed=seed)
+             for t in config.sample_temperatures}
+  else:
+    draws = {"samples": functools.partial(run.model.sample,
+                                          config.num_samples, seed=seed)}
   with evaluation_weights(run), writer.as_default(step=step):
-    for temperature in config.sample_temperatures:
-      x = run.model.sample(config.num_samples, temperature,
-                           seed=[config.seed, int(step)])
-      images = preprocessing.to_uint8(x, config.model.n_bits).numpy()
-      tf.summary.image(f"samples/temperature_{temperature:g}",
-                       transforms.image_grid(images), step=step)
+    for tag, draw in draws.items():
+      images = preprocessing.to_uint8(draw(), config.model.n_bits).numpy()
+      tf.summary.image(tag, transforms.image_grid(images), step=step)

@@ -15,7 +15,7 @@ from tests.bijectors import bijector_test_util as util
 from tests.toy_data import tiny_glow_config
 from bijectors import coupling_network
 from bijectors import glow_flow
-from glow_ood import model as model_lib
+from glow_ood.models import glow as model_lib
 
 IMAGE = [4, 4, 4]   # 2 levels of 1 step: 2 coupling networks
 RTOL = 1e-5

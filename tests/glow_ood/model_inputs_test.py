@@ -46,7 +46,7 @@ class FloatImagesTest(tf.test.TestCase, parameterized.TestCase):
       ("float64_tensor", lambda x: tf.constant(x, tf.float64),
        r"^f: x is a float64 Tensor but the model is float32; cast it with "
        r"tf\.cast\(x, tf\.float32\) or build the model with "
-       r"GlowConfig\(dtype='float64'\)\.$"))
+       r"dtype='float64' in its config\.$"))
   def test_other_dtypes_raise_type_error(self, make, message):
     with self.assertRaisesRegex(TypeError, message):
       model_inputs.float_images(make(dequantized()), config(), "f", False)
@@ -59,10 +59,10 @@ class FloatImagesTest(tf.test.TestCase, parameterized.TestCase):
        r"tf\.transpose\(x, \[0, 2, 3, 1\]\)"),
       ("size", [2, 16, 16, 3],
        r"resize, pad or crop them to 8x8 .* "
-       r"GlowConfig\(image_shape=\(16, 16, 3\)\)"),
+       r"image_shape=\(16, 16, 3\) in its config"),
       ("channels", [2, 8, 8, 1],
        r"the model takes 3 channels: convert .* "
-       r"GlowConfig\(image_shape=\(8, 8, 1\)\)"),
+       r"image_shape=\(8, 8, 1\) in its config"),
       ("flat", [2, 192], r"reshape them to \[\.\.\., 8, 8, 3\]"))
   def test_other_shapes_raise_value_error_with_the_fix(self, shape, hint):
     with self.assertRaisesRegex(

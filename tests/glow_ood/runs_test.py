@@ -161,8 +161,8 @@ def test_uninitialized_model_is_not_a_trained_run(tmp_path, run):
   tf.train.CheckpointManager(
       tf.train.Checkpoint(model=model, step=step),
       str(tmp_path / "checkpoints"), max_to_keep=1).save(checkpoint_number=0)
-  with pytest.raises(ValueError, match=r"ckpt-0 holds a model whose ActNorm "
-                                       r"layers were never initialized"):
+  with pytest.raises(ValueError, match=r"ckpt-0 holds a model whose "
+                                       r"data-dependent init never ran"):
     runs_lib.restore_model(run.config.replace(ema_decay=None),
                               str(tmp_path))
 

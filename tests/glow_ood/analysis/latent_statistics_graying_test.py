@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 from glow_ood import configs as config_lib
-from glow_ood import model as model_lib
+from glow_ood.models import glow as model_lib
 from glow_ood import likelihood_terms
 from glow_ood.data import special as special_datasets
 from glow_ood.analysis import data_statistics

@@ -319,7 +319,8 @@ def test_n_bits_mismatch(toy_dir):
     (dict(grad_clip_norm=-1.), ValueError, r"grad_clip_norm must be > 0"),
     (dict(warmup_steps=-1), ValueError, r"warmup_steps must be >= 0"),
     (dict(eval_num_examples=0), ValueError, r"eval_num_examples must be >= 1"),
-    (dict(model={"num_levels": 2}), TypeError, r"model must be a GlowConfig"),
+    (dict(model={"num_levels": 2}), TypeError,
+     r"model must be one of GlowConfig, PixelCNNConfig, VAEConfig; got dict"),
     (dict(data="toy"), TypeError, r"data must be a DataConfig"),
     # A str is not a tuple of names (tuple("mnist") would be its letters).
     (dict(eval_datasets="mnist"), TypeError,

@@ -1,4 +1,4 @@
-"""Tests of `glow_ood.model.Glow`: likelihood, decomposition, training signal, sampling."""
+"""Tests of `glow_ood.models.glow.Glow`: likelihood, decomposition, training signal, sampling."""
 
 import os
 import tempfile

@@ -93,6 +93,7 @@ class Glow(tf.Module):
   family = "glow"
   training_input = "dequantized"
   extras = frozenset({"decomposition"})
+  loss_extras = ("log_prob_z", "log_det")
 
   def __init__(self, config, validate_args=False, coupling_compute_dtype=None,
                recompute_couplings=False, name="glow"):
