@@ -38,14 +38,20 @@ class GrayingCurve:
     factors: `[F]`, the contrast factors in [0, 1].
     bits_per_dim: `[F, N]`.
     discrete_log_prob: `[F, N]`, log P(image) in nats (discrete).
-    log_prob_z: `[F, N]`, log p(z).
-    log_det: `[F, N]`, log|det dz/dx|.
+    log_prob_z: `[F, N]`, log p(z), or `None` for a model without Glow's
+      decomposition.
+    log_det: `[F, N]`, log|det dz/dx|, or `None` likewise.
   """
   factors: np.ndarray
   bits_per_dim: np.ndarray
   discrete_log_prob: np.ndarray
-  log_prob_z: np.ndarray
-  log_det: np.ndarray
+  log_prob_z: Optional[np.ndarray] = None
+  log_det: Optional[np.ndarray] = None
+
+  @property
+  def terms(self):
+    """The `TERMS` this curve holds (the decomposition only for a Glow)."""
+    return tuple(t for t in TERMS if getattr(self, t) is not None)
 
   @property
   def num_images(self):
@@ -53,8 +59,8 @@ class GrayingCurve:
     return int(self.bits_per_dim.shape[1])
 
   def means(self):
-    """`term -> [F]`: the mean of each of `TERMS` over the images, per factor."""
-    return {term: np.mean(getattr(self, term), axis=1) for term in TERMS}
+    """`term -> [F]`: the mean of each of `terms` over the images, per factor."""
+    return {term: np.mean(getattr(self, term), axis=1) for term in self.terms}
 
   def to_json(self):
     """JSON-ready dict: factors, `N`, and each term's mean and std per factor.
@@ -67,7 +73,7 @@ class GrayingCurve:
         "num_images": self.num_images,
         "mean": {term: values.tolist() for term, values in self.means().items()},
         "std": {term: np.std(getattr(self, term), axis=1).tolist()
-                for term in TERMS},
+                for term in self.terms},
     }
 
 
@@ -110,9 +116,11 @@ def graying_curve(scorer, images, factors, description: Optional[str] = None,
                                  if description else None),
                     stream=stream)
     for term in TERMS:
-      rows[term].append(np.asarray(getattr(scores, term), np.float64))
+      if getattr(scores, term) is not None:   # no decomposition: not a Glow
+        rows[term].append(np.asarray(getattr(scores, term), np.float64))
   return GrayingCurve(factors=factors,
-                      **{term: np.stack(rows[term]) for term in TERMS})
+                      **{term: np.stack(rows[term]) for term in TERMS
+                         if rows[term]})
 
 
 def variance_sums_by_factor(images, factors, chunk_size=1024):

@@ -37,6 +37,22 @@ _DETECTION_HEADER = ["dataset", "AUROC [95% CI]", "AUPR-In", "AUPR-Out",
                      "FPR at 95% TPR"]
 
 
+def _model_text(run):
+  """A run's model in a few words (results.json's `runs` entry)."""
+  model, family = run["model"], run.get("family", "glow")
+  if family == "glow":
+    return (f"Glow, {model['coupling_scale']} coupling, "
+            f"{model['num_levels']} x {model['num_steps_per_level']}, width "
+            f"{model['hidden_width']}")
+  if family == "pixelcnn":
+    return (f"PixelCNN++, {model['num_hierarchies']} x {model['num_resnet']} "
+            f"ResNet layers, {model['num_filters']} filters, "
+            f"{model['num_logistic_mix']} logistics")
+  return (f"VAE, widths {', '.join(map(str, model['widths']))}, "
+          f"{model['latent_dim']} latents, {model['likelihood']}, "
+          f"K = {model['eval_samples']}")
+
+
 def results_markdown(results):
   """The report of one evaluation as markdown."""
   in_distribution = results["in_distribution"]
@@ -44,10 +60,9 @@ def results_markdown(results):
   names = [run["name"] for run in runs]
   out = [f"# Evaluation: trained on {in_distribution}\n"]
   out.append(markdown_table(
-      ["run", "workdir", "step", "coupling", "levels x steps, width"],
-      [[r["name"], f"`{r['workdir']}`", r["step"], r["model"]["coupling_scale"],
-        f"{r['model']['num_levels']} x {r['model']['num_steps_per_level']}, "
-        f"{r['model']['hidden_width']}"] for r in runs]))
+      ["run", "workdir", "step", "model"],
+      [[r["name"], f"`{r['workdir']}`", r["step"], _model_text(r)]
+       for r in runs]))
   sets = list(results["num_examples"])
   header = ["dataset/split", "role", "images"] + [f"{n} bits/dim" for n in names]
   if "ensemble" in results:
@@ -61,9 +76,28 @@ def results_markdown(results):
     rows.append(row)
   out.append("\n## Bits/dim (paper Fig. 1, 9, 10)\n")
   out.append(markdown_table(header, rows))
-  out.append("\n## Decomposition of log p(x), means in nats (paper Fig. 4, 5)\n")
-  out.append("`log p(x) = log p(z) + log|det dz/dx| - D n_bits log 2`.\n\n")
-  for n in names:
+  decomposed = [n for n in names if all(
+      "log_prob_z" in m for m in results["models"][n].values())]
+  estimated = [n for n in names if n not in decomposed]
+  if estimated:
+    out.append("\n## log P(image), means in nats\n\n")
+    out.append("Exact for a PixelCNN; for a VAE an importance-sampled (IWAE) "
+               "estimate, with the standard error of the mean.\n\n")
+    for n in estimated:
+      models = results["models"][n]
+      out.append(f"Run {n}:\n\n")
+      out.append(markdown_table(
+          ["dataset/split", "log P(image)", "standard error"],
+          [[name, f"{m['discrete_log_prob']:.2f}",
+            f"{m['discrete_log_prob_stderr']:.3f}"
+            if "discrete_log_prob_stderr" in m else "exact"]
+           for name, m in models.items()]))
+      out.append("\n")
+  if decomposed:
+    out.append("\n## Decomposition of log p(x), means in nats (paper Fig. 4, "
+               "5)\n")
+    out.append("`log p(x) = log p(z) + log|det dz/dx| - D n_bits log 2`.\n\n")
+  for n in decomposed:
     models = results["models"][n]
     out.append(f"Run {n}:\n\n")
     out.append(markdown_table(
@@ -94,11 +128,18 @@ def results_markdown(results):
     graying = results["graying"]
     out.append(f"## Graying {graying['dataset']} (paper Fig. 6c)\n\n")
     out.append("Pixels shrunk toward 128: `128 + factor (x - 128)`.\n\n")
-    out.append(markdown_table(
-        ["factor", "bits/dim", "log p(z)", "log \\|det\\|"],
-        [[f"{f:g}", f"{b:.4f}", f"{z:.1f}", f"{d:.1f}"] for f, b, z, d in zip(
-            graying["factors"], graying["mean"]["bits_per_dim"],
-            graying["mean"]["log_prob_z"], graying["mean"]["log_det"])]))
+    mean = graying["mean"]
+    if "log_prob_z" in mean:
+      out.append(markdown_table(
+          ["factor", "bits/dim", "log p(z)", "log \\|det\\|"],
+          [[f"{f:g}", f"{b:.4f}", f"{z:.1f}", f"{d:.1f}"] for f, b, z, d in zip(
+              graying["factors"], mean["bits_per_dim"], mean["log_prob_z"],
+              mean["log_det"])]))
+    else:   # a model without Glow's decomposition
+      out.append(markdown_table(
+          ["factor", "bits/dim"],
+          [[f"{f:g}", f"{b:.4f}"] for f, b in zip(graying["factors"],
+                                                 mean["bits_per_dim"])]))
   if results.get("figures"):
     out.append("\n## Figures\n\n")
     out += [f"- {name}: {', '.join(paths)}\n"
