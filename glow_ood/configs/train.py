@@ -158,9 +158,11 @@ class TrainConfig:
           ("--recompute_couplings", self.recompute_couplings)) if used]
       if glow_only:
         raise ValueError(
-            f"TrainConfig: {' and '.join(glow_only)} apply to Glow's coupling "
-            f"networks only; a {self.family} run cannot use them. Leave them "
-            "at their defaults.")
+            f"TrainConfig: {' and '.join(glow_only)} "
+            f"{'apply' if len(glow_only) > 1 else 'applies'} to Glow's "
+            f"coupling networks only; a {self.family} run cannot use "
+            f"{'them' if len(glow_only) > 1 else 'it'}. Leave "
+            f"{'them' if len(glow_only) > 1 else 'it'} at the default.")
     if self.data.n_bits != self.model.n_bits:
       raise ValueError(
           f"TrainConfig: data.n_bits={self.data.n_bits} differs from "
