@@ -199,10 +199,10 @@ class TrainingTest(tf.test.TestCase):
       optimizer.assign(*optimizer.updates(grads, 3e-3))
       return loss
 
-    for i in range(40):
+    for i in range(25):
       step(train[32 * (i % 16):32 * (i % 16 + 1)])
     after = float(tf.reduce_mean(model.bits_per_dim(held_out)))
-    self.assertLess(after, before - 0.5, f"{before:.3f} -> {after:.3f}")
+    self.assertLess(after, before - 1., f"{before:.3f} -> {after:.3f}")
 
     # Still causal after the unconstrained updates: the parameters of pixel
     # (3, 5) and of the pixels before it ignore pixel (3, 5) and all after.
