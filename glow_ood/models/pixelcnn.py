@@ -112,6 +112,7 @@ class PixelCNN(tf.Module):
   family = "pixelcnn"
   training_input = "uint8"
   extras = frozenset()
+  loss_extras = ()
 
   def __init__(self, config, name="pixelcnn"):
     super().__init__(name=name)
