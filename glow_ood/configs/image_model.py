@@ -12,7 +12,8 @@ DTYPES = ("float32", "float64")
 # The model families a run can train (`TrainConfig.family`, `--model`).
 FAMILIES = ("glow", "pixelcnn", "vae")
 
-__all__ = ["DTYPES", "FAMILIES", "num_dims", "check_image_shape"]
+__all__ = ["DTYPES", "FAMILIES", "num_dims", "check_image_shape",
+           "check_divisible"]
 
 
 def num_dims(config):
@@ -28,3 +29,20 @@ def check_image_shape(config):
     raise ValueError(
         f"{type(config).__name__}.image_shape must be (H, W, C) of positive "
         f"ints; got {shape}.")
+
+
+def check_divisible(config, factor, needs, fix):
+  """`ValueError` unless H and W of `config.image_shape` divide by `factor`.
+
+  Args:
+    config: a model config.
+    factor: Python `int`, e.g. `2**num_levels`.
+    needs: what needs it, e.g. `"3 levels"`.
+    fix: the fix, e.g. `"or use fewer levels"`.
+  """
+  shape = config.image_shape
+  if shape[0] % factor or shape[1] % factor:
+    raise ValueError(
+        f"{type(config).__name__}: {needs} need H and W divisible by "
+        f"{factor}; image_shape is {shape}. Pad the images (28x28 -> 32x32, "
+        f"--pad_to=32) {fix}.")

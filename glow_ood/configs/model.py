@@ -64,13 +64,9 @@ class GlowConfig:
   def __post_init__(self):
     image_model.check_image_shape(self)
     validate(self)
-    shape = self.image_shape
-    factor = 2 ** self.num_levels
-    if shape[0] % factor or shape[1] % factor:
-      raise ValueError(
-          f"GlowConfig: {self.num_levels} levels need H and W divisible by "
-          f"{factor}; image_shape is {shape}. Pad the images (28x28 -> 32x32) "
-          "or use fewer levels.")
+    image_model.check_divisible(self, 2 ** self.num_levels,
+                                f"{self.num_levels} levels",
+                                "or use fewer levels")
 
   @property
   def num_dims(self):

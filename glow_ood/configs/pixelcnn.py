@@ -80,13 +80,9 @@ class PixelCNNConfig:
   def __post_init__(self):
     image_model.check_image_shape(self)
     validate(self)
-    factor = 2 ** (self.num_hierarchies - 1)
-    h, w, _ = self.image_shape
-    if h % factor or w % factor:
-      raise ValueError(
-          f"PixelCNNConfig: {self.num_hierarchies} hierarchies need H and W "
-          f"divisible by {factor}; image_shape is {self.image_shape}. Pad "
-          "the images (--pad_to=32) or use fewer hierarchies.")
+    image_model.check_divisible(self, 2 ** (self.num_hierarchies - 1),
+                                f"{self.num_hierarchies} hierarchies",
+                                "or use fewer --pixelcnn_num_hierarchies")
 
   @property
   def num_dims(self):

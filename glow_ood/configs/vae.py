@@ -67,13 +67,9 @@ class VAEConfig:
     if not self.widths:
       raise ValueError("VAEConfig.widths needs at least one layer, e.g. "
                        "--vae_widths=64,128.")
-    factor = 2 ** len(self.widths)
-    h, w, _ = self.image_shape
-    if h % factor or w % factor:
-      raise ValueError(
-          f"VAEConfig: {len(self.widths)} stride-2 layers need H and W "
-          f"divisible by {factor}; image_shape is {self.image_shape}. Pad "
-          "the images (--pad_to=32) or use fewer --vae_widths.")
+    image_model.check_divisible(self, 2 ** len(self.widths),
+                                f"{len(self.widths)} stride-2 layers",
+                                "or use fewer --vae_widths")
 
   @property
   def num_dims(self):
