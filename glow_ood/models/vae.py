@@ -120,10 +120,13 @@ class VAE(tf.Module):
   `elbo_terms` and `sample` draw a fresh seed each call (one stateful
   `tf.random.uniform`: training noise);
   `discrete_log_prob`, `bits_per_dim` and `data_init` default to `EVAL_SEED`,
-  so evaluation numbers are reproducible. The `[K, B, L]` normal draws of
-  `discrete_log_prob` come from the seed at once, so an image's estimate
-  depends on the seed, on `K` and on its position in the batch, not on
-  `samples_per_chunk`. The initial weights are drawn from `config.seed`
+  so evaluation numbers are reproducible. The `K` normal draws of
+  `discrete_log_prob` for an image are keyed by the seed and by the image
+  itself (a fingerprint of its pixels, `_image_keys`), so an image's
+  estimate depends on the seed and on `K` only: not on the batch it is in,
+  its position there, or `samples_per_chunk`; different images get
+  independent draws (up to a fingerprint collision, which only makes two
+  images share their draws). The initial weights are drawn from `config.seed`
   (same seed, same weights).
 
   #### Inputs
@@ -256,10 +259,9 @@ class VAE(tf.Module):
     samples_per_chunk = self._check_count(
         samples_per_chunk, "samples_per_chunk", "VAE.discrete_log_prob")
     loc, log_scale = self._encode(bins)
-    eps = tf.random.stateless_normal(
-        tf.concat([[num_samples], tf.shape(loc)], 0),
-        seed=_seed_pair(EVAL_SEED if seed is None else seed),
-        dtype=self._dtype)                                  # [K, B, L]
+    eps = _keyed_normal(
+        _seed_pair(EVAL_SEED if seed is None else seed), self._image_keys(bins),
+        num_samples, self._config.latent_dim, self._dtype)  # [K, B, L]
     log_weights = []
     for start in range(0, num_samples, samples_per_chunk):
       eps_chunk = eps[start:start + samples_per_chunk]
@@ -272,6 +274,17 @@ class VAE(tf.Module):
     return density_model.Estimate(
         log_prob=tf.reshape(estimate.log_prob, batch_shape),
         stderr=tf.reshape(estimate.stderr, batch_shape))
+
+  def _image_keys(self, bins):
+    """`[B]` int64 fingerprints of `[B, H, W, C]` pixel values in [0, 2**31).
+
+    `sum_i k_i w_i mod (2**31 - 1)` with fixed pseudo-random weights
+    `w_i` (from `numpy.random.default_rng(0)`, not from the model's seed).
+    """
+    shape = self._config.image_shape
+    weights = np.random.default_rng(0).integers(1, 2 ** 20, shape)
+    total = tf.reduce_sum(tf.cast(bins, tf.int64) * weights, axis=[-3, -2, -1])
+    return tf.math.floormod(total, 2 ** 31 - 1)
 
   def bits_per_dim(self, images, num_samples=None, seed=None):
     """`-discrete_log_prob(images).log_prob / (D log 2)`, `[...]` (same defaults)."""
@@ -435,6 +448,18 @@ class VAE(tf.Module):
     if value < 1:
       raise ValueError(f"{where}: {name} must be >= 1; got {value}.")
     return value
+
+
+def _keyed_normal(seed, keys, num_samples, dim, dtype):
+  """`[K, B, dim]` standard normals, column `b` a function of `(seed, keys[b])` only."""
+  seed = tf.cast(seed, tf.int64)
+
+  def draw(key):
+    return tf.random.stateless_normal(
+        [num_samples, dim], seed=tf.stack([seed[0], seed[1] * 7919 + key]),
+        dtype=dtype)
+  eps = tf.map_fn(draw, keys, fn_output_signature=dtype)   # [B, K, dim]
+  return tf.transpose(eps, [1, 0, 2])
 
 
 def _seed_pair(seed):

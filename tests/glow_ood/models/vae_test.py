@@ -207,11 +207,13 @@ class VAELikelihoodTest(tf.test.TestCase, parameterized.TestCase):
     elbo = float(tf.reduce_mean(elbo))
     means, sems = [], []
     for k, repetitions in ((1, 100), (10, 50), (100, 20), (1000, 4)):
-      # Each image repeated along the batch: independent estimates.
-      batch = np.tile(images, [repetitions, 1, 1, 1])
-      log_prob = model.discrete_log_prob(batch, num_samples=k, seed=k)
-      per_repetition = log_prob.log_prob.numpy().reshape(
-          [repetitions, -1]).mean(1)
+      # A seed per repetition: independent estimates (an image's draws are
+      # keyed by the seed and the image, so repeating it in a batch would not).
+      estimate = tf.function(lambda seed, k=k: tf.reduce_mean(
+          model.discrete_log_prob(images, num_samples=k, seed=seed).log_prob))
+      per_repetition = np.array([
+          float(estimate(tf.constant([k, r], tf.int64)))
+          for r in range(repetitions)])
       means.append(per_repetition.mean())
       sems.append(per_repetition.std(ddof=1) / np.sqrt(repetitions))
     means, sems = np.array(means), np.array(sems)
@@ -403,3 +405,24 @@ class VAEInputTest(tf.test.TestCase):
 
 if __name__ == "__main__":
   tf.test.main()
+
+
+def test_an_images_estimate_does_not_depend_on_its_batch():
+  """The IWAE draws are keyed by the image: alone, in a batch, in another
+  order, the same image gets the same estimate (and two images differ)."""
+  model = VAE(VAEConfig(image_shape=(8, 8, 1), widths=(4,), latent_dim=3,
+                        eval_samples=16))
+  rng = np.random.default_rng(5)
+  images = rng.integers(0, 256, (6, 8, 8, 1)).astype(np.uint8)
+  together = model.discrete_log_prob(images).log_prob.numpy()
+  reversed_ = model.discrete_log_prob(images[::-1]).log_prob.numpy()[::-1]
+  alone = np.array([model.discrete_log_prob(images[i:i + 1]).log_prob.numpy()[0]
+                    for i in range(len(images))])
+  np.testing.assert_allclose(reversed_, together, rtol=1e-6)
+  np.testing.assert_allclose(alone, together, rtol=1e-6)
+  # The same image twice in one batch: the same draws, the same estimate.
+  twice = model.discrete_log_prob(images[[0, 0]]).log_prob.numpy()
+  assert twice[0] == twice[1]
+  # Another seed: other draws.
+  other = model.discrete_log_prob(images, seed=(1, 2)).log_prob.numpy()
+  assert not np.allclose(other, together)
