@@ -193,6 +193,11 @@ def analyze(config, output_dir, run=None, stream=None):
           f"image_shape {tuple(image_shape)} differs from the run's model "
           f"shape {tuple(run.config.model.image_shape)}; with a run the data "
           "are conformed to the model: drop image_shape.")
+    if run.config.family != "glow":
+      raise ValueError(
+          f"{run.name} is a {run.config.family} run: the second-order analysis "
+          "and the latent statistics need a Glow (its latents and volume "
+          "term). Leave out the run for the data statistics alone.")
     if run.config.model.n_bits != 8:
       raise ValueError(
           f"The second-order analysis works on the paper's pixels/256 scale, "

@@ -136,3 +136,13 @@ def test_glow_only_options_are_refused(data_dir, tmp_path):
                           f"--workdir={tmp_path / 'run'}")
   line = launcher_error_line(result, "launch/train.py")
   assert "--mixed_precision applies to Glow's coupling networks only" in line
+
+
+def test_analyze_data_says_its_model_analyses_need_a_glow(trained, tmp_path):
+  family, workdir, _ = trained
+  result = in_process.run("launch/analyze_data.py", f"--workdir={workdir}",
+                          f"--output_dir={tmp_path / 'analysis'}")
+  line = launcher_error_line(result, "launch/analyze_data.py")
+  assert (f"run is a {family} run: the second-order analysis and the latent "
+          "statistics need a Glow") in line
+  assert not os.path.exists(tmp_path / "analysis")
