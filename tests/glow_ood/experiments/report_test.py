@@ -88,8 +88,10 @@ def test_results_markdown_numbers_and_structure():
   assert_well_formed(text)
   lines = text.splitlines()
   # Runs.
-  assert "| a | `/runs/a` | 4 | sigmoid | 2 x 1, 8 |" in lines
-  assert "| b | `/runs/b` | 5 | sigmoid | 2 x 1, 8 |" in lines
+  assert ("| a | `/runs/a` | 4 | Glow, sigmoid coupling, 2 x 1, width 8 |"
+          in lines)
+  assert ("| b | `/runs/b` | 5 | Glow, sigmoid coupling, 2 x 1, width 8 |"
+          in lines)
   # Bits/dim, 4 decimals, with roles and the ensemble column.
   assert ("| dataset/split | role | images | a bits/dim | b bits/dim | "
           "ensemble bits/dim |") in lines
