@@ -2,6 +2,8 @@
 
 import re
 
+from glow_ood import models
+
 __all__ = ["results_markdown", "markdown_table"]
 
 
@@ -38,19 +40,9 @@ _DETECTION_HEADER = ["dataset", "AUROC [95% CI]", "AUPR-In", "AUPR-Out",
 
 
 def _model_text(run):
-  """A run's model in a few words (results.json's `runs` entry)."""
-  model, family = run["model"], run.get("family", "glow")
-  if family == "glow":
-    return (f"Glow, {model['coupling_scale']} coupling, "
-            f"{model['num_levels']} x {model['num_steps_per_level']}, width "
-            f"{model['hidden_width']}")
-  if family == "pixelcnn":
-    return (f"PixelCNN++, {model['num_hierarchies']} x {model['num_resnet']} "
-            f"ResNet layers, {model['num_filters']} filters, "
-            f"{model['num_logistic_mix']} logistics")
-  return (f"VAE, widths {', '.join(map(str, model['widths']))}, "
-          f"{model['latent_dim']} latents, {model['likelihood']}, "
-          f"K = {model['eval_samples']}")
+  """A run's model in a few words (from results.json's `runs` entry)."""
+  config = models.config_class(run.get("family", "glow"))(**run["model"])
+  return models.describe(config)
 
 
 def results_markdown(results):

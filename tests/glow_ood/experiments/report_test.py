@@ -88,9 +88,11 @@ def test_results_markdown_numbers_and_structure():
   assert_well_formed(text)
   lines = text.splitlines()
   # Runs.
-  assert ("| a | `/runs/a` | 4 | Glow, sigmoid coupling, 2 x 1, width 8 |"
+  assert ("| a | `/runs/a` | 4 | Glow (2 levels x 1 steps, width 8, sigmoid "
+          "coupling) |"
           in lines)
-  assert ("| b | `/runs/b` | 5 | Glow, sigmoid coupling, 2 x 1, width 8 |"
+  assert ("| b | `/runs/b` | 5 | Glow (2 levels x 1 steps, width 8, sigmoid "
+          "coupling) |"
           in lines)
   # Bits/dim, 4 decimals, with roles and the ensemble column.
   assert ("| dataset/split | role | images | a bits/dim | b bits/dim | "
