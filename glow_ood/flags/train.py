@@ -7,8 +7,8 @@ range (`glow_ood.flags._fields`), except `--model`, the family
 share (`--image_shape`, `--n_bits`, `--dtype`, `--model_seed`) have one flag
 each; the PixelCNN's and the VAE's own flags are prefixed (`--pixelcnn_*`,
 `--vae_*`), Glow's are not (`--num_levels`, ...). A flag of another family
-than `--model`'s is refused, not ignored. Renamed: the model's `seed` is
-`--model_seed`, `DataConfig.source` is `--data_source`; `--n_bits` sets both
+than `--model`'s is refused, not ignored, unless it is at its default.
+Renamed: the model's `seed` is `--model_seed`, `DataConfig.source` is `--data_source`; `--n_bits` sets both
 the model's and the data's, `--seed` both the data's and the run's.
 """
 
@@ -77,32 +77,22 @@ def to_train_config(flag_values):
   """Parsed flags -> a validated, frozen `TrainConfig`."""
   f = flag_values
   family = f.model if "model" in f else "glow"
-  shared = _fields.field_values(f, configs.GlowConfig, only=_SHARED, **_MODEL)
-  for other, cls, kwargs in _FAMILY_CLASSES:
-    if other == family or other == "glow" and family != "glow":
+  classes = {name: (cls, kwargs) for name, cls, kwargs in _FAMILY_CLASSES}
+  # Another family's flag is refused where it differs from its default (a
+  # shared flagfile, base.cfg, sets a few of Glow's to openai/glow's values).
+  for other, (cls, kwargs) in classes.items():
+    if other == family:
       continue
-    for name in _fields.flag_names(cls, **kwargs):
-      if f[name].present:
-        raise ValueError(
-            f"--{name} is a flag of --model={other}; this run is "
-            f"--model={family}, where it would be ignored. Remove it, or set "
-            f"--model={other}.")
-  if family != "glow":
-    glow_names = set(_fields.flag_names(configs.GlowConfig, **_MODEL)) - {
-        "image_shape", "n_bits", "dtype", "model_seed"}
-    # Glow's flags are refused only where they differ from their defaults:
-    # shared flagfiles (base.cfg) set a few of them to openai/glow's values.
-    for name in sorted(glow_names):
+    for name in _fields.flag_names(cls, **dict(kwargs, exclude=_SHARED)):
       if f[name].present and f[name].value != f[name].default:
         raise ValueError(
-            f"--{name}={f[name].value} is a flag of --model=glow; this run is "
-            f"--model={family}, where it would be ignored. Remove it, or set "
-            "--model=glow.")
-  cls, kwargs = {c[0]: c[1:] for c in _FAMILY_CLASSES}[family]
-  if family == "glow":
-    model = cls(**_fields.field_values(f, cls, **kwargs))
-  else:
-    model = cls(**shared, **_fields.field_values(f, cls, **kwargs))
+            f"--{name}={f[name].serialize().split('=', 1)[-1]} is a flag of "
+            f"--model={other}; this run is --model={family}, where it would be "
+            f"ignored. Remove it, or set --model={other}.")
+  cls, kwargs = classes[family]
+  shared = _fields.field_values(f, configs.GlowConfig, only=_SHARED, **_MODEL)
+  model = cls(**shared, **_fields.field_values(
+      f, cls, **dict(kwargs, exclude=_SHARED)))
   data = configs.DataConfig(n_bits=f.n_bits, seed=f.seed,
                             **_fields.field_values(f, configs.DataConfig,
                                                    **_DATA))

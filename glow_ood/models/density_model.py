@@ -45,10 +45,12 @@ analysis gives when the model lacks what it needs.
 
 from typing import Dict, NamedTuple, Optional
 
+import operator
+
 import tensorflow.compat.v2 as tf
 
 __all__ = ["LossTerms", "Estimate", "EXTRAS", "TRAINING_INPUTS",
-           "require_extra", "MissingExtraError"]
+           "require_extra", "MissingExtraError", "sample_count"]
 
 EXTRAS = ("decomposition", "elbo")
 TRAINING_INPUTS = ("dequantized", "uint8")
@@ -99,3 +101,20 @@ def require_extra(model, extra, what):
         f"{what} needs the model's {extra!r}, which a {model.family} model "
         f"does not have (it offers: {offered}). Use a Glow run for it, or "
         "leave it out.")
+
+
+def sample_count(num_samples, where):
+  """`num_samples` as a Python `int >= 0`, or the error `sample(n)` gives.
+
+  Raises:
+    TypeError: not an integer.
+    ValueError: negative.
+  """
+  try:
+    num_samples = operator.index(num_samples)
+  except TypeError:
+    raise TypeError(f"{where}: num_samples must be an integer; got "
+                    f"{num_samples!r}.") from None
+  if num_samples < 0:
+    raise ValueError(f"{where}: num_samples must be >= 0; got {num_samples}.")
+  return num_samples

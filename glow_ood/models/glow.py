@@ -1,6 +1,5 @@
 """The Glow model: a density over images built from `bijectors.MultiScaleFlow`."""
 
-import operator
 from typing import Dict, NamedTuple
 
 import tensorflow.compat.v2 as tf
@@ -250,15 +249,7 @@ class Glow(tf.Module):
 
     Use `preprocessing.to_uint8` to get displayable images.
     """
-    try:
-      num_samples = operator.index(num_samples)
-    except TypeError:
-      raise TypeError(
-          f"Glow.sample: num_samples must be an integer; got {num_samples!r}."
-      ) from None
-    if num_samples < 0:
-      raise ValueError(
-          f"Glow.sample: num_samples must be >= 0; got {num_samples}.")
+    num_samples = density_model.sample_count(num_samples, "Glow.sample")
     shape = [num_samples, self.flow.latent_size]
     if seed is None:
       eps = tf.random.normal(shape, dtype=self._dtype)

@@ -42,7 +42,6 @@ Two corrections to TFP 0.25 (found while testing; see `PixelCNN`):
 """
 
 import math
-import operator
 
 import numpy as np
 import tensorflow.compat.v2 as tf
@@ -234,14 +233,7 @@ class PixelCNN(tf.Module):
     Raises:
       RuntimeError: the weight norm is not initialized yet (`data_init`).
     """
-    try:
-      num_samples = operator.index(num_samples)
-    except TypeError:
-      raise TypeError(f"PixelCNN.sample: num_samples must be an integer; got "
-                      f"{num_samples!r}.") from None
-    if num_samples < 0:
-      raise ValueError(f"PixelCNN.sample: num_samples must be >= 0; got "
-                       f"{num_samples}.")
+    num_samples = density_model.sample_count(num_samples, "PixelCNN.sample")
     if not self.is_initialized:
       raise RuntimeError(
           "PixelCNN.sample before the weight norm is initialized: call "

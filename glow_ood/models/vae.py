@@ -298,14 +298,7 @@ class VAE(tf.Module):
     `preprocessing.to_uint8(x, n_bits)` gives back `k`'s 8-bit pixels.
     `seed`: stateless seed (`int` or `[2]`); `None` draws a fresh one.
     """
-    try:
-      num_samples = operator.index(num_samples)
-    except TypeError:
-      raise TypeError(f"VAE.sample: num_samples must be an integer; got "
-                      f"{num_samples!r}.") from None
-    if num_samples < 0:
-      raise ValueError(f"VAE.sample: num_samples must be >= 0; got "
-                       f"{num_samples}.")
+    num_samples = density_model.sample_count(num_samples, "VAE.sample")
     seeds = tf.random.experimental.stateless_split(_seed_pair(seed), 2)
     z = tf.random.stateless_normal([num_samples, self._config.latent_dim],
                                    seed=seeds[0], dtype=self._dtype)

@@ -84,9 +84,11 @@ def test_the_model_flag_picks_the_family_and_shared_flags_apply():
 
 @pytest.mark.parametrize("argv, message", [
     (["--model=vae", "--pixelcnn_num_filters=4"],
-     r"--pixelcnn_num_filters is a flag of --model=pixelcnn; this run is "
+     r"--pixelcnn_num_filters=4 is a flag of --model=pixelcnn; this run is "
      r"--model=vae"),
-    (["--pixelcnn_num_filters=4"], r"this run is --model=glow"),
+    (["--pixelcnn_num_filters=4"],
+     r"--pixelcnn_num_filters=4 is a flag of --model=pixelcnn; this run is "
+     r"--model=glow"),
     (["--model=pixelcnn", "--num_levels=2"],
      r"--num_levels=2 is a flag of --model=glow"),
 ])
