@@ -51,6 +51,9 @@ class TrainConfig:
     warmup_steps: linear warm-up from 0 to `learning_rate` over these steps.
     grad_clip_norm: clip the global gradient norm to this, or `None`.
     ema_decay: Polyak averaging decay for evaluation weights, or `None`.
+    l2_weight: `lambda` of an L2 penalty `lambda * sum ||w||^2` on the
+      model's weights (rank >= 2), in nats per image, added to the loss
+      (Ren et al.'s background models; `glow_ood.train.regularization`).
     max_consecutive_skips: stop after this many consecutive non-finite steps.
     max_loss_increase: a state is saved only if its bits/dim on a probe
       batch is at most this above the recent training loss
@@ -107,6 +110,10 @@ class TrainConfig:
       None, "Polyak (EMA) decay of evaluation weights; 0 = none.", minimum=0.,
       maximum=1., exclusive_minimum=True, exclusive_maximum=True,
       flag_none=0.)
+  l2_weight: float = option(
+      0., "L2 penalty lambda * sum ||w||^2 on the model's weights (kernels), "
+      "in nats per image, added to the loss (Ren et al.: 0, 10, 100).",
+      minimum=0.)
   max_consecutive_skips: int = option(
       20, "Stop after this many consecutive non-finite steps.", minimum=1)
   max_loss_increase: float = option(

@@ -3,6 +3,8 @@
 The loss is the mean bits/dim of the global batch under uniform
 dequantization, `-(log p(x) - D log 2^n_bits) / (D log 2)`; per-replica losses
 are divided by the global batch size and the gradients summed over replicas.
+With `TrainConfig.l2_weight` > 0 the loss also holds the L2 penalty of
+`glow_ood.train.regularization` (the `bits_per_dim` metric does not).
 The update is computed in cross-replica context and applied only if the loss,
 the gradient norm and every updated value are finite; otherwise the step is
 skipped and counted. `train_steps(iterator, k)` runs `k` such steps in one
@@ -31,6 +33,7 @@ from glow_ood.data import pipeline
 from glow_ood.train import distribution
 from glow_ood.train import ema as ema_lib
 from glow_ood.train import optimizers
+from glow_ood.train import regularization
 
 __all__ = ["TrainState", "learning_rate_at", "LOSS_SCALE_PERIOD",
            "INITIAL_LOSS_SCALE"]
@@ -273,6 +276,11 @@ class TrainState:
       poisoned = tf.reduce_any(tf.equal(self.step + 1, self._nonfinite_steps))
       bpd = tf.where(poisoned, tf.constant(np.nan, bpd.dtype), bpd)
       loss = tf.nn.compute_average_loss(bpd, global_batch_size=config.batch_size)
+      if config.l2_weight:
+        # Once per step: each replica adds its share of the penalty.
+        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+        loss += regularization.l2_penalty_bits_per_dim(
+            variables, config.l2_weight, self.model.num_dims) / replicas
       scaled = loss * self.loss_scale if self._scaled_loss else loss
     grads = tape.gradient(scaled, variables)
     grads = [tf.zeros_like(v) if g is None else g
