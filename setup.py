@@ -28,4 +28,10 @@ setuptools.setup(
         "Pillow>=9",
     ],
     extras_require={"test": ["pytest>=7", "pytest-xdist>=3"]},
+    # One console script per launcher: `glow-ood-train` is
+    # `python launch/train.py`, from any folder.
+    entry_points={"console_scripts": [
+        f"glow-ood-{name.replace('_', '-')}=launch.{name}:console_main"
+        for name in ("train", "evaluate", "analyze_data", "ood_benchmark",
+                     "train_ensemble", "two_moons")]},
 )

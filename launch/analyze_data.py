@@ -42,9 +42,8 @@ def main(argv):
   run_folder.check_writable(output_dir, "--output_dir")
   run = runs.load_run(FLAGS.workdir) if FLAGS.workdir else None
   # Every dataset before any work (p: its train split, the others: test).
-  data_config = run.config.data if run is not None else config.data
-  if run is not None and config.data.data_dir is not None:
-    data_config = data_config.replace(data_dir=config.data.data_dir)
+  data_config = config.run_data(run.config.data) if run is not None else (
+      config.data)
   p = run.config.data.dataset if run is not None else config.datasets[0]
   what = f"--datasets={','.join(config.datasets)}"
   data.check_datasets(data_config, [p], splits=("train",),
@@ -57,5 +56,10 @@ def main(argv):
   print(f"Written to {output_dir}/ (analysis.json, analysis.md, figures/).")
 
 
-if __name__ == "__main__":
+def console_main():
+  """The console script `glow-ood-analyze-data` (setup.py), from any folder."""
   bootstrap.run(main, __file__)
+
+
+if __name__ == "__main__":
+  console_main()

@@ -41,5 +41,10 @@ def main(argv):
         f"{FLAGS.workdir}/results.json and results.md.")
 
 
-if __name__ == "__main__":
+def console_main():
+  """The console script `glow-ood-ood-benchmark` (setup.py), from any folder."""
   bootstrap.run(main, __file__)
+
+
+if __name__ == "__main__":
+  console_main()

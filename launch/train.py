@@ -33,8 +33,18 @@ FLAGS = flags.FLAGS
 glow_flags.define_train_flags()
 
 
+# Folders written absolute into flags.cfg, so it relaunches the same run from
+# any folder.
+_PATH_FLAGS = ("workdir", "data_dir", "tfds_data_dir")
+
+
 def _flags_file_text():
-  lines = [flag.serialize() for flag in glow_flags.train_flags(FLAGS).values()]
+  lines = []
+  for name, flag in glow_flags.train_flags(FLAGS).items():
+    if name in _PATH_FLAGS and flag.value and "://" not in flag.value:
+      lines.append(f"--{name}={os.path.abspath(flag.value)}")
+    else:
+      lines.append(flag.serialize())
   return ("# Effective flags of this run; relaunch with --flagfile=<this file>.\n"
           + "\n".join(line for line in lines if line) + "\n")
 
@@ -67,5 +77,10 @@ def main(argv):
     print_results_table(results, config.data.dataset)
 
 
-if __name__ == "__main__":
+def console_main():
+  """The console script `glow-ood-train` (setup.py), from any folder."""
   bootstrap.run(main, __file__, required=["workdir"])
+
+
+if __name__ == "__main__":
+  console_main()

@@ -32,8 +32,23 @@ def _usage(message):
            "[other launch/train.py flags]")
 
 
+_HELP = """
+Flags (--workdir and --num_members required):
+  --workdir: the ensemble's folder; member m trains in <workdir>/member_<m>.
+  --num_members: M >= 2 members.
+  --seed_offset: member m gets --model_seed=m+offset --seed=m+offset.
+    (default: '0')
+  Every other flag goes to each member's launch/train.py unchanged: see
+  `python launch/train.py --help` (or glow-ood-train --help) for them.
+"""
+
+
 def parse_args(argv):
   """`(workdir, num_members, seed_offset, flags for launch/train.py)`."""
+  if any(arg in ("--help", "-help", "--helpshort", "-?", "-h")
+         for arg in argv):
+    print(__doc__.strip("\n") + "\n" + _HELP, end="")
+    sys.exit(0)
   own, passed = {}, []
   for arg in argv:
     name = arg.split("=", 1)[0]
@@ -81,13 +96,13 @@ def member_config(command):
   `ValueError` if they parse into an invalid config.
   """
   sys.path.insert(0, _REPO)
-  importlib.import_module("launch.bootstrap")   # the environment, before TF
+  bootstrap = importlib.import_module("launch.bootstrap")   # env, before TF
   from absl import flags  # pylint: disable=g-import-not-at-top
   from glow_ood import flags as glow_flags  # pylint: disable=g-import-not-at-top
   values = flags.FlagValues()
   glow_flags.define_train_flags(values)
-  try:
-    values(["train.py"] + command[2:])
+  try:   # flagfiles nest as in launch/train.py
+    values(["train.py"] + bootstrap.expand_flagfiles(command[2:]))
   except flags.Error:
     return None
   return glow_flags.to_train_config(values)
@@ -165,5 +180,10 @@ def main(argv):
         f"--output_dir={os.path.join(workdir, 'evaluation')}")
 
 
-if __name__ == "__main__":
+def console_main():
+  """The console script `glow-ood-train-ensemble` (setup.py), from any folder."""
   main(sys.argv[1:])
+
+
+if __name__ == "__main__":
+  console_main()

@@ -66,5 +66,10 @@ def main(argv):
   print_results_table(results)
 
 
-if __name__ == "__main__":
+def console_main():
+  """The console script `glow-ood-two-moons` (setup.py), from any folder."""
   bootstrap.run(main, __file__, required=["output_dir"])
+
+
+if __name__ == "__main__":
+  console_main()

@@ -7,6 +7,7 @@ from glow_ood.configs import dataset_names
 from glow_ood.configs._validation import option
 from glow_ood.configs._validation import validate
 from glow_ood.configs.data import DataConfig
+from glow_ood.configs.evaluate import DATA_LOCATION_FIELDS
 
 __all__ = ["AnalysisConfig", "HESSIAN_METHODS"]
 
@@ -24,10 +25,15 @@ class AnalysisConfig:
       defaults to the run's dataset when `datasets` is empty or starts with
       another one.
     data: `DataConfig` template (data_dir, source, pad_to, to_rgb, ...).
+      With a run, the run's own data settings are used instead (`run_data`),
+      but for the fields of `data_overrides` and a `data_dir` that is not
+      `None`.
+    data_overrides: with a run, the fields of `data` that replace the run's:
+      where its data are read from (`DATA_LOCATION_FIELDS`: data_dir,
+      tfds_data_dir, source, tfds_download), e.g. the flags given.
     image_shape: every dataset is conformed (padded / tiled) to this shape;
       `None`: the first dataset's shape. With a run, the run's model's shape
-      is used (a different `image_shape` raises), and of `data` only
-      `data_dir` applies (the run's own data settings are used).
+      is used (a different `image_shape` raises).
     num_examples: images per dataset for the data statistics (`None`: all).
     num_model_examples: images per dataset for the model terms.
     hessian_method: `"exact"` (D Hessian-vector products), `"hutchinson"`
@@ -42,6 +48,9 @@ class AnalysisConfig:
       "compared with it (test splits). With --workdir, p defaults to the "
       "run's dataset.")
   data: DataConfig = DataConfig()
+  data_overrides: Tuple[str, ...] = option(
+      (), "With a run: the fields of data that replace the run's.",
+      choices=DATA_LOCATION_FIELDS, flag=False)
   image_shape: Optional[Tuple[int, int, int]] = option(
       None, "Conform every dataset to H,W,C (default: p's shape, or the "
       "run's model's).", minimum=1)
@@ -67,3 +76,11 @@ class AnalysisConfig:
       if dataset_names.is_generated(name):
         raise ValueError(f"{name!r} is generated, it has no data statistics "
                          "to compare; use real datasets (or grayed:...).")
+
+  def run_data(self, data):
+    """A run's `DataConfig` `data` with `data_overrides` (and `data_dir`) from `self.data`."""
+    names = set(self.data_overrides) | (
+        {"data_dir"} if self.data.data_dir is not None else set())
+    changes = {name: getattr(self.data, name) for name in DATA_LOCATION_FIELDS
+               if name in names}
+    return data.replace(**changes) if changes else data

@@ -6,8 +6,16 @@ from typing import Optional, Tuple
 from glow_ood.configs import dataset_names
 from glow_ood.configs._validation import option
 from glow_ood.configs._validation import validate
+from glow_ood.configs.data import SOURCES
 
-__all__ = ["EvaluationConfig", "DEFAULT_EXTRA_DATASETS"]
+__all__ = ["EvaluationConfig", "DEFAULT_EXTRA_DATASETS",
+           "DATA_LOCATION_FIELDS"]
+
+# The `DataConfig` fields that say where a trained run's data are read from,
+# which a program reading the run may change (its flags have training's names:
+# --data_dir, --tfds_data_dir, --data_source, --tfds_download); what the data
+# are (dataset, pad_to, to_rgb, n_bits, ...) stays the run's.
+DATA_LOCATION_FIELDS = ("data_dir", "tfds_data_dir", "source", "tfds_download")
 
 # Special inputs evaluated besides a run's own eval_datasets unless datasets
 # are given (paper Appendix D: constant and random images).
@@ -32,6 +40,8 @@ class EvaluationConfig:
     num_samples: images per sample grid (0 to skip).
     sample_temperatures: temperatures of the sample grids.
     data_dir: overrides the runs' `data_dir` (e.g. another machine's copy).
+    tfds_data_dir, source, tfds_download: override the runs' (`None`: the
+      run's own, from its config.json); see `run_data`.
     seed: seeds the bootstrap and the samples.
   """
   datasets: Tuple[str, ...] = option(
@@ -56,9 +66,28 @@ class EvaluationConfig:
       exclusive_minimum=True)
   data_dir: Optional[str] = option(
       None, "Overrides the runs' --data_dir (local .npz files).")
+  tfds_data_dir: Optional[str] = option(
+      None, "Overrides the runs' --tfds_data_dir (tensorflow_datasets "
+      "data_dir).")
+  source: Optional[str] = option(
+      None, "Overrides the runs' --data_source: auto (npz if present, else "
+      "tfds), npz or tfds.", choices=SOURCES, flag="data_source")
+  tfds_download: Optional[bool] = option(
+      None, "Overrides the runs' --tfds_download (tensorflow_datasets may "
+      "download missing datasets; needs internet).")
   seed: int = option(0, "Seed of the bootstrap and the samples.")
 
   def __post_init__(self):
     validate(self)
     for name in self.datasets:
       dataset_names.parse(name)   # raises on a malformed special name
+
+  def run_data(self, data):
+    """The run's `DataConfig` `data` with this config's data overrides applied.
+
+    Only where the data are read from (`DATA_LOCATION_FIELDS`) is replaced,
+    by the overrides that are not `None`.
+    """
+    changes = {name: getattr(self, name) for name in DATA_LOCATION_FIELDS
+               if getattr(self, name) is not None}
+    return data.replace(**changes) if changes else data

@@ -56,9 +56,8 @@ def _datasets(config, run):
 
 def _load(config, datasets, image_shape, run):
   """`{dataset: uint8 images}`: p's train split, the others' test splits."""
-  template = run.config.data if run is not None else config.data
-  if run is not None and config.data.data_dir is not None:
-    template = template.replace(data_dir=config.data.data_dir)
+  template = config.run_data(run.config.data) if run is not None else (
+      config.data)
   sets = data_lib.load_evaluation_sets(
       template.replace(dataset=datasets[0], image_shape=None), datasets[1:],
       splits=("train",), image_shape=image_shape,

@@ -174,9 +174,7 @@ def evaluate(runs, config, output_dir, stream=None):
     raise ValueError("evaluate needs at least one run.")
   run_folder.check_writable(output_dir, "output_dir")
   _check_compatible(runs)
-  data_config = runs[0].config.data
-  if config.data_dir is not None:
-    data_config = data_config.replace(data_dir=config.data_dir)
+  data_config = config.run_data(runs[0].config.data)   # + --data_dir, ...
   sets = data.load_evaluation_sets(
       data_config, config.datasets, image_shape=runs[0].config.model.image_shape,
       num_examples=config.num_examples)

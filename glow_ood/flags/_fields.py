@@ -15,10 +15,17 @@ DEFINE_float with the field's inclusive bounds; tuples -> DEFINE_list of
 their elements. Flags cannot hold `None`: an `Optional` number uses the
 field's `flag_none` value (e.g. `0` = "no clipping"), an `Optional` tuple the
 empty list.
+
+The flags of one config class form a help group ("model: glow", "data",
+"train", ...; `group_title`), which `flag_groups` returns for a program's
+`--help` (`launch/bootstrap.py`). Groups are absl key-flag lists of the
+pseudo-module `"glow_ood.flags group: <title>"`, so they live and die with
+their `FlagValues`.
 """
 
 import dataclasses
 import functools
+import re
 import typing
 
 from absl import flags
@@ -26,7 +33,9 @@ from absl import flags
 from glow_ood.configs import _validation
 
 __all__ = ["Definer", "flag_names", "define_fields", "field_values",
-           "parse_list"]
+           "parse_list", "group_title", "add_to_group", "flag_groups"]
+
+_GROUP_PREFIX = "glow_ood.flags group: "
 
 
 class Definer:
@@ -86,7 +95,48 @@ def flag_names(config_cls, *, only=None, exclude=(), rename=None):
   return names
 
 
-def define_fields(flag_values, config_cls, *, defaults=None, **selection):
+def group_title(config_cls):
+  """The `--help` group of a config class's flags: `"model: glow"`, `"data"`, ...
+
+  A model config (a class with a string `family`) gives `"model: <family>"`;
+  any other `<Name>Config` gives `<name>` in snake case (`TwoMoonsConfig` ->
+  `"two_moons"`).
+  """
+  family = getattr(config_cls, "family", None)
+  if isinstance(family, str):
+    return f"model: {family}"
+  name = re.sub(r"Config$", "", config_cls.__name__) or config_cls.__name__
+  return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def add_to_group(flag_values, title, names):
+  """Lists the flags `names` of `flag_values` under `title` in `--help`."""
+  for name in names:
+    flag_values.register_key_flag_for_module(_GROUP_PREFIX + title,
+                                             flag_values[name])
+
+
+def flag_groups(flag_values):
+  """`{title: [absl Flag]}` of `flag_values`' help groups, in definition order.
+
+  Flags deleted from `flag_values` since are left out, and so are groups
+  left empty.
+  """
+  order = {name: i for i, name in enumerate(flag_values)}
+  groups = {}
+  for module, key_flags in flag_values.key_flags_by_module_dict().items():
+    if not module.startswith(_GROUP_PREFIX):
+      continue
+    alive = [f for f in key_flags
+             if f.name in order and flag_values[f.name] is f]
+    if alive:
+      groups.setdefault(module[len(_GROUP_PREFIX):], []).extend(alive)
+  return dict(sorted(groups.items(),
+                     key=lambda item: min(order[f.name] for f in item[1])))
+
+
+def define_fields(flag_values, config_cls, *, defaults=None, group=None,
+                  **selection):
   """Defines one flag per field of `config_cls`; returns `{flag name: field name}`.
 
   Args:
@@ -94,6 +144,7 @@ def define_fields(flag_values, config_cls, *, defaults=None, **selection):
     config_cls: a config dataclass whose fields were declared with `option`.
     defaults: `{field name: flag default}` where a program's default differs
       from the dataclass's (e.g. `None` = "decide from the run").
+    group: the flags' `--help` group. Default value: `group_title(config_cls)`.
     **selection: `only`, `exclude`, `rename` of `flag_names`.
   """
   definer = Definer(flag_values)
@@ -129,6 +180,7 @@ def define_fields(flag_values, config_cls, *, defaults=None, **selection):
     else:
       raise TypeError(f"No flag type for {config_cls.__name__}.{field_name} "
                       f"({hints[field_name]}).")
+  add_to_group(flag_values, group or group_title(config_cls), names)
   return names
 
 

@@ -3,13 +3,15 @@
 from absl import flags
 
 from glow_ood import configs
+from glow_ood.configs.evaluate import DATA_LOCATION_FIELDS
 from glow_ood.flags import _fields
 
 __all__ = ["define_analyze_data_flags", "to_analysis_config"]
 
-# The data settings of a run-less analysis (with a run, the run's own apply).
-_DATA = dict(only=("data_dir", "source", "pad_to", "to_rgb"))
-_ANALYSIS = dict(exclude=("data",))
+# The data settings of a run-less analysis; with a run, the run's own apply,
+# but for where the data are read from (DATA_LOCATION_FIELDS) when given.
+_DATA = dict(only=DATA_LOCATION_FIELDS + ("pad_to", "to_rgb"))
+_ANALYSIS = dict(exclude=("data", "data_overrides"))
 
 
 def define_analyze_data_flags(flag_values=flags.FLAGS):
@@ -22,7 +24,10 @@ def define_analyze_data_flags(flag_values=flags.FLAGS):
   definer.DEFINE_string("output_dir", None,
                         "Default: <workdir>/analysis, or runs/analysis_<p>.")
   _fields.define_fields(flag_values, configs.AnalysisConfig, **_ANALYSIS)
-  _fields.define_fields(flag_values, configs.DataConfig, **_DATA)
+  _fields.define_fields(
+      flag_values, configs.DataConfig, group="data (with --workdir: the "
+      "run's, from its config.json, but for --data_dir, --tfds_data_dir, "
+      "--data_source and --tfds_download when given)", **_DATA)
 
 
 def to_analysis_config(flag_values):
@@ -30,4 +35,8 @@ def to_analysis_config(flag_values):
   data = _fields.field_values(flag_values, configs.DataConfig, **_DATA)
   values = _fields.field_values(flag_values, configs.AnalysisConfig,
                                 **_ANALYSIS)
-  return configs.AnalysisConfig(data=configs.DataConfig(**data), **values)
+  given = tuple(field for name, field in _fields.flag_names(
+      configs.DataConfig, only=DATA_LOCATION_FIELDS).items()
+                if flag_values[name].present)
+  return configs.AnalysisConfig(data=configs.DataConfig(**data),
+                                data_overrides=given, **values)
