@@ -45,9 +45,7 @@ def default_output_dir(workdirs):
 
 def check_datasets(members, config):
   """Every dataset to score exists and its files are sound, before any scoring."""
-  data_config = members[0].config.data
-  if config.data_dir is not None:
-    data_config = data_config.replace(data_dir=config.data_dir)
+  data_config = config.run_data(members[0].config.data)
   data.check_datasets(data_config, [data_config.dataset],
                       splits=("train", "test"),
                       what=f"the run's dataset ({members[0].workdir})")
@@ -75,5 +73,10 @@ def main(argv):
         "figures/).")
 
 
-if __name__ == "__main__":
+def console_main():
+  """The console script `glow-ood-evaluate` (setup.py), from any folder."""
   bootstrap.run(main, __file__, required=["workdir"])
+
+
+if __name__ == "__main__":
+  console_main()

@@ -3,12 +3,15 @@
 from absl import flags
 
 from glow_ood import configs
+from glow_ood.configs.evaluate import DATA_LOCATION_FIELDS
 from glow_ood.flags import _fields
 
 __all__ = ["define_evaluate_flags", "to_evaluation_config"]
 
 # `--datasets` unset means "the run's eval_datasets plus the special inputs".
 _DEFAULTS = {"datasets": None}
+# Training's flags (--data_dir, --data_source, ...) over the run's data.
+_DATA = DATA_LOCATION_FIELDS
 
 
 def define_evaluate_flags(flag_values=flags.FLAGS):
@@ -27,7 +30,10 @@ def define_evaluate_flags(flag_values=flags.FLAGS):
   definer.DEFINE_bool("use_ema", True, "Load the EMA weights if the run kept "
                       "them.")
   _fields.define_fields(flag_values, configs.EvaluationConfig,
-                        defaults=_DEFAULTS)
+                        defaults=_DEFAULTS, exclude=_DATA)
+  # Where the runs' data are read from: the run's config.json, unless given.
+  _fields.define_fields(flag_values, configs.EvaluationConfig, only=_DATA,
+                        group="data (default: the run's, from config.json)")
 
 
 def to_evaluation_config(flag_values, run_config):
