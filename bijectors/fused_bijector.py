@@ -2,6 +2,8 @@
 
 import tensorflow_probability as tfp
 
+from bijectors import _keras3
+
 tfb = tfp.bijectors
 
 __all__ = ["FusedBijector"]
@@ -28,6 +30,10 @@ class FusedBijector(tfb.Bijector):
   `tfd.TransformedDistribution`, `tfb.Chain` or `tfb.Invert` evaluates every
   network once. A log-det requested for an input that was never transformed is
   computed directly.
+
+  A Keras-3 layer or model calling one of these bijectors is refused with a
+  `TypeError` naming tf_keras (`bijectors._keras3`): Keras 3 would not track
+  the bijector's variables.
   """
 
   @classmethod
@@ -59,16 +65,19 @@ class FusedBijector(tfb.Bijector):
     return y
 
   def _forward(self, x):
+    _keras3.reject_keras3_caller(self)
     y, fldj = self._forward_and_log_det(self._checked_x(x))
     self._cache.forward_attributes(x).update(fldj=fldj, ildj=-fldj)
     return y
 
   def _inverse(self, y):
+    _keras3.reject_keras3_caller(self)
     x, ildj = self._inverse_and_log_det(self._checked_y(y))
     self._cache.inverse_attributes(y).update(ildj=ildj, fldj=-ildj)
     return x
 
   def _forward_log_det_jacobian(self, x):
+    _keras3.reject_keras3_caller(self)
     attributes = self._cache.forward_attributes(x)
     if "fldj" not in attributes:
       _, fldj = self._forward_and_log_det(self._checked_x(x))
@@ -76,6 +85,7 @@ class FusedBijector(tfb.Bijector):
     return attributes["fldj"]
 
   def _inverse_log_det_jacobian(self, y):
+    _keras3.reject_keras3_caller(self)
     attributes = self._cache.inverse_attributes(y)
     if "ildj" not in attributes:
       _, ildj = self._inverse_and_log_det(self._checked_y(y))

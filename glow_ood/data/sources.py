@@ -223,20 +223,24 @@ def load_source(config, name, split):
       return images
   npz_problem = ("not tried (source='tfds')" if config.source == "tfds"
                  else "the file does not exist")
+  local = ", ".join(local_names(data_dir, split)) or "none"
   raise DatasetNotFoundError(
       f"Dataset {name!r} split {split!r} not found (source="
       f"{config.source!r}). Provide it one of two ways:\n"
       f"  1. a local file {path} ({npz_problem}): uint8 'images' [N, H, W, C] "
-      "and int64 'labels' [N] saved with numpy.savez_compressed; set "
-      "DataConfig.data_dir (or $GLOW_OOD_DATA_DIR) to its folder.\n"
+      "and int64 'labels' [N], written with `numpy.savez_compressed(path, "
+      "images=..., labels=...)`; pass its folder as --data_dir "
+      f"(DataConfig.data_dir, or $GLOW_OOD_DATA_DIR); local datasets in "
+      f"{data_dir}: {local}.\n"
       f"  2. tensorflow_datasets {name!r} in data_dir="
       f"{config.tfds_data_dir or _TFDS_DEFAULT_DIR} ({tfds_problem}): "
-      + (f"only a local file can provide this name (local datasets in "
-         f"{data_dir}: {', '.join(local_names(data_dir, split)) or 'none'})."
-         if unknown_to_tfds else
-         "tfds needs internet access (DataConfig.tfds_download=True) or a "
-         f"data_dir already prepared (e.g. `tfds build {name} --data_dir=...` "
-         "on a machine with internet); set DataConfig.tfds_data_dir to it.")
+      + ("only a local file can provide this name." if unknown_to_tfds else
+         "with internet access, pass --tfds_download "
+         "(DataConfig.tfds_download=True); without, copy a tensorflow_datasets "
+         f"folder that holds {name!r} (prepared on a machine with internet by "
+         f"`python -c \"import tensorflow_datasets as tfds; tfds.load('{name}', "
+         "data_dir='DIR')\"`) and pass it as --tfds_data_dir=DIR "
+         "(DataConfig.tfds_data_dir).")
   ) from cause
 
 class _TfdsUnavailable(Exception):
