@@ -6,9 +6,14 @@ from typing import Optional, Tuple
 from glow_ood.configs import dataset_names
 from glow_ood.configs._validation import option
 from glow_ood.configs._validation import validate
+from glow_ood.configs.image_model import FAMILIES
 from glow_ood.configs.model import COUPLING_SCALES
+from glow_ood.configs.model import GlowConfig
+from glow_ood.configs.pixelcnn import PixelCNNConfig
+from glow_ood.configs.vae import VAEConfig
 
-__all__ = ["BenchmarkConfig", "DEFAULT_PAIRS", "FREE_FIELDS"]
+__all__ = ["BenchmarkConfig", "DEFAULT_PAIRS", "FREE_FIELDS",
+           "BENCHMARK_PIXELCNN", "BENCHMARK_VAE", "TEMPLATE_FIELDS"]
 
 DEFAULT_PAIRS = (
     ("fashion_mnist", "mnist"),
@@ -21,9 +26,23 @@ DEFAULT_PAIRS = (
 )
 
 
-# Fields a resumed benchmark may change: new pairs add cells; the data's
-# location does not change results.
-FREE_FIELDS = ("pairs", "data_dir")
+# Fields a resumed benchmark may change: new pairs add cells, new background
+# settings add likelihood-ratio rows (a pair missing rows is scored again,
+# reusing every trained model); the data's location does not change results.
+FREE_FIELDS = ("pairs", "data_dir", "mutation_rate", "background_l2")
+
+# CPU-size models of the other families (2 cores: minutes per model). The
+# PixelCNN++ follows Ren et al.'s released background setup (one hierarchy,
+# 32 filters, no dropout, no weight norm), with one ResNet layer per block and
+# ELU (TFP's concat_elu costs 3x the time here).
+BENCHMARK_PIXELCNN = PixelCNNConfig(
+    num_resnet=1, num_hierarchies=1, num_filters=32, num_logistic_mix=5,
+    dropout_p=0., activation="elu", use_weight_norm=False,
+    use_data_init=False)
+BENCHMARK_VAE = VAEConfig(widths=(32, 64, 128), latent_dim=32,
+                          eval_samples=100)
+# The model-config fields the benchmark sets itself, per dataset and seed.
+TEMPLATE_FIELDS = ("image_shape", "n_bits", "dtype", "seed")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,11 +51,20 @@ class BenchmarkConfig:
 
   Attributes:
     pairs: `(in-distribution, out-of-distribution)` dataset names.
+    model: the family of the benchmark's models, `"glow"`, `"pixelcnn"` or
+      `"vae"`; one benchmark folder holds the cells of every family run in
+      it, each with its own settings.
     num_seeds: models (and background models) per in-distribution dataset.
     image_size: images are zero-padded to `image_size` squares.
     num_levels, num_steps_per_level, hidden_width, coupling_scale: the Glow.
-    train_steps, batch_size, learning_rate, warmup_steps: its training.
-    mutation_rate: `mu` of the background models.
+    pixelcnn, vae: the PixelCNN++ and the VAE, except the fields of
+      `TEMPLATE_FIELDS`, which the benchmark sets per dataset and seed.
+    train_steps, batch_size, learning_rate, warmup_steps: the training.
+    mutation_rate: `mu` of the background models; several = a sweep.
+    background_l2: L2 weights `lambda` of the background models
+      (`TrainConfig.l2_weight`, Ren et al.'s 0, 10, 100); one background
+      model per seed and `(mu, lambda)` of `mutation_rate` x `background_l2`,
+      and one likelihood-ratio row for each.
     validation_size: training images held out to fit the typicality test.
     num_examples: test images per dataset (a seeded random subset).
     typicality_batch_size: `M` of the batch typicality test.
@@ -46,6 +74,9 @@ class BenchmarkConfig:
   """
   pairs: Tuple[Tuple[str, str], ...] = option(
       DEFAULT_PAIRS, "in->out dataset pairs (quote them in a shell).")
+  model: str = option("glow", "Model family of the benchmark's models: glow "
+                      "(flags --num_levels, ...), pixelcnn (--pixelcnn_*) or "
+                      "vae (--vae_*).", choices=FAMILIES)
   num_seeds: int = option(3, "Models (and background models) per "
                           "in-distribution dataset; >= 2 (the ensemble score "
                           "needs several models).", minimum=2)
@@ -56,14 +87,20 @@ class BenchmarkConfig:
   hidden_width: int = option(64, "Coupling network width.", minimum=1)
   coupling_scale: str = option("sigmoid", "Coupling scale.",
                                choices=COUPLING_SCALES)
+  pixelcnn: PixelCNNConfig = BENCHMARK_PIXELCNN
+  vae: VAEConfig = BENCHMARK_VAE
   train_steps: int = option(1000, "Training steps per model.", minimum=1)
   batch_size: int = option(64, "Training batch.", minimum=1)
   learning_rate: float = option(1e-3, "Peak learning rate.", minimum=0.,
                                 exclusive_minimum=True)
   warmup_steps: int = option(100, "Learning-rate warm-up steps.", minimum=0)
-  mutation_rate: float = option(
-      0.2, "Mutation rate of the background models' inputs.", minimum=0.,
-      maximum=1., exclusive_minimum=True, exclusive_maximum=True)
+  mutation_rate: Tuple[float, ...] = option(
+      (0.2,), "Mutation rates of the background models' inputs (several: a "
+      "sweep, one likelihood-ratio row each).", minimum=0., maximum=1.,
+      exclusive_minimum=True, exclusive_maximum=True)
+  background_l2: Tuple[float, ...] = option(
+      (0.,), "L2 weights lambda of the background models (nats per image; "
+      "Ren et al.: 0,10,100); crossed with --mutation_rate.", minimum=0.)
   validation_size: int = option(
       2000, "Training images held out to fit the typicality test.",
       minimum=1)
@@ -79,6 +116,11 @@ class BenchmarkConfig:
 
   def __post_init__(self):
     validate(self)
+    for name in ("mutation_rate", "background_l2"):
+      values = getattr(self, name)
+      if not values or len(set(values)) != len(values):
+        raise ValueError(f"BenchmarkConfig.{name} needs distinct values (at "
+                         f"least one); got {','.join(map(str, values))}.")
     if not self.pairs:
       raise ValueError("BenchmarkConfig.pairs is empty; give in:out pairs.")
     for in_name, out_name in self.pairs:
@@ -86,6 +128,23 @@ class BenchmarkConfig:
         raise ValueError(f"In-distribution dataset {in_name!r} must be a real "
                          "dataset (models are trained on it).")
       dataset_names.parse(out_name)   # raises on malformed names
+
+  @property
+  def background_settings(self):
+    """`((mu, lambda), ...)`: every background model's mutation rate and L2."""
+    return tuple((mu, l2) for mu in self.mutation_rate
+                 for l2 in self.background_l2)
+
+  def model_config(self, image_shape, seed):
+    """The family's model config for images of `image_shape` and `seed`."""
+    if self.model == "pixelcnn":
+      return self.pixelcnn.replace(image_shape=image_shape, seed=seed)
+    if self.model == "vae":
+      return self.vae.replace(image_shape=image_shape, seed=seed)
+    return GlowConfig(image_shape=image_shape, num_levels=self.num_levels,
+                      num_steps_per_level=self.num_steps_per_level,
+                      hidden_width=self.hidden_width,
+                      coupling_scale=self.coupling_scale, seed=seed)
 
   @property
   def in_distributions(self):

@@ -18,6 +18,7 @@ from absl import flags
 
 from glow_ood import configs
 from glow_ood.flags import _fields
+from glow_ood.flags import families
 
 __all__ = ["define_train_flags", "to_train_config", "train_flags",
            "train_config_from_flagfile"]
@@ -78,17 +79,9 @@ def to_train_config(flag_values):
   f = flag_values
   family = f.model if "model" in f else "glow"
   classes = {name: (cls, kwargs) for name, cls, kwargs in _FAMILY_CLASSES}
-  # Another family's flag is refused where it differs from its default (a
-  # shared flagfile, base.cfg, sets a few of Glow's to openai/glow's values).
-  for other, (cls, kwargs) in classes.items():
-    if other == family:
-      continue
-    for name in _fields.flag_names(cls, **dict(kwargs, exclude=_SHARED)):
-      if f[name].present and f[name].value != f[name].default:
-        raise ValueError(
-            f"--{name}={f[name].serialize().split('=', 1)[-1]} is a flag of "
-            f"--model={other}; this run is --model={family}, where it would be "
-            f"ignored. Remove it, or set --model={other}.")
+  families.refuse_other_family_flags(f, family, {
+      name: _fields.flag_names(cls, **dict(kwargs, exclude=_SHARED))
+      for name, (cls, kwargs) in classes.items()})
   cls, kwargs = classes[family]
   shared = _fields.field_values(f, configs.GlowConfig, only=_SHARED, **_MODEL)
   model = cls(**shared, **_fields.field_values(

@@ -27,7 +27,7 @@ TINY_FLAGS = (
     "--eval_batch_size=50")
 ROWS = ("-log p(x) (bits/dim)", "typicality (one example)",
         "typicality, batches of 5", "WAIC (ensemble of the seeds)",
-        "input complexity (PNG)", "likelihood ratio (background)",
+        "input complexity (PNG)", "likelihood ratio (background μ=0.2, λ=0)",
         "level 1 likelihood (bits/dim)",
         "level 2 likelihood (bits/dim) = last level")
 
@@ -87,25 +87,26 @@ def test_toy_benchmark_trains_scores_and_prints_the_table(tmp_path, data_dir):
                  "--pairs=toyin->toyout,toyin->uniform_random")
   assert result.returncode == 0, result.stderr[-3000:]
   table = _table(result.stdout)
-  assert table[0] == ["score (AUROC, higher = better)", "toyin → toyout",
-                      "toyin → uniform_random"]
+  assert table[0] == ["score (AUROC, higher = better)", "model",
+                      "toyin → toyout", "toyin → uniform_random"]
   assert tuple(row[0] for row in table[2:]) == ROWS
+  assert {row[1] for row in table[2:]} == {"Glow"}
   with open(workdir / "results.json", encoding="utf-8") as f:
     results = json.load(f)
-  assert list(results["cells"]) == ["toyin -> toyout",
-                                    "toyin -> uniform_random"]
-  for row, *cells in table[2:]:
-    for column, text in zip(results["cells"], cells):
-      cell = results["cells"][column][row]
+  glow = results["families"]["glow"]
+  assert list(glow["cells"]) == ["toyin -> toyout", "toyin -> uniform_random"]
+  for row, _, *cells in table[2:]:
+    for column, text in zip(glow["cells"], cells):
+      cell = glow["cells"][column][row]
       assert text == (f"{cell['auroc']:.3f} [{cell['auroc_low']:.3f}, "
                       f"{cell['auroc_high']:.3f}]"), (row, column)
-  assert results["config"]["train_steps"] == 4
-  assert results["config"]["pairs"] == [["toyin", "toyout"],
-                                        ["toyin", "uniform_random"]]
+  assert glow["config"]["train_steps"] == 4
+  assert glow["config"]["pairs"] == [["toyin", "toyout"],
+                                     ["toyin", "uniform_random"]]
   assert (workdir / "results.md").read_text(encoding="utf-8") in result.stdout
   assert sum(l.startswith("training ") for l in result.stdout.splitlines()) == 4
   for seed in (0, 1):
-    for kind in ("model", "background"):
+    for kind in ("model", "background_mu0.2_l20"):
       assert (workdir / "toyin" / f"seed_{seed}" / kind / "checkpoints"
               / "checkpoint").exists()
   assert result.stdout.splitlines()[-1].startswith("Done in ")
@@ -113,6 +114,17 @@ def test_toy_benchmark_trains_scores_and_prints_the_table(tmp_path, data_dir):
 
 def error_line(result):
   return launcher_error_line(result, "launch/ood_benchmark.py")
+
+
+def test_another_family_flag_fails_with_one_clear_line(tmp_path, data_dir):
+  workdir = tmp_path / "benchmark"
+  line = error_line(in_process.run(
+      "launch/ood_benchmark.py", f"--workdir={workdir}",
+      f"--data_dir={data_dir}", "--model=vae", "--pixelcnn_num_filters=8"))
+  assert line.endswith("--pixelcnn_num_filters=8 is a flag of "
+                       "--model=pixelcnn; this run is --model=vae, where it "
+                       "would be ignored. Remove it, or set --model=pixelcnn.")
+  assert not workdir.exists()
 
 
 @pytest.mark.parametrize("pairs, message", [

@@ -30,6 +30,7 @@ import pytest
 
 from tests import REPO
 from glow_ood import configs
+from glow_ood import run_folder
 from glow_ood import runs as runs_lib
 from glow_ood import flags as glow_flags
 from glow_ood import metrics
@@ -43,6 +44,8 @@ PAIRS = (("toyin", "toyout"), ("toyin", "toynear"), ("toyin", "constant:0"),
          ("toyin", "uniform_random"))
 COLUMNS = tuple(f"{a} -> {b}" for a, b in PAIRS)
 NLL_ROW = "-log p(x) (bits/dim)"
+RATIO_ROW = "likelihood ratio (background μ=0.2, λ=0)"
+BACKGROUND = "background_mu0.2_l20"
 
 
 # Data and configs.
@@ -119,8 +122,12 @@ def toy_run(tmp_path_factory):
 
 
 def _rows(config):
-  return [row for row, _, _ in ood_benchmark.score_rows(
-      config.num_levels, config.typicality_batch_size)]
+  return [row for row, _, _ in ood_benchmark.score_rows(config)]
+
+
+def _cells(results, family="glow"):
+  """`{pair: {row: cell}}` of one family."""
+  return results["families"][family]["cells"]
 
 
 def _copy_workdir(toy_run, tmp_path):
@@ -137,32 +144,38 @@ def test_results_json_has_every_pair_and_every_score(toy_run):
             encoding="utf-8") as f:
     saved = json.load(f)
   assert saved == json.loads(json.dumps(toy_run.results))
-  assert saved["config"] == json.loads(json.dumps(
-      dataclasses.asdict(toy_run.config)))
-  assert set(saved["cells"]) == set(COLUMNS)
+  assert saved["format_version"] == 2 and list(saved["families"]) == ["glow"]
+  family = saved["families"]["glow"]
+  expected = json.loads(json.dumps(dataclasses.asdict(toy_run.config)))
+  del expected["pixelcnn"], expected["vae"]   # another family's settings
+  assert family["config"] == expected
+  assert set(family["cells"]) == set(COLUMNS)
   rows = _rows(toy_run.config)
   assert rows == [
       NLL_ROW, "typicality (one example)", "typicality, batches of 5",
       "WAIC (ensemble of the seeds)", "input complexity (PNG)",
-      "likelihood ratio (background)", "level 1 likelihood (bits/dim)",
+      RATIO_ROW, "level 1 likelihood (bits/dim)",
       "level 2 likelihood (bits/dim) = last level"]
-  kinds = {row: kind for row, _, kind in ood_benchmark.score_rows(2, 5)}
-  names = {row: score.name for row, score, _ in ood_benchmark.score_rows(2, 5)}
+  score_rows = ood_benchmark.score_rows(toy_run.config)
+  kinds = {row: kind for row, _, kind in score_rows}
+  names = {row: score.name for row, score, _ in score_rows}
   for column in COLUMNS:
-    assert list(saved["cells"][column]) == rows, column
+    assert list(family["cells"][column]) == rows, column
     for row in rows:
-      score = saved["cells"][column][row]["score"]
+      score = family["cells"][column][row]["score"]
       assert score["kind"] == kinds[row] and score["name"] == names[row]
-  assert saved["elapsed_seconds"] > 0.
+  ratio = family["cells"][COLUMNS[0]][RATIO_ROW]["score"]
+  assert (ratio["mutation_rate"], ratio["l2_weight"]) == (0.2, 0.)
+  assert family["elapsed_seconds"] > 0.
   assert ["toyin: 4 cell(s) written to "
           + os.path.join(toy_run.workdir, "results.json")] == [
               line for line in toy_run.log if "cell(s) written" in line]
 
 
 def test_each_cell_is_the_mean_over_seeds_inside_its_interval(toy_run):
-  kinds = {row: kind for row, _, kind in ood_benchmark.score_rows(2, 5)}
+  kinds = {row: kind for row, _, kind in ood_benchmark.score_rows(toy_run.config)}
   for column in COLUMNS:
-    for row, cell in toy_run.results["cells"][column].items():
+    for row, cell in _cells(toy_run.results)[column].items():
       where = f"{column} / {row}: {cell}"
       per_seed = cell["auroc_per_seed"]
       assert len(per_seed) == (1 if kinds[row] == "ensemble" else 2), where
@@ -176,7 +189,7 @@ def test_each_cell_is_the_mean_over_seeds_inside_its_interval(toy_run):
 
 def test_likelihood_flags_uniform_noise(toy_run):
   # A trained model gives 8-bit noise far lower likelihood than its data.
-  cell = toy_run.results["cells"]["toyin -> uniform_random"][NLL_ROW]
+  cell = _cells(toy_run.results)["toyin -> uniform_random"][NLL_ROW]
   assert min(cell["auroc_per_seed"]) > 0.95, cell
   assert cell["auroc_low"] > 0.9 and cell["fpr_at_95_tpr"] < 0.2, cell
 
@@ -184,17 +197,17 @@ def test_likelihood_flags_uniform_noise(toy_run):
 def test_models_and_background_models_were_trained(toy_run):
   config = toy_run.config
   for seed in range(config.num_seeds):
-    for kind in ("model", "background"):
+    for kind in ("model", BACKGROUND):
       run = os.path.join(toy_run.workdir, "toyin", f"seed_{seed}", kind)
       assert os.path.isfile(os.path.join(run, "checkpoints", "checkpoint")), run
       with open(os.path.join(run, "results.json"), encoding="utf-8") as f:
         assert json.load(f)["step"] == config.train_steps, run
-    model = ood_benchmark._train_config(config, "toyin", 1, seed,
-                                        background=False)
+    model = ood_benchmark._train_config(config, "toyin", 1, seed)
     background = ood_benchmark._train_config(config, "toyin", 1, seed,
-                                             background=True)
-    assert model.data.mutation_rate == 0.
-    assert background.data.mutation_rate == config.mutation_rate == 0.2
+                                             background=(0.2, 0.))
+    assert model.data.mutation_rate == 0. and model.l2_weight == 0.
+    assert background.data.mutation_rate == 0.2
+    assert config.background_settings == ((0.2, 0.),)
     # Every run holds out the same validation split (data seed 0) ...
     assert model.data.seed == background.data.seed == 0
     assert model.data.validation_size == config.validation_size
@@ -205,8 +218,9 @@ def test_models_and_background_models_were_trained(toy_run):
 
 def _restore(toy_run, seed, background):
   config = toy_run.config
-  train = ood_benchmark._train_config(config, "toyin", 1, seed, background)
-  kind = "background" if background else "model"
+  train = ood_benchmark._train_config(config, "toyin", 1, seed,
+                                      (0.2, 0.) if background else None)
+  kind = BACKGROUND if background else "model"
   model, step = runs_lib.restore_model(
       train, os.path.join(toy_run.workdir, "toyin", f"seed_{seed}", kind))
   assert step == config.train_steps
@@ -254,7 +268,7 @@ def recomputed(toy_run):
 @pytest.mark.parametrize("out", ["toyout", "toynear"])
 def test_cells_recomputed_from_the_trained_models(toy_run, recomputed, out):
   """Each score's formula applied to the restored models' log-likelihoods."""
-  cells = toy_run.results["cells"][f"toyin -> {out}"]
+  cells = _cells(toy_run.results)[f"toyin -> {out}"]
   sets = ("test", out)
   nll, ratio, typical, batches, last_level, entropies = [], [], [], [], [], []
   for scored in recomputed:
@@ -290,7 +304,7 @@ def test_cells_recomputed_from_the_trained_models(toy_run, recomputed, out):
     assert cells[row]["auroc"] == pytest.approx(np.mean(expected), abs=1e-9)
 
   check(NLL_ROW, nll)
-  check("likelihood ratio (background)", ratio)
+  check(RATIO_ROW, ratio)
   check("typicality (one example)", typical)
   check("typicality, batches of 5", batches)
   check("level 2 likelihood (bits/dim) = last level", last_level)
@@ -309,7 +323,7 @@ def test_cells_recomputed_from_the_trained_models(toy_run, recomputed, out):
 
 def test_near_pair_is_not_trivially_separated(toy_run):
   # Else the recomputed cells above could agree by chance (all AUROCs 1).
-  cells = toy_run.results["cells"]["toyin -> toynear"]
+  cells = _cells(toy_run.results)["toyin -> toynear"]
   values = [v for cell in cells.values() for v in cell["auroc_per_seed"]]
   assert sum(0.05 < v < 0.95 for v in values) >= 5, cells
 
@@ -320,18 +334,25 @@ def test_results_md_has_one_row_per_score_and_one_column_per_pair(toy_run):
     text = f.read()
   assert text == ood_benchmark.benchmark_markdown(toy_run.results,
                                                   toy_run.config)
-  assert "mean over 2 seeds" in text
-  table = [line for line in text.splitlines() if line.startswith("|")]
-  header = [c.strip() for c in table[0].strip("|").split("|")]
-  assert header == ["score (AUROC, higher = better)", "toyin → toyout",
-                    "toyin → toynear", "toyin → constant:0",
+  assert ("- Glow: 2 seeds of Glow (2 levels x 1 steps, width 8, sigmoid "
+          "coupling), 16 steps of batch 16; backgrounds (mu, lambda) in "
+          "(0.2, 0).") in text
+  header, body = _markdown_table(text)
+  assert header == ["score (AUROC, higher = better)", "model",
+                    "toyin → toyout", "toyin → toynear", "toyin → constant:0",
                     "toyin → uniform_random"]
-  body = [[c.strip() for c in line.strip("|").split("|")]
-          for line in table[2:]]
   assert [r[0] for r in body] == _rows(toy_run.config)
-  cell = toy_run.results["cells"]["toyin -> uniform_random"][NLL_ROW]
-  assert body[0][4] == (f"{cell['auroc']:.3f} [{cell['auroc_low']:.3f}, "
+  assert {r[1] for r in body} == {"Glow"}
+  cell = _cells(toy_run.results)["toyin -> uniform_random"][NLL_ROW]
+  assert body[0][5] == (f"{cell['auroc']:.3f} [{cell['auroc_low']:.3f}, "
                         f"{cell['auroc_high']:.3f}]")
+
+
+def _markdown_table(text):
+  """`(header, body rows)` of the markdown table in `text`, cells stripped."""
+  table = [[c.strip() for c in line.strip("|").split("|")]
+           for line in text.splitlines() if line.startswith("|")]
+  return table[0], table[2:]
 
 
 # Resuming.
@@ -342,7 +363,7 @@ def test_rerun_resumes_without_training_and_returns_the_same_cells(
   log = []
   again = ood_benchmark.run_benchmark(toy_run.config, workdir, log=log.append)
   assert log == ["toyin: all cells done (resumed)"]
-  assert again["cells"] == json.loads(json.dumps(toy_run.results["cells"]))
+  assert again == json.loads(json.dumps(toy_run.results))
 
 
 def test_a_new_pair_computes_only_that_pair(toy_run, tmp_path):
@@ -354,16 +375,16 @@ def test_a_new_pair_computes_only_that_pair(toy_run, tmp_path):
   assert not [line for line in log if line.startswith("training")], log
   assert [line for line in log if "cell(s) written" in line] == [
       f"toyin: 1 cell(s) written to {workdir}/results.json"]
-  old = json.loads(json.dumps(toy_run.results["cells"]))
-  assert {k: results["cells"][k] for k in COLUMNS} == old
-  assert list(results["cells"]["toyin -> constant:255"]) == _rows(config)
+  old = json.loads(json.dumps(_cells(toy_run.results)))
+  assert {k: _cells(results)[k] for k in COLUMNS} == old
+  assert list(_cells(results)["toyin -> constant:255"]) == _rows(config)
   with open(os.path.join(workdir, "results.md"), encoding="utf-8") as f:
     assert "toyin → constant:255" in f.read()
 
 
 @pytest.mark.parametrize("change", [dict(hidden_width=16),
                                     dict(train_steps=17),
-                                    dict(mutation_rate=0.3)])
+                                    dict(typicality_batch_size=4)])
 def test_changed_settings_do_not_resume_a_workdir(toy_run, tmp_path,
                                                   change):
   workdir = _copy_workdir(toy_run, tmp_path)
@@ -372,7 +393,109 @@ def test_changed_settings_do_not_resume_a_workdir(toy_run, tmp_path,
     ood_benchmark.run_benchmark(toy_run.config.replace(**change), workdir,
                                 log=lambda line: None)
   with open(os.path.join(workdir, "results.json"), encoding="utf-8") as f:
-    assert json.load(f)["config"]["hidden_width"] == 8   # left as it was
+    assert json.load(f)["families"]["glow"]["config"]["hidden_width"] == 8
+
+
+def test_a_background_sweep_trains_only_the_new_backgrounds(toy_run, tmp_path):
+  """A second mutation rate adds its row; the models and old cells are kept."""
+  workdir = _copy_workdir(toy_run, tmp_path)
+  config = toy_run.config.replace(mutation_rate=(0.2, 0.4),
+                                  pairs=PAIRS[:1])
+  log = []
+  results = ood_benchmark.run_benchmark(config, workdir, log=log.append)
+  trained = [line for line in log if line.startswith("training")]
+  assert len(trained) == 2 and all("(mu=0.4, lambda=0)" in line
+                                   for line in trained), log
+  for seed in range(2):
+    folder = os.path.join(workdir, "toyin", f"seed_{seed}",
+                          "background_mu0.4_l20")
+    saved = run_folder.read_config(folder)
+    assert saved.data.mutation_rate == 0.4 and saved.l2_weight == 0.
+  cells = _cells(results)[COLUMNS[0]]
+  new_row = "likelihood ratio (background μ=0.4, λ=0)"
+  assert list(cells) == _rows(config) and new_row in cells
+  old = json.loads(json.dumps(_cells(toy_run.results)[COLUMNS[0]]))
+  assert {row: cells[row] for row in old} == old   # same models, same cells
+  assert cells[new_row]["score"]["mutation_rate"] == 0.4
+
+
+def test_another_family_adds_its_cells_beside_glow(toy_run, tmp_path):
+  """A PixelCNN++ run in the Glow run's folder: its own models, rows, L2."""
+  workdir = _copy_workdir(toy_run, tmp_path)
+  config = toy_run.config.replace(
+      model="pixelcnn", pairs=PAIRS[:1], train_steps=4, background_l2=(10.,),
+      pixelcnn=toy_run.config.pixelcnn.replace(num_filters=4))
+  log = []
+  results = ood_benchmark.run_benchmark(config, workdir, log=log.append)
+  assert sum(line.startswith("training PixelCNN++") for line in log) == 4, log
+  seed_dir = os.path.join(workdir, "toyin", "seed_1", "pixelcnn")
+  background = run_folder.read_config(
+      os.path.join(seed_dir, "background_mu0.2_l210"))
+  assert background.family == "pixelcnn" and background.l2_weight == 10.
+  assert background.data.mutation_rate == 0.2
+  assert background.model.num_filters == 4 and background.model.seed == 1001
+  assert list(results["families"]) == ["glow", "pixelcnn"]
+  assert _cells(results) == json.loads(json.dumps(_cells(toy_run.results)))
+  rows = _rows(config)
+  assert "likelihood ratio (background μ=0.2, λ=10)" in rows
+  assert not [row for row in rows if row.startswith("level ")]
+  assert list(_cells(results, "pixelcnn")[COLUMNS[0]]) == rows
+  saved = results["families"]["pixelcnn"]["config"]
+  assert "vae" not in saved and saved["pixelcnn"]["num_filters"] == 4
+  with open(os.path.join(workdir, "results.md"), encoding="utf-8") as f:
+    text = f.read()
+  assert "- PixelCNN++: 2 seeds of PixelCNN++ (1 hierarchies" in text
+  header, body = _markdown_table(text)
+  assert header[:3] == ["score (AUROC, higher = better)", "model",
+                        "toyin → toyout"]
+  by_row = {}
+  for row in body:
+    by_row.setdefault(row[0], []).append(row[1])
+  assert by_row[NLL_ROW] == ["Glow", "PixelCNN++"]
+  assert by_row["level 1 likelihood (bits/dim)"] == ["Glow"]
+  # The PixelCNN++ has no cells of the other pairs.
+  nll = [row for row in body if row[:2] == [NLL_ROW, "PixelCNN++"]][0]
+  assert nll[2] != "-" and nll[3:] == ["-"] * 3
+
+
+def test_a_format_1_results_file_resumes(toy_run, tmp_path):
+  """Results and background folders of the Glow-only benchmark are reused."""
+  workdir = _copy_workdir(toy_run, tmp_path)
+  family = json.loads(json.dumps(toy_run.results["families"]["glow"]))
+  old_config = dict(family["config"], mutation_rate=0.2)
+  del old_config["model"], old_config["background_l2"]
+  old_cells = {pair: {("likelihood ratio (background)" if row == RATIO_ROW
+                       else row): cell for row, cell in rows.items()}
+               for pair, rows in family["cells"].items()}
+  with open(os.path.join(workdir, "results.json"), "w",
+            encoding="utf-8") as f:
+    json.dump({"config": old_config, "cells": old_cells,
+               "elapsed_seconds": 1.}, f)
+  for seed in range(2):
+    seed_dir = os.path.join(workdir, "toyin", f"seed_{seed}")
+    os.rename(os.path.join(seed_dir, BACKGROUND),
+              os.path.join(seed_dir, "background"))
+  log = []
+  results = ood_benchmark.run_benchmark(toy_run.config, workdir,
+                                        log=log.append)
+  assert log == ["toyin: all cells done (resumed)"]
+  assert _cells(results) == family["cells"]
+  # A new pair scores the old "background" folders: no training.
+  log = []
+  config = toy_run.config.replace(pairs=PAIRS + (("toyin", "constant:255"),))
+  ood_benchmark.run_benchmark(config, workdir, log=log.append)
+  assert not [line for line in log if line.startswith("training")], log
+
+
+def test_a_damaged_results_file_is_refused_and_kept(toy_run, tmp_path):
+  workdir = _copy_workdir(toy_run, tmp_path)
+  path = os.path.join(workdir, "results.json")
+  with open(path, "w", encoding="utf-8") as f:
+    json.dump({"format_version": 2, "cells": {}}, f)
+  with pytest.raises(ValueError, match="no benchmark results file"):
+    ood_benchmark.run_benchmark(toy_run.config, workdir, log=lambda line: None)
+  with open(path, encoding="utf-8") as f:
+    assert json.load(f) == {"format_version": 2, "cells": {}}
 
 
 # Validation.
@@ -383,8 +506,12 @@ def test_changed_settings_do_not_resume_a_workdir(toy_run, tmp_path,
     (dict(pairs=(("toyin", "constant:300"),)), "constant:300"),
     (dict(num_seeds=1), "num_seeds must be >= 2"),
     (dict(num_seeds=0), "num_seeds must be >= 2; got 0"),
-    (dict(mutation_rate=0.), r"mutation_rate must be in \(0, 1\)"),
-    (dict(mutation_rate=1.), r"mutation_rate must be in \(0, 1\)"),
+    (dict(mutation_rate=(0.,)), r"mutation_rate must be in \(0, 1\)"),
+    (dict(mutation_rate=(0.2, 1.)), r"mutation_rate must be in \(0, 1\)"),
+    (dict(mutation_rate=(0.2, 0.2)), "mutation_rate needs distinct values"),
+    (dict(background_l2=()), "background_l2 needs distinct values"),
+    (dict(background_l2=(-1.,)), "background_l2 must be >= 0"),
+    (dict(model="flow"), "model='flow' is not one of"),
     (dict(coupling_scale="affine"), "coupling_scale='affine' is not one of"),
     (dict(hidden_width=0), "hidden_width must be >= 1"),
 ])
@@ -446,7 +573,7 @@ def test_flags_set_every_field():
       "--typicality_batch_size=5", "--num_bootstrap=50",
       "--eval_batch_size=50", "--data_dir=toy_data_dir"))
   assert config == toy_config("toy_data_dir", coupling_scale="additive",
-                              mutation_rate=0.1,
+                              mutation_rate=(0.1,),
                               pairs=(PAIRS[0], PAIRS[2]))
 
 
