@@ -13,7 +13,9 @@ figures/ (PNG + PDF) to --output_dir (default <workdir>/evaluation, or
 in-distribution train and test splits are always scored; --datasets adds
 others (default: the run's eval_datasets plus constant and uniform random
 images). Progress bars go to stderr. See glow_ood/experiments/evaluate.py for
-what each table and figure is.
+what each table and figure is. --tensorboard also writes the numbers and
+log p(x) histograms per set as TensorBoard summaries into <workdir>/evaluate/
+(--summaries_dir elsewhere; glow_ood/experiments/evaluation_summaries.py).
 """
 
 import os
@@ -24,12 +26,14 @@ from launch import bootstrap  # pylint: disable=g-bad-import-order
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import flags
+import numpy as np
 
 from glow_ood import data
 from glow_ood import flags as glow_flags
 from glow_ood import run_folder
 from glow_ood import runs
 from glow_ood.experiments import evaluate
+from glow_ood.experiments import evaluation_summaries
 
 FLAGS = flags.FLAGS
 glow_flags.define_evaluate_flags()
@@ -41,6 +45,17 @@ def default_output_dir(workdirs):
   parents = {os.path.dirname(os.path.normpath(w)) for w in workdirs}
   parent = parents.pop() if len(parents) == 1 else os.path.commonpath(workdirs)
   return os.path.join(parent or ".", "ensemble_evaluation")
+
+
+def summaries_folders(members):
+  """`{run name (or "ensemble"): folder}` of --tensorboard / --summaries_dir, or `{}`."""
+  if FLAGS.summaries_dir is None:
+    return (evaluation_summaries.default_folders(members) if FLAGS.tensorboard
+            else {})
+  if len(members) == 1:
+    return {members[0].name: FLAGS.summaries_dir}
+  return {name: os.path.join(FLAGS.summaries_dir, name)
+          for name in [m.name for m in members] + ["ensemble"]}
 
 
 def check_datasets(members, config):
@@ -66,11 +81,20 @@ def main(argv):
              for w in workdirs]
   config = glow_flags.to_evaluation_config(FLAGS, members[0].config)
   check_datasets(members, config)
-  evaluate.evaluate(members, config, output_dir)
+  folders = summaries_folders(members)
+  for folder in folders.values():
+    run_folder.check_writable(folder, "--summaries_dir")
+  results = evaluate.evaluate(members, config, output_dir)
+  if folders:
+    with np.load(os.path.join(output_dir, "scores.npz")) as scores:
+      evaluation_summaries.write(results, scores, folders)
   with open(os.path.join(output_dir, "results.md"), encoding="utf-8") as f:
     print(f.read())
   print(f"Written to {output_dir}/ (results.json, results.md, scores.npz, "
         "figures/).")
+  if folders:
+    print("TensorBoard summaries in " + ", ".join(sorted(folders.values()))
+          + ".")
 
 
 def console_main():

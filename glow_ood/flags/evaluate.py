@@ -29,6 +29,15 @@ def define_evaluate_flags(flag_values=flags.FLAGS):
                          "latest).", lower_bound=0)
   definer.DEFINE_bool("use_ema", True, "Load the EMA weights if the run kept "
                       "them.")
+  definer.DEFINE_bool(
+      "tensorboard", False, "Also write the metrics and log p(x) histograms "
+      "per set as TensorBoard summaries (glow_ood.experiments."
+      "evaluation_summaries), into --summaries_dir.")
+  definer.DEFINE_string(
+      "summaries_dir", None, "Where the TensorBoard summaries go (implies "
+      "--tensorboard). Default: <workdir>/evaluate of each run (no ensemble "
+      "summaries); with several workdirs <summaries_dir>/<run name> and "
+      "<summaries_dir>/ensemble.")
   _fields.define_fields(flag_values, configs.EvaluationConfig,
                         defaults=_DEFAULTS, exclude=_DATA)
   # Where the runs' data are read from: the run's config.json, unless given.

@@ -8,7 +8,8 @@ newest checkpoint that loads (model, optimizer, step, EMA, counters and the data
 iterator's position); the model and data settings must not change
 (`TrainConfig`'s `RESUME_FIELDS`). Writes under `workdir` (see
 `glow_ood.run_folder`): `config.json` (the whole config, before the first
-step), `checkpoints/`, TensorBoard events in `train/` and `eval/`, and
+step), `checkpoints/`, TensorBoard events (the hparams and config in the
+folder itself, then `train/`, `eval/`, `eval_sets/`: `glow_ood.train.summaries`), and
 `results.json` (final bits/dim per set) at the end; under
 `multi_worker_mirrored` only the chief writes. Only good states are saved
 (`glow_ood.train.health`); the run stops as diverged after
@@ -34,6 +35,7 @@ from glow_ood.configs import serialization
 from glow_ood.configs import train as train_config
 from glow_ood.train import distribution
 from glow_ood.train import health
+from glow_ood.train import hparams
 from glow_ood.train import step as step_lib
 from glow_ood.train import summaries
 
@@ -136,13 +138,6 @@ def _in_full_precision(evaluator):
   return evaluate
 
 
-def _writers(workdir, is_chief):
-  if not is_chief:   # only the chief writes the run folder
-    return tf.summary.create_noop_writer(), tf.summary.create_noop_writer()
-  return (tf.summary.create_file_writer(os.path.join(workdir, "train")),
-          tf.summary.create_file_writer(os.path.join(workdir, "eval")))
-
-
 def train(config, workdir, extra_files=None):
   """Trains (or resumes) the run described by `config` in `workdir`.
 
@@ -191,13 +186,20 @@ def train(config, workdir, extra_files=None):
         f"{config.batch_size}, {config.optimizer} lr {config.learning_rate:g}"
         + ("" if run.is_chief else f"; this is {distribution.task_name(strategy)}"
            ", the chief writes the run folder") + ".", flush=True)
-  train_writer, eval_writer = _writers(workdir, run.is_chief)
+  # Only the chief writes the run folder.
+  writers = summaries.RunWriters(workdir, enabled=run.is_chief)
+  train_writer, eval_writer = writers.train, writers.eval
+  hparams.write_run_config(writers.root, config, int(run.step.numpy()))
   # Evaluation runs outside `strategy.run`, where an ActNorm traces its
   # initialization branch, which writes every replica's copy: one XLA cluster
   # cannot hold that, so with several replicas evaluation runs without XLA.
   evaluator = _in_full_precision(likelihood_terms.BitsPerDimEvaluator(
       run.model, config.eval_batch_size,
       jit_compile=config.jit_compile and strategy.num_replicas_in_sync == 1))
+  # A Glow's log p(z) and log|det| of the evaluation sets, for TensorBoard.
+  scorer = (_in_full_precision(likelihood_terms.ModelScorer(
+      run.model, config.eval_batch_size)) if "decomposition" in
+            run.model.extras else None)
   probe = run.train_images[:min(len(run.train_images), config.eval_batch_size,
                                 256)]
   health_check = health.StateCheck(run.checkpoint_variables(), evaluator,
@@ -263,17 +265,17 @@ def train(config, workdir, extra_files=None):
       save_if_good(step)
     if (run.is_chief and config.eval_every and step % config.eval_every == 0
         and step < config.train_steps):
-      summaries.evaluate(run, evaluator, eval_sets, eval_writer, step)
+      summaries.evaluate(run, evaluator, eval_sets, writers, step, scorer)
       summaries.write_samples(run, eval_writer, step)
       line.reset_clock(step)
   if run.last_good is None or run.last_good[1] != step:
     save_if_good(step)
   results = {}
   if run.is_chief:
-    results = summaries.evaluate(run, evaluator, eval_sets, eval_writer, step)
+    results = summaries.evaluate(run, evaluator, eval_sets, writers, step,
+                                 scorer)
     summaries.write_samples(run, eval_writer, step)
-    train_writer.flush()
-    eval_writer.flush()
+    writers.flush()
     run_folder.write_json(
         os.path.join(workdir, run_folder.RESULTS_FILE),
         {"step": step, "bits_per_dim": results,
