@@ -33,5 +33,6 @@ setuptools.setup(
     entry_points={"console_scripts": [
         f"glow-ood-{name.replace('_', '-')}=launch.{name}:console_main"
         for name in ("train", "evaluate", "analyze_data", "ood_benchmark",
-                     "train_ensemble", "two_moons")]},
+                     "train_ensemble", "two_moons")] + [
+                         "glow-ood-export=launch.bootstrap:export_main"]},
 )

@@ -17,7 +17,7 @@ field's `flag_none` value (e.g. `0` = "no clipping"), an `Optional` tuple the
 empty list.
 
 The flags of one config class form a help group ("model: glow", "data",
-"train", ...; `group_title`), which `flag_groups` returns for a program's
+"training", ...; `group_title`), which `flag_groups` returns for a program's
 `--help` (`launch/bootstrap.py`). Groups are absl key-flag lists of the
 pseudo-module `"glow_ood.flags group: <title>"`, so they live and die with
 their `FlagValues`.
@@ -99,14 +99,15 @@ def group_title(config_cls):
   """The `--help` group of a config class's flags: `"model: glow"`, `"data"`, ...
 
   A model config (a class with a string `family`) gives `"model: <family>"`;
-  any other `<Name>Config` gives `<name>` in snake case (`TwoMoonsConfig` ->
-  `"two_moons"`).
+  `TrainConfig` gives `"training"`, any other `<Name>Config` `<name>` in
+  snake case (`TwoMoonsConfig` -> `"two_moons"`).
   """
   family = getattr(config_cls, "family", None)
   if isinstance(family, str):
     return f"model: {family}"
   name = re.sub(r"Config$", "", config_cls.__name__) or config_cls.__name__
-  return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+  name = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+  return {"train": "training"}.get(name, name)
 
 
 def add_to_group(flag_values, title, names):

@@ -25,6 +25,7 @@ from glow_ood import flags as glow_flags
 import glow_ood.train
 from tests.toy_data import tiny_train_config
 from tests.toy_data import write_dataset
+from launch import bootstrap
 
 SETS = ("toy/train", "toy/test", "constant:128/test", "constant:0/test",
         "uniform_random/test")
@@ -86,11 +87,13 @@ def test_flags_file_of_a_launched_run_gives_its_config(trained, monkeypatch):
   parsed_before = flags.FLAGS.is_parsed()
   config = glow_flags.train_config_from_flagfile(
       os.path.join(trained.workdir, "flags.cfg"))
-  # What launch/train.py built from its command line.
-  monkeypatch.chdir(REPO)   # smoke.cfg nests base.cfg by a relative path
+  # What launch/train.py built from its command line (flagfiles as it
+  # expands them).
+  monkeypatch.chdir(REPO)   # the command names launch/flagfiles/smoke.cfg
   values = flags.FlagValues()
   glow_flags.define_train_flags(values)
-  values(["train.py", *trained.flags, f"--workdir={trained.workdir}"])
+  values(["train.py", *bootstrap.expand_flagfiles(trained.flags),
+          f"--workdir={trained.workdir}"])
   assert config == glow_flags.to_train_config(values)
   # The fields that matter, literally.
   assert config.model.image_shape == (8, 8, 1)
@@ -106,6 +109,21 @@ def test_flags_file_of_a_launched_run_gives_its_config(trained, monkeypatch):
   # The process's own flags were left alone.
   assert sorted(flags.FLAGS) == names_before
   assert flags.FLAGS.is_parsed() == parsed_before
+
+
+def test_flags_file_names_the_folders_absolutely(trained, tmp_path,
+                                                  monkeypatch):
+  """flags.cfg relaunches the same run from any folder (`cd /` included)."""
+  with open(os.path.join(trained.workdir, "flags.cfg")) as f:
+    lines = f.read().splitlines()
+  assert f"--workdir={trained.workdir}" in lines
+  assert f"--data_dir={trained.data_dir}" in lines
+  monkeypatch.chdir(tmp_path)
+  values = flags.FlagValues()
+  glow_flags.define_train_flags(values)
+  values(["train.py", *bootstrap.expand_flagfiles(
+      [f"--flagfile={trained.workdir}/flags.cfg"])])
+  assert values.workdir == trained.workdir
 
 
 def test_flags_file_missing(tmp_path):
@@ -203,6 +221,25 @@ def test_missing_workdir_fails_with_one_line(tmp_path):
   line = launcher_error_line(result, "launch/evaluate.py")
   assert f"{missing} does not exist: pass the folder of a trained run" in line
   assert not missing.exists()
+
+
+def test_data_is_read_as_training_did_with_training_s_flags_over_it(
+    trained, tmp_path):
+  """The run's config.json says where its data are; --data_dir, ... override."""
+  nowhere = tmp_path / "nowhere"
+  line = launcher_error_line(in_process.run(
+      "launch/evaluate.py", f"--workdir={trained.workdir}",
+      f"--data_dir={nowhere}", f"--output_dir={tmp_path / 'out'}"),
+      "launch/evaluate.py")
+  assert f"{nowhere}/toy_train.npz" in line and "source='npz'" in line
+  # The run's --data_source=npz, overridden: only tfds is asked for 'toy'.
+  line = launcher_error_line(in_process.run(
+      "launch/evaluate.py", f"--workdir={trained.workdir}",
+      "--data_source=tfds", f"--tfds_data_dir={tmp_path / 'tfds'}",
+      "--notfds_download", f"--output_dir={tmp_path / 'out'}"),
+      "launch/evaluate.py")
+  assert "Unknown dataset 'toy'" in line and "tfds" in line
+  assert not (tmp_path / "out").exists()
 
 
 def test_folder_without_config_json_fails_with_what_to_do(trained, tmp_path):

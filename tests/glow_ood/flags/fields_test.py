@@ -5,6 +5,7 @@ import pytest
 
 from glow_ood import configs
 from glow_ood import flags as glow_flags
+from glow_ood.flags import _fields
 
 
 def _parsed(define, *argv):
@@ -94,3 +95,20 @@ def test_train_flags_lists_the_training_flags_only():
   assert "other" not in names
   assert {"workdir", "model_seed", "data_source", "seed", "n_bits",
           "train_steps"} <= names
+
+
+def test_each_config_class_is_a_help_group():
+  values = flags.FlagValues()
+  glow_flags.define_train_flags(values)
+  groups = _fields.flag_groups(values)
+  assert list(groups) == ["model: glow", "model: pixelcnn", "model: vae",
+                          "data", "training"]
+  assert values["num_levels"] in groups["model: glow"]
+  assert values["data_source"] in groups["data"]
+  assert values["learning_rate"] in groups["training"]
+  assert values["workdir"] not in sum(groups.values(), [])
+  assert _fields.group_title(configs.TwoMoonsConfig) == "two_moons"
+  # A deleted flag leaves its group; an empty group is gone.
+  for flag in groups["model: vae"]:
+    delattr(values, flag.name)
+  assert "model: vae" not in _fields.flag_groups(values)
