@@ -15,6 +15,7 @@ from glow_ood.configs.data import SOURCES
 from glow_ood.configs.data import SPLITS
 from glow_ood.configs.evaluate import DEFAULT_EXTRA_DATASETS
 from glow_ood.configs.evaluate import EvaluationConfig
+from glow_ood.configs.export import ExportConfig
 from glow_ood.configs.image_model import FAMILIES
 from glow_ood.configs.model import COUPLING_SCALES
 from glow_ood.configs.model import DTYPES

@@ -13,6 +13,7 @@ from glow_ood.flags.analyze_data import define_analyze_data_flags
 from glow_ood.flags.analyze_data import to_analysis_config
 from glow_ood.flags.evaluate import define_evaluate_flags
 from glow_ood.flags.evaluate import to_evaluation_config
+from glow_ood.flags.export import define_export_flags, to_export_config
 from glow_ood.flags.ood_benchmark import define_ood_benchmark_flags
 from glow_ood.flags.ood_benchmark import parse_pair
 from glow_ood.flags.ood_benchmark import to_benchmark_config

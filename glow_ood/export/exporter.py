@@ -1,0 +1,256 @@
+"""`export_run(run, config, output_dir)`: a trained run as a SavedModel OOD scorer.
+
+    run = glow_ood.runs.load_run("runs/fashion_mnist_glow_cpu")   # EMA weights
+    info = export_run(run, ExportConfig(), "exports/fashion_mnist_glow_cpu")
+
+    # anywhere, with TensorFlow only:
+    scorer = tf.saved_model.load("exports/fashion_mnist_glow_cpu")
+    out = scorer.signatures["serving_default"](images=tf.constant(uint8_images))
+
+Steps: refuse an `output_dir` that exists and is not empty; load the fit
+images (`calibration`) and fit the typicality test on them; build the
+`serving.ServingModule`; save it to a temporary sibling folder with
+`assets.extra/export_info.json` (the `metadata` signature's JSON); reload it
+and check that it gives the in-memory function's log P(image) on the fit
+images (`verify`; `tests/launch/export_test.py` checks these numbers
+against `launch/evaluate.py`'s); move the folder into place. A failure
+leaves no `output_dir`.
+"""
+
+import json
+import os
+import shutil
+import sys
+import uuid
+
+import numpy as np
+import tensorflow.compat.v2 as tf
+
+from glow_ood import models
+from glow_ood import progress as progress_lib
+from glow_ood import run_folder
+from glow_ood import scores as scores_lib
+from glow_ood.export import calibration
+from glow_ood.export import image_ops
+from glow_ood.export import serving
+from glow_ood.export import terms as terms_lib
+
+__all__ = ["export_run", "check_output_dir", "INFO_FILE", "FORMAT_VERSION",
+           "VERIFY_TOLERANCE"]
+
+INFO_FILE = os.path.join("assets.extra", "export_info.json")
+FORMAT_VERSION = 1
+# Largest |log P| difference (nats) `verify` accepts between the reloaded
+# SavedModel and the function it was saved from, on the same batch.
+VERIFY_TOLERANCE = 1e-4
+_VERIFY_IMAGES = 64
+
+
+def check_output_dir(output_dir, flag="--output_dir"):
+  """Raises a one-line `ValueError` unless `output_dir` is new or an empty folder."""
+  run_folder.check_writable(output_dir, flag)
+  if os.path.isdir(output_dir) and os.listdir(output_dir):
+    raise ValueError(
+        f"{flag}={output_dir} exists and is not empty; an export never "
+        "overwrites. Pass a new folder (or remove this one).")
+
+
+def _print(log, text):
+  if log is not None:
+    log(text)
+
+
+def _png_agreement(images):
+  """How the in-graph PNG lengths compare with Pillow's (`scores.compressed_bits`)."""
+  python_bits = scores_lib.compressed_bits(images, "png")
+  graph_bits = image_ops.png_bits(tf.constant(images)).numpy()
+  difference = (graph_bits - python_bits) / 8.
+  return dict(num_images=len(images),
+              num_identical=int(np.sum(difference == 0)),
+              max_abs_difference_bytes=float(np.max(np.abs(difference))),
+              mean_difference_bytes=float(np.mean(difference)),
+              mean_python_bytes=float(np.mean(python_bits) / 8.))
+
+
+def _metadata(run, use_ema, fit, images, dataset_shape, png_agreement):
+  model_config = run.config.model
+  weights = ("exponential moving average (ema_decay="
+             f"{run.config.ema_decay})" if run.config.ema_decay and
+             use_ema else "trained weights (no EMA)")
+  return {
+      "format_version": FORMAT_VERSION,
+      "sign_convention": "Every OOD score (bits_per_dim, typicality, "
+                         "batch_typicality, input_complexity, "
+                         "per_level_likelihood) is higher for inputs that "
+                         "look more out-of-distribution; log_prob is higher "
+                         "for inputs the model finds more likely.",
+      "run": dict(workdir=os.path.abspath(run.workdir), name=run.name,
+                  step=run.step, family=run.config.family,
+                  model=models.describe(model_config), weights=weights,
+                  dataset=run.config.data.dataset,
+                  image_shape=list(model_config.image_shape),
+                  n_bits=model_config.n_bits,
+                  num_dims=int(np.prod(model_config.image_shape))),
+      "typicality": None if fit is None else dict(
+          entropy=fit.entropy, threshold=fit.threshold,
+          batch_size=fit.batch_size, alpha=fit.alpha,
+          num_bootstrap=fit.num_bootstrap, seed=fit.seed,
+          fitted_on=fit.fitted_on),
+      "input_complexity": None if png_agreement is None else dict(
+          units="bits_per_dim", compressor="png",
+          compression_level=image_ops.PNG_COMPRESSION,
+          implementation="tf.io.encode_png (libpng); the Python score "
+                         "glow_ood.scores.InputComplexity uses Pillow's PNG "
+                         "writer, whose row filters differ, so lengths can "
+                         "differ by a few bytes",
+          png_lengths_vs_python=png_agreement),
+      "pad_like_training": None if dataset_shape is None else dict(
+          input_shape=list(dataset_shape), pad_to=run.config.data.pad_to,
+          to_rgb=run.config.data.to_rgb),
+      "exported_with": dict(tensorflow=tf.__version__),
+      "checked_on_images": None if images is None else len(images),
+  }
+
+
+def _verify(path, images, raw_images, expected, log):
+  """Reloads `path` and compares its log P(image) with `expected`; returns the max |diff|.
+
+  `expected`: float64 `[N]`, what the module gave `images` before saving.
+  """
+  loaded = tf.saved_model.load(path)
+  count = min(len(images), _VERIFY_IMAGES)
+  out = loaded.signatures["serving_default"](
+      images=tf.constant(images[:count]))
+  got = out["log_prob"].numpy()
+  difference = float(np.max(np.abs(got - expected[:count])))
+  if not difference <= VERIFY_TOLERANCE:
+    raise ValueError(
+        f"The reloaded SavedModel's log P(image) differs from the exported "
+        f"function's by {difference:.3g} nats (> {VERIFY_TOLERANCE:g}) on "
+        f"{count} images; not exporting.")
+  if raw_images is not None and "pad_like_training" in loaded.signatures:
+    padded = loaded.signatures["pad_like_training"](
+        images=tf.constant(raw_images[:count]))["log_prob"].numpy()
+    if not np.array_equal(padded, got):
+      raise ValueError("pad_like_training disagrees with serving_default on "
+                       "the same images after padding; not exporting.")
+  _print(log, f"Verified: the reloaded SavedModel gives the exported "
+              f"function's log P(image) on {count} images (max |difference| "
+              f"{difference:.2g} nats).")
+  return difference
+
+
+def export_run(run, config, output_dir, use_ema=True, stream=None, log=print):
+  """Writes `run` as a SavedModel OOD scorer to `output_dir`; returns its metadata.
+
+  Args:
+    run: `glow_ood.runs.Run` (`load_run(workdir, use_ema=...)`); the weights
+      the model holds are exported.
+    config: `glow_ood.configs.ExportConfig`.
+    output_dir: a new or empty folder.
+    use_ema: what `load_run` was given: with the run's `ema_decay` set, the
+      model holds the EMA weights (recorded in the metadata).
+    stream: where progress bars go. Default value: `sys.stderr`.
+    log: `print`-like function for progress lines, or `None`.
+
+  Returns:
+    The metadata dict (also in `<output_dir>/assets.extra/export_info.json`
+    and the `metadata` signature), with `"signatures"` and
+    `"left_out"` (signature -> why).
+
+  Raises:
+    ValueError: a non-empty `output_dir`, a missing fit split, a failed
+      verification.
+  """
+  stream = stream or sys.stderr
+  check_output_dir(output_dir)
+  model = run.model
+  image_shape = tuple(model.config.image_shape)
+  _print(log, f"Exporting {run.name} (step {run.step}): "
+              f"{models.describe(model.config)}, images {list(image_shape)}.")
+  split = calibration.fit_split(run.config, config.typicality_fit_split)
+  data_config = run.config.data
+  reshapes = data_config.pad_to is not None or data_config.to_rgb
+  fit_images = None
+  if split != "none" or (config.pad_like_training and reshapes):
+    fit_images = calibration.load_fit_images(
+        run.config, "test" if split == "none" else split,
+        config.typicality_num_examples, data_dir=config.data_dir)
+  likelihood = serving.likelihood_function(model)
+  if fit_images is not None:
+    check_images, raw_images = fit_images.images, fit_images.raw_images
+    what = f"scoring {fit_images.dataset}/{fit_images.split}"
+  else:   # nothing to fit: check the export on seeded noise images
+    check_images = np.random.default_rng(0).integers(
+        0, 256, (16, *image_shape)).astype(np.uint8)
+    raw_images = None
+    what = "scoring 16 noise images"
+  starts = range(0, len(check_images), config.batch_size)
+  bar = progress_lib.ProgressBar(len(starts), what, stream)
+  scored = serving.score_images(likelihood, check_images, config.batch_size,
+                                progress=bar)
+  bar.close()
+  fit = None
+  if split != "none":
+    fit = calibration.fit_typicality(scored["log_prob"], fit_images, config)
+    _print(log, f"Typicality fitted on {fit_images.dataset}/{split} "
+                f"({len(fit_images.images)} of {fit_images.num_available} "
+                f"images): entropy {fit.entropy:.6g} nats, threshold "
+                f"{fit.threshold:.6g} nats (alpha {fit.alpha:g}, batches of "
+                f"{fit.batch_size}).")
+  dataset_shape = None
+  if config.pad_like_training and raw_images is not None:
+    if raw_images.shape[1:] != image_shape:
+      dataset_shape = tuple(raw_images.shape[1:])
+      padded = image_ops.pad_like_training(tf.constant(raw_images),
+                                           image_shape).numpy()
+      if not np.array_equal(padded, check_images):
+        raise ValueError("The in-graph padding does not reproduce the run's "
+                         "data pipeline on the fit images; not exporting.")
+  png_agreement = (_png_agreement(check_images) if config.input_complexity
+                   else None)
+  left_out = {}
+  if not terms_lib.has_decomposition(model):
+    left_out["decomposition"] = (f"a {run.config.family} model has no "
+                                 "decomposition of log p(x)")
+  if fit is None:
+    left_out["typicality"] = "--typicality_fit_split=none"
+  if not config.input_complexity:
+    left_out["input_complexity"] = "--noinput_complexity"
+  if dataset_shape is None:
+    left_out["pad_like_training"] = (
+        "--nopad_like_training" if not config.pad_like_training else
+        "the run used its images as stored: no pad_to, no to_rgb"
+        if not reshapes else "the dataset's shape is the model's")
+  metadata = _metadata(run, use_ema, fit, check_images, dataset_shape,
+                       png_agreement)
+  metadata["left_out"] = left_out
+  module = serving.ServingModule(model, typicality=fit,
+                                 input_complexity=config.input_complexity,
+                                 dataset_shape=dataset_shape,
+                                 metadata=metadata, likelihood=likelihood)
+  signatures = module.signatures
+  metadata = json.loads(module.metadata_json)
+  _print(log, f"Signatures: {', '.join(signatures)}.")
+  for name, why in left_out.items():
+    _print(log, f"Left out: {name} ({why}).")
+  parent = os.path.dirname(os.path.abspath(output_dir))
+  os.makedirs(parent, exist_ok=True)
+  temp = os.path.join(parent, f".{os.path.basename(os.path.abspath(output_dir))}"
+                              f".{uuid.uuid4().hex[:8]}{run_folder.TEMP_SUFFIX}")
+  try:
+    tf.saved_model.save(module, temp, signatures=signatures)
+    run_folder.write_json(os.path.join(temp, INFO_FILE), metadata)
+    if config.verify:
+      metadata["verified_max_abs_difference"] = _verify(
+          temp, check_images, raw_images, scored["log_prob"], log)
+      run_folder.write_json(os.path.join(temp, INFO_FILE), metadata)
+    check_output_dir(output_dir)   # still new or empty
+    if os.path.isdir(output_dir):
+      os.rmdir(output_dir)
+    os.rename(temp, output_dir)
+  finally:
+    shutil.rmtree(temp, ignore_errors=True)
+  _print(log, f"Written to {output_dir}/ (saved_model_cli show --dir "
+              f"{output_dir} --all lists the signatures).")
+  return metadata
