@@ -196,10 +196,12 @@ def train(config, workdir, extra_files=None):
   evaluator = _in_full_precision(likelihood_terms.BitsPerDimEvaluator(
       run.model, config.eval_batch_size,
       jit_compile=config.jit_compile and strategy.num_replicas_in_sync == 1))
-  # A Glow's log p(z) and log|det| of the evaluation sets, for TensorBoard.
+  # A Glow's evaluation sets are scored with their decomposition (log p(z),
+  # log|det|, for TensorBoard) in the same pass, as launch/evaluate.py does.
   scorer = (_in_full_precision(likelihood_terms.ModelScorer(
-      run.model, config.eval_batch_size)) if "decomposition" in
-            run.model.extras else None)
+      run.model, config.eval_batch_size,
+      jit_compile=config.jit_compile and strategy.num_replicas_in_sync == 1))
+            if "decomposition" in run.model.extras else None)
   probe = run.train_images[:min(len(run.train_images), config.eval_batch_size,
                                 256)]
   health_check = health.StateCheck(run.checkpoint_variables(), evaluator,

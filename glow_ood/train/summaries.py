@@ -158,28 +158,33 @@ def evaluate(run, evaluator, eval_sets, writers, step, scorer=None):
   """Bits/dim of every evaluation set (EMA weights if configured), written and returned.
 
   Writes `bits_per_dim/<set>` to `writers.eval` and, per set,
-  `bits_per_dim` (the same number) and, if `scorer` is given, the
-  likelihood terms (`likelihood_scalars`) to `writers.eval_set(<set>)`.
+  `bits_per_dim` (the same number) and, with a `scorer`, the likelihood
+  terms (`likelihood_scalars`) to `writers.eval_set(<set>)`.
 
   Args:
     run: the `TrainState`.
-    evaluator: uint8 images -> per-example bits/dim (results.json's numbers).
+    evaluator: uint8 images -> per-example bits/dim; used without `scorer`.
     eval_sets: `{"<dataset>/<split>": uint8 images}`.
     writers: `RunWriters`.
     step: Python `int`.
-    scorer: uint8 images -> `likelihood_terms.ModelScores`, for the
-      decomposition of a Glow, or `None`.
+    scorer: uint8 images -> `likelihood_terms.ModelScores` (a Glow's, with
+      the decomposition), or `None`; if given, the one pass over each set
+      (its `bits_per_dim` the results, as `launch/evaluate.py` computes
+      them), and `evaluator` is not called.
 
   Returns:
     `{set name: mean bits/dim}`.
   """
-  terms = {}
   with evaluation_weights(run):
-    results = {name: float(np.mean(evaluator(images)))
-               for name, images in eval_sets.items()}
-    if scorer is not None:
-      terms = {name: likelihood_scalars(scorer(images))
-               for name, images in eval_sets.items()}
+    if scorer is None:
+      results = {name: float(np.mean(evaluator(images)))
+                 for name, images in eval_sets.items()}
+      terms = {}
+    else:
+      scores = {name: scorer(images) for name, images in eval_sets.items()}
+      results = {name: float(np.mean(s.bits_per_dim))
+                 for name, s in scores.items()}
+      terms = {name: likelihood_scalars(s) for name, s in scores.items()}
   write_scalars(writers.eval, step,
                 {f"bits_per_dim/{k}": v for k, v in results.items()})
   for name, value in results.items():
