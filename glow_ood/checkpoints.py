@@ -108,8 +108,8 @@ def _state_latest(directory):
     return None
   if state is None or not state.model_checkpoint_path:
     return None
-  path = state.model_checkpoint_path
-  return path if os.path.isabs(path) else os.path.join(directory, path)
+  # TensorFlow has already joined a relative path to `directory`.
+  return state.model_checkpoint_path
 
 
 def newest_loadable(directory, step=None):
