@@ -13,7 +13,12 @@ Runs before any test module imports TensorFlow:
   * under pytest-xdist (`-n auto`, the README's command), one intra-op thread
     per worker when there are as many workers as cores, so the workers do not
     fight over the cores (the launchers' subprocesses keep TensorFlow's
-    defaults).
+    defaults);
+  * two tiers: the default suite (under 10 minutes on 2 cores) and the
+    end-to-end tier marked `@pytest.mark.slow` (launchers in subprocesses,
+    several trained models, the README's commands, two workers), which
+    runs with `-m slow` (`.ci/run` runs both). A default run deselects the
+    slow tests and says how many, and how to run them.
 """
 
 import os
@@ -29,6 +34,8 @@ if _REPO_ROOT not in sys.path:
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import tensorflow as tf
+
+import pytest
 
 NUM_LOGICAL_CPUS = 2
 
@@ -59,14 +66,35 @@ def _share_the_cores_between_workers():
 _share_the_cores_between_workers()
 
 
-def pytest_collection_modifyitems(config, items):
-  """Drops `tf.test.TestCase.test_session`: a context manager, not a test.
+SLOW_COMMAND = "python -m pytest -q -n auto --dist loadfile -m slow tests"
 
-  pytest would otherwise collect it in every `tf.test.TestCase` class and
-  report it as skipped ("Not a test."), hiding real skips among them.
+
+def pytest_configure(config):
+  config.addinivalue_line(
+      "markers", "slow: the end-to-end tier, not in the default suite; run it "
+      f"with `{SLOW_COMMAND}` (.ci/run runs both tiers).")
+
+
+def pytest_collection_modifyitems(config, items):
+  """Drops `tf.test.TestCase.test_session`, and the slow tier unless `-m` selects.
+
+  pytest would otherwise collect `test_session` in every `tf.test.TestCase`
+  class and report it as skipped ("Not a test."), hiding real skips among
+  them. Without a `-m` expression, tests marked `slow` are deselected.
   """
-  kept = [item for item in items if item.name != "test_session"]
   dropped = [item for item in items if item.name == "test_session"]
+  if not config.getoption("markexpr"):
+    dropped += [item for item in items if item.get_closest_marker("slow")]
   if dropped:
+    ids = {id(item) for item in dropped}
     config.hook.pytest_deselected(items=dropped)
-    items[:] = kept
+    items[:] = [item for item in items if id(item) not in ids]
+
+
+def pytest_terminal_summary(terminalreporter, config):
+  # Under pytest-xdist the workers collect, so the controller knows no count;
+  # the "deselected" total of the summary line includes them.
+  if not config.getoption("markexpr"):
+    terminalreporter.write_line(
+        "The end-to-end tier (tests marked slow) is not in the default suite; "
+        f"run it with: {SLOW_COMMAND}")

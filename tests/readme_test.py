@@ -8,6 +8,9 @@ import pytest
 from glow_ood import data
 from tests import REPO
 
+# The end-to-end tier (tests/conftest.py): run with `-m slow`.
+pytestmark = pytest.mark.slow
+
 README = os.path.join(REPO, "README.md")
 
 

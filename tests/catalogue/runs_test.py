@@ -20,6 +20,7 @@ from tests import toy_data
 from tests.catalogue import harness
 from tests.launch import in_process
 
+
 TRAIN, EVALUATE = "launch/train.py", "launch/evaluate.py"
 
 

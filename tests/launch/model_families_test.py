@@ -19,6 +19,9 @@ from tests import launcher_error_line
 from tests.launch import in_process
 from tests.toy_data import write_dataset
 
+# The end-to-end tier (tests/conftest.py): run with `-m slow`.
+pytestmark = pytest.mark.slow
+
 FAMILIES = ("pixelcnn", "vae")
 
 

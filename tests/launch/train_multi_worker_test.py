@@ -24,6 +24,9 @@ from tests import REPO
 from tests.launch.train_test import DATA_DIR
 from tests.launch.train_test import needs_data
 
+# The end-to-end tier (tests/conftest.py): run with `-m slow`.
+pytestmark = pytest.mark.slow
+
 FLAGS = ("--flagfile=launch/flagfiles/smoke.cfg", f"--data_dir={DATA_DIR}",
          "--strategy=multi_worker_mirrored", "--train_steps=6",
          "--checkpoint_every=3", "--eval_num_examples=32")

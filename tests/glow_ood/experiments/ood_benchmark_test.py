@@ -396,6 +396,7 @@ def test_changed_settings_do_not_resume_a_workdir(toy_run, tmp_path,
     assert json.load(f)["families"]["glow"]["config"]["hidden_width"] == 8
 
 
+@pytest.mark.slow
 def test_a_background_sweep_trains_only_the_new_backgrounds(toy_run, tmp_path):
   """A second mutation rate adds its row; the models and old cells are kept."""
   workdir = _copy_workdir(toy_run, tmp_path)
@@ -419,6 +420,7 @@ def test_a_background_sweep_trains_only_the_new_backgrounds(toy_run, tmp_path):
   assert cells[new_row]["score"]["mutation_rate"] == 0.4
 
 
+@pytest.mark.slow
 def test_another_family_adds_its_cells_beside_glow(toy_run, tmp_path):
   """A PixelCNN++ run in the Glow run's folder: its own models, rows, L2."""
   workdir = _copy_workdir(toy_run, tmp_path)
@@ -458,6 +460,7 @@ def test_another_family_adds_its_cells_beside_glow(toy_run, tmp_path):
   assert nll[2] != "-" and nll[3:] == ["-"] * 3
 
 
+@pytest.mark.slow
 def test_a_format_1_results_file_resumes(toy_run, tmp_path):
   """Results and background folders of the Glow-only benchmark are reused."""
   workdir = _copy_workdir(toy_run, tmp_path)

@@ -26,6 +26,7 @@ from tests.glow_ood.train.recording import read_events
 from tests.glow_ood.train.recording import tiny_config
 
 
+@pytest.mark.slow
 @needs_two_cpus
 def test_mirrored_matches_one_device(toy_dir, tmp_path, runs):
   config = tiny_config(toy_dir, train_steps=3, ema_decay=0.9,
