@@ -20,6 +20,9 @@ from tests import toy_data
 from tests.catalogue import harness
 from tests.launch import in_process
 
+# The end-to-end tier (tests/conftest.py): run with `-m slow`.
+pytestmark = pytest.mark.slow
+
 
 TRAIN, EVALUATE = "launch/train.py", "launch/evaluate.py"
 

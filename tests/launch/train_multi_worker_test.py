@@ -24,8 +24,6 @@ from tests import REPO
 from tests.launch.train_test import DATA_DIR
 from tests.launch.train_test import needs_data
 
-# The end-to-end tier (tests/conftest.py): run with `-m slow`.
-pytestmark = pytest.mark.slow
 
 FLAGS = ("--flagfile=launch/flagfiles/smoke.cfg", f"--data_dir={DATA_DIR}",
          "--strategy=multi_worker_mirrored", "--train_steps=6",
@@ -128,4 +126,6 @@ def test_two_workers_train_one_run_equal_to_one_process_and_resume_after_kill(
                                err_msg=name)
 
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# The end-to-end tier (tests/conftest.py): run with `-m slow`.
+pytestmark = [pytest.mark.slow,
+              pytest.mark.filterwarnings("ignore::DeprecationWarning")]
