@@ -2,11 +2,17 @@ r"""Ranks OOD scores (glow_ood/scores/) on in -> out dataset pairs, with interva
 
   python launch/ood_benchmark.py --flagfile=launch/flagfiles/ood_benchmark.cfg
 
-Trains (or reuses) CPU-size Glows and background Glows, `--num_seeds` of each
-per in-distribution dataset, in --workdir; scores every pair and writes
-<workdir>/results.json (AUROC with intervals, per-seed values, AUPR-In/Out,
-FPR at 95% TPR) and <workdir>/results.md (the AUROC table), then prints the
-table. Re-running the command resumes: finished models and cells are reused.
+Trains (or reuses) CPU-size models of the family --model (glow, pixelcnn or
+vae), `--num_seeds` per in-distribution dataset, and per seed one background
+model for each --mutation_rate x --background_l2 (Ren et al.'s likelihood
+ratio), in --workdir; scores every pair and writes <workdir>/results.json
+(per family: AUROC with intervals, per-seed values, AUPR-In/Out, FPR at 95%
+TPR) and <workdir>/results.md (the AUROC table of every family run in the
+folder, with a model column), then prints the table. Re-running the command
+resumes: finished models and cells are reused.
+
+  python launch/ood_benchmark.py --flagfile=launch/flagfiles/ood_families_pixelcnn.cfg
+
 See glow_ood/experiments/ood_benchmark.py and docs/OOD_BENCHMARK.md.
 """
 
