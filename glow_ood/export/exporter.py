@@ -102,7 +102,7 @@ def _metadata(run, use_ema, fit, images, dataset_shape, png_agreement):
           implementation="tf.io.encode_png (libpng); the Python score "
                          "glow_ood.scores.InputComplexity uses Pillow's PNG "
                          "writer, whose row filters differ, so lengths can "
-                         "differ by a few bytes",
+                         "differ by a few percent on natural images",
           png_lengths_vs_python=png_agreement),
       "pad_like_training": None if dataset_shape is None else dict(
           input_shape=list(dataset_shape), pad_to=run.config.data.pad_to,
