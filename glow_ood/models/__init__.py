@@ -72,9 +72,13 @@ def describe(config):
             f"steps, width {config.hidden_width}, {config.coupling_scale} "
             "coupling)")
   if family == "pixelcnn":
-    return (f"PixelCNN++ ({config.num_hierarchies} hierarchies x "
-            f"{config.num_resnet} ResNet layers, {config.num_filters} filters, "
-            f"{config.num_logistic_mix} logistics)")
+    def count(number, one, many):
+      return f"{number} {one if number == 1 else many}"
+
+    return (f"PixelCNN++ ({count(config.num_hierarchies, 'hierarchy', 'hierarchies')}"
+            f" x {count(config.num_resnet, 'ResNet layer', 'ResNet layers')}, "
+            f"{config.num_filters} filters, "
+            f"{count(config.num_logistic_mix, 'logistic', 'logistics')})")
   if family == "vae":
     return (f"VAE (widths {','.join(map(str, config.widths))}, "
             f"{config.latent_dim} latents, {config.likelihood} pixels, "

@@ -446,7 +446,7 @@ def test_another_family_adds_its_cells_beside_glow(toy_run, tmp_path):
   assert "vae" not in saved and saved["pixelcnn"]["num_filters"] == 4
   with open(os.path.join(workdir, "results.md"), encoding="utf-8") as f:
     text = f.read()
-  assert "- PixelCNN++: 2 seeds of PixelCNN++ (1 hierarchies" in text
+  assert "- PixelCNN++: 2 seeds of PixelCNN++ (1 hierarchy x 1 ResNet layer" in text
   header, body = _markdown_table(text)
   assert header[:3] == ["score (AUROC, higher = better)", "model",
                         "toyin → toyout"]
