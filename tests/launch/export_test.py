@@ -9,7 +9,8 @@ RGB; the PixelCNN uses its images as stored (typicality on the test split).
 SavedModels, and ONE fresh Python process, in which `glow_ood` and
 `bijectors` cannot be imported, reloads all three, scores the same images and
 prints `saved_model_cli show --all`. Its numbers must be scores.npz's to
-1e-5.
+1e-5. All of that is the end-to-end tier (`slow`); the error paths that
+need no run are in the default suite.
 """
 
 import json
@@ -168,11 +169,13 @@ def exported(tmp_path_factory):
   return families, served
 
 
+@pytest.mark.slow
 def test_plain_tensorflow_never_imported_the_project(exported):
   _, served = exported
   assert served["leaked"] == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
 def test_served_numbers_are_evaluate_pys(exported, family):
   families, _ = exported
@@ -192,6 +195,7 @@ def test_served_numbers_are_evaluate_pys(exported, family):
                                  err_msg=f"{family} {name} {term}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
 def test_signatures_per_family(exported, family):
   families, served = exported
@@ -217,6 +221,7 @@ def test_signatures_per_family(exported, family):
             "decomposition of log p(x))") in stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
 def test_pad_like_training_serves_the_datasets_own_images(exported, family):
   families, _ = exported
@@ -231,6 +236,7 @@ def test_pad_like_training_serves_the_datasets_own_images(exported, family):
                                   x.served(name, key))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
 def test_typicality_is_fitted_on_the_held_out_split(exported, family):
   families, served = exported
@@ -271,6 +277,7 @@ def test_typicality_is_fitted_on_the_held_out_split(exported, family):
   assert ("exponential moving average" in weights) == (family == "glow")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
 def test_input_complexity_is_the_python_scores(exported, family):
   families, _ = exported
@@ -294,13 +301,11 @@ def test_input_complexity_is_the_python_scores(exported, family):
         / features.num_dims, atol=TOLERANCE, rtol=0)
 
 
-def test_existing_output_dir_is_refused_and_untouched(exported, tmp_path):
-  families, _ = exported
+def test_existing_output_dir_is_refused_and_untouched(tmp_path):
   target = tmp_path / "taken"
   target.mkdir()
   (target / "keep.txt").write_text("mine")
-  result = in_process.run("launch/export.py",
-                          f"--workdir={families['glow'].workdir}",
+  result = in_process.run("launch/export.py", f"--workdir={tmp_path}",
                           f"--output_dir={target}")
   line = launcher_error_line(result, "launch/export.py")
   assert "exists and is not empty; an export never overwrites" in line
@@ -316,6 +321,7 @@ def test_missing_run_fails_with_one_line(tmp_path):
   assert not os.path.exists(tmp_path / "out")
 
 
+@pytest.mark.slow
 def test_validation_split_of_a_run_without_one_is_refused(exported, tmp_path):
   families, _ = exported
   result = in_process.run("launch/export.py",
