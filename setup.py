@@ -34,5 +34,5 @@ setuptools.setup(
         f"glow-ood-{name.replace('_', '-')}=launch.{name}:console_main"
         for name in ("train", "evaluate", "analyze_data", "ood_benchmark",
                      "train_ensemble", "two_moons")] + [
-                         "glow-ood-export=launch.bootstrap:export_main"]},
+                         "glow-ood-export=launch.export:console_main"]},
 )

@@ -228,16 +228,6 @@ def _parse_flags(program_file, doc, required):
   return parse
 
 
-def export_main():
-  """The console script `glow-ood-export`: `python launch/export.py`, from any folder.
-
-  launch/export.py has no `console_main` of its own yet; this runs its
-  `__main__` block, as `python launch/export.py` does.
-  """
-  import runpy  # pylint: disable=g-import-not-at-top
-  runpy.run_module("launch.export", run_name="__main__", alter_sys=True)
-
-
 def run(main, program_file, required=()):
   """`app.run(main)` with `required` flags, quiet TensorFlow, one-line user errors.
 

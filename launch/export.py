@@ -46,5 +46,10 @@ def main(argv):
   export.export_run(run, config, FLAGS.output_dir, use_ema=FLAGS.use_ema)
 
 
-if __name__ == "__main__":
+def console_main():
+  """The console script `glow-ood-export` (setup.py), from any folder."""
   bootstrap.run(main, __file__, required=["workdir", "output_dir"])
+
+
+if __name__ == "__main__":
+  console_main()

@@ -168,7 +168,7 @@ def test_every_launcher_has_a_console_script():
         f"launch.{name}:console_main"), scripts
   if os.path.exists(os.path.join(REPO, "launch", "export.py")):
     assert scripts.get("glow-ood-export") in (
-        "launch.export:console_main", "launch.bootstrap:export_main"), scripts
+        "launch.export:console_main",), scripts
   for value in scripts.values():
     module = value.split(":")[0]
     assert os.path.exists(os.path.join(REPO, *module.split(".")) + ".py")
