@@ -25,12 +25,14 @@ __all__ = ["Run", "load_run", "checkpoint_path", "restore_model"]
 @dataclasses.dataclass(frozen=True)
 class Run:
   """A trained model: `name` (for tables), `workdir`, `TrainConfig`, the model
-  (`Glow`, `PixelCNN` or `VAE`: `glow_ood.models`), `step`."""
+  (`Glow`, `PixelCNN` or `VAE`: `glow_ood.models`), `step`, and `weights`:
+  `"ema"` (the Polyak average the run kept) or `"raw"` (the trained weights)."""
   name: str
   workdir: str
   config: TrainConfig
   model: object
   step: int
+  weights: str = "raw"
 
 
 def load_run(workdir, step=None, use_ema=True, name=None):
@@ -50,7 +52,8 @@ def load_run(workdir, step=None, use_ema=True, name=None):
   model, trained_step = restore_model(config, workdir, step, use_ema=use_ema)
   name = name or os.path.basename(os.path.normpath(workdir))
   return Run(name=name, workdir=workdir, config=config, model=model,
-             step=trained_step)
+             step=trained_step,
+             weights="ema" if config.ema_decay and use_ema else "raw")
 
 
 def checkpoint_path(workdir, step=None):

@@ -197,7 +197,7 @@ def evaluate(runs, config, output_dir, stream=None):
   results = dict(
       in_distribution=in_distribution,
       runs=[dict(name=r.name, workdir=r.workdir, step=r.step,
-                 family=r.config.family,
+                 weights=r.weights, family=r.config.family,
                  model=dataclasses.asdict(r.config.model)) for r in runs],
       num_examples={name: len(images) for name, images in sets.items()},
       models={r.name: {n: s.summary() for n, s in scores[r.name].items()}

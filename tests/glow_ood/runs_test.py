@@ -88,6 +88,11 @@ def test_latest_checkpoint_gives_the_trained_model(run):
       run.results["bits_per_dim"]["toy/test"], rel=1e-6)
 
 
+def test_a_loaded_run_says_which_weights_it_holds(run):
+  assert runs_lib.load_run(run.workdir).weights == "ema"
+  assert runs_lib.load_run(run.workdir, use_ema=False).weights == "raw"
+
+
 def test_ema_weights_are_the_averages_in_the_checkpoint(run):
   averaged, _ = runs_lib.restore_model(run.config, run.workdir)
   raw, _ = runs_lib.restore_model(run.config, run.workdir, use_ema=False)

@@ -150,6 +150,7 @@ def test_results_json_is_what_evaluate_returns(ensemble):
   assert [(r["name"], r["step"]) for r in ensemble.json["runs"]] == [
       ("seed3", 6), ("seed4", 6)]
   assert ensemble.json["runs"][1]["model"]["seed"] == 4
+  assert {r["weights"] for r in ensemble.json["runs"]} <= {"ema", "raw"}
   # The first NUM_EXAMPLES of each set; the toy test split has only 32.
   assert ensemble.json["num_examples"] == {
       "toy/train": 40, "toy/test": 32, "constant:0/test": 40,
