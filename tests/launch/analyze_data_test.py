@@ -29,6 +29,9 @@ from glow_ood import likelihood_terms
 from glow_ood.data import special as special_datasets
 from glow_ood.analysis import second_order
 
+# The end-to-end tier (tests/conftest.py): run with `-m slow`.
+pytestmark = pytest.mark.slow
+
 LAUNCHER = os.path.join(REPO, "launch", "analyze_data.py")
 NUM_P = 48
 ERROR_PREFIX = "launch/analyze_data.py: error:"

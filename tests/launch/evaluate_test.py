@@ -27,6 +27,9 @@ from tests.toy_data import tiny_train_config
 from tests.toy_data import write_dataset
 from launch import bootstrap
 
+# The end-to-end tier (tests/conftest.py): run with `-m slow`.
+pytestmark = pytest.mark.slow
+
 SETS = ("toy/train", "toy/test", "constant:128/test", "constant:0/test",
         "uniform_random/test")
 

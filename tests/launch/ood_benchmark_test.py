@@ -19,6 +19,9 @@ from tests import REPO
 from tests import launcher_error_line
 from tests.launch import in_process
 
+# The end-to-end tier (tests/conftest.py): run with `-m slow`.
+pytestmark = pytest.mark.slow
+
 TINY_FLAGS = (
     "--num_seeds=2", "--image_size=8", "--num_levels=2",
     "--num_steps_per_level=1", "--hidden_width=8", "--train_steps=4",

@@ -18,6 +18,9 @@ from tests import REPO
 from launch import train_ensemble
 from tests.toy_data import write_dataset
 
+# The end-to-end tier (tests/conftest.py): run with `-m slow`.
+pytestmark = pytest.mark.slow
+
 USAGE = ("usage: python launch/train_ensemble.py --flagfile=<experiment.cfg> "
          "--workdir=<dir> --num_members=<M>")
 

@@ -34,6 +34,7 @@ def launch_in_process(workdir, *extra):
                         *extra)
 
 
+@pytest.mark.slow
 @needs_data
 def test_smoke_flagfile_trains_resumes_and_prints_the_table(tmp_path):
   workdir = tmp_path / "run"

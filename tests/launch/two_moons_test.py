@@ -11,6 +11,9 @@ from tests import REPO
 from tests import launcher_error_line
 from tests.launch import in_process
 
+# The end-to-end tier (tests/conftest.py): run with `-m slow`.
+pytestmark = pytest.mark.slow
+
 TINY = ["--num_examples=64", "--num_eval_examples=48", "--num_couplings=2",
         "--hidden_width=8", "--train_steps=15", "--batch_size=32",
         "--learning_rate=0.01"]

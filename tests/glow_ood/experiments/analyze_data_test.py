@@ -104,6 +104,7 @@ def _assert_summary_close(actual, expected, **tolerance):
 
 # 1. Data statistics without a run.
 
+@pytest.mark.slow
 def test_data_statistics_without_a_run(toy, tmp_path):
   data_dir, images = toy
   config = configs.AnalysisConfig(

@@ -116,6 +116,7 @@ def test_evaluation_uses_the_averaged_weights(toy_dir, tmp_path, runs):
   assert averaged != pytest.approx(raw, rel=1e-6)
 
 
+@pytest.mark.slow
 @needs_notmnist
 def test_loss_falls_on_real_notmnist(tmp_path, capsys):
   config = TrainConfig(

@@ -209,6 +209,7 @@ def test_too_many_nonfinite_steps_raise_and_keep_the_last_good_checkpoint(
   assert all(np.isfinite(v) for v in results.values())
 
 
+@pytest.mark.slow
 def test_gradient_clipping_in_float64_with_adam(toy_dir, tmp_path, runs):
   """Clipping to a tiny global norm shrinks Adam's steps far below the rate."""
   learning_rate, clip = 1e-2, 1e-9
