@@ -50,7 +50,8 @@ import operator
 import tensorflow.compat.v2 as tf
 
 __all__ = ["LossTerms", "Estimate", "EXTRAS", "TRAINING_INPUTS",
-           "require_extra", "MissingExtraError", "sample_count"]
+           "require_extra", "MissingExtraError", "sample_count",
+           "check_count"]
 
 EXTRAS = ("decomposition", "elbo")
 TRAINING_INPUTS = ("dequantized", "uint8")
@@ -103,18 +104,23 @@ def require_extra(model, extra, what):
         "leave it out.")
 
 
-def sample_count(num_samples, where):
-  """`num_samples` as a Python `int >= 0`, or the error `sample(n)` gives.
+def check_count(value, name, where, minimum=0):
+  """`value` as a Python `int >= minimum`, or one error naming `name` and `where`.
 
   Raises:
     TypeError: not an integer.
-    ValueError: negative.
+    ValueError: below `minimum`.
   """
   try:
-    num_samples = operator.index(num_samples)
+    value = operator.index(value)
   except TypeError:
-    raise TypeError(f"{where}: num_samples must be an integer; got "
-                    f"{num_samples!r}.") from None
-  if num_samples < 0:
-    raise ValueError(f"{where}: num_samples must be >= 0; got {num_samples}.")
-  return num_samples
+    raise TypeError(f"{where}: {name} must be an integer; got "
+                    f"{value!r}.") from None
+  if value < minimum:
+    raise ValueError(f"{where}: {name} must be >= {minimum}; got {value}.")
+  return value
+
+
+def sample_count(num_samples, where):
+  """`num_samples` of `sample(n)` as a Python `int >= 0` (`check_count`)."""
+  return check_count(num_samples, "num_samples", where)

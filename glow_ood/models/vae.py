@@ -247,17 +247,18 @@ class VAE(tf.Module):
     Returns:
       `Estimate(log_prob=[...], stderr=[...])`.
     """
-    num_samples = self._check_count(
+    num_samples = density_model.check_count(
         self._config.eval_samples if num_samples is None else num_samples,
-        "num_samples", "VAE.discrete_log_prob")
+        "num_samples", "VAE.discrete_log_prob", minimum=1)
     bins, batch_shape = self._bins(images, "VAE.discrete_log_prob")
     batch = bins.shape[0] if bins.shape[0] is not None else 64
     if samples_per_chunk is None:
       h, w, c = self._config.image_shape
       per_sample = h * w * (c * self._num_params + self._config.widths[0])
       samples_per_chunk = max(1, _CHUNK_ELEMENTS // (max(batch, 1) * per_sample))
-    samples_per_chunk = self._check_count(
-        samples_per_chunk, "samples_per_chunk", "VAE.discrete_log_prob")
+    samples_per_chunk = density_model.check_count(
+        samples_per_chunk, "samples_per_chunk", "VAE.discrete_log_prob",
+        minimum=1)
     loc, log_scale = self._encode(bins)
     eps = _keyed_normal(
         _seed_pair(EVAL_SEED if seed is None else seed), self._image_keys(bins),
@@ -332,7 +333,8 @@ class VAE(tf.Module):
     return self._elbo_terms(images, num_samples, seed, "VAE.elbo_terms")
 
   def _elbo_terms(self, images, num_samples, seed, where):
-    num_samples = self._check_count(num_samples, "num_samples", where)
+    num_samples = density_model.check_count(num_samples, "num_samples", where,
+                                            minimum=1)
     bins, batch_shape = self._bins(images, where)
     loc, log_scale = self._encode(bins)
     eps = tf.random.stateless_normal(
@@ -430,17 +432,6 @@ class VAE(tf.Module):
 
   def _to_bits_per_dim(self, log_prob):
     return -log_prob / (self.num_dims * math.log(2.))
-
-  @staticmethod
-  def _check_count(value, name, where):
-    try:
-      value = operator.index(value)
-    except TypeError:
-      raise TypeError(f"{where}: {name} must be an integer; got "
-                      f"{value!r}.") from None
-    if value < 1:
-      raise ValueError(f"{where}: {name} must be >= 1; got {value}.")
-    return value
 
 
 def _keyed_normal(seed, keys, num_samples, dim, dtype):
