@@ -176,7 +176,7 @@ def loop_vs_bare(model_config, batch, steps, steps_per_call, ema_decay, seed,
   config = configs.TrainConfig(
       model=model_config, batch_size=batch, init_batch_size=min(256, len(images)),
       eval_datasets=(), ema_decay=ema_decay, steps_per_call=steps_per_call,
-      seed=seed)
+      seed=seed, mixed_precision="none")   # float32, as the bare step
   strategy = distribution.make_strategy(config.strategy)
   run = step_lib.TrainState(config, tempfile.mkdtemp(prefix="glow_ood_loop_"),
                             strategy, images)

@@ -132,8 +132,10 @@ flags.DEFINE_string(
     "Scaling table: `flag=v1,v2,...` groups separated by ';'; each value "
     "changes one flag of the config.")
 flags.DEFINE_integer("scaling_steps", 2, "Timed training steps per scaling cell.")
-flags.DEFINE_enum("mixed_precision", "none", list(configs.MIXED_PRECISION),
-                  "Our coupling networks' compute dtype.")
+flags.DEFINE_enum("mixed_precision", "none",
+                  [p for p in configs.MIXED_PRECISION if p != "auto"],
+                  "Our coupling networks' compute dtype (measured as named: "
+                  "no auto).")
 flags.DEFINE_bool("recompute_couplings", False,
                   "Recompute our coupling activations in the backward pass.")
 flags.DEFINE_bool("memory_child", False,

@@ -55,6 +55,9 @@ class AffineCoupling(_checks.ChannelChecks, fused_bijector.FusedBijector):
     recompute: Python `bool`, recompute the default network's activations in
       the backward pass instead of keeping them (gradient checkpointing).
       Default value: `False`.
+    edge_padding: Python `bool`, the default network's 3x3 convolutions also
+      see openai/glow's pad channel (1 on the zero-padded border, 0 on the
+      image; see `GlowCouplingNetwork`). Default value: `False`.
     validate_args: Python `bool`. Default value: `False`.
     name: Python `str`. Default value: `"affine_coupling"`.
 
@@ -67,8 +70,8 @@ class AffineCoupling(_checks.ChannelChecks, fused_bijector.FusedBijector):
 
   def __init__(self, num_channels, scale="sigmoid", shift_and_log_scale_fn=None,
                hidden_width=512, num_masked=None, seed=None, dtype=tf.float32,
-               compute_dtype=None, recompute=False, validate_args=False,
-               name="affine_coupling"):
+               compute_dtype=None, recompute=False, edge_padding=False,
+               validate_args=False, name="affine_coupling"):
     parameters = dict(locals())
     if scale not in SCALES:
       raise ValueError(
@@ -89,7 +92,8 @@ class AffineCoupling(_checks.ChannelChecks, fused_bijector.FusedBijector):
       if shift_and_log_scale_fn is None:
         shift_and_log_scale_fn = coupling_network.GlowCouplingNetwork(
             num_masked, num_out, hidden_width=hidden_width, seed=seed,
-            dtype=dtype, compute_dtype=compute_dtype, recompute=recompute)
+            dtype=dtype, compute_dtype=compute_dtype, recompute=recompute,
+            edge_padding=edge_padding)
       self._num_out = num_out
       self._shift_and_log_scale_fn = shift_and_log_scale_fn
       super().__init__(

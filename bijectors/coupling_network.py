@@ -11,6 +11,7 @@ import tensorflow.compat.v2 as tf
 
 from bijectors import _checks
 from bijectors import actnorm as actnorm_lib
+from bijectors import edge_padding as edge_lib
 
 __all__ = ["GlowCouplingNetwork", "ZeroInitConv2d", "full_precision"]
 
@@ -38,11 +39,29 @@ _KERNEL_STDDEV = 0.05
 _LOG_SCALE_FACTOR = 3.0
 
 
-def _normal_kernel(shape, seed, dtype):
+def _normal_kernel(shape, seed, dtype, stream=0):
+  """N(0, 0.05^2) values; `stream` gives a seeded kernel its own random stream."""
   if seed is None:
     return tf.random.normal(shape, stddev=_KERNEL_STDDEV, dtype=dtype)
   return tf.random.stateless_normal(
-      shape, seed=[seed, 0], stddev=_KERNEL_STDDEV, dtype=dtype)
+      shape, seed=[seed, stream], stddev=_KERNEL_STDDEV, dtype=dtype)
+
+
+def _height_width(x):
+  """`(H, W)` of `[N, H, W, C]` images: Python `int`s where static."""
+  shape = tf.shape(x)
+  return tuple(x.shape[i] if x.shape[i] is not None else shape[i]
+               for i in (1, 2))
+
+
+def _blocks_of_interleaved(kernel, num_parts):
+  """Reorders the output channels (last axis) of `kernel` so that channel
+  `p::num_parts` of the original is the `p`-th contiguous block."""
+  shape = kernel.shape.as_list()
+  out = shape[-1]
+  kernel = tf.reshape(kernel, shape[:-1] + [out // num_parts, num_parts])
+  perm = list(range(len(shape) - 1)) + [len(shape), len(shape) - 1]
+  return tf.reshape(tf.transpose(kernel, perm), shape)
 
 
 def _conv2d(x, kernel):
@@ -65,16 +84,23 @@ class ZeroInitConv2d(tf.Module):
   standard normal. Shapes: `x` `[N, H, W, C_in]` -> `[N, H, W, C_out]`, SAME
   padding.
 
+  With `edge_padding` (openai/glow's `edge_bias`), the convolution also sees
+  openai/glow's pad channel (1 on the zero-padded border, 0 on the image;
+  `bijectors.edge_padding`) through its own zero-initialized kernel
+  `edge_kernel` `[k, k, 1, C_out]`:
+  `y = (conv(x, w) + conv_valid(e, w_e) + b) * exp(3 * log_scale)`.
+
   Args:
     in_channels: Python `int`.
     out_channels: Python `int`.
-    kernel_size: Python `int`. Default value: `3`.
+    kernel_size: Python `int`, odd with `edge_padding`. Default value: `3`.
+    edge_padding: Python `bool`. Default value: `False`.
     dtype: Default value: `float32`.
     name: Python `str`. Default value: `"zero_init_conv2d"`.
   """
 
   def __init__(self, in_channels, out_channels, kernel_size=3,
-               dtype=tf.float32, name="zero_init_conv2d"):
+               edge_padding=False, dtype=tf.float32, name="zero_init_conv2d"):
     super().__init__(name=name)
     with self.name_scope:
       self.kernel = tf.Variable(
@@ -83,18 +109,35 @@ class ZeroInitConv2d(tf.Module):
       self.bias = tf.Variable(tf.zeros([out_channels], dtype), name="bias")
       self.log_scale = tf.Variable(
           tf.zeros([out_channels], dtype), name="log_scale")
+      self.edge_kernel = tf.Variable(
+          tf.zeros([kernel_size, kernel_size, 1, out_channels], dtype),
+          name="edge_kernel") if edge_padding else None
+    if edge_padding:
+      edge_lib.padding_sizes([kernel_size, kernel_size])   # odd sizes only
+
+  @property
+  def edge_padding(self):
+    return self.edge_kernel is not None
 
   def _folded(self):
-    """`(kernel, bias)` with the output scale folded in:
-    `(conv(x, k) + b) e^{3 ls} = conv(x, k e^{3 ls}) + b e^{3 ls}`."""
+    """`(kernel, bias, edge_kernel)` with the output scale folded in:
+    `(conv(x, k) + E(k_e) + b) e^{3 ls} = conv(x, k e^{3 ls}) + E(k_e e^{3 ls})
+    + b e^{3 ls}` (`E` linear); `edge_kernel` is `None` without edge padding."""
     scale = tf.exp(_LOG_SCALE_FACTOR * self.log_scale)
-    return self.kernel * scale, self.bias * scale
+    edge = None if self.edge_kernel is None else self.edge_kernel * scale
+    return self.kernel * scale, self.bias * scale, edge
+
+  def _output(self, x, kernel, bias, edge_kernel):
+    y = tf.nn.bias_add(_conv2d(x, tf.cast(kernel, x.dtype)),
+                       tf.cast(bias, x.dtype))
+    if edge_kernel is None:
+      return y
+    return y + tf.cast(edge_lib.edge_term(edge_kernel, *_height_width(x)),
+                       x.dtype)
 
   def __call__(self, x):
     _check_network_input(type(self).__name__, x, self.kernel.shape[2])
-    kernel, bias = self._folded()
-    y = _conv2d(x, tf.cast(kernel, x.dtype))
-    return tf.nn.bias_add(y, tf.cast(bias, x.dtype))
+    return self._output(x, *self._folded())
 
   def split_outputs(self, x, num_parts):
     """`[y[..., p::num_parts] for p in range(num_parts)]` of `y = self(x)`, without strided copies.
@@ -104,20 +147,13 @@ class ZeroInitConv2d(tf.Module):
     of one convolution's output, split by `tf.split`.
     """
     _check_network_input(type(self).__name__, x, self.kernel.shape[2])
-    kernel, bias = self._folded()
     out = int(self.kernel.shape[-1])
     if out % num_parts:
       raise ValueError(f"{out} output channels do not split into {num_parts} "
                        "interleaved parts.")
-    shape = kernel.shape.as_list()
-    kernel = tf.reshape(tf.transpose(
-        tf.reshape(kernel, shape[:3] + [out // num_parts, num_parts]),
-        [0, 1, 2, 4, 3]), shape)
-    bias = tf.reshape(tf.transpose(tf.reshape(bias, [out // num_parts,
-                                                     num_parts])), [out])
-    y = _conv2d(x, tf.cast(kernel, x.dtype))
-    return tf.split(tf.nn.bias_add(y, tf.cast(bias, x.dtype)), num_parts,
-                    axis=-1)
+    folded = [None if p is None else _blocks_of_interleaved(p, num_parts)
+              for p in self._folded()]
+    return tf.split(self._output(x, *folded), num_parts, axis=-1)
 
 
 class GlowCouplingNetwork(tf.Module):
@@ -129,8 +165,15 @@ class GlowCouplingNetwork(tf.Module):
 
   The ActNorm layers normalize activations with data-dependent initialization
   on the first call (see `ActNorm`). The output is zero at initialization.
-  (openai/glow also appends an "edge" channel marking the zero padding; this
-  network does not.)
+
+  Edge padding (`edge_padding`, openai/glow's `edge_bias`, on in its code):
+  both 3x3 convolutions also see openai/glow's pad channel `e` (1 on the
+  border their SAME padding adds, 0 on the image; `bijectors.edge_padding`),
+  so the network can tell padding from zero-valued inputs. Each has a kernel
+  for it, `edge_kernel1` `[3, 3, 1, width]` (N(0, 0.05^2) like `kernel1`)
+  and `output_conv.edge_kernel` `[3, 3, 1, C_out]` (zeros); the 1x1
+  convolution pads nothing and has none. Its share, `conv_valid(e, k_e)`
+  (`[1, H, W, .]`, independent of `x`), is added to the convolution.
 
   Once both ActNorms are initialized (or inside `strategy.run`), each is
   folded into the convolution before it, which has no bias of its own:
@@ -160,12 +203,13 @@ class GlowCouplingNetwork(tf.Module):
     compute_dtype: dtype of the convolutions, e.g. `tf.bfloat16`.
       Default value: `None` (`dtype`).
     recompute: Python `bool`. Default value: `False`.
+    edge_padding: Python `bool`. Default value: `False`.
     name: Python `str`. Default value: `"glow_coupling_network"`.
   """
 
   def __init__(self, in_channels, out_channels, hidden_width=512, seed=None,
                dtype=tf.float32, compute_dtype=None, recompute=False,
-               name="glow_coupling_network"):
+               edge_padding=False, name="glow_coupling_network"):
     super().__init__(name=name)
     self.in_channels = int(in_channels)
     self.out_channels = int(out_channels)
@@ -176,6 +220,11 @@ class GlowCouplingNetwork(tf.Module):
       self.kernel1 = tf.Variable(
           _normal_kernel([3, 3, in_channels, hidden_width], seed, dtype),
           name="kernel1")
+      # Its own random stream: kernel1 and kernel2 are the same with or
+      # without edge padding.
+      self.edge_kernel1 = tf.Variable(
+          _normal_kernel([3, 3, 1, hidden_width], seed, dtype, stream=1),
+          name="edge_kernel1") if edge_padding else None
       self.actnorm1 = actnorm_lib.ActNorm(hidden_width, dtype=dtype,
                                           name="actnorm1")
       self.kernel2 = tf.Variable(
@@ -184,8 +233,13 @@ class GlowCouplingNetwork(tf.Module):
           name="kernel2")
       self.actnorm2 = actnorm_lib.ActNorm(hidden_width, dtype=dtype,
                                           name="actnorm2")
-      self.output_conv = ZeroInitConv2d(hidden_width, out_channels, dtype=dtype,
+      self.output_conv = ZeroInitConv2d(hidden_width, out_channels,
+                                        edge_padding=edge_padding, dtype=dtype,
                                         name="output_conv")
+
+  @property
+  def edge_padding(self):
+    return self.edge_kernel1 is not None
 
   @property
   def compute_dtype(self):
@@ -198,17 +252,24 @@ class GlowCouplingNetwork(tf.Module):
     x = tf.cast(x, self.compute_dtype)
     return _conv2d(x, tf.cast(kernel, self.compute_dtype))
 
-  def _normalized(self, x, kernel, norm):
-    """ReLU(ActNorm(conv(x, kernel))), the ActNorm folded in where it is initialized."""
+  def _normalized(self, x, kernel, norm, edge_kernel=None):
+    """ReLU(ActNorm(conv(x, kernel) + E(edge_kernel))), the ActNorm folded in
+    where it is initialized; `E` is the pad channel's share (`edge_term`)."""
     if norm.uses_variables_as_they_are():
       scale = tf.exp(-norm.log_scale)
       bias = tf.cast(-norm.loc * scale, self.compute_dtype)
-      return tf.nn.relu(tf.nn.bias_add(self._conv(x, kernel * scale), bias))
+      h = tf.nn.bias_add(self._conv(x, kernel * scale), bias)
+      if edge_kernel is not None:
+        h += tf.cast(edge_lib.edge_term(edge_kernel * scale, *_height_width(x)),
+                     self.compute_dtype)
+      return tf.nn.relu(h)
     h = tf.cast(self._conv(x, kernel), self.dtype)   # statistics in dtype
+    if edge_kernel is not None:
+      h += edge_lib.edge_term(edge_kernel, *_height_width(x))
     return tf.cast(tf.nn.relu(norm.forward(h)), self.compute_dtype)
 
   def _hidden(self, x):
-    h = self._normalized(x, self.kernel1, self.actnorm1)
+    h = self._normalized(x, self.kernel1, self.actnorm1, self.edge_kernel1)
     return self._normalized(h, self.kernel2, self.actnorm2)
 
   def _apply(self, x, output):

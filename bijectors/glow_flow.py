@@ -43,7 +43,7 @@ def build_glow_flow(image_shape, num_levels, num_steps_per_level,
                     permutation="conv1x1_lu", split_prior_type="learned",
                     learn_top=False, seed=0, dtype=tf.float32,
                     validate_args=False, coupling_compute_dtype=None,
-                    recompute_couplings=False):
+                    recompute_couplings=False, coupling_edge_padding=False):
   """Returns a `MultiScaleFlow` with Glow's architecture.
 
   Each of the `num_levels` levels is: `Squeeze` (2x2), then
@@ -80,6 +80,12 @@ def build_glow_flow(image_shape, num_levels, num_steps_per_level,
       networks' hidden activations are recomputed in the backward pass
       instead of kept (less memory, about a third more compute).
       Default value: `False`.
+    coupling_edge_padding: Python `bool`, openai/glow's `edge_bias`: the
+      coupling networks' 3x3 convolutions also see a pad channel that is 1
+      on the border their SAME zero padding adds and 0 on the image
+      (`bijectors.edge_padding`): 2 more variables per coupling, of
+      `9 * (hidden_width + n_out)` weights (`n_out`: the coupling network's
+      output channels). Default value: `False`.
   """
   _check_choice("coupling scale", coupling_scale, affine_coupling.SCALES)
   _check_choice("permutation", permutation, PERMUTATIONS)
@@ -115,7 +121,8 @@ def build_glow_flow(image_shape, num_levels, num_steps_per_level,
               channels, scale=coupling_scale, hidden_width=hidden_width,
               seed=step_seed + 1, dtype=dtype,
               compute_dtype=coupling_compute_dtype,
-              recompute=recompute_couplings, validate_args=validate_args,
+              recompute=recompute_couplings,
+              edge_padding=coupling_edge_padding, validate_args=validate_args,
               name=prefix + "coupling"),
       ]
     levels.append(bijectors)

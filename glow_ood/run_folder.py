@@ -8,6 +8,10 @@ A run folder (`workdir`) written by `glow_ood.train.train` holds
     checkpoints/    `tf.train.CheckpointManager` checkpoints
     train/ eval/    TensorBoard events
     results.json    final bits/dim per set, written when training ends
+    evaluations.json  bits/dim of every evaluation so far, per step and set
+                    (`glow_ood.train.record`; the plateau rule reads it)
+    training.json   how training ended: steps, stop reason, wall time, images/s,
+                    evaluation history, final bits/dim (`glow_ood.train.record`)
     flags.cfg       written by `launch/train.py` only: relaunches the run
 
 Every resumable program (training, the OOD benchmark, two moons, ensembles)
@@ -33,14 +37,16 @@ import uuid
 
 from glow_ood.configs import serialization
 
-__all__ = ["CONFIG_FILE", "RESULTS_FILE", "CHECKPOINTS_DIR", "FLAGS_FILE",
-           "TEMP_SUFFIX", "MissingConfigError", "replaced_atomically",
-           "write_json", "write_text", "save_npz", "read_json",
-           "check_writable", "staged_outputs", "write_config", "read_config",
-           "check_compatible", "finished_step"]
+__all__ = ["CONFIG_FILE", "RESULTS_FILE", "EVALUATIONS_FILE", "TRAINING_FILE",
+           "CHECKPOINTS_DIR", "FLAGS_FILE", "TEMP_SUFFIX", "MissingConfigError",
+           "replaced_atomically", "write_json", "write_text", "save_npz",
+           "read_json", "check_writable", "staged_outputs", "write_config",
+           "read_config", "differences", "check_compatible", "finished_step"]
 
 CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.json"
+EVALUATIONS_FILE = "evaluations.json"
+TRAINING_FILE = "training.json"
 CHECKPOINTS_DIR = "checkpoints"
 FLAGS_FILE = "flags.cfg"
 # Suffix of the temporary files of atomic writes.
@@ -295,19 +301,15 @@ def _leaves(values, prefix=""):
     yield prefix[:-1], values
 
 
-def check_compatible(saved, current, where, *, fields=None, ignore=(),
-                     fix="use the same settings to resume, or another folder"):
-  """Raises `ValueError` if `current` changes what `saved` must keep.
+def differences(saved, current, *, fields=None, ignore=()):
+  """`[(dotted name, saved value, current value), ...]` where `current` differs.
 
   Args:
-    saved: the JSON-ready dict of the settings that made `where` (e.g. the
-      `"config"` of a run's config.json).
-    current: the same for the program now starting.
-    where: the file or folder, for the message.
-    fields: dotted paths that must agree (`"model"`, `"data.seed"`); a
-      path covers everything under it. `None`: every field.
+    saved, current: JSON-ready dicts of settings (e.g. the `"config"` of two
+      runs' config.json).
+    fields: dotted paths to compare (`"model"`, `"data.seed"`); a path
+      covers everything under it. `None`: every field of `current`.
     ignore: dotted paths that may differ (with `fields=None`).
-    fix: what the user should do, for the message.
   """
   if fields is None:
     fields = [name for name, _ in _leaves(current)
@@ -322,9 +324,28 @@ def check_compatible(saved, current, where, *, fields=None, ignore=(),
       for name, value in _leaves(new, f"{field}."):
         before = _lookup(saved, name)
         if before != value:
-          changed.append(f"{name}={before!r} in the file, {value!r} now")
+          changed.append((name, before, value))
     else:
-      changed.append(f"{field}={old!r} in the file, {new!r} now")
+      changed.append((field, old, new))
+  return changed
+
+
+def check_compatible(saved, current, where, *, fields=None, ignore=(),
+                     fix="use the same settings to resume, or another folder"):
+  """Raises `ValueError` if `current` changes what `saved` must keep.
+
+  Args:
+    saved: the JSON-ready dict of the settings that made `where` (e.g. the
+      `"config"` of a run's config.json).
+    current: the same for the program now starting.
+    where: the file or folder, for the message.
+    fields: dotted paths that must agree (`"model"`, `"data.seed"`); a
+      path covers everything under it. `None`: every field.
+    ignore: dotted paths that may differ (with `fields=None`).
+    fix: what the user should do, for the message.
+  """
+  changed = [f"{name}={old!r} in the file, {new!r} now" for name, old, new in
+             differences(saved, current, fields=fields, ignore=ignore)]
   if changed:
     raise ValueError(f"{where} holds results of other settings ("
                      + "; ".join(changed) + f"). To resume, {fix}.")

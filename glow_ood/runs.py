@@ -11,13 +11,11 @@ weights from its latest (or `step`'s) checkpoint.
 import dataclasses
 import os
 
-import tensorflow.compat.v2 as tf
-
 from glow_ood import checkpoints
 from glow_ood import models
 from glow_ood import run_folder
 from glow_ood.configs import TrainConfig
-from glow_ood.train import ema as ema_lib
+from glow_ood.train import warm_start
 
 __all__ = ["Run", "load_run", "checkpoint_path", "restore_model"]
 
@@ -93,20 +91,6 @@ def restore_model(config, workdir, step=None, use_ema=True):
   """
   path = checkpoint_path(workdir, step)
   model = models.build_model(config.model)
-  trained_step = tf.Variable(0, dtype=tf.int64, trainable=False)
-  trackables = dict(model=model, step=trained_step)
-  average = None
-  if config.ema_decay and use_ema:
-    average = ema_lib.ExponentialMovingAverage(model.trainable_variables,
-                                               config.ema_decay)
-    trackables["ema"] = average
-  tf.train.Checkpoint(**trackables).read(path).expect_partial()
-  if not model.is_initialized:
-    raise ValueError(f"{path} holds a model whose data-dependent init never "
-                     "ran; it is not a trained run.")
-  if average is not None:
-    with average.averaged_weights():
-      averaged = [v.numpy() for v in model.trainable_variables]
-    for variable, value in zip(model.trainable_variables, averaged):
-      variable.assign(value)
-  return model, int(trained_step.numpy())
+  trained_step = warm_start.read_evaluation_weights(
+      model, path, config.ema_decay if use_ema else None)
+  return model, trained_step

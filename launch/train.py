@@ -35,7 +35,7 @@ glow_flags.define_train_flags()
 
 # Folders written absolute into flags.cfg, so it relaunches the same run from
 # any folder.
-_PATH_FLAGS = ("workdir", "data_dir", "tfds_data_dir")
+_PATH_FLAGS = ("workdir", "data_dir", "tfds_data_dir", "init_from")
 
 
 def _flags_file_text():

@@ -36,4 +36,5 @@ from glow_ood.configs.train import STRATEGIES
 from glow_ood.configs.train import TrainConfig
 from glow_ood.configs.two_moons import TwoMoonsConfig
 from glow_ood.configs.vae import VAE_LIKELIHOODS
+from glow_ood.configs.vae import VAE_POSTERIORS
 from glow_ood.configs.vae import VAEConfig

@@ -4,6 +4,7 @@ import dataclasses
 from typing import Optional, Tuple
 
 from glow_ood.configs import dataset_names
+from glow_ood.configs import split_names
 from glow_ood.configs._validation import option
 from glow_ood.configs._validation import validate
 
@@ -22,7 +23,8 @@ class DataConfig:
   Attributes:
     dataset: a dataset name (`TFDS_DATASETS`, a local `<name>_<split>.npz`) or
       a special name (`"constant:<0..255>"`, `"uniform_random"`,
-      `"grayed:<dataset>:<factor>"`, see `glow_ood.data.special`).
+      `"grayed:<dataset>:<factor>"`, `"jpeg:<dataset>:<quality>"`, see
+      `glow_ood.data.special`).
     data_dir: folder of the local npz files. Default value: `None`, i.e.
       `default_data_dir()` (`$GLOW_OOD_DATA_DIR` or ../shared/data).
     tfds_data_dir: tensorflow_datasets' `data_dir`. Default value: `None`,
@@ -35,6 +37,15 @@ class DataConfig:
       `S x S` (openai/glow's MNIST handling: 28x28 -> 32x32 with `pad_to=32`;
       images already `S x S` are unchanged).
     to_rgb: tile grayscale images to 3 channels (RGB images are unchanged).
+    train_split: the source split the `"train"` images come from: a split
+      name or a slice `"<name>[<start>:<stop>]"` of ints
+      (`glow_ood.configs.split_names`), e.g. `"test[:9000]"` to train on
+      9,000 SVHN test images where no SVHN train split is at hand.
+      Default value: `"train"`.
+    test_split: the source split of the in-distribution `"test"` images,
+      same syntax, e.g. `"test[9000:]"`. Default value: `"test"`. Both apply
+      to `dataset` and to special sets made from it ("jpeg:<dataset>:75");
+      other datasets are read whole (their "train" and "test").
     validation_size: examples carved from the train split (a random subset
       drawn with `seed`, in file order) as the `"validation"` split, which
       `"train"` then excludes; `0` = no validation split.
@@ -58,7 +69,8 @@ class DataConfig:
       "cifar10", "In-distribution dataset: tfds name (cifar10, svhn_cropped, "
       "mnist, fashion_mnist) or local npz name (notmnist, cifar10_jpeg, "
       "cifar10_lossless, ...), or a special name (constant:128, "
-      "uniform_random, grayed:<dataset>:<factor>).")
+      "uniform_random, grayed:<dataset>:<factor>, "
+      "jpeg:<dataset>:<quality>).")
   data_dir: Optional[str] = option(
       None, "Folder of <name>_<split>.npz files (default: $GLOW_OOD_DATA_DIR "
       "or ../shared/data).")
@@ -74,6 +86,12 @@ class DataConfig:
       None, "Zero-pad images to this square size (28 -> 32 for MNIST-like "
       "data); 0 = no padding.", minimum=1, flag_none=0)
   to_rgb: bool = option(False, "Tile grayscale images to 3 channels.")
+  train_split: str = option(
+      "train", "Source split of the training images: a split name or a "
+      "slice name[start:stop] (ints, either may be empty), e.g. test[:9000].")
+  test_split: str = option(
+      "test", "Source split of the in-distribution test images: a split "
+      "name or a slice name[start:stop], e.g. test[9000:].")
   validation_size: int = option(
       0, "Train examples held out as a 'validation' split (0 = none).",
       minimum=0)
@@ -97,6 +115,13 @@ class DataConfig:
       raise ValueError("DataConfig.dataset is empty; name a dataset, e.g. "
                        "'cifar10'.")
     dataset_names.parse(self.dataset)  # Raises on malformed special names.
+    for name in ("train_split", "test_split"):
+      split_names.parse_split(getattr(self, name), f"DataConfig.{name}")
+
+  def source_split(self, split):
+    """The `SplitSlice` that split `"train"` or `"test"` is read from."""
+    field = {"train": self.train_split, "test": self.test_split}[split]
+    return split_names.parse_split(field)
 
   def replace(self, **changes):
     """A copy with `changes` applied (validated again)."""

@@ -2,8 +2,10 @@
 
 Nalisnick et al. (2019) score, besides real datasets, inputs that no camera
 took: constant images and uniform noise; here also "grayed" images, real
-images shrunk towards mid-grey (lower contrast, hence lower pixel variance).
-The images themselves are made by `glow_ood.data.special`.
+images shrunk towards mid-grey (lower contrast, hence lower pixel variance),
+and "jpeg" images, real images through a JPEG round trip (to compare like
+with like against a model trained on JPEG-compressed data such as
+`cifar10_jpeg`). The images themselves are made by `glow_ood.data.special`.
 
 Names, accepted wherever a dataset name is (`DataConfig.dataset`):
 
@@ -11,20 +13,29 @@ Names, accepted wherever a dataset name is (`DataConfig.dataset`):
     "uniform_random"              every pixel i.i.d. uniform on 0..255
     "grayed:<dataset>:<factor>"   `grayed_images` of a real dataset's split,
                                   factor a float in [0, 1]
+    "jpeg:<dataset>:<quality>"    `jpeg_images` of a real dataset's split:
+                                  Pillow's JPEG encoder at quality an int
+                                  in 1..95 (4:2:0 chroma for RGB), decoded
+                                  back to uint8
 
 Generated sets ("constant:*", "uniform_random") have no native shape: the
 caller gives it (`DataConfig.image_shape`, normally the in-distribution
-images' shape). "grayed:*" keeps the shape of its dataset.
+images' shape). "grayed:*" and "jpeg:*" keep the shape of their dataset.
 """
 
 import dataclasses
 from typing import Optional
 
-__all__ = ["KINDS", "SpecialDataset", "parse", "is_special", "is_generated"]
+__all__ = ["KINDS", "JPEG_QUALITIES", "SpecialDataset", "parse", "is_special",
+           "is_generated"]
 
-KINDS = ("constant", "uniform_random", "grayed")
-_SYNTAX = ('"constant:<0..255>", "uniform_random" or '
-           '"grayed:<dataset>:<factor in [0, 1]>"')
+KINDS = ("constant", "uniform_random", "grayed", "jpeg")
+# The range of "jpeg" qualities, (lowest, highest): Pillow advises against
+# qualities above 95 (parts of the compression are then switched off).
+JPEG_QUALITIES = (1, 95)
+_SYNTAX = ('"constant:<0..255>", "uniform_random", '
+           '"grayed:<dataset>:<factor in [0, 1]>" or '
+           '"jpeg:<dataset>:<quality in 1..95>"')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,13 +45,16 @@ class SpecialDataset:
   Attributes:
     kind: one of `KINDS`.
     value: the pixel value of `"constant"`, else `None`.
-    base: the real dataset that `"grayed"` shrinks, else `None`.
+    base: the real dataset that `"grayed"` shrinks or `"jpeg"` compresses,
+      else `None`.
     factor: the contrast factor of `"grayed"`, else `None`.
+    quality: the JPEG quality of `"jpeg"` (an int in 1..95), else `None`.
   """
   kind: str
   value: Optional[int] = None
   base: Optional[str] = None
   factor: Optional[float] = None
+  quality: Optional[int] = None
 
   @property
   def is_generated(self):
@@ -69,7 +83,7 @@ def parse(name):
   """`name` -> `SpecialDataset`, or `None` if `name` is not a special name.
 
   Raises `ValueError` naming the syntax if `name` starts with a special kind
-  (`"constant"`, `"uniform_random"`, `"grayed"`) but is malformed.
+  (`"constant"`, `"uniform_random"`, `"grayed"`, `"jpeg"`) but is malformed.
   """
   if not is_special(name):
     return None
@@ -86,17 +100,31 @@ def parse(name):
     if not 0 <= value <= 255:
       raise _bad(name, f"the constant {value} is not in 0..255")
     return SpecialDataset("constant", value=value)
-  base, _, factor_text = rest.rpartition(":")
+  base, _, argument = rest.rpartition(":")
+  what = "factor" if kind == "grayed" else "quality"
   if not base:
-    raise _bad(name, '"grayed" needs a dataset and a factor')
+    raise _bad(name, f'"{kind}" needs a dataset and a {what}')
   if is_special(base):
-    raise _bad(name, f"the grayed dataset {base!r} must be a real dataset")
+    raise _bad(name, f"the {kind} dataset {base!r} must be a real dataset")
+  if kind == "jpeg":
+    return SpecialDataset("jpeg", base=base,
+                          quality=_jpeg_quality(name, argument))
   try:
-    factor = float(factor_text)
+    factor = float(argument)
   except ValueError:
-    raise _bad(name, f"the factor {factor_text!r} is not a number") from None
+    raise _bad(name, f"the factor {argument!r} is not a number") from None
   if not 0. <= factor <= 1.:
     raise _bad(name, f"the factor {factor} is not in [0, 1]")
   return SpecialDataset("grayed", base=base, factor=factor)
 
 
+def _jpeg_quality(name, text):
+  """The quality of a "jpeg" name: an int in `JPEG_QUALITIES`' range."""
+  try:
+    quality = int(text)
+  except ValueError:
+    raise _bad(name, f"the quality {text!r} is not an integer") from None
+  low, high = JPEG_QUALITIES
+  if not low <= quality <= high:
+    raise _bad(name, f"the quality {quality} is not in {low}..{high}")
+  return quality

@@ -29,8 +29,8 @@ class EvaluationConfig:
   Attributes:
     datasets: other datasets, scored on their test split (real, e.g.
       "mnist", or special: "constant:128", "uniform_random",
-      "grayed:cifar10_jpeg:0.5"). The in-distribution train and test splits
-      are always scored.
+      "grayed:cifar10_jpeg:0.5", "jpeg:cifar10_lossless:75"). The
+      in-distribution train and test splits are always scored.
     num_examples: images per dataset (a seeded random subset in file order,
       `data.subsample`), or `None` for all.
     batch_size: images per model call.
@@ -46,7 +46,8 @@ class EvaluationConfig:
   """
   datasets: Tuple[str, ...] = option(
       (), "Other datasets to score (test split): real (mnist, notmnist, ...) "
-      "or special (constant:V, uniform_random, grayed:<dataset>:<factor>). "
+      "or special (constant:V, uniform_random, grayed:<dataset>:<factor>, "
+      "jpeg:<dataset>:<quality>). "
       "Default: the run's --eval_datasets plus "
       + ", ".join(DEFAULT_EXTRA_DATASETS) + ".")
   num_examples: Optional[int] = option(

@@ -17,8 +17,9 @@ __all__ = ["TrainConfig", "OPTIMIZERS", "STRATEGIES", "MIXED_PRECISION",
 OPTIMIZERS = ("adamax", "adam")
 STRATEGIES = ("mirrored", "one_device", "multi_worker_mirrored")
 # The dtype the coupling networks' convolutions run in ("none": the model's
-# dtype, no mixed precision).
-MIXED_PRECISION = ("none", "bfloat16", "float16")
+# dtype, no mixed precision; "auto": bfloat16 where the hardware computes in
+# it natively, else "none", resolved by `glow_ood.train.train`).
+MIXED_PRECISION = ("auto", "none", "bfloat16", "float16")
 
 # What a resumed run must share with the run in its folder: the model, the
 # data its checkpoint was trained on and the optimizer state's meaning.
@@ -26,6 +27,7 @@ MIXED_PRECISION = ("none", "bfloat16", "float16")
 # evaluation sets, strategy, learning-rate schedule, data_dir, ...) may change.
 RESUME_FIELDS = (
     "model", "data.dataset", "data.pad_to", "data.to_rgb",
+    "data.train_split", "data.test_split",
     "data.validation_size", "data.mutation_rate", "data.seed",
     "data.n_bits", "batch_size", "optimizer", "seed")
 
@@ -46,6 +48,23 @@ class TrainConfig:
       (openai/glow: 512), one global batch in cross-replica context.
     eval_batch_size: batch size of evaluation (one device).
     train_steps: total optimizer steps of the run (resumed runs continue).
+    max_train_minutes: a wall budget: the run stops (checkpoint, final
+      evaluation) at the first step boundary after this many minutes of
+      training over the run's life (resumes included; periodic evaluations
+      and checkpoints count, start-up and the final evaluation do not), or
+      `None`. The count is saved in every checkpoint.
+    plateau_min_improvement: the plateau rule: at a periodic evaluation at
+      step `s`, the run stops (as on the budget) if the in-distribution test
+      bits/dim improved by less than this since the evaluation at step
+      `s - plateau_window_steps`; `None`: off. Needs `eval_every` > 0 dividing
+      `plateau_window_steps`.
+    plateau_window_steps: the plateau rule's window, in steps.
+    init_from: warm start: a run folder whose newest good checkpoint gives
+      the model weights of a *new* run (its EMA weights if it kept them,
+      what `glow_ood.runs.load_run` evaluates), instead of the data-dependent
+      init; the optimizer starts afresh. The model configs must be equal;
+      the data may differ. A resumed run restores its own checkpoint and
+      does not read it. `None`: off.
     optimizer: `"adamax"` (openai/glow) or `"adam"`.
     learning_rate: peak learning rate.
     warmup_steps: linear warm-up from 0 to `learning_rate` over these steps.
@@ -73,8 +92,13 @@ class TrainConfig:
       (one host round trip per call), so that the host does not throttle a
       fast device. Logging, checkpoint and evaluation intervals are kept
       exactly: a call never crosses one.
-    mixed_precision: `"none"`, or the dtype the coupling networks'
-      convolutions run in (`"bfloat16"`, `"float16"`); all other flow
+    mixed_precision: `"auto"`, `"none"`, or the dtype the coupling networks'
+      convolutions run in (`"bfloat16"`, `"float16"`). `"auto"` is
+      `"bfloat16"` on CPUs with AVX512_BF16 or AMX-BF16 and GPUs of compute
+      capability >= 8.0, `"none"` elsewhere and for families without
+      coupling networks; `train` resolves it at the start, prints the choice
+      and records the resolved value in config.json
+      (`glow_ood.train.precision`). All other flow
       arithmetic, log-dets, ActNorm statistics and 1x1-convolution
       determinants stay in the model's dtype, and so do the weights.
       `"float16"` gets dynamic loss scaling. Evaluations (and results.json)
@@ -98,6 +122,22 @@ class TrainConfig:
       512, "Images for ActNorm's data-dependent init.", minimum=1)
   eval_batch_size: int = option(256, "Evaluation batch size.", minimum=1)
   train_steps: int = option(100_000, "Total training steps.", minimum=1)
+  max_train_minutes: Optional[float] = option(
+      None, "Wall budget: stop (checkpoint, final evaluation) after this many "
+      "minutes of training over the run's life, resumes included; 0 = none.",
+      minimum=0., exclusive_minimum=True, flag_none=0.)
+  plateau_min_improvement: Optional[float] = option(
+      None, "Stop when the in-distribution test bits/dim improved by less "
+      "than this over the last plateau_window_steps (checked at each "
+      "evaluation); 0 = never.", minimum=0., exclusive_minimum=True,
+      flag_none=0.)
+  plateau_window_steps: int = option(
+      1000, "Window of the plateau rule, in steps (a multiple of eval_every).",
+      minimum=1)
+  init_from: Optional[str] = option(
+      None, "Warm start: a new run starts from this run folder's newest "
+      "checkpoint (EMA weights if kept; same model config, any data), with a "
+      "fresh optimizer. Not read on resume.")
   optimizer: str = option("adamax", "Optimizer.", choices=OPTIMIZERS)
   learning_rate: float = option(1e-3, "Peak learning rate.", minimum=0.,
                                 exclusive_minimum=True)
@@ -143,8 +183,9 @@ class TrainConfig:
       1, "Training steps per compiled call (fewer host round trips).",
       minimum=1)
   mixed_precision: str = option(
-      "none", "Run the coupling networks' convolutions in this dtype "
-      "(weights, log-dets and all other flow arithmetic stay float32).",
+      "auto", "Run the coupling networks' convolutions in this dtype "
+      "(weights, log-dets and all other flow arithmetic stay float32); auto: "
+      "bfloat16 on hardware with native bfloat16, else none.",
       choices=MIXED_PRECISION)
   recompute_couplings: bool = option(
       False, "Gradient checkpointing: recompute coupling activations in the "
@@ -161,7 +202,8 @@ class TrainConfig:
       dataset_names.parse(name)   # raises on a malformed special name
     if self.family != "glow":
       glow_only = [flag for flag, used in (
-          ("--mixed_precision", self.mixed_precision != "none"),
+          ("--mixed_precision",
+           self.mixed_precision not in ("auto", "none")),
           ("--recompute_couplings", self.recompute_couplings)) if used]
       if glow_only:
         raise ValueError(
@@ -170,6 +212,18 @@ class TrainConfig:
             f"coupling networks only; a {self.family} run cannot use "
             f"{'them' if len(glow_only) > 1 else 'it'}. Leave "
             f"{'them' if len(glow_only) > 1 else 'it'} at the default.")
+    if self.plateau_min_improvement is not None and (
+        not self.eval_every or self.plateau_window_steps % self.eval_every):
+      raise ValueError(
+          "TrainConfig: the plateau rule compares evaluations "
+          f"plateau_window_steps={self.plateau_window_steps} steps apart, "
+          f"which needs eval_every > 0 dividing it; got eval_every="
+          f"{self.eval_every}. Set eval_every to a divisor of "
+          f"plateau_window_steps (e.g. {self.plateau_window_steps}), or "
+          "plateau_window_steps to a multiple of eval_every.")
+    if self.init_from == "":
+      raise ValueError("TrainConfig: init_from is empty; pass a run folder, "
+                       "or None for no warm start.")
     if self.data.n_bits != self.model.n_bits:
       raise ValueError(
           f"TrainConfig: data.n_bits={self.data.n_bits} differs from "

@@ -7,9 +7,10 @@ from glow_ood.configs import image_model
 from glow_ood.configs._validation import option
 from glow_ood.configs._validation import validate
 
-__all__ = ["VAEConfig", "VAE_LIKELIHOODS"]
+__all__ = ["VAEConfig", "VAE_LIKELIHOODS", "VAE_POSTERIORS"]
 
 VAE_LIKELIHOODS = ("discretized_logistic", "categorical")
+VAE_POSTERIORS = ("gaussian", "flow")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,7 +23,12 @@ class VAEConfig:
   (dense, transposed stride-2 convolutions) to per-pixel parameters of
   p(x|z): a discretized logistic per pixel (`"discretized_logistic"`, a
   mean and a log-scale per pixel and channel) or a categorical over the
-  `2**n_bits` values (`"categorical"`). Trained on the ELBO with
+  `2**n_bits` values (`"categorical"`). With `posterior="flow"`, q(z|x) is
+  that Gaussian pushed through `posterior_flow_steps` RealNVP affine
+  couplings on z conditioned on the encoder's features
+  (`glow_ood.models.vae_posterior.FlowPosterior`; hidden width and context
+  size `widths[-1]`), as the paper's Fig. 3b "VAE with RNVP as encoder"
+  (Rosca et al. 2018). Trained on the ELBO with
   `train_samples` samples of q; log p(x) is estimated by importance
   sampling with `eval_samples` samples (IWAE, Burda et al. 2016) and
   reported with its standard error.
@@ -32,6 +38,9 @@ class VAEConfig:
     widths: channels of the encoder's convolutions (the decoder reverses).
     latent_dim: dimension of z.
     likelihood: `"discretized_logistic"` or `"categorical"`.
+    posterior: `"gaussian"` (diagonal Gaussian q(z|x)) or `"flow"` (that
+      Gaussian through a flow; needs `latent_dim >= 2`).
+    posterior_flow_steps: affine couplings of the flow posterior.
     train_samples: samples of q(z|x) per image in the training ELBO.
     eval_samples: importance samples K of log p(x) in evaluation.
     n_bits: bits per pixel (1..8).
@@ -51,6 +60,13 @@ class VAEConfig:
   likelihood: str = option(
       "discretized_logistic", "VAE: pixel likelihood p(x|z).",
       choices=VAE_LIKELIHOODS, flag="vae_likelihood")
+  posterior: str = option(
+      "gaussian", "VAE: approximate posterior q(z|x): a diagonal Gaussian, "
+      "or that Gaussian through RealNVP couplings conditioned on x (Fig. 3b).",
+      choices=VAE_POSTERIORS, flag="vae_posterior")
+  posterior_flow_steps: int = option(
+      4, "VAE: affine couplings of the flow posterior (--vae_posterior=flow).",
+      minimum=1, flag="vae_posterior_flow_steps")
   train_samples: int = option(1, "VAE: samples of q(z|x) in the training "
                               "ELBO.", minimum=1, flag="vae_train_samples")
   eval_samples: int = option(
@@ -67,6 +83,11 @@ class VAEConfig:
     if not self.widths:
       raise ValueError("VAEConfig.widths needs at least one layer, e.g. "
                        "--vae_widths=64,128.")
+    if self.posterior == "flow" and self.latent_dim < 2:
+      raise ValueError(
+          "VAEConfig: the flow posterior couples halves of z and needs "
+          f"latent_dim >= 2; got {self.latent_dim}: set --vae_latent_dim=2 or "
+          "more, or --vae_posterior=gaussian.")
     image_model.check_divisible(self, 2 ** len(self.widths),
                                 f"{len(self.widths)} stride-2 layers",
                                 "or use fewer --vae_widths")

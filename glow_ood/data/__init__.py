@@ -6,7 +6,7 @@
                       repeat=True, seed=config.seed, drop_remainder=True)
 
 Modules, one concern each: `sources` (local npz files, tensorflow_datasets),
-`special` (constant, uniform-noise and grayed images), `transforms` (padding,
+`special` (constant, uniform-noise, grayed and JPEG images), `transforms` (padding,
 gray -> RGB, conforming, seeded subsets, image grids), `loading` (datasets and
 splits by name, the evaluation sets), `pipeline` (`tf.data`), `mutation`
 (Ren et al.'s input mutation). `DataConfig` lives in `glow_ood.configs`.

@@ -4,8 +4,11 @@
     train = load_images(config, "train")                   # uint8 [55000, 32, 32, 1]
 
 Where the images come from is `glow_ood.data.sources`; special inputs
-("constant:128", "uniform_random", "grayed:cifar10:0.5") are requested by
-name too (`glow_ood.data.special`).
+("constant:128", "uniform_random", "grayed:cifar10:0.5", "jpeg:cifar10:75")
+are requested by name too (`glow_ood.data.special`). Splits "train" and
+"test" are read from `DataConfig.train_split` / `test_split` (a source split
+or a slice of one, "test[:9000]"); those apply to the in-distribution dataset
+and to special sets made from it, every other dataset is read whole.
 """
 
 import os
@@ -20,12 +23,31 @@ from glow_ood.data import special as special_datasets
 from glow_ood.data import transforms
 
 __all__ = ["load_images", "load_images_as", "load_evaluation_sets",
-           "check_datasets"]
+           "check_datasets", "dataset_config"]
 
 # Seeds "uniform_random" differently per split.
 _SPLIT_IDS = {"train": 0, "validation": 1, "test": 2}
 
-_SPECIAL_NAMES = "constant:<0..255>, uniform_random, grayed:<dataset>:<factor>"
+_SPECIAL_NAMES = ("constant:<0..255>, uniform_random, grayed:<dataset>:<factor>, "
+                  "jpeg:<dataset>:<quality>")
+
+
+def _real_name(name):
+  """The real dataset `name` reads: itself, or the base of "grayed"/"jpeg"."""
+  special = special_datasets.parse(name)
+  return name if special is None or special.is_generated else special.base
+
+
+def dataset_config(config, name):
+  """`config` for dataset `name`: its own splits if `name` is made from `config.dataset`.
+
+  "jpeg:svhn_cropped:75" of an svhn_cropped run with `test_split="test[9000:]"`
+  compresses the same held-out images as the run's test split; any other
+  dataset (an out-of-distribution set) is read whole, `"train"` / `"test"`.
+  """
+  if _real_name(name) == _real_name(config.dataset):
+    return config.replace(dataset=name)
+  return config.replace(dataset=name, train_split="train", test_split="test")
 
 
 def _unknown(name, what, path, config, data_dir, split):
@@ -78,14 +100,17 @@ def check_datasets(config, names, *, splits=("test",), what=None):
     special = special_datasets.parse(name)
     if special is not None and special.is_generated:
       continue
-    base = name if special is None else special.base
+    base = _real_name(name)
+    named = dataset_config(config, name)
     for split in dict.fromkeys("train" if s == "validation" else s
                                for s in splits):
-      path = os.path.join(data_dir, f"{base}_{split}.npz")
+      sliced = named.source_split(split)
+      path = os.path.join(data_dir, f"{base}_{sliced.name}.npz")
       if config.source != "tfds" and os.path.exists(path):
-        sources.check_npz(path, split, base)
+        size = sources.check_npz(path, sliced.name, base)[0]
+        sources.check_slice(getattr(named, f"{split}_split"), size, path)
       elif config.source == "npz" or not sources.tfds_has_builder(base):
-        raise _unknown(base, what, path, config, data_dir, split)
+        raise _unknown(base, what, path, config, data_dir, sliced.name)
 
 def load_images_as(config, split, image_shape):
   """`load_images` of `config.dataset`, conformed to `image_shape`.
@@ -104,9 +129,12 @@ def load_images(config, split):
 
   `split` is `"train"`, `"test"` or `"validation"` (`config.validation_size`
   train examples drawn with `config.seed`, which `"train"` then leaves out).
+  "train" and "test" are read from `config.train_split` / `test_split`.
   Real images are padded (`pad_to`) and tiled (`to_rgb`) as configured;
-  "grayed:<dataset>:<factor>" grays them after that; generated datasets are
-  made at `config.image_shape` (`num_generated_images` per split, not carved).
+  "jpeg:<dataset>:<quality>" compresses them before that (at their own
+  shape), "grayed:<dataset>:<factor>" grays them after; generated datasets
+  are made at `config.image_shape` (`num_generated_images` per split, not
+  carved).
 
   Raises:
     DatasetNotFoundError: neither the local npz file nor tensorflow_datasets
@@ -130,11 +158,13 @@ def load_images(config, split):
         seed=(config.seed, _SPLIT_IDS[split]))
   name = config.dataset if special is None else special.base
   images = _carve(config, name, split)
+  if special is not None and special.kind == "jpeg":
+    images = special_datasets.jpeg_images(images, special.quality)
   if config.pad_to is not None:
     images = transforms.pad_images(images, config.pad_to)
   if config.to_rgb:
     images = transforms.gray_to_rgb(images)
-  if special is not None:
+  if special is not None and special.kind == "grayed":
     images = special_datasets.grayed_images(images, special.factor)
   if config.image_shape is not None and images.shape[1:] != config.image_shape:
     raise ValueError(
@@ -149,15 +179,16 @@ def _carve(config, name, split):
   """`split` of `name`; "validation" is a seeded random subset of train."""
   size = config.validation_size
   if split == "test":
-    return sources.load_source(config, name, "test")
+    return sources.load_source(config, name, config.test_split)
   if split == "validation" and not size:
     raise ValueError(f"Dataset {name!r} has no 'validation' split: set "
                      "DataConfig.validation_size > 0 to carve one from "
                      "'train'.")
-  train = sources.load_source(config, name, "train")
+  train = sources.load_source(config, name, config.train_split)
   if size >= len(train):
     raise ValueError(f"DataConfig.validation_size={size} leaves no training "
-                     f"examples: {name!r} has {len(train)} train examples.")
+                     f"examples: {name!r} has {len(train)} train examples "
+                     f"(train_split={config.train_split!r}).")
   # A seeded random subset (not the last examples: some files are sorted by
   # class), both parts in their original order.
   held_out = np.zeros(len(train), bool)
@@ -171,7 +202,8 @@ def load_evaluation_sets(config, others=(), *, splits=("train", "test"),
   """The images a model is evaluated on: `{"<dataset>/<split>": uint8 images}`.
 
   In order: `config.dataset`'s `splits`, then the test split of each dataset
-  of `others` (out-of-distribution sets, real or special), conformed to
+  of `others` (out-of-distribution sets, real or special; `dataset_config`:
+  whole, or `config.test_split` for sets made from `config.dataset`), conformed to
   `image_shape` (`conform_images`: e.g. MNIST padded and tiled to 32x32x3).
   Each set is a seeded random subset of at most `num_examples` images
   (`transforms.subsample`), except the splits in `full_splits`.
@@ -211,6 +243,6 @@ def load_evaluation_sets(config, others=(), *, splits=("train", "test"),
   if image_shape is None and sets:
     image_shape = next(iter(sets.values())).shape[1:]
   for name in others:
-    images = load_images_as(config.replace(dataset=name), "test", image_shape)
+    images = load_images_as(dataset_config(config, name), "test", image_shape)
     sets[f"{name}/test"] = transforms.subsample(images, num_examples)
   return sets

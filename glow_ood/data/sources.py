@@ -10,7 +10,9 @@
     been prepared in `tfds_data_dir` before.
   * `"auto"` (default): the npz file if it exists, else tfds.
 A dataset no allowed source has raises one `DatasetNotFoundError` naming both
-ways to provide it.
+ways to provide it. A split may be a slice, `"test[:9000]"`
+(`glow_ood.configs.split_names`): the npz source slices the file's arrays,
+tfds reads the slice itself.
 """
 
 import os
@@ -21,9 +23,11 @@ from absl import logging
 import numpy as np
 import tensorflow.compat.v2 as tf
 
+from glow_ood.configs import split_names
+
 __all__ = ["DEFAULT_DATA_DIR", "DatasetNotFoundError", "default_data_dir",
            "load_npz", "check_npz", "check_images_array", "local_names",
-           "tfds_has_builder", "load_source"]
+           "tfds_has_builder", "check_slice", "load_source"]
 
 # The shared data folder, seen from the repository root.
 DEFAULT_DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(
@@ -99,6 +103,9 @@ def check_npz(path, split=None, name=None):
   command before any work. Corruption inside the compressed data shows only
   when `load_npz` reads it.
 
+  Returns:
+    The shape `(N, H, W, C)` of its `images`.
+
   Raises:
     ValueError: one line naming the file, the problem and the fix.
   """
@@ -120,6 +127,7 @@ def check_npz(path, split=None, name=None):
   except _UNREADABLE as e:
     raise _unreadable(path, e) from e
   check_images_array(path, dtype, shape, split, name)
+  return tuple(int(d) for d in shape)
 
 
 def _no_images_error(path, keys):
@@ -189,12 +197,33 @@ def tfds_has_builder(name):
   return True
 
 
+def check_slice(split, size, path):
+  """Raises a one-line `ValueError` if the split text `split` takes none of `size` images."""
+  sliced = split_names.parse_split(split, "split")
+  if not len(range(size)[sliced.start:sliced.stop]):
+    raise _NpzError(
+        f"split {split!r} selects none of the {size} images of {path}; "
+        f"choose start:stop within 0..{size} (DataConfig.train_split / "
+        "test_split, --train_split / --test_split).")
+
+
 def load_source(config, name, split):
-  """uint8 `[N, H, W, C]` of split "train" or "test" from npz or tfds."""
+  """uint8 `[N, H, W, C]` of a source split of `name`, from npz or tfds.
+
+  Args:
+    config: `DataConfig` (`data_dir`, `source`, tfds settings).
+    name: a real dataset name.
+    split: a source split, `"train"`, `"test"` or a slice of one such as
+      `"test[:9000]"` (`glow_ood.configs.split_names`): from npz the
+      file `<name>_<split name>.npz`, sliced; from tfds the string as is.
+  """
+  sliced = split_names.parse_split(split, "split")
   data_dir = config.data_dir or default_data_dir()
-  path = os.path.join(data_dir, f"{name}_{split}.npz")
+  path = os.path.join(data_dir, f"{name}_{sliced.name}.npz")
   if config.source in ("auto", "npz") and os.path.exists(path):
-    images, _ = load_npz(name, split, data_dir)
+    images, _ = load_npz(name, sliced.name, data_dir)
+    check_slice(split, len(images), path)
+    images = sliced.take(images)
     logging.info("Dataset %r split %r: %d images from the local file %s "
                  "(source=%r%s).", name, split, len(images), path,
                  config.source, "; a local file takes precedence over "
@@ -223,7 +252,7 @@ def load_source(config, name, split):
       return images
   npz_problem = ("not tried (source='tfds')" if config.source == "tfds"
                  else "the file does not exist")
-  local = ", ".join(local_names(data_dir, split)) or "none"
+  local = ", ".join(local_names(data_dir, sliced.name)) or "none"
   raise DatasetNotFoundError(
       f"Dataset {name!r} split {split!r} not found (source="
       f"{config.source!r}). Provide it one of two ways:\n"

@@ -10,7 +10,8 @@ __all__ = ["define_analyze_data_flags", "to_analysis_config"]
 
 # The data settings of a run-less analysis; with a run, the run's own apply,
 # but for where the data are read from (DATA_LOCATION_FIELDS) when given.
-_DATA = dict(only=DATA_LOCATION_FIELDS + ("pad_to", "to_rgb"))
+_DATA = dict(only=DATA_LOCATION_FIELDS + ("pad_to", "to_rgb", "train_split",
+                                          "test_split"))
 _ANALYSIS = dict(exclude=("data", "data_overrides"))
 
 

@@ -70,7 +70,7 @@ def describe(config):
   if family == "glow":
     return (f"Glow ({config.num_levels} levels x {config.num_steps_per_level} "
             f"steps, width {config.hidden_width}, {config.coupling_scale} "
-            "coupling)")
+            f"coupling{', edge padding' if config.coupling_edge_padding else ''})")
   if family == "pixelcnn":
     def count(number, one, many):
       return f"{number} {one if number == 1 else many}"
@@ -82,5 +82,7 @@ def describe(config):
   if family == "vae":
     return (f"VAE (widths {','.join(map(str, config.widths))}, "
             f"{config.latent_dim} latents, {config.likelihood} pixels, "
-            f"IWAE K={config.eval_samples})")
+            + (f"flow posterior ({config.posterior_flow_steps} couplings), "
+               if config.posterior == "flow" else "")
+            + f"IWAE K={config.eval_samples})")
   raise TypeError(f"Not a model config: {type(config).__name__}.")

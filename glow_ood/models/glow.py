@@ -114,7 +114,8 @@ class Glow(tf.Module):
           dtype=self._dtype,
           validate_args=self._validate_args,
           coupling_compute_dtype=coupling_compute_dtype,
-          recompute_couplings=recompute_couplings)
+          recompute_couplings=recompute_couplings,
+          coupling_edge_padding=config.coupling_edge_padding)
     self._base = tfd.Sample(
         tfd.Normal(tf.constant(0., self._dtype), tf.constant(1., self._dtype)),
         sample_shape=[self.flow.latent_size])

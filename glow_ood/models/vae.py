@@ -9,9 +9,11 @@ import tensorflow.compat.v2 as tf
 
 from glow_ood import model_inputs
 from glow_ood.configs.vae import VAEConfig
+from glow_ood.models import dense
 from glow_ood.models import density_model
 from glow_ood.models import importance_sampling
 from glow_ood.models import pixel_likelihoods
+from glow_ood.models import vae_posterior
 
 __all__ = ["VAE", "EVAL_SEED", "MIN_LOG_SCALE"]
 
@@ -25,22 +27,6 @@ MIN_LOG_SCALE = -7.
 # `discrete_log_prob`: 2**24 floats is 64 MB in float32.
 _CHUNK_ELEMENTS = 2 ** 24
 _HALF_LOG_2PI = 0.5 * math.log(2. * math.pi)
-
-
-class _Dense(tf.Module):
-  """`y = x @ kernel + bias`; `x [N, n_in] -> [N, n_out]`, He-uniform kernel."""
-
-  def __init__(self, n_in, n_out, seed, dtype, name):
-    super().__init__(name=name)
-    limit = math.sqrt(6. / n_in)
-    with self.name_scope:
-      self.kernel = tf.Variable(tf.random.stateless_uniform(
-          [n_in, n_out], seed=seed, minval=-limit, maxval=limit, dtype=dtype),
-                                name="kernel")
-      self.bias = tf.Variable(tf.zeros([n_out], dtype), name="bias")
-
-  def __call__(self, x):
-    return tf.matmul(x, self.kernel) + self.bias
 
 
 class _Conv(tf.Module):
@@ -91,6 +77,11 @@ class VAE(tf.Module):
       q(z | k) = N(mu(k), diag(sigma(k)^2)),  (mu, log sigma) = encoder(x),
 
   `x = (k + 1/2) / 2**n_bits - 1/2` the bin centres (the encoder's input).
+  With `config.posterior == "flow"`, q(z | k) is instead that Gaussian
+  pushed through `config.posterior_flow_steps` RealNVP couplings conditioned
+  on the encoder's features (`vae_posterior.FlowPosterior`):
+  `z = f_k(mu + sigma * eps)`, `log q(z | k) = log N(z_0; mu, sigma) -
+  log|det dz/dz_0|`, exact.
   Encoder: 3x3 stride-2 convolutions of `widths` channels with ReLU, flatten,
   dense to `2 L`. Decoder, the mirror image: dense to the smallest feature
   map `[H / 2**n, W / 2**n, widths[-1]]` (ReLU), `n = len(widths)`
@@ -107,8 +98,13 @@ class VAE(tf.Module):
   Every probability is of the discrete image (its bins), so no
   dequantization term enters, and bits/dim is `-log P(k) / (D log 2)`:
 
-      elbo(k)   = E_q[log p(k | z)] - KL(q(z | k) || p(z))      (analytic KL)
+      elbo(k)   = E_q[log p(k | z)] - KL(q(z | k) || p(z))
       log P(k) ~= log (1/K) sum_j p(k, z_j) / q(z_j | k),  z_j ~ q   (IWAE)
+
+  The KL (the rate) is analytic for the Gaussian posterior, and for the
+  flow posterior the Monte Carlo estimate `(1/S) sum_s log q(z_s | k) - log
+  p(z_s)` over the same `S` samples as the reconstruction (unbiased, no
+  closed form exists).
 
   `loss_terms` (training) is the negative ELBO with `config.train_samples`
   reparameterized samples; `discrete_log_prob` (evaluation) the IWAE
@@ -174,10 +170,11 @@ class VAE(tf.Module):
           _Conv(channels[i], channels[i + 1], 2, seed(), self._dtype,
                 name=f"encoder_conv_{i}") for i in range(len(widths))]
       top_size = int(np.prod(self._top_shape))
-      self.encoder_dense = _Dense(top_size, 2 * config.latent_dim, seed(),
-                                  self._dtype, name="encoder_dense")
-      self.decoder_dense = _Dense(config.latent_dim, top_size, seed(),
-                                  self._dtype, name="decoder_dense")
+      self.encoder_dense = dense.Dense(top_size, 2 * config.latent_dim,
+                                       seed(), self._dtype,
+                                       name="encoder_dense")
+      self.decoder_dense = dense.Dense(config.latent_dim, top_size, seed(),
+                                       self._dtype, name="decoder_dense")
       out_channels = widths[-2::-1] + widths[:1]
       in_channels = widths[::-1]
       self.decoder_convs = [
@@ -186,6 +183,12 @@ class VAE(tf.Module):
           for i in range(len(widths))]
       self.decoder_output = _Conv(widths[0], c * self._num_params, 1, seed(),
                                   self._dtype, name="decoder_output")
+      # Built last: the seeds above, hence the encoder's and decoder's
+      # weights, are those of the Gaussian-posterior VAE of the same seed.
+      if config.posterior == "flow":
+        self.posterior_flow = vae_posterior.FlowPosterior(
+            config.latent_dim, top_size, config.posterior_flow_steps,
+            widths[-1], seed(), self._dtype)
 
   # -- The density_model interface ---------------------------------------------
 
@@ -207,7 +210,8 @@ class VAE(tf.Module):
 
     bits/dim `-elbo / (D log 2)` per example with `config.train_samples`
     fresh reparameterized samples of q; extras `reconstruction` and `kl`
-    (nats, see `elbo_terms`).
+    (nats, see `elbo_terms`; the flow posterior's `kl` is the Monte Carlo
+    estimate over those samples).
     """
     terms = self._elbo_terms(images, self._config.train_samples, None,
                              "VAE.loss_terms")
@@ -259,18 +263,17 @@ class VAE(tf.Module):
     samples_per_chunk = density_model.check_count(
         samples_per_chunk, "samples_per_chunk", "VAE.discrete_log_prob",
         minimum=1)
-    loc, log_scale = self._encode(bins)
+    features = self._features(bins)
+    loc, log_scale = self._gaussian(features)
     eps = _keyed_normal(
         _seed_pair(EVAL_SEED if seed is None else seed), self._image_keys(bins),
         num_samples, self._config.latent_dim, self._dtype)  # [K, B, L]
     log_weights = []
     for start in range(0, num_samples, samples_per_chunk):
-      eps_chunk = eps[start:start + samples_per_chunk]
-      z = loc + tf.exp(log_scale) * eps_chunk
-      log_q = tf.reduce_sum(-0.5 * tf.square(eps_chunk) - log_scale
-                            - _HALF_LOG_2PI, axis=-1)
-      log_prior = tf.reduce_sum(-0.5 * tf.square(z) - _HALF_LOG_2PI, axis=-1)
-      log_weights.append(self._log_likelihood(bins, z) + log_prior - log_q)
+      z, log_q = self._posterior_sample(
+          loc, log_scale, features, eps[start:start + samples_per_chunk])
+      log_weights.append(self._log_likelihood(bins, z) + _log_prior(z)
+                         - log_q)
     estimate = importance_sampling.iwae_estimate(tf.concat(log_weights, 0))
     return density_model.Estimate(
         log_prob=tf.reshape(estimate.log_prob, batch_shape),
@@ -327,8 +330,11 @@ class VAE(tf.Module):
       `{"reconstruction": [...], "kl": [...], "elbo": [...]}`:
       `reconstruction = (1/S) sum_s log p(k | z_s)`, `z_s ~ q(z | k)` (an
       unbiased estimate of `E_q log p(k | z)`), `kl = KL(q(z | k) || N(0, I))
-      = 1/2 sum_l (mu_l^2 + sigma_l^2 - 1 - 2 log sigma_l)`, and
-      `elbo = reconstruction - kl <= log P(k)` in expectation.
+      = 1/2 sum_l (mu_l^2 + sigma_l^2 - 1 - 2 log sigma_l)` for the Gaussian
+      posterior, `kl = (1/S) sum_s log q(z_s | k) - log p(z_s)` (an
+      unbiased estimate, which can be negative for one image) for the flow
+      posterior, and `elbo = reconstruction - kl <= log P(k)` in
+      expectation.
     """
     return self._elbo_terms(images, num_samples, seed, "VAE.elbo_terms")
 
@@ -336,23 +342,56 @@ class VAE(tf.Module):
     num_samples = density_model.check_count(num_samples, "num_samples", where,
                                             minimum=1)
     bins, batch_shape = self._bins(images, where)
-    loc, log_scale = self._encode(bins)
-    eps = tf.random.stateless_normal(
-        tf.concat([[num_samples], tf.shape(loc)], 0), seed=_seed_pair(seed),
-        dtype=self._dtype)                                  # [S, B, L]
-    z = loc + tf.exp(log_scale) * eps
+    features = self._features(bins)
+    loc, log_scale = self._gaussian(features)
+    z, log_q = self._posterior_sample(
+        loc, log_scale, features, self._normals(num_samples, loc, seed))
     reconstruction = tf.reduce_mean(self._log_likelihood(bins, z), axis=0)
-    kl = 0.5 * tf.reduce_sum(
-        tf.square(loc) + tf.exp(2. * log_scale) - 1. - 2. * log_scale, axis=-1)
+    if self._config.posterior == "flow":
+      kl = tf.reduce_mean(log_q - _log_prior(z), axis=0)
+    else:
+      kl = 0.5 * tf.reduce_sum(tf.square(loc) + tf.exp(2. * log_scale) - 1.
+                               - 2. * log_scale, axis=-1)
     return {name: tf.reshape(value, batch_shape) for name, value in
             (("reconstruction", reconstruction), ("kl", kl),
              ("elbo", reconstruction - kl))}
 
   def encode(self, images):
-    """`(mu, log sigma)` of q(z | k) for uint8 images `[..., H, W, C]`: each `[..., L]`."""
+    """`(mu, log sigma)` of q(z | k) for uint8 images `[..., H, W, C]`: each `[..., L]`.
+
+    For the flow posterior, those of its base Gaussian (the distribution of
+    `z_0`, before the couplings).
+    """
     bins, batch_shape = self._bins(images, "VAE.encode")
     latent_shape = tf.concat([batch_shape, [self._config.latent_dim]], 0)
     return tuple(tf.reshape(t, latent_shape) for t in self._encode(bins))
+
+  def posterior_sample(self, images, num_samples=1, seed=None):
+    """`z ~ q(z | k)` and `log q(z | k)` (nats) of uint8 images `[..., H, W, C]`.
+
+    The draws of `elbo_terms` with the same `num_samples` and `seed`
+    (reparameterized: differentiable in the weights).
+
+    Args:
+      images: uint8 `[..., H, W, C]`.
+      num_samples: `S`, Python `int >= 1`. Default value: `1`.
+      seed: stateless seed (`int` or `[2]`). Default value: `None`, a fresh
+        one each call.
+
+    Returns:
+      `(z [S, ..., L], log_q [S, ...])`; `log_q` exact (Gaussian density, or
+      with the flow posterior minus the flow's log|det dz/dz_0|).
+    """
+    num_samples = density_model.check_count(
+        num_samples, "num_samples", "VAE.posterior_sample", minimum=1)
+    bins, batch_shape = self._bins(images, "VAE.posterior_sample")
+    features = self._features(bins)
+    loc, log_scale = self._gaussian(features)
+    z, log_q = self._posterior_sample(
+        loc, log_scale, features, self._normals(num_samples, loc, seed))
+    shape = tf.concat([[num_samples], batch_shape], 0)
+    return (tf.reshape(z, tf.concat([shape, [self._config.latent_dim]], 0)),
+            tf.reshape(log_q, shape))
 
   def log_likelihood(self, images, z):
     """`log p(k | z)` (nats) of uint8 images `[..., H, W, C]` given latents `[S, ..., L]` -> `[S, ...]`."""
@@ -388,12 +427,35 @@ class VAE(tf.Module):
 
   def _encode(self, bins):
     """int bins `[B, H, W, C]` -> `(mu, log sigma)` of q(z | k), each `[B, L]`."""
+    return self._gaussian(self._features(bins))
+
+  def _features(self, bins):
+    """int bins `[B, H, W, C]` -> the encoder's features `[B, prod(top shape)]`."""
     h = (tf.cast(bins, self._dtype) + 0.5) / self._n_bins - 0.5
     for conv in self.encoder_convs:
       h = tf.nn.relu(conv(h))
-    h = tf.reshape(h, [-1, int(np.prod(self._top_shape))])
-    loc, log_scale = tf.split(self.encoder_dense(h), 2, axis=-1)
+    return tf.reshape(h, [-1, int(np.prod(self._top_shape))])
+
+  def _gaussian(self, features):
+    """Features `[B, F]` -> `(mu, log sigma)` of the (base) Gaussian, each `[B, L]`."""
+    loc, log_scale = tf.split(self.encoder_dense(features), 2, axis=-1)
     return loc, log_scale
+
+  def _normals(self, num_samples, loc, seed):
+    """Standard normals `[S, B, L]` (`loc` `[B, L]`) from a stateless seed."""
+    return tf.random.stateless_normal(
+        tf.concat([[num_samples], tf.shape(loc)], 0), seed=_seed_pair(seed),
+        dtype=self._dtype)
+
+  def _posterior_sample(self, loc, log_scale, features, eps):
+    """`z ~ q(z | k)` `[S, B, L]` and `log q(z | k)` `[S, B]`.
+
+    From `(mu, log sigma)` (each `[B, L]`), the encoder's features `[B, F]`
+    and standard normals `eps [S, B, L]`.
+    """
+    if self._config.posterior == "flow":
+      return self.posterior_flow(loc, log_scale, features, eps)
+    return vae_posterior.gaussian_sample(loc, log_scale, eps)
 
   def _decode(self, z):
     """Latents `[N, L]` -> the parameters of p(k | z).
@@ -432,6 +494,11 @@ class VAE(tf.Module):
 
   def _to_bits_per_dim(self, log_prob):
     return -log_prob / (self.num_dims * math.log(2.))
+
+
+def _log_prior(z):
+  """`log N(z; 0, I)`: `[..., L] -> [...]`."""
+  return tf.reduce_sum(-0.5 * tf.square(z) - _HALF_LOG_2PI, axis=-1)
 
 
 def _keyed_normal(seed, keys, num_samples, dim, dtype):

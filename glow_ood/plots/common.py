@@ -24,8 +24,8 @@ import numpy as np
 
 from glow_ood import run_folder
 
-__all__ = ["PAPER_COLORS", "assign_colors", "finite_values", "finite_curve",
-           "check_mapping", "save_figure"]
+__all__ = ["PAPER_COLORS", "default_colors", "assign_colors", "finite_values",
+           "finite_curve", "check_mapping", "save_figure"]
 
 # In the order of the datasets: training set (train split), training set (test
 # split), first out-of-distribution set, then further sets.
@@ -50,6 +50,23 @@ def check_mapping(values, what):
     raise ValueError(f"{what} is empty: pass at least one dataset to plot.")
 
 
+def default_colors(count):
+  """`count` distinct colours: `PAPER_COLORS`, then tab20's light shades, then hues.
+
+  A report may score more sets than the paper's palette has colours (every
+  OOD set raw and JPEG-compressed); the extra sets get tab20's lighter
+  shades of the same hues and, past those, evenly spaced hues.
+  """
+  colors = list(PAPER_COLORS)
+  colors += [matplotlib.colors.to_hex(c) for c in
+             matplotlib.colormaps["tab20"].colors[1::2]]
+  extra = count - len(colors)
+  if extra > 0:
+    colors += [matplotlib.colors.to_hex(
+        matplotlib.colormaps["hsv"](index / extra)) for index in range(extra)]
+  return tuple(colors[:count])
+
+
 def assign_colors(names, colors=None):
   """The colour of each dataset: `PAPER_COLORS` in order, unless given.
 
@@ -58,7 +75,8 @@ def assign_colors(names, colors=None):
       split first, then its test split, then the other sets).
     colors: `None`, a mapping `name -> colour` covering every name, or a
       sequence with at least `len(names)` colours (any matplotlib colour spec).
-      Default value: `None` (the paper's black, blue, red, then `tab:` colours).
+      Default value: `None` (`default_colors`: the paper's black, blue, red,
+      then `tab:` colours, as many as there are names).
 
   Returns:
     `dict` name -> colour.
@@ -69,10 +87,7 @@ def assign_colors(names, colors=None):
   """
   names = list(names)
   if colors is None:
-    if len(names) > len(PAPER_COLORS):
-      raise ValueError(f"{len(names)} datasets but only {len(PAPER_COLORS)} "
-                       "default colours: pass colors= explicitly.")
-    result = dict(zip(names, PAPER_COLORS))
+    result = dict(zip(names, default_colors(len(names))))
   elif isinstance(colors, collections.abc.Mapping):
     missing = [name for name in names if name not in colors]
     if missing:

@@ -4,12 +4,16 @@ Modules, one concern each: `step` (the state under the strategy, ActNorm's
 init, the distributed step), `loop` (`train`: intervals, checkpoints,
 evaluation, config.json), `summaries` (TensorBoard scalars, evaluations,
 samples), `optimizers` (Adamax, Adam), `ema` (Polyak averaging),
-`distribution` (strategies by name).
+`distribution` (strategies by name), `precision` (`mixed_precision="auto"`
+resolved against the hardware), `stopping` (wall budget, plateau), `clock`
+(training time over a run's life), `record` (evaluations.json,
+training.json), `warm_start` (`init_from`).
 """
 
 from glow_ood.train import distribution
 from glow_ood.train import ema
 from glow_ood.train import optimizers
+from glow_ood.train import precision
 from glow_ood.train import step
 from glow_ood.train import summaries
 from glow_ood.train.loop import ConfigurationError

@@ -15,7 +15,7 @@ import tensorflow.compat.v2 as tf
 from glow_ood.configs.train import STRATEGIES
 
 __all__ = ["STRATEGIES", "make_strategy", "check_global_batch", "check_devices",
-           "is_chief", "barrier", "task_name"]
+           "is_chief", "barrier", "max_over_workers", "task_name"]
 
 def make_strategy(name, devices=()):
   """Returns the strategy `name` over `devices` (default: the strategy's own choice).
@@ -123,3 +123,16 @@ def barrier(strategy):
     return
   ones = strategy.run(lambda: tf.constant(1., tf.float32))
   strategy.reduce(tf.distribute.ReduceOp.SUM, ones, axis=None)
+
+
+def max_over_workers(strategy, value):
+  """The largest of every worker's Python `int` `value` (a one-number
+  all-reduce, so every worker must call it at the same point); `value` itself
+  on one host."""
+  if getattr(strategy, "cluster_resolver", None) is None:
+    return int(value)
+  # float32, the dtype every collective implementation reduces (small ints
+  # are exact in it).
+  values = strategy.run(lambda: tf.constant(float(value), tf.float32))
+  return int(round(float(strategy.reduce(tf.distribute.ReduceOp.MAX, values,
+                                         axis=None))))

@@ -17,9 +17,31 @@ folder itself, then `train/`, `eval/`, `eval_sets/`: `glow_ood.train.summaries`)
 for a checkpoint is not good, and its message names the newest good
 checkpoint. Nothing is written before the start has succeeded (config,
 data, workdir and checkpoints checked).
+
+The run ends at `train_steps`, or earlier on a wall budget
+(`max_train_minutes`, counted over the run's life: the count is in every
+checkpoint) or a plateau of the in-distribution test bits/dim
+(`plateau_min_improvement` over `plateau_window_steps`), both checked at step
+boundaries (`glow_ood.train.stopping`); whatever the reason, it saves a
+checkpoint, runs the final evaluation, prints one line saying why it stopped
+and how to continue, and writes `training.json` (`glow_ood.train.record`;
+also after a divergence). `evaluations.json` keeps every evaluation, for the
+plateau rule across resumes. A new run with `init_from` starts from another
+run's weights instead of the data-dependent init (`glow_ood.train.warm_start`);
+a resumed one restores its own checkpoint.
+
+`mixed_precision="auto"` is resolved first, on the devices of the strategy
+(`glow_ood.train.precision`), and the choice printed; everything after gets
+the resolved config, and config.json records what runs. It is not a resume
+field: a run resumed on other hardware continues from its checkpoint (the
+weights are in the model's dtype in every precision) in what auto gives
+there, says so, and config.json then records the new value (TensorBoard's
+`config` text keeps one entry per launch).
 """
 
+import functools
 import os
+import time
 
 from absl import logging
 import tensorflow.compat.v2 as tf
@@ -33,11 +55,16 @@ from glow_ood import progress
 from glow_ood import run_folder
 from glow_ood.configs import serialization
 from glow_ood.configs import train as train_config
+from glow_ood.train import clock as clock_lib
 from glow_ood.train import distribution
 from glow_ood.train import health
 from glow_ood.train import hparams
+from glow_ood.train import precision
+from glow_ood.train import record
 from glow_ood.train import step as step_lib
+from glow_ood.train import stopping
 from glow_ood.train import summaries
+from glow_ood.train import warm_start
 
 __all__ = ["train", "ConfigurationError", "TrainingDivergedError"]
 
@@ -89,17 +116,38 @@ def _check_images(images, config, name):
 
 
 def _check_resumable(config, workdir):
-  """A workdir's saved model / data settings must not change between runs."""
+  """A workdir's saved model / data settings must not change between runs.
+
+  Returns the saved config's dict (`{}` for a new folder).
+  """
   if not os.path.exists(os.path.join(workdir, run_folder.CONFIG_FILE)):
-    return
+    return {}
   saved = run_folder.read_json(os.path.join(workdir, run_folder.CONFIG_FILE),
-                               "run config")
+                               "run config").get("config", {})
+  # Fields added since the folder was written take their defaults (a run
+  # from before `data.train_split` existed trained on "train").
+  completed = serialization.to_dict(serialization.from_dict(
+      {"format_version": serialization.FORMAT_VERSION, "type": "TrainConfig",
+       "config": saved}))["config"]
   run_folder.check_compatible(
-      saved.get("config", {}), serialization.to_dict(config)["config"],
+      completed, serialization.to_dict(config)["config"],
       workdir, fields=train_config.RESUME_FIELDS,
       fix="keep the model and data settings (relaunch with "
       f"--flagfile={os.path.join(workdir, run_folder.FLAGS_FILE)}), or use a "
       "new workdir")
+  return saved
+
+
+def _precision_line(choice, saved, resumed):
+  """`choice.message()`, and on resume the precision config.json held before
+  if it differs (a run moved to other hardware)."""
+  before = saved.get("mixed_precision")
+  if not resumed or before in (None, choice.value):
+    return choice.message()
+  return (f"{choice.message()} The steps so far ran with mixed_precision="
+          f"{before}; the run continues from its checkpoint (weights in the "
+          f"model's dtype) with {choice.value}, which config.json now "
+          "records.")
 
 
 def _start_run_folder(workdir, config, extra_files):
@@ -138,7 +186,7 @@ def _in_full_precision(evaluator):
   return evaluate
 
 
-def train(config, workdir, extra_files=None):
+def train(config, workdir, extra_files=None, clock=time.monotonic):
   """Trains (or resumes) the run described by `config` in `workdir`.
 
   Under `multi_worker_mirrored` every worker calls this with the same
@@ -146,11 +194,14 @@ def train(config, workdir, extra_files=None):
   writes it, and evaluates.
 
   Args:
-    config: `TrainConfig`.
+    config: `TrainConfig`; its `mixed_precision="auto"` is resolved on this
+      host's devices of the strategy (`glow_ood.train.precision`).
     workdir: folder for checkpoints, summaries and results.
     extra_files: dict `name -> text` the chief writes into `workdir`
       (atomically) with config.json once the start has succeeded, e.g. the
       launcher's `flags.cfg`.
+    clock: `() -> seconds`, the wall clock of the budget and of
+      training.json (`glow_ood.train.clock`). Default value: `time.monotonic`.
 
   Returns:
     dict `"<dataset>/<split>" -> mean bits/dim` of the final evaluation
@@ -163,21 +214,30 @@ def train(config, workdir, extra_files=None):
       checkpoint and how to resume from it.
     ConfigurationError: bad configuration, data or workdir (a missing
       dataset, a batch not divisible by the replicas, images of the wrong
-      shape, a changed model on resume), raised before anything is written
-      to `workdir`.
+      shape, a changed model on resume, an `init_from` of another model),
+      raised before anything is written to `workdir`.
   """
   try:
     strategy = distribution.make_strategy(config.strategy, config.devices)
+    config, choice = precision.resolve_config(
+        config, strategy.extended.worker_devices)
     distribution.check_global_batch(config.batch_size, strategy)
     if distribution.is_chief(strategy):   # the one that will write it
       run_folder.check_writable(workdir, "workdir")
     train_images, eval_sets = _load_data(config)
-    _check_resumable(config, workdir)
+    saved = _check_resumable(config, workdir)
     run = step_lib.TrainState(config, workdir, strategy, train_images)
     found = run.find_checkpoint()
+    print(_precision_line(choice, saved, found is not None), flush=True)
+    # A new run's warm start; a resumed run's own checkpoint wins.
+    source = (warm_start.find_source(config)
+              if found is None and config.init_from else None)
+    history = (record.EvaluationHistory.read(workdir, found.step if found
+                                             else 0)
+               if run.is_chief else record.EvaluationHistory())
     if run.is_chief:
       _start_run_folder(workdir, config, extra_files)
-    run.initialize_or_restore(found)
+    run.initialize_or_restore(found, source)
   except (ValueError, FileNotFoundError, tf.errors.InvalidArgumentError) as e:
     raise ConfigurationError(str(e)) from e
   print(f"Training {models.describe(config.model)} "
@@ -208,31 +268,66 @@ def train(config, workdir, extra_files=None):
                                    probe, config.max_loss_increase)
   recent = health.RunningLoss()
 
+  def finish(stop, final=None):
+    """Writes training.json (the chief)."""
+    if run.is_chief:
+      record.write_training_record(
+          workdir, stop, history, final, train_seconds=run_clock.seconds(),
+          images_per_second=run_clock.images_per_second(),
+          in_distribution=rules.in_distribution)
+
   def diverged(problem):
     path, good_step = run.last_good or (None, None)
-    return TrainingDivergedError(problem, workdir, path, good_step,
-                                 min(config.learning_rate / 10, 1e-3))
+    error = TrainingDivergedError(problem, workdir, path, good_step,
+                                  min(config.learning_rate / 10, 1e-3))
+    finish(stopping.Stop(stopping.DIVERGED, int(run.step.numpy()), str(error)))
+    return error
 
   def save_if_good(step):
     good, probe_bpd, reason = health_check.check(recent.take())
     if not good:
       raise diverged(f"The state after step {step} is not good: {reason}; it "
                      "was not saved")
+    run.train_seconds.assign(run_clock.seconds())
     run.save(step)
     logging.info("Saved the state after step %d (%.4f bits/dim on the probe "
                  "batch).", step, probe_bpd)
 
-  step = int(run.step.numpy())
+  def log(step, metrics):
+    """The progress line and the train/ summaries of the steps since the last."""
+    nonlocal sums, count, logged
+    means = {k: v / max(count, 1) for k, v in sums.items()}
+    images_per_second = line(step, {"bits/dim": means.get("bits_per_dim",
+                                                          float("nan"))})
+    summaries.write_scalars(train_writer, step, dict(
+        {f"{k}": v for k, v in means.items()},
+        learning_rate=float(metrics["learning_rate"]),
+        grad_norm=float(metrics["grad_norm"]),
+        images_per_second=images_per_second,
+        skipped_steps=float(run.num_skipped.numpy()),
+        **({"loss_scale": float(run.loss_scale.numpy())}
+           if config.mixed_precision == "float16" else {})))
+    sums, count, logged = {}, 0, step
+
+  step = logged = int(run.step.numpy())
+  run_clock = clock_lib.RunClock(float(run.train_seconds.numpy()), clock)
+  rules = stopping.StopRules(
+      config, run_clock, history,
+      agree=functools.partial(distribution.max_over_workers, strategy))
+  stop = (rules.check(step, start=True) if step < config.train_steps
+          else None)
+  last_evaluation = None   # (step, results) of this process's latest
   line = progress.ProgressLine(config.train_steps, step, config.batch_size)
   sums, count = {}, 0
   intervals = [config.log_every, config.checkpoint_every] + (
       [config.eval_every] if config.eval_every else [])
-  while step < config.train_steps:
+  while step < config.train_steps and stop is None:
     # Up to steps_per_call steps in one call, never across an interval.
     num_steps = min([config.steps_per_call, config.train_steps - step] +
                     [every - step % every for every in intervals])
-    metrics = run.train_steps(run.iterator, num_steps)
-    step = int(run.step.numpy())
+    with run_clock.training(num_steps * config.batch_size):
+      metrics = run.train_steps(run.iterator, num_steps)
+      step = int(run.step.numpy())
     applied = int(metrics["applied"])
     if applied:
       for name in ("bits_per_dim",) + tuple(run.model.loss_extras):
@@ -250,37 +345,42 @@ def train(config, workdir, extra_files=None):
           f"{consecutive} consecutive training steps had a non-finite loss, "
           f"gradient or update (the last was step {step})")
     if step % config.log_every == 0 or step == config.train_steps:
-      means = {k: v / max(count, 1) for k, v in sums.items()}
-      images_per_second = line(step, {"bits/dim": means.get("bits_per_dim",
-                                                            float("nan"))})
-      summaries.write_scalars(train_writer, step, dict(
-          {f"{k}": v for k, v in means.items()},
-          learning_rate=float(metrics["learning_rate"]),
-          grad_norm=float(metrics["grad_norm"]),
-          images_per_second=images_per_second,
-          skipped_steps=float(run.num_skipped.numpy()),
-          **({"loss_scale": float(run.loss_scale.numpy())}
-             if config.mixed_precision == "float16" else {})))
-      sums, count = {}, 0
+      log(step, metrics)
     if (step % config.checkpoint_every == 0 and step < config.train_steps and
         consecutive == 0):
       save_if_good(step)
     if (run.is_chief and config.eval_every and step % config.eval_every == 0
         and step < config.train_steps):
-      summaries.evaluate(run, evaluator, eval_sets, writers, step, scorer)
+      last_evaluation = (step, summaries.evaluate(
+          run, evaluator, eval_sets, writers, step, scorer))
+      history.add(*last_evaluation)
       summaries.write_samples(run, eval_writer, step)
       line.reset_clock(step)
+    if step < config.train_steps:
+      stop = rules.check(step)
+  run_clock.stop()   # the last save and the final evaluation do not count
+  # Stopped early between progress lines: log the steps since the last one
+  # (unless an evaluation at this step restarted the throughput window).
+  if logged != step and (last_evaluation or (None,))[0] != step:
+    log(step, metrics)
+  stop = stop or stopping.completed(config, step)
+  print(stop.message, flush=True)
   if run.last_good is None or run.last_good[1] != step:
     save_if_good(step)
   results = {}
   if run.is_chief:
-    results = summaries.evaluate(run, evaluator, eval_sets, writers, step,
-                                 scorer)
-    summaries.write_samples(run, eval_writer, step)
+    if last_evaluation is not None and last_evaluation[0] == step:
+      results = last_evaluation[1]   # this very state was just evaluated
+    else:
+      results = summaries.evaluate(run, evaluator, eval_sets, writers, step,
+                                   scorer)
+      summaries.write_samples(run, eval_writer, step)
+      history.add(step, results)
     writers.flush()
     run_folder.write_json(
         os.path.join(workdir, run_folder.RESULTS_FILE),
         {"step": step, "bits_per_dim": results,
          "skipped_steps": int(run.num_skipped.numpy())})
+    finish(stop, results)
   distribution.barrier(strategy)   # the other workers wait for the chief
   return results

@@ -10,7 +10,9 @@ the gradient norm and every updated value are finite; otherwise the step is
 skipped and counted. `train_steps(iterator, k)` runs `k` such steps in one
 compiled call (a `tf.while_loop`), so the host meets the device once per call.
 
-Mixed precision (`TrainConfig.mixed_precision`) runs the coupling networks in
+Mixed precision (`TrainConfig.mixed_precision`, resolved: `TrainState` refuses
+`"auto"`, which `glow_ood.train.precision.resolve_config` turns into what this
+hardware runs) runs the coupling networks in
 bfloat16 or float16 (`glow_ood.models.glow.Glow`); with float16 the loss is scaled
 by a dynamic loss scale `S` before the gradient (and the gradients by `1/S`):
 a step whose loss is finite but whose gradients overflow halves `S` and is
@@ -34,6 +36,7 @@ from glow_ood.train import distribution
 from glow_ood.train import ema as ema_lib
 from glow_ood.train import optimizers
 from glow_ood.train import regularization
+from glow_ood.train import warm_start
 
 __all__ = ["TrainState", "learning_rate_at", "LOSS_SCALE_PERIOD",
            "INITIAL_LOSS_SCALE"]
@@ -61,11 +64,13 @@ class TrainState:
   """The state of one training run under its strategy, and its compiled step.
 
   Built inside `strategy.scope()`: the `Glow`, the optimizer (`optimizers`),
-  the optional EMA of the weights, the step and skip counters, and one
+  the optional EMA of the weights, the step and skip counters, the seconds
+  of training over the run's life, and one
   `tf.train.Checkpoint` of all of them in `<workdir>/checkpoints` (written by
   the chief only, `save`). `initialize_or_restore(find_checkpoint())`
-  restores the newest checkpoint that loads (`glow_ood.checkpoints`) or
-  runs ActNorm's data-dependent init once, in cross-replica context, on one
+  restores the newest checkpoint that loads (`glow_ood.checkpoints`), or
+  copies a warm start's weights (`glow_ood.train.warm_start`), or runs
+  ActNorm's data-dependent init once, in cross-replica context, on one
   global batch (the same images on every worker, so every worker gets the
   same values);
   `train_step(iterator)` takes one global batch, computes the update in
@@ -77,6 +82,11 @@ class TrainState:
     self.config = config
     self.strategy = strategy
     precision = config.mixed_precision
+    if precision == "auto":
+      raise ValueError(
+          "TrainState needs a resolved mixed_precision, got 'auto'; pass "
+          "glow_ood.train.precision.resolve_config(config, "
+          "strategy.extended.worker_devices)[0] (train() does).")
     self._scaled_loss = precision == "float16"
     with strategy.scope():
       glow_options = {} if config.family != "glow" else dict(
@@ -97,10 +107,15 @@ class TrainState:
           trainable=False, name="loss_scale")
       self.loss_scale_good_steps = tf.Variable(
           0, dtype=tf.int64, trainable=False, name="loss_scale_good_steps")
+      # Seconds of training over the run's life (`glow_ood.train.clock`),
+      # set before every save.
+      self.train_seconds = tf.Variable(0., dtype=tf.float64, trainable=False,
+                                       name="train_seconds")
     self.train_images = train_images
     trackables = dict(model=self.model, optimizer=self.optimizer,
                       step=self.step, num_skipped=self.num_skipped,
-                      consecutive_skips=self.consecutive_skips)
+                      consecutive_skips=self.consecutive_skips,
+                      train_seconds=self.train_seconds)
     if self.ema is not None:
       trackables["ema"] = self.ema
     if self._scaled_loss:
@@ -178,8 +193,10 @@ class TrainState:
     """
     return checkpoints.newest_loadable(self.checkpoint_dir)
 
-  def initialize_or_restore(self, found):
-    """Restores `found` (from `find_checkpoint()`), or runs ActNorm's data-dependent init.
+  def initialize_or_restore(self, found, source=None):
+    """Restores `found` (from `find_checkpoint()`), else starts a new run:
+    from the weights of `source` (a `warm_start.Source`, `init_from`) if
+    given, else with ActNorm's data-dependent init.
 
     Returns whether the run was initialized (a new run).
 
@@ -200,6 +217,8 @@ class TrainState:
       self.last_good = (found.path, found.step)
       print(f"Resumed from {found.path} at step {int(self.step.numpy())}.",
             flush=True)
+    elif source is not None:
+      self._warm_start(source)
     else:
       self._data_init()
     self.iterator = self._make_iterator()   # at the restored step
@@ -226,6 +245,18 @@ class TrainState:
     what = "ActNorm" if self.config.family == "glow" else "the model"
     print(f"Initialized {what} on {count} images: {float(np.mean(bpd)):.4f} "
           "bits/dim.", flush=True)
+
+  def _warm_start(self, source):
+    """The model's weights from `source` (no data-dependent init), the EMA's
+    reset to them; the optimizer and the counters stay fresh."""
+    with self.strategy.scope():
+      step = warm_start.read_evaluation_weights(self.model, source.path,
+                                                source.ema_decay)
+      if self.ema is not None:
+        self.ema.reset()
+    weights = "its EMA weights" if source.ema_decay else "its weights"
+    print(f"Initialized the model from {source.path} (step {step}, {weights}); "
+          "the optimizer starts afresh.", flush=True)
 
   def checkpoint_variables(self):
     """Every variable a checkpoint holds: model, optimizer and EMA."""

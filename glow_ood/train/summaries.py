@@ -66,8 +66,10 @@ DESCRIPTIONS = {
     "reconstruction": (
         f"VAE reconstruction term E_q log p(x | z), {_NATS}; mean over the "
         "training batches since the previous log line."),
-    "kl": (f"VAE KL(q(z | x) || p(z)), {_NATS}; mean over the training "
-           "batches since the previous log line."),
+    "kl": (f"VAE KL(q(z | x) || p(z)) (the rate), {_NATS}; mean over the "
+           "training batches since the previous log line. Closed form for "
+           "the Gaussian posterior; for --vae_posterior=flow the Monte Carlo "
+           "estimate log q(z | x) - log p(z) at the training samples of z."),
     "learning_rate": "Learning rate of the last step (after warm-up).",
     "grad_norm": ("Global L2 norm of the loss's gradient (the loss in "
                   "bits/dim) at the last step, before clipping."),

@@ -79,6 +79,7 @@ OPTIONS = (
     ("standard_split", dict(split_prior_type="standard")),
     ("learn_top", dict(learn_top=True)),
     ("fixed_top", dict(learn_top=False)),
+    ("edge_padding", dict(coupling_edge_padding=True)),
 )
 # The OPTIONS entries that build the default flow.
 DEFAULTS = ("conv1x1_lu", "sigmoid", "learned_split", "fixed_top")
@@ -144,6 +145,8 @@ class GlowFlowTest(tf.test.TestCase, parameterized.TestCase):
         self.assertIsInstance(coupling, affine_coupling.AffineCoupling)
         self.assertEqual(coupling.scale,
                          options.get("coupling_scale", "sigmoid"))
+        self.assertEqual(coupling.shift_and_log_scale_fn.edge_padding,
+                         options.get("coupling_edge_padding", False))
     if permutation == "reverse":
       self.assertAllEqual(flow.levels[0][2].permutation, np.arange(16)[::-1])
     (prior,) = flow.split_priors

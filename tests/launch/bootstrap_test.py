@@ -85,6 +85,10 @@ def test_repo_flagfiles_read_the_same_from_any_folder(name, monkeypatch):
   values = flags.FlagValues()   # and absl takes every line
   if name.startswith("ood_"):
     glow_flags.define_ood_benchmark_flags(values)
+  elif name.startswith("evaluate_"):
+    glow_flags.define_evaluate_flags(values)
+  elif name.startswith("analyze_"):
+    glow_flags.define_analyze_data_flags(values)
   else:
     glow_flags.define_train_flags(values)
   values(["program", *from_root])

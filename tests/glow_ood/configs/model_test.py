@@ -17,6 +17,10 @@ class GlowConfigTest(tf.test.TestCase, parameterized.TestCase):
     kingma = config_lib.GlowConfig.from_preset("kingma2018")
     self.assertEqual((kingma.num_levels, kingma.num_steps_per_level,
                       kingma.hidden_width), (3, 32, 512))
+    # openai/glow's code, which both papers ran, pads with an edge channel.
+    self.assertTrue(nalisnick.coupling_edge_padding)
+    self.assertTrue(kingma.coupling_edge_padding)
+    self.assertFalse(config_lib.GlowConfig().coupling_edge_padding)
     for name in config_lib.PRESETS:
       config_lib.GlowConfig.from_preset(name)  # valid
 

@@ -75,3 +75,28 @@ def test_expected_type_is_checked():
 def test_to_dict_takes_only_configs():
   with pytest.raises(TypeError, match="takes a glow_ood config"):
     serialization.to_dict(object())
+
+
+def test_a_config_json_from_before_the_split_fields_loads_with_their_defaults():
+  config = configs.TrainConfig(data=configs.DataConfig(dataset="svhn_cropped"))
+  payload = json.loads(json.dumps(serialization.to_dict(config)))
+  for name in ("train_split", "test_split"):
+    del payload["config"]["data"][name]
+  back = serialization.from_dict(payload)
+  assert back == config
+  assert (back.data.train_split, back.data.test_split) == ("train", "test")
+  sliced = config.replace(data=config.data.replace(train_split="test[:9000]",
+                                                   test_split="test[9000:]"))
+  assert serialization.from_dict(json.loads(json.dumps(
+      serialization.to_dict(sliced)))) == sliced
+
+
+def test_a_config_json_from_before_edge_padding_loads_with_it_off():
+  config = configs.TrainConfig(model=configs.GlowConfig.from_preset("cpu_tiny"))
+  payload = json.loads(json.dumps(serialization.to_dict(config)))
+  del payload["config"]["model"]["coupling_edge_padding"]
+  back = serialization.from_dict(payload)
+  assert back == config and back.model.coupling_edge_padding is False
+  edged = config.replace(model=config.model.replace(coupling_edge_padding=True))
+  assert serialization.from_dict(json.loads(json.dumps(
+      serialization.to_dict(edged)))).model.coupling_edge_padding is True

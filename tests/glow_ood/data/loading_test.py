@@ -258,6 +258,134 @@ def test_grayed_dataset_by_name_grays_the_shaped_images(tmp_path):
   assert grayed[0, 0, 0, 0] == 64          # the zero padding, grayed too
 
 
+
+def test_jpeg_dataset_by_name_compresses_before_padding(tmp_path):
+  _write_toy(tmp_path, num_test=4)
+  raw = data.load_images(_config(tmp_path, dataset="toy"), "test")
+  jpeg = data.load_images(_config(tmp_path, dataset="jpeg:toy:30", pad_to=32,
+                                  to_rgb=True), "test")
+  expected = data.gray_to_rgb(data.pad_images(
+      special_datasets.jpeg_images(raw, 30), 32))
+  assert jpeg.shape == (4, 32, 32, 3) and jpeg.dtype == np.uint8
+  np.testing.assert_array_equal(jpeg, expected)
+
+
+def _psnr(images, references):
+  mse = np.mean(np.square(images.astype(np.float64) - references))
+  return 10. * np.log10(255. ** 2 / mse)
+
+
+needs_cifar10_lossless = pytest.mark.skipif(
+    not os.path.exists(os.path.join(DATA_DIR, "cifar10_lossless_test.npz")),
+    reason=f"cifar10_lossless_test.npz not found in {DATA_DIR} (set "
+           "GLOW_OOD_DATA_DIR to the folder holding ../shared/data's files)")
+
+
+@needs_cifar10_lossless
+def test_real_jpeg_75_of_lossless_cifar10_has_the_data_readme_s_error():
+  config = data.DataConfig(dataset="jpeg:cifar10_lossless:75",
+                           data_dir=DATA_DIR, source="npz")
+  jpeg = data.load_images(config, "test")
+  lossless, _ = data.load_npz("cifar10_lossless", "test", DATA_DIR)
+  assert jpeg.shape == lossless.shape == (1000, 32, 32, 3)
+  # ../shared/data/README.md: MAE 5.81 grey levels, PSNR 29.9 dB.
+  assert np.abs(jpeg.astype(np.float64) - lossless).mean() == pytest.approx(
+      5.81, rel=0.03)
+  assert _psnr(jpeg, lossless) == pytest.approx(29.9, rel=0.03)
+
+
+# Split slices: DataConfig.train_split / test_split.
+
+def _sliced_config(tmp_path, **kwargs):
+  kwargs = dict(dict(train_split="test[:7]", test_split="test[7:]"), **kwargs)
+  return _config(tmp_path, dataset="toy", source="npz", **kwargs)
+
+
+def test_npz_splits_are_slices_of_the_file_and_disjoint(tmp_path):
+  ids = _write_toy(tmp_path, num_train=5, num_test=10)
+  config = _sliced_config(tmp_path)
+  train = data.load_images(config, "train")[:, 0, 0, 0]
+  test = data.load_images(config, "test")[:, 0, 0, 0]
+  np.testing.assert_array_equal(train, ids["test"][:7])
+  np.testing.assert_array_equal(test, ids["test"][7:])
+  assert not set(train) & set(test)
+  # Negative ints count from the end; the other split's file is untouched.
+  np.testing.assert_array_equal(
+      data.load_images(config.replace(train_split="train[-2:]"),
+                       "train")[:, 0, 0, 0], ids["train"][-2:])
+
+
+def test_validation_is_carved_from_the_sliced_train_split(tmp_path):
+  ids = _write_toy(tmp_path, num_train=5, num_test=10)
+  config = _sliced_config(tmp_path, validation_size=2)
+  train = data.load_images(config, "train")[:, 0, 0, 0]
+  validation = data.load_images(config, "validation")[:, 0, 0, 0]
+  test = data.load_images(config, "test")[:, 0, 0, 0]
+  assert len(train) == 5 and len(validation) == 2
+  np.testing.assert_array_equal(np.sort(np.concatenate([train, validation])),
+                                ids["test"][:7])
+  assert not set(test) & (set(train) | set(validation))
+  with pytest.raises(ValueError, match=r"validation_size=7 leaves no training"
+                     r".*train_split='test\[:7\]'"):
+    data.load_images(config.replace(validation_size=7), "train")
+
+
+def test_a_slice_past_the_end_is_refused_in_one_line(tmp_path):
+  _write_toy(tmp_path, num_train=5, num_test=10)
+  config = _sliced_config(tmp_path, test_split="test[20:]")
+  message = r"split 'test\[20:\]' selects none of the 10 images of .*toy_test"
+  with pytest.raises(ValueError, match=message) as info:
+    data.load_images(config, "test")
+  assert "\n" not in str(info.value)
+  # check_datasets finds it from the file's header, before any loading.
+  with pytest.raises(ValueError, match=message):
+    data.check_datasets(config, ["toy"], splits=("train", "test"))
+  data.check_datasets(config, ["toy"], splits=("train",))
+  with pytest.raises(ValueError, match=r"DataConfig.train_split='test\[7\]' "
+                     "is not a split"):
+    config.replace(train_split="test[7]")
+
+
+def test_other_datasets_are_read_whole_and_sets_made_from_the_dataset_sliced(
+    tmp_path):
+  ids = _write_toy(tmp_path, num_train=5, num_test=10)
+  other = _write_toy(tmp_path, name="other", num_train=5, num_test=6)
+  config = _sliced_config(tmp_path)
+  sets = data.load_evaluation_sets(
+      config, ("other", "grayed:toy:1", "jpeg:other:95"))
+  assert list(sets) == ["toy/train", "toy/test", "other/test",
+                        "grayed:toy:1/test", "jpeg:other:95/test"]
+  np.testing.assert_array_equal(sets["toy/test"][:, 0, 0, 0], ids["test"][7:])
+  np.testing.assert_array_equal(sets["other/test"][:, 0, 0, 0], other["test"])
+  # Made from the in-distribution dataset: its held-out test slice.
+  np.testing.assert_array_equal(sets["grayed:toy:1/test"], sets["toy/test"])
+  assert len(sets["jpeg:other:95/test"]) == len(other["test"])
+  assert data.loading.dataset_config(config, "jpeg:toy:75").test_split == (
+      "test[7:]")
+  assert data.loading.dataset_config(config, "other").test_split == "test"
+  # An OOD set whose file is shorter than the slice is still fine.
+  data.check_datasets(_sliced_config(tmp_path, test_split="test[8:]"),
+                      ["other"])
+
+
+def test_tfds_gets_the_sliced_split_string(tmp_path, monkeypatch):
+  tfds = pytest.importorskip("tensorflow_datasets")
+  asked = []
+  load = tfds.load
+
+  def recording_load(name, split, **kwargs):
+    asked.append((name, split))
+    return load(name, split=split, **kwargs)
+
+  monkeypatch.setattr(tfds, "load", recording_load)
+  with tfds.testing.mock_data(num_examples=6):
+    config = _config(tmp_path, dataset="mnist", source="tfds",
+                     train_split="test[:9000]", test_split="test[9000:]")
+    data.load_images(config, "train")
+    data.load_images(config, "test")
+  assert asked == [("mnist", "test[:9000]"), ("mnist", "test[9000:]")]
+
+
 # make_dataset.
 
 def _batches(dataset):

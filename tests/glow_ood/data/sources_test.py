@@ -101,7 +101,8 @@ def test_check_datasets_passes_good_and_special_names(tmp_path):
   for split in ("train", "test"):
     _write(tmp_path, f"toy_{split}", images=GOOD)
   data.check_datasets(_config(tmp_path),
-                      ["toy", "constant:3", "uniform_random", "grayed:toy:0.5"],
+                      ["toy", "constant:3", "uniform_random", "grayed:toy:0.5",
+                       "jpeg:toy:75"],
                       splits=("validation", "test"))
 
 
@@ -115,7 +116,8 @@ def test_check_datasets_names_the_unknown_name_and_the_known_ones(tmp_path):
       "Unknown dataset 'nosuch' in --eval_datasets=toy,grayed:nosuch:0.5 (no "
       f"local file {tmp_path}/nosuch_test.npz, source='npz'). Known names: "
       f"local files in {tmp_path}: toy; special: constant:<0..255>, "
-      "uniform_random, grayed:<dataset>:<factor>."), message
+      "uniform_random, grayed:<dataset>:<factor>, jpeg:<dataset>:<quality>."
+  ), message
   # With tensorflow_datasets allowed, its names are listed too.
   with pytest.raises(data.DatasetNotFoundError) as info:
     data.check_datasets(_config(tmp_path, source="auto"), ["nosuch"])

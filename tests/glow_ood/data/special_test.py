@@ -1,4 +1,4 @@
-"""Tests of the special OOD inputs (constant, uniform random, grayed) and their names."""
+"""Tests of the special OOD inputs (constant, uniform random, grayed, JPEG) and their names."""
 
 import numpy as np
 import pytest
@@ -66,6 +66,11 @@ def test_grayed_rejects_floats_and_factors_outside_0_1():
     ("grayed:cifar10:0.5", sd.SpecialDataset("grayed", base="cifar10", factor=0.5)),
     ("grayed:fashion_mnist:1", sd.SpecialDataset("grayed", base="fashion_mnist",
                                                  factor=1.)),
+    ("jpeg:cifar10_lossless:75", sd.SpecialDataset("jpeg", base="cifar10_lossless",
+                                                   quality=75)),
+    ("jpeg:mnist:1", sd.SpecialDataset("jpeg", base="mnist", quality=1)),
+    ("jpeg:svhn_cropped:95", sd.SpecialDataset("jpeg", base="svhn_cropped",
+                                               quality=95)),
 ])
 def test_parse_special_names(name, expected):
   assert sd.parse(name) == expected
@@ -86,10 +91,21 @@ def test_real_names_are_not_special(name):
     ("grayed:cifar10:x", "not a number"),
     ("grayed:cifar10:2", r"not in \[0, 1\]"),
     ("grayed:constant:128:0.5", "must be a real dataset"),
+    ("jpeg:cifar10", "needs a dataset and a quality"),
+    ("jpeg:", "needs a dataset and a quality"),
+    ("jpeg:cifar10:x", "the quality 'x' is not an integer"),
+    ("jpeg:cifar10:7.5", "not an integer"),
+    ("jpeg:cifar10:0", r"the quality 0 is not in 1\.\.95"),
+    ("jpeg:cifar10:96", r"not in 1\.\.95"),
+    ("jpeg:uniform_random:75", "the jpeg dataset 'uniform_random' must be a "
+                               "real dataset"),
+    ("jpeg:grayed:mnist:0.5:75", "must be a real dataset"),
 ])
 def test_malformed_special_names_name_the_syntax(name, problem):
-  with pytest.raises(ValueError, match=problem + ".*grayed:<dataset>:<factor"):
+  with pytest.raises(ValueError, match=problem + ".*grayed:<dataset>:<factor"
+                     ".*jpeg:<dataset>:<quality in 1..95>") as info:
     sd.parse(name)
+  assert "\n" not in str(info.value)
 
 
 def test_generate():
@@ -100,10 +116,69 @@ def test_generate():
       sd.uniform_random_images(2, (2, 2, 1), seed=5))
   with pytest.raises(ValueError, match="grayed_images"):
     sd.generate(sd.parse("grayed:mnist:0.5"), 2, (2, 2, 1))
+  with pytest.raises(ValueError, match="jpeg_images"):
+    sd.generate(sd.parse("jpeg:mnist:75"), 2, (2, 2, 1))
 
 
 def test_is_generated():
   assert sd.is_generated("constant:0")
   assert sd.is_generated("uniform_random")
   assert not sd.is_generated("grayed:mnist:0.5")
+  assert not sd.is_generated("jpeg:mnist:75")
   assert not sd.is_generated("mnist")
+
+
+def _photo_like(num, shape, seed=0):
+  """Smooth colour gradients plus a little noise: images JPEG is made for."""
+  rng = np.random.default_rng(seed)
+  h, w, c = shape
+  ramp = np.linspace(0., 1., h)[:, None] + np.linspace(0., 1., w)[None, :]
+  images = (rng.uniform(30, 120, (num, 1, 1, c)) * ramp[None, :, :, None]
+            + rng.uniform(0, 60, (num, 1, 1, c))
+            + rng.normal(0, 8, (num, h, w, c)))
+  return np.clip(np.round(images), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("shape", [(32, 32, 3), (28, 28, 1), (9, 13, 3)])
+def test_jpeg_images_keep_shape_and_dtype_and_are_deterministic(shape):
+  images = _photo_like(4, shape)
+  out = sd.jpeg_images(images, 75)
+  assert out.shape == images.shape and out.dtype == np.uint8
+  np.testing.assert_array_equal(out, sd.jpeg_images(images, 75))
+  assert not np.array_equal(out, images)          # lossy at 75
+  assert np.abs(out.astype(int) - images).mean() < 10.
+
+
+def test_jpeg_images_are_pillow_s_round_trip():
+  import io  # pylint: disable=g-import-not-at-top
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  image = _photo_like(1, (16, 16, 3))[0]
+  buffer = io.BytesIO()
+  Image.fromarray(image).save(buffer, format="JPEG", quality=60,
+                              subsampling="4:2:0")
+  expected = np.asarray(Image.open(io.BytesIO(buffer.getvalue())))
+  np.testing.assert_array_equal(sd.jpeg_images(image[None], 60)[0], expected)
+  gray = _photo_like(1, (16, 16, 1))[0]
+  buffer = io.BytesIO()
+  Image.fromarray(gray[..., 0]).save(buffer, format="JPEG", quality=60)  # "L"
+  expected = np.asarray(Image.open(io.BytesIO(buffer.getvalue())))
+  np.testing.assert_array_equal(sd.jpeg_images(gray[None], 60)[0, ..., 0],
+                                expected)
+
+
+@pytest.mark.parametrize("channels", [3, 1])
+def test_higher_jpeg_quality_is_closer_to_the_original(channels):
+  images = _photo_like(20, (32, 32, channels))
+  error = {q: np.abs(sd.jpeg_images(images, q).astype(int) - images).mean()
+           for q in (30, 75, 95)}
+  assert error[95] < error[75] < error[30], error
+
+
+def test_jpeg_images_refuse_bad_inputs():
+  with pytest.raises(TypeError, match="uint8"):
+    sd.jpeg_images(np.zeros([1, 8, 8, 3], np.float32), 75)
+  with pytest.raises(ValueError, match="C = 1 or 3"):
+    sd.jpeg_images(np.zeros([1, 8, 8, 2], np.uint8), 75)
+  for quality in (0, 96, 7.5):
+    with pytest.raises(ValueError, match=r"int in 1\.\.95"):
+      sd.jpeg_images(np.zeros([1, 8, 8, 3], np.uint8), quality)

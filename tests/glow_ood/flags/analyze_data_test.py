@@ -35,3 +35,11 @@ def test_data_flags_given_override_the_run_s_even_at_their_defaults():
 def test_python_callers_data_dir_still_applies_to_a_run():
   config = configs.AnalysisConfig(data=configs.DataConfig(data_dir="/x"))
   assert config.run_data(RUN) == RUN.replace(data_dir="/x")
+
+
+def test_split_flags_shape_a_run_less_analysis_and_a_run_keeps_its_own():
+  config = _config("--datasets=svhn_cropped,cifar10_jpeg",
+                   "--train_split=test[:9000]", "--test_split=test[9000:]")
+  assert (config.data.train_split, config.data.test_split) == (
+      "test[:9000]", "test[9000:]")
+  assert config.run_data(RUN) == RUN

@@ -39,6 +39,8 @@ def expected_num_trainable(config):
   per_step = (2                                       # ActNorm loc, log_scale
               + permutation[config.permutation]
               + 9)  # net: kernel1, actnorm1 (2), kernel2, actnorm2 (2), zero conv (3)
+  if config.coupling_edge_padding:
+    per_step += 2   # net: edge_kernel1, zero conv edge_kernel
   total = config.num_levels * config.num_steps_per_level * per_step
   if config.split_prior == "learned":
     total += 3 * (config.num_levels - 1)              # zero conv per split
@@ -142,7 +144,8 @@ class GlowTest(tf.test.TestCase, parameterized.TestCase):
       ("plain_conv", dict(permutation="conv1x1")),
       ("shuffle_standard", dict(permutation="shuffle", split_prior="standard")),
       ("reverse_additive", dict(permutation="reverse",
-                                coupling_scale="additive")))
+                                coupling_scale="additive")),
+      ("edge_padding", dict(coupling_edge_padding=True)))
   def test_every_trainable_variable_gets_a_gradient(self, overrides):
     config = tiny_config(**overrides)
     model = initialized_model(config)

@@ -6,6 +6,7 @@ marginals by quadrature over a 1-d latent are cheap.
 """
 
 import itertools
+import json
 import os
 
 from absl.testing import parameterized
@@ -16,12 +17,14 @@ import tensorflow_probability as tfp
 import tf_keras
 
 import glow_ood
+from glow_ood import configs
 from glow_ood import data
 from glow_ood import preprocessing
 from glow_ood import models
 from glow_ood.configs.vae import VAEConfig
 from glow_ood.models import density_model
 from glow_ood.models.vae import VAE
+from tests import toy_data
 
 LIKELIHOODS = (("discretized_logistic", "discretized_logistic"),
                ("categorical", "categorical"))
@@ -401,6 +404,180 @@ class VAEInputTest(tf.test.TestCase):
   def test_config_rejects_sizes_the_strides_cannot_halve(self):
     with self.assertRaisesRegex(ValueError, "divisible by 4"):
       tiny_config(image_shape=(6, 6, 1), widths=(3, 5))
+
+
+def flow_config(**overrides):
+  """`tiny_config` with the flow posterior (2 couplings) and `latent_dim=2`."""
+  values = dict(latent_dim=2, posterior="flow", posterior_flow_steps=2)
+  values.update(overrides)
+  return tiny_config(**values)
+
+
+def log_standard_normal(z):
+  return np.sum(-0.5 * np.square(z) - 0.5 * np.log(2. * np.pi), axis=-1)
+
+
+class VAEFlowPosteriorTest(tf.test.TestCase):
+  """`--vae_posterior=flow`: q(z | x) through `vae_posterior.FlowPosterior`."""
+
+  def test_zero_initialized_couplings_give_the_gaussian_posterior_exactly(self):
+    gaussian = perturbed_model(tiny_config(latent_dim=3), seed=4)
+    flow = VAE(flow_config(latent_dim=3, posterior_flow_steps=3))
+    shared = {v.name: v for v in gaussian.trainable_variables}
+    copied = 0
+    for variable in flow.trainable_variables:
+      if variable.name in shared:
+        variable.assign(shared[variable.name])
+        copied += 1
+    self.assertEqual(copied, len(shared))          # encoder and decoder
+    images = all_images()[::9]
+    for a, b in zip(gaussian.posterior_sample(images, 5, seed=1),
+                    flow.posterior_sample(images, 5, seed=1)):
+      self.assertAllEqual(a, b)
+    expected = gaussian.discrete_log_prob(images, num_samples=20)
+    estimate = flow.discrete_log_prob(images, num_samples=20)
+    self.assertAllEqual(estimate.log_prob, expected.log_prob)
+    self.assertAllEqual(estimate.stderr, expected.stderr)
+    self.assertAllEqual(flow.sample(3, seed=2), gaussian.sample(3, seed=2))
+    # The ELBO's reconstruction is the same; its KL is the flow's Monte
+    # Carlo estimate mean_s log q(z_s) - log p(z_s) of the same KL.
+    terms = flow.elbo_terms(images, num_samples=4000, seed=2)
+    gaussian_terms = gaussian.elbo_terms(images, num_samples=4000, seed=2)
+    self.assertAllEqual(terms["reconstruction"],
+                        gaussian_terms["reconstruction"])
+    z, log_q = flow.posterior_sample(images, 4000, seed=2)
+    rate = log_q.numpy() - log_standard_normal(z.numpy())      # [S, B]
+    self.assertAllClose(terms["kl"], rate.mean(0), rtol=1e-5, atol=1e-5)
+    sem = rate.std(0, ddof=1) / np.sqrt(4000)
+    error = np.abs(rate.mean(0) - gaussian_terms["kl"].numpy())
+    self.assertTrue(np.all(error < 5. * sem + 1e-4), error / sem)
+    self.assertGreater(float(tf.reduce_max(gaussian_terms["kl"])), 0.3)
+
+  def test_importance_sampled_probabilities_of_all_images_sum_to_one(self):
+    # A wrong log q (a missing or mis-signed log-det) biases every weight by
+    # the same factor in expectation: the probabilities would not sum to 1.
+    model = perturbed_model(flow_config(), seed=4)
+    estimate = model.discrete_log_prob(all_images(), num_samples=2000, seed=5)
+    probs = np.exp(estimate.log_prob.numpy().astype(np.float64))
+    total_stderr = np.sqrt(np.sum((probs * estimate.stderr.numpy()) ** 2))
+    self.assertLess(total_stderr, 0.02)
+    self.assertLess(abs(probs.sum() - 1.), 4. * total_stderr + 1e-4)
+    entropy = -np.sum(probs * np.log(probs))
+    self.assertLess(entropy, np.log(256.) - 0.5)
+
+  def test_the_iwae_estimate_is_above_the_elbo_on_average(self):
+    model = perturbed_model(flow_config(), seed=4)
+    images = all_images()[::4]                                # 64 images
+    elbo = model.elbo_terms(images, num_samples=2000, seed=1)["elbo"].numpy()
+    self.assertTrue(np.all(np.isfinite(elbo)))
+    means = {}
+    for k, repetitions in ((1, 60), (100, 6)):
+      estimate = tf.function(lambda seed, k=k: model.discrete_log_prob(
+          images, num_samples=k, seed=seed).log_prob)
+      values = np.stack([estimate(tf.constant([k, r], tf.int64)).numpy()
+                         for r in range(repetitions)])      # [R, B]
+      self.assertTrue(np.all(np.isfinite(values)))
+      per_repetition = values.mean(1)
+      means[k] = (per_repetition.mean(),
+                  per_repetition.std(ddof=1) / np.sqrt(repetitions))
+    # K = 1 is the ELBO in expectation (both use the flow's log q); K = 100
+    # is well above it.
+    self.assertLess(abs(means[1][0] - elbo.mean()), 4. * means[1][1] + 0.01)
+    self.assertGreater(means[100][0] - 3. * means[100][1], elbo.mean() + 0.05)
+
+  def test_every_trainable_variable_gets_a_gradient(self):
+    model = perturbed_model(flow_config(image_shape=(4, 4, 3), widths=(3, 5),
+                                        latent_dim=4, train_samples=2))
+    images = np.random.default_rng(0).integers(0, 256, [6, 4, 4, 3]).astype(
+        np.uint8)
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_mean(model.loss_terms(images).bits_per_dim)
+    grads = tape.gradient(loss, model.trainable_variables)
+    # The Gaussian VAE's 14, the context layer's 2 and 3 x 2 per coupling.
+    self.assertLen(grads, 14 + 2 + 2 * 6)
+    for variable, grad in zip(model.trainable_variables, grads):
+      self.assertIsNotNone(grad, variable.name)
+      self.assertTrue(np.all(np.isfinite(grad)), variable.name)
+      self.assertGreater(float(tf.reduce_max(tf.abs(grad))), 0., variable.name)
+
+  def test_loss_falls_on_toy_images(self):
+    images = toy_data.toy_images(320, seed=0)                 # [320, 8, 8, 1]
+    train, held_out = images[:256], images[256:]
+    model = VAE(VAEConfig(image_shape=(8, 8, 1), widths=(8, 16), latent_dim=4,
+                          posterior="flow", posterior_flow_steps=2, seed=0))
+    optimizer = tf_keras.optimizers.Adam(3e-3)
+
+    @tf.function
+    def train_step(batch):
+      with tf.GradientTape() as tape:
+        terms = model.loss_terms(batch)
+        loss = tf.reduce_mean(terms.bits_per_dim)
+      grads = tape.gradient(loss, model.trainable_variables)
+      optimizer.apply_gradients(zip(grads, model.trainable_variables))
+      return loss, tf.reduce_mean(terms.extras["kl"])
+
+    before = float(tf.reduce_mean(model.data_init(held_out)))
+    steps = [train_step(train[i:i + 64]) for i in
+             itertools.islice(itertools.cycle(range(0, 256, 64)), 40)]
+    losses = np.array([float(loss) for loss, _ in steps])
+    rates = np.array([float(rate) for _, rate in steps])
+    after = float(tf.reduce_mean(model.data_init(held_out)))
+    self.assertTrue(np.all(np.isfinite(losses)) and np.all(np.isfinite(rates)))
+    self.assertLess(np.mean(losses[-5:]), losses[0] - 0.5)
+    self.assertLess(after, before - 0.5)
+    # The couplings left the identity.
+    moved = [float(tf.reduce_max(tf.abs(network.output.kernel)))
+             for network in model.posterior_flow.networks]
+    self.assertAllGreater(moved, 0.)
+
+  def test_checkpoint_round_trip(self):
+    config = flow_config(image_shape=(4, 4, 1), widths=(3, 5))
+    model = perturbed_model(config)
+    path = tf.train.Checkpoint(model=model).save(
+        os.path.join(self.get_temp_dir(), "ckpt"))
+    restored = VAE(config.replace(seed=9))
+    tf.train.Checkpoint(model=restored).restore(path).assert_consumed()
+    images = np.arange(32, dtype=np.uint8).reshape([2, 4, 4, 1]) * 8
+    self.assertAllEqual(model.discrete_log_prob(images).log_prob,
+                        restored.discrete_log_prob(images).log_prob)
+
+  def test_traces_with_an_unknown_batch_size_and_keeps_the_batch_shape(self):
+    model = perturbed_model(flow_config())
+    images = all_images()[:6]
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2, 2, 1], tf.uint8)])
+    def evaluate(batch):
+      return model.discrete_log_prob(batch, num_samples=20,
+                                     samples_per_chunk=6).log_prob
+
+    self.assertAllClose(evaluate(images), model.discrete_log_prob(
+        images, num_samples=20).log_prob, rtol=1e-5)
+    nested = model.discrete_log_prob(images.reshape([2, 3, 2, 2, 1]), seed=2)
+    self.assertAllClose(nested.log_prob, tf.reshape(
+        model.discrete_log_prob(images, seed=2).log_prob, [2, 3]))
+    z, log_q = model.posterior_sample(images.reshape([2, 3, 2, 2, 1]), 4)
+    self.assertEqual(z.shape, [4, 2, 3, 2])
+    self.assertEqual(log_q.shape, [4, 2, 3])
+
+  def test_config(self):
+    config = configs.TrainConfig(
+        model=flow_config(posterior_flow_steps=3, n_bits=8))
+    payload = json.loads(json.dumps(configs.to_dict(config)))
+    self.assertEqual(configs.from_dict(payload), config)
+    # A config.json written before the option: the Gaussian posterior.
+    for name in ("posterior", "posterior_flow_steps"):
+      del payload["config"]["model"][name]
+    model = configs.from_dict(payload).model
+    self.assertEqual((model.posterior, model.posterior_flow_steps),
+                     ("gaussian", 4))
+    self.assertIn("flow posterior (3 couplings)",
+                  models.describe(config.model))
+    self.assertNotIn("flow", models.describe(tiny_config()))
+    with self.assertRaisesRegex(ValueError, r"latent_dim >= 2; got 1.*"
+                                r"--vae_latent_dim=2"):
+      flow_config(latent_dim=1)
+    with self.assertRaisesRegex(ValueError, "posterior='iaf' is not one of"):
+      tiny_config(posterior="iaf")
 
 
 if __name__ == "__main__":

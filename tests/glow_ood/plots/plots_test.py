@@ -74,6 +74,13 @@ def test_colors_follow_the_paper_then_stay_distinct():
   colors = common.assign_colors(names)
   assert [colors[n] for n in names[:3]] == ["black", "blue", "red"]
   assert len(set(colors.values())) == 4
+
+
+def test_more_sets_than_the_paper_palette_get_distinct_colours():
+  # A CIFAR-10 report scores 2 + 12 sets (each OOD set raw and as JPEG).
+  for count in (len(common.PAPER_COLORS) + 1, 30):
+    colors = common.assign_colors([f"set{i}/test" for i in range(count)])
+    assert len(set(colors.values())) == count
   assert common.assign_colors(["a", "b"], {"b": "g", "a": "k", "c": "r"}) == {
       "a": "k", "b": "g"}
   with pytest.raises(ValueError, match=r"no entry for \['b'\]"):

@@ -8,6 +8,7 @@ state of a run (tests/glow_ood/train/recording.py).
 """
 
 import json
+import logging
 import os
 import re
 
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from bijectors import coupling_network
 import glow_ood
 from glow_ood import data
 from glow_ood import likelihood_terms
@@ -33,6 +35,7 @@ from tests.glow_ood.train.recording import max_difference
 from tests.glow_ood.train.recording import needs_notmnist
 from tests.glow_ood.train.recording import needs_two_cpus
 from tests.glow_ood.train.recording import read_events
+from tests.glow_ood.train.recording import resolved
 from tests.glow_ood.train.recording import tiny_config
 
 
@@ -109,9 +112,11 @@ def test_evaluation_uses_the_averaged_weights(toy_dir, tmp_path, runs):
   assert max_difference(final.ema, final.weights) > 1e-4
   evaluator = likelihood_terms.BitsPerDimEvaluator(run.model, 32)
   images = data.load_images(config.data, "test")
-  raw = float(np.mean(evaluator(images)))
-  with run.ema.averaged_weights():
-    averaged = float(np.mean(evaluator(images)))
+  # In float32, as the run evaluates under any mixed_precision.
+  with coupling_network.full_precision():
+    raw = float(np.mean(evaluator(images)))
+    with run.ema.averaged_weights():
+      averaged = float(np.mean(evaluator(images)))
   assert results["toy/test"] == pytest.approx(averaged, rel=1e-6)
   assert averaged != pytest.approx(raw, rel=1e-6)
 
@@ -212,10 +217,14 @@ def test_rerunning_a_finished_run_only_evaluates(toy_dir, tmp_path, runs,
 def test_config_json_describes_the_run_and_guards_its_resume(toy_dir, tmp_path):
   workdir = tmp_path / "run"
   config = tiny_config(toy_dir, train_steps=2)
+  assert config.mixed_precision == "auto"
   train_lib.train(config, str(workdir))
-  assert run_folder.read_config(str(workdir), TrainConfig) == config
+  # The folder records what ran: the precision auto resolved to.
+  ran = resolved(config)
+  assert ran.mixed_precision in ("none", "bfloat16")
+  assert run_folder.read_config(str(workdir), TrainConfig) == ran
   # A longer run resumes, and the folder then describes the longer run.
-  longer = config.replace(train_steps=3, eval_datasets=("constant:0",))
+  longer = ran.replace(train_steps=3, eval_datasets=("constant:0",))
   train_lib.train(longer, str(workdir))
   assert run_folder.read_config(str(workdir), TrainConfig) == longer
   # Another model or other data are refused, naming what changed; the run's
@@ -230,6 +239,39 @@ def test_config_json_describes_the_run_and_guards_its_resume(toy_dir, tmp_path):
       train_lib.train(changed, str(workdir))
     assert run_folder.read_config(str(workdir), TrainConfig) == longer
   assert [int(p.rsplit("-", 1)[1]) for p in checkpoint_paths(workdir)] == [2, 3]
+
+
+def test_a_run_from_before_the_split_fields_resumes_and_keeps_its_splits(
+    toy_dir, tmp_path):
+  workdir = tmp_path / "run"
+  config = tiny_config(toy_dir, train_steps=2)
+  train_lib.train(config, str(workdir))
+  # Its config.json as written before DataConfig had train_split/test_split.
+  path = workdir / run_folder.CONFIG_FILE
+  payload = json.loads(path.read_text())
+  for name in ("train_split", "test_split"):
+    del payload["config"]["data"][name]
+  path.write_text(json.dumps(payload))
+  longer = config.replace(train_steps=3)
+  train_lib.train(longer, str(workdir))
+  resumed = run_folder.read_config(str(workdir), TrainConfig)
+  assert resumed.train_steps == 3 and resumed.data == longer.data
+  sliced = longer.replace(data=longer.data.replace(train_split="train[:32]"))
+  with pytest.raises(train_lib.ConfigurationError,
+                     match=r"data.train_split='train' in the file, "
+                           r"'train\[:32\]' now"):
+    train_lib.train(sliced.replace(train_steps=4), str(workdir))
+
+
+def test_trains_on_a_slice_and_evaluates_on_the_held_out_rest(
+    toy_dir, tmp_path, capsys, caplog):
+  config = tiny_config(toy_dir, train_steps=1, data=tiny_config(
+      toy_dir).data.replace(train_split="test[:12]", test_split="test[12:]"))
+  with caplog.at_level(logging.INFO, logger="absl"):
+    results = train_lib.train(config, str(tmp_path / "run"))
+  assert "on toy (12, 8, 8, 1)" in capsys.readouterr().out
+  assert "Dataset 'toy' split 'test[12:]': 4 images" in caplog.text
+  assert sorted(results) == ["toy/test", "toy/train"]
 
 
 def _assert_fails_before_training(config, workdir, match, cause=None):

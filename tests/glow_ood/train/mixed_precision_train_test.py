@@ -199,9 +199,9 @@ def test_float16_scale_grows_and_nonfinite_loss_is_an_ordinary_skip(
 
 def test_unknown_mixed_precision_is_refused():
   with pytest.raises(ValueError, match=r"mixed_precision='float8' is not one "
-                     r"of .*none, bfloat16, float16"):
+                     r"of .*auto, none, bfloat16, float16"):
     configs.TrainConfig(mixed_precision="float8")
-  for precision in PRECISIONS:
+  for precision in ("auto",) + PRECISIONS:
     assert configs.TrainConfig(mixed_precision=precision).mixed_precision == (
         precision)
 
@@ -218,7 +218,7 @@ def test_mixed_precision_flags():
   glow_flags.define_train_flags(defaults)
   defaults(["train.py"])
   config = glow_flags.to_train_config(defaults)
-  assert config.mixed_precision == "none" and config.steps_per_call == 1
+  assert config.mixed_precision == "auto" and config.steps_per_call == 1
   assert not config.recompute_couplings
   bad = flags.FlagValues()
   glow_flags.define_train_flags(bad)

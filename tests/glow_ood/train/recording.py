@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from glow_ood import data
 from glow_ood import train as train_lib
+from glow_ood.train import precision
 from tests.toy_data import tiny_train_config
 
 
@@ -48,6 +49,12 @@ needs_notmnist = pytest.mark.skipif(
 def tiny_config(data_dir, **overrides):
   """The shared tiny run (tests/toy_data.py), learning at 3e-3, logging every step."""
   return tiny_train_config(data_dir, **overrides)
+
+
+def resolved(config):
+  """`config` with `mixed_precision` as `train` resolves it on `config.devices`
+  (`TrainState` takes resolved configs only)."""
+  return precision.resolve_config(config, config.devices)[0]
 
 
 class State(NamedTuple):
@@ -103,8 +110,8 @@ class RecordingRun(train_lib.TrainState):
 
     self.train_steps = recorded_steps
 
-  def initialize_or_restore(self, found):
-    result = super().initialize_or_restore(found)
+  def initialize_or_restore(self, found, *args, **kwargs):
+    result = super().initialize_or_restore(found, *args, **kwargs)
     self.initial = record_state(self)
     return result
 
@@ -129,6 +136,16 @@ def checkpoint_tensors(path):
   return {key: reader.get_tensor(key)
           for key in reader.get_variable_to_shape_map()
           if key != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+
+
+# The one checkpoint value that is no training state: the wall time of the
+# run (glow_ood.train.clock), which two runs of the same training differ in.
+WALL_TIME_KEY = "train_seconds/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def training_state(tensors):
+  """`checkpoint_tensors(...)` without the wall time, to compare two runs."""
+  return {k: v for k, v in tensors.items() if k != WALL_TIME_KEY}
 
 
 def checkpoint_paths(workdir):

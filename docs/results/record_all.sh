@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Writes every record in docs/results from the run folders under runs/ (made
+# by the commands each record lists), then renders the docs' tables.
+# Run from the repository root after the runs exist; records whose run
+# folders are missing are left as they are.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+record() { python scripts/record_experiment.py "$@"; }
+have() { for f in "$@"; do [ -e "$f" ] || { echo "skip: $f missing"; return 1; }; done; }
+CIFAR_TOLERANCE=(--tolerance=bits_per_dim=0.05 --tolerance=auroc=0.05)
+EVAL="python launch/evaluate.py --flagfile=launch/flagfiles/evaluate_cifar10.cfg"
+
+# The JPEG quality that matches cifar10_jpeg's compression.
+if have ../shared/data/cifar10_jpeg_test.npz; then
+  python scripts/match_jpeg_quality.py --output=/tmp/jpeg_quality.json > /dev/null
+  record --experiment=jpeg_quality \
+    --description="The Pillow JPEG quality whose error matches cifar10_jpeg's, measured on 1000 lossless/JPEG CIFAR-10 test pairs" \
+    --command="python scripts/match_jpeg_quality.py --output=/tmp/jpeg_quality.json" \
+    --json=matching=/tmp/jpeg_quality.json \
+    --tolerance=measured_mae=0.01 --tolerance=best_quality=0
+fi
+
+# CIFAR-10 (JPEG) models, scored on every OOD set raw and JPEG-matched.
+cifar_record() {  # name, description, flagfile (train), extra args...
+  local name=$1 description=$2 flagfile=$3; shift 3
+  have runs/$name/evaluation/results.json || return 0
+  record --experiment=$name --description="$description" \
+    --command="python launch/train.py --flagfile=launch/flagfiles/$flagfile.cfg --workdir=runs/$name" \
+    --command="$EVAL --workdir=runs/$name" \
+    --workdir=runs/$name --evaluation=evaluation=runs/$name/evaluation/results.json \
+    "${CIFAR_TOLERANCE[@]}" "$@"
+}
+cifar_record cifar10_vae_cpu "VAE (Gaussian posterior, discretized-logistic pixels) on JPEG CIFAR-10, scored on SVHN, CelebA, Tiny ImageNet (raw and JPEG q75) and constructed inputs" cifar10_vae_cpu
+cifar_record cifar10_vae_flow_cpu "VAE with a flow posterior (4 affine couplings; the paper's Fig. 3b) on JPEG CIFAR-10, scored as cifar10_vae_cpu" cifar10_vae_flow_cpu
+cifar_record cifar10_pixelcnn_cpu "PixelCNN++ on JPEG CIFAR-10, scored on SVHN, CelebA, Tiny ImageNet (raw and JPEG q75) and constructed inputs" cifar10_pixelcnn_cpu
+cifar_record cifar10_glow_cpu "Glow (3 x 4, width 128, affine coupling) on JPEG CIFAR-10, 14000 steps, scored on SVHN, CelebA, Tiny ImageNet (raw and JPEG q75) and constructed inputs" cifar10_glow_cpu --curves=curves=runs/cifar10_glow_cpu
+cifar_record cifar10_cvglow_cpu "CV-Glow (additive coupling: constant volume) on JPEG CIFAR-10, scored as cifar10_glow_cpu" cifar10_cvglow_cpu --curves=curves=runs/cifar10_cvglow_cpu
+
+# The same Glow fine-tuned on lossless CIFAR-10 (like with like, model side).
+if have runs/cifar10_glow_lossless_cpu/evaluation/results.json; then
+  record --experiment=cifar10_glow_lossless_cpu \
+    --description="cifar10_glow_cpu fine-tuned 1000 steps on the 4000 lossless CIFAR-10 train images, scored on lossless CIFAR-10 test and raw SVHN, CelebA, Tiny ImageNet" \
+    --command="python launch/train.py --flagfile=launch/flagfiles/cifar10_glow_cpu.cfg --workdir=runs/cifar10_glow_cpu" \
+    --command="python launch/train.py --flagfile=launch/flagfiles/cifar10_glow_lossless_cpu.cfg --workdir=runs/cifar10_glow_lossless_cpu" \
+    --command="python launch/evaluate.py --workdir=runs/cifar10_glow_lossless_cpu --num_examples=1000" \
+    --workdir=runs/cifar10_glow_lossless_cpu \
+    --evaluation=evaluation=runs/cifar10_glow_lossless_cpu/evaluation/results.json \
+    --curves=curves=runs/cifar10_glow_lossless_cpu "${CIFAR_TOLERANCE[@]}"
+fi
+
+# SVHN -> CIFAR-10 (Fig. 7b): trained on 9000 SVHN test images, 1000 held out.
+if have runs/svhn_glow_cpu/evaluation/results.json; then
+  record --experiment=svhn_glow_cpu \
+    --description="Glow on 9000 SVHN test images (test[:9000]; no SVHN train split offline), scored on the 1000 held out and on CIFAR-10 (JPEG and lossless)" \
+    --command="python launch/train.py --flagfile=launch/flagfiles/svhn_glow_cpu.cfg --workdir=runs/svhn_glow_cpu" \
+    --command="python launch/evaluate.py --workdir=runs/svhn_glow_cpu --num_examples=1000" \
+    --workdir=runs/svhn_glow_cpu --evaluation=evaluation=runs/svhn_glow_cpu/evaluation/results.json \
+    "${CIFAR_TOLERANCE[@]}"
+fi
+
+# Section 5, Fig. 6, 11-13 on the CIFAR-10 Glows.
+for name in cifar10_glow_cpu cifar10_cvglow_cpu; do
+  have runs/$name/analysis/analysis.json || continue
+  record --experiment=${name}_analysis \
+    --description="Section 5 (Eq. 6 against the measured gap), data statistics (Fig. 6, 11) and latent codes (Fig. 12-13) of runs/$name" \
+    --command="python launch/train.py --flagfile=launch/flagfiles/$name.cfg --workdir=runs/$name" \
+    --command="python launch/analyze_data.py --flagfile=launch/flagfiles/analyze_cifar10.cfg --workdir=runs/$name" \
+    --workdir=runs/$name --json=analysis=runs/$name/analysis/analysis.json \
+    --tolerance=measured_gap=30 --tolerance=paper_gap=30 --tolerance=channel_variance_sums=0.01
+done
+
+python scripts/render_docs.py

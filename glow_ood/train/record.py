@@ -1,0 +1,122 @@
+"""What a run records about its training besides checkpoints: its evaluations, and how it ended.
+
+    history = EvaluationHistory.read(workdir, up_to_step=restored_step)
+    history.add(step, {"cifar10/test": 3.41, "svhn_cropped/test": 2.39})
+    write_training_record(workdir, stop, history, final, ...)   # at the end
+
+Two small JSON files of the run folder, written by the chief, atomically
+(`glow_ood.run_folder.write_json`):
+
+`evaluations.json`, rewritten after every evaluation (periodic and final):
+
+    {"evaluations": [{"step": 1000, "bits_per_dim": {"<dataset>/<split>": b}},
+                     ...]}
+
+one entry per evaluated step, in step order, with the mean bits/dim of every
+evaluation set (`glow_ood.train.summaries.evaluate`). A resumed run keeps
+the entries up to the step it restored and drops later ones (a killed
+process's, after its last checkpoint: the resumed run redoes those steps and,
+resuming exactly, evaluates them again to the same numbers). The plateau
+rule reads it (`glow_ood.train.stopping`).
+
+`training.json`, when training ends for any reason (also on divergence):
+
+    {"step": 5000,                  # steps done
+     "stop_reason": "plateau",      # train_steps | wall_budget | plateau | diverged
+     "message": "Stopped at step 5000 ...",
+     "train_seconds": 1234.5,       # over the run's life (glow_ood.train.clock)
+     "images_per_second": 210.3,    # this process's mean; null: it trained no step
+     "in_distribution": "cifar10/test",
+     "evaluations": [...],          # as in evaluations.json
+     "final_bits_per_dim": {...}}   # the final evaluation; null if diverged
+"""
+
+import numbers
+import os
+
+from glow_ood import run_folder
+
+__all__ = ["EvaluationHistory", "write_training_record"]
+
+_FIX = ("delete it and re-run (the plateau rule then compares only the "
+        "evaluations made from now on)")
+
+
+def _check_entries(entries, path):
+  """The entries of an evaluations.json, or a one-line `ValueError`."""
+  def good(entry):
+    return (isinstance(entry, dict) and isinstance(entry.get("step"), int)
+            and isinstance(entry.get("bits_per_dim"), dict) and all(
+                isinstance(v, numbers.Real)
+                for v in entry["bits_per_dim"].values()))
+  if not isinstance(entries, list) or not all(good(e) for e in entries):
+    raise ValueError(
+        f"{path} is not an evaluation history this program writes (a list "
+        f"'evaluations' of {{step, bits_per_dim}} objects): {_FIX}.")
+  return entries
+
+
+class EvaluationHistory:
+  """Mean bits/dim per evaluation set at every evaluated step of a run.
+
+  Args:
+    path: the `evaluations.json` that `add` rewrites, or `None` (kept in
+      memory only: a worker that does not write the run folder).
+    entries: `[{"step": int, "bits_per_dim": {set name: float}}, ...]`.
+  """
+
+  def __init__(self, path=None, entries=()):
+    self._path = path
+    self._by_step = {int(e["step"]): dict(e["bits_per_dim"]) for e in entries}
+
+  @classmethod
+  def read(cls, workdir, up_to_step):
+    """The history in `<workdir>/evaluations.json` up to step `up_to_step` (empty if none).
+
+    Raises:
+      ValueError: the file is damaged; the message names it and the fix.
+    """
+    path = os.path.join(workdir, run_folder.EVALUATIONS_FILE)
+    if not os.path.exists(path):
+      return cls(path)
+    entries = _check_entries(run_folder.read_json(
+        path, "evaluation history", fix=_FIX).get("evaluations"), path)
+    return cls(path, [e for e in entries if e["step"] <= int(up_to_step)])
+
+  def add(self, step, bits_per_dim):
+    """Records the evaluation at `step` (replacing one at the same step) and
+    rewrites the file."""
+    self._by_step[int(step)] = {k: float(v) for k, v in bits_per_dim.items()}
+    if self._path is not None:
+      run_folder.write_json(self._path, {"evaluations": self.entries()})
+
+  def at(self, step):
+    """`{set name: bits/dim}` of the evaluation at `step`, or `None`."""
+    return self._by_step.get(int(step))
+
+  def entries(self):
+    """`[{"step", "bits_per_dim"}, ...]` in step order (JSON-ready)."""
+    return [{"step": step, "bits_per_dim": dict(values)}
+            for step, values in sorted(self._by_step.items())]
+
+
+def write_training_record(workdir, stop, history, final, *, train_seconds,
+                          images_per_second, in_distribution):
+  """Writes `<workdir>/training.json` (see the module docstring).
+
+  Args:
+    workdir: the run folder.
+    stop: `glow_ood.train.stopping.Stop`: the steps done, why, the message.
+    history: `EvaluationHistory` of the run.
+    final: `{set name: bits/dim}` of the final evaluation, or `None`.
+    train_seconds: Python `float`, seconds of training over the run's life.
+    images_per_second: Python `float` or `None`, this process's mean.
+    in_distribution: the in-distribution test set's name, `"<dataset>/test"`.
+  """
+  run_folder.write_json(os.path.join(workdir, run_folder.TRAINING_FILE), {
+      "step": int(stop.step), "stop_reason": stop.reason,
+      "message": stop.message, "train_seconds": float(train_seconds),
+      "images_per_second": (None if images_per_second is None
+                            else float(images_per_second)),
+      "in_distribution": in_distribution, "evaluations": history.entries(),
+      "final_bits_per_dim": None if final is None else dict(final)})

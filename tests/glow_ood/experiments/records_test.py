@@ -1,0 +1,100 @@
+"""Tests of `glow_ood.experiments.records`: machine, metrics, tolerance checks."""
+
+import json
+import os
+
+import pytest
+
+from glow_ood.experiments import records
+
+LSCPU = """Architecture:            x86_64
+Model name:              AMD EPYC 9B14
+Flags:                   fpu sse sse2 ssse3 sse4_1 avx avx2 fma f16c avx512f avx512_bf16 aes
+"""
+
+
+def _results():
+  return {
+      "in_distribution": "cifar10_jpeg",
+      "runs": [{"name": "glow", "model": {"image_shape": [32, 32, 3]}}],
+      "num_examples": {"cifar10_jpeg/test": 100, "svhn_cropped/test": 100},
+      "models": {"glow": {
+          "cifar10_jpeg/test": {"bits_per_dim": 3.5, "log_prob_z": -10.,
+                                "log_det": 20., "log_det_per_level": [1., 2.]},
+          "svhn_cropped/test": {"bits_per_dim": 2.5, "log_prob_z": -5.,
+                                "log_det": 25., "log_det_per_level": [3., 4.]},
+      }},
+      "detection": {"glow": {"svhn_cropped/test": {
+          "auroc": 0.1, "auroc_low": 0.05, "auroc_high": 0.15,
+          "aupr_in": 0.3, "fpr_at_95_tpr": 1.0}}},
+  }
+
+
+def test_machine_description_reads_model_and_simd_flags_only():
+  machine = records.machine_description(LSCPU)
+  assert machine["model_name"] == "AMD EPYC 9B14"
+  assert machine["simd_flags"] == sorted(
+      ["sse", "sse2", "ssse3", "sse4_1", "avx", "avx2", "fma", "f16c",
+       "avx512f", "avx512_bf16"])
+  assert "aes" not in machine["simd_flags"]
+
+
+def test_evaluation_metrics_bits_per_image_and_detection():
+  metrics = records.evaluation_metrics(_results())
+  svhn = metrics["sets"]["svhn_cropped/test"]
+  assert svhn["bits_per_image"] == pytest.approx(2.5 * 32 * 32 * 3)
+  assert svhn["log_det_per_level"] == [3., 4.]
+  assert metrics["detection"]["svhn_cropped/test"] == {
+      "auroc": 0.1, "auroc_low": 0.05, "auroc_high": 0.15,
+      "fpr_at_95_tpr": 1.0}
+
+
+def test_evaluation_metrics_unknown_run_names_the_runs():
+  with pytest.raises(KeyError, match="glow"):
+    records.evaluation_metrics(_results(), run_name="other")
+
+
+def _record(tmp_path):
+  record = records.make_record(
+      "demo", "a demo", ["python launch/evaluate.py --workdir=runs/x"],
+      records.evaluation_metrics(_results()),
+      tolerance={"bits_per_dim": 0.05, "auroc": 0.03},
+      machine=records.machine_description(LSCPU), repo_dir=str(tmp_path))
+  path = os.path.join(tmp_path, "demo.json")
+  records.write_record(path, record)
+  return records.read_record(path)
+
+
+def test_record_round_trip_and_compare_within_tolerance(tmp_path):
+  record = _record(tmp_path)
+  assert record["commit"] == "unknown"   # tmp_path is no git checkout
+  metrics = records.evaluation_metrics(_results())
+  assert records.compare(record, metrics) == []
+  metrics["sets"]["svhn_cropped/test"]["bits_per_dim"] += 0.04
+  assert records.compare(record, metrics) == []
+
+
+def test_compare_reports_drift_and_missing_numbers(tmp_path):
+  record = _record(tmp_path)
+  metrics = records.evaluation_metrics(_results())
+  metrics["sets"]["svhn_cropped/test"]["bits_per_dim"] += 0.2
+  metrics["detection"]["svhn_cropped/test"]["auroc"] = 0.5
+  del metrics["sets"]["cifar10_jpeg/test"]
+  differences = {path: (recorded, measured) for path, recorded, measured, _
+                 in records.compare(record, metrics)}
+  assert differences["sets/svhn_cropped/test/bits_per_dim"] == (
+      2.5, pytest.approx(2.7))
+  assert differences["detection/svhn_cropped/test/auroc"] == (0.1, 0.5)
+  assert differences["sets/cifar10_jpeg/test/bits_per_dim"] == (3.5, None)
+  # log_prob_z has no tolerance entry and no default: not compared.
+  assert not any("log_prob_z" in path for path in differences)
+
+
+def test_a_record_without_commands_or_keys_is_refused(tmp_path):
+  with pytest.raises(ValueError, match="no command"):
+    records.make_record("demo", "", [], {}, tolerance={})
+  path = os.path.join(tmp_path, "bad.json")
+  with open(path, "w") as f:
+    json.dump({"experiment": "bad"}, f)
+  with pytest.raises(ValueError, match="missing"):
+    records.read_record(path)
