@@ -68,12 +68,17 @@ def machine_cell(record):
   return f"{machine['model_name']} ({simd}), {machine['cpus']} cores"
 
 
+def commit_cell(commit):
+  text = f"`{commit[:10]}`"
+  return text + " + local changes" if commit.endswith("+dirty") else text
+
+
 def sources_table(records):
   """Every record: what it is, its machine, commit and date."""
   rows = []
   for name, record in sorted(records.items()):
     rows.append((f"[`{name}`](results/{name}.json)", record["description"],
-                 machine_cell(record), f"`{record['commit'][:10]}`",
+                 machine_cell(record), commit_cell(record["commit"]),
                  record["recorded_at"]))
   return markdown_table(("record", "what", "machine", "commit", "recorded"),
                         rows)
@@ -530,8 +535,46 @@ def latents_table(records):
                          "mean \\|\\|z\\|\\|/sqrt(D)"), rows)
 
 
+def headline_table(records):
+  """README: CIFAR-10 test vs SVHN (raw, JPEG-matched), AUROC, per family."""
+  quality = jpeg_quality(records)
+  rows = []
+  for label, name in CIFAR_MODELS:
+    if name not in records:
+      continue
+    test = set_value(records, name, "cifar10_jpeg/test")
+    svhn = set_value(records, name, "svhn_cropped/test")
+    jpeg = set_value(records, name, f"jpeg:svhn_cropped:{quality}/test")
+    rows.append((label, number(test), number(svhn), number(jpeg),
+                 auroc_cell(detection(records, name, "svhn_cropped/test")),
+                 f"[record](docs/results/{name}.json)"))
+  if not rows:
+    raise KeyError("cifar10_glow_cpu")
+  return markdown_table(
+      ("model", "CIFAR-10 test (JPEG)", "SVHN", f"SVHN, JPEG q{quality}",
+       "AUROC of bits/dim, SVHN", "source"), rows)
+
+
+def edge_padding_table(records):
+  """Bits/dim over training with and without the coupling edge padding."""
+  curves = records["edge_padding"]["metrics"]
+  sets = (("CIFAR-10 test", "cifar10_jpeg/test"), ("SVHN", "svhn_cropped/test"))
+  rows = []
+  for index, step in enumerate(curves["off"]["steps"]):
+    row = [str(step)]
+    for variant in ("off", "on"):
+      for _, set_name in sets:
+        row.append(number(curves[variant]["bits_per_dim"][set_name][index]))
+    rows.append(row)
+  return markdown_table(
+      ["step"] + [f"{variant}: {label}" for variant in ("off", "on")
+                  for label, _ in sets], rows)
+
+
 TABLES = {
     "records": sources_table,
+    "edge_padding": edge_padding_table,
+    "headline": headline_table,
     "lossless": lossless_table,
     "fig7b_svhn": fig7b_svhn,
     "section5": section5_table,

@@ -69,4 +69,15 @@ for name in cifar10_glow_cpu cifar10_cvglow_cpu; do
     --tolerance=measured_gap=30 --tolerance=paper_gap=30 --tolerance=channel_variance_sums=0.01
 done
 
+# openai/glow's edge padding of the coupling convolutions, on and off (short runs).
+if have /tmp/edge_on/results.json /tmp/edge_off/results.json; then
+  record --experiment=edge_padding \
+    --description="CPU Glow of cifar10_glow_cpu.cfg, 1500 steps, with and without --coupling_edge_padding (one seed each, 500 images per set)" \
+    --command="python launch/train.py --flagfile=launch/flagfiles/cifar10_glow_cpu.cfg --train_steps=1500 --eval_every=500 --eval_num_examples=500 --num_samples=0 --eval_datasets=svhn_cropped --workdir=/tmp/edge_on --coupling_edge_padding" \
+    --command="python launch/train.py --flagfile=launch/flagfiles/cifar10_glow_cpu.cfg --train_steps=1500 --eval_every=500 --eval_num_examples=500 --num_samples=0 --eval_datasets=svhn_cropped --workdir=/tmp/edge_off" \
+    --workdir=/tmp/edge_on --workdir=/tmp/edge_off \
+    --curves=on=/tmp/edge_on --curves=off=/tmp/edge_off --tolerance=bits_per_dim=0.05 \
+    --note="The flagfile then trained 2000 steps and evaluated every 250; the commands give the settings these runs used."
+fi
+
 python scripts/render_docs.py

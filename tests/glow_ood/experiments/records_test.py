@@ -98,3 +98,19 @@ def test_a_record_without_commands_or_keys_is_refused(tmp_path):
     json.dump({"experiment": "bad"}, f)
   with pytest.raises(ValueError, match="missing"):
     records.read_record(path)
+
+
+def test_evaluation_curves_read_the_trainers_eval_events(tmp_path):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  writer = tf.summary.create_file_writer(str(tmp_path / "eval"))
+  with writer.as_default():
+    for step, (test, svhn) in zip((100, 200, 300),
+                                  ((4., 3.), (3.5, 2.75), (3.25, 2.5))):
+      tf.summary.scalar("bits_per_dim/cifar10_jpeg/test", test, step=step)
+      if step != 200:   # a set missing at one step: only common steps kept
+        tf.summary.scalar("bits_per_dim/svhn_cropped/test", svhn, step=step)
+      tf.summary.scalar("learning_rate", 1e-3, step=step)
+  writer.close()
+  curves = records.evaluation_curves(str(tmp_path))
+  assert curves == {"steps": [100, 300], "bits_per_dim": {
+      "cifar10_jpeg/test": [4., 3.25], "svhn_cropped/test": [3., 2.5]}}
