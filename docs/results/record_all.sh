@@ -12,11 +12,11 @@ EVAL="python launch/evaluate.py --flagfile=launch/flagfiles/evaluate_cifar10.cfg
 
 # The JPEG quality that matches cifar10_jpeg's compression.
 if have ../shared/data/cifar10_jpeg_test.npz; then
-  python scripts/match_jpeg_quality.py --output=/tmp/jpeg_quality.json > /dev/null
+  python scripts/match_jpeg_quality.py --output=runs/jpeg_quality.json > /dev/null
   record --experiment=jpeg_quality \
     --description="The Pillow JPEG quality whose error matches cifar10_jpeg's, measured on 1000 lossless/JPEG CIFAR-10 test pairs" \
-    --command="python scripts/match_jpeg_quality.py --output=/tmp/jpeg_quality.json" \
-    --json=matching=/tmp/jpeg_quality.json \
+    --command="python scripts/match_jpeg_quality.py --output=runs/jpeg_quality.json" \
+    --json=matching=runs/jpeg_quality.json \
     --tolerance=measured_mae=0.01 --tolerance=best_quality=0
 fi
 
@@ -70,13 +70,13 @@ for name in cifar10_glow_cpu cifar10_cvglow_cpu; do
 done
 
 # openai/glow's edge padding of the coupling convolutions, on and off (short runs).
-if have /tmp/edge_on/results.json /tmp/edge_off/results.json; then
+if have runs/edge_padding_on/results.json runs/edge_padding_off/results.json; then
   record --experiment=edge_padding \
     --description="CPU Glow of cifar10_glow_cpu.cfg, 1500 steps, with and without --coupling_edge_padding (one seed each, 500 images per set)" \
-    --command="python launch/train.py --flagfile=launch/flagfiles/cifar10_glow_cpu.cfg --train_steps=1500 --eval_every=500 --eval_num_examples=500 --num_samples=0 --eval_datasets=svhn_cropped --workdir=/tmp/edge_on --coupling_edge_padding" \
-    --command="python launch/train.py --flagfile=launch/flagfiles/cifar10_glow_cpu.cfg --train_steps=1500 --eval_every=500 --eval_num_examples=500 --num_samples=0 --eval_datasets=svhn_cropped --workdir=/tmp/edge_off" \
-    --workdir=/tmp/edge_on --workdir=/tmp/edge_off \
-    --curves=on=/tmp/edge_on --curves=off=/tmp/edge_off --tolerance=bits_per_dim=0.05 \
+    --command="python launch/train.py --flagfile=launch/flagfiles/cifar10_glow_cpu.cfg --train_steps=1500 --eval_every=500 --eval_num_examples=500 --num_samples=0 --eval_datasets=svhn_cropped --workdir=runs/edge_padding_on --coupling_edge_padding" \
+    --command="python launch/train.py --flagfile=launch/flagfiles/cifar10_glow_cpu.cfg --train_steps=1500 --eval_every=500 --eval_num_examples=500 --num_samples=0 --eval_datasets=svhn_cropped --workdir=runs/edge_padding_off" \
+    --workdir=runs/edge_padding_on --workdir=runs/edge_padding_off \
+    --curves=on=runs/edge_padding_on --curves=off=runs/edge_padding_off --tolerance=bits_per_dim=0.05 \
     --note="The flagfile then trained 2000 steps and evaluated every 250; the commands give the settings these runs used."
 fi
 
