@@ -11,6 +11,13 @@ import glob
 import json
 import os
 
+from scripts import appendix_tables
+from scripts import grayscale_tables
+from scripts.table_format import (auroc_cell, commit_cell, detected,
+                                  detection, evaluation, jpeg_quality, lower,
+                                  machine_cell, markdown_table, number,
+                                  set_value, verdict_row)
+
 __all__ = ["PAPER", "TABLES", "load_records", "render_all"]
 
 # Nalisnick et al. (ICLR 2019): bits/dim of Fig. 1 (the paper gives no
@@ -18,6 +25,8 @@ __all__ = ["PAPER", "TABLES", "load_records", "render_all"]
 PAPER = {
     "cifar10_glow": {"train": 3.386, "test": 3.464, "svhn": 2.389},
     "svhn_glow": {"test": 2.057},
+    # Fig. 12a: traces of the covariance of the CV-Glow's codes.
+    "code_traces": {"cifar10_jpeg": 3838.1, "svhn_cropped": 596.9},
     "notmnist_glow": {"train": 1.978, "test": 1.790, "mnist": 2.222},
     "mnist_glow": {"test": 1.262},
     # Section 5: sums of per-channel pixel variances (pixels / 256).
@@ -36,43 +45,6 @@ def load_records(folder):
   return loaded
 
 
-def markdown_table(header, rows):
-  lines = ["| " + " | ".join(header) + " |",
-           "|" + "---|" * len(header)]
-  lines += ["| " + " | ".join(str(cell) for cell in row) + " |"
-            for row in rows]
-  return "\n".join(lines) + "\n"
-
-
-def number(value, digits=3):
-  if value is None:
-    return "-"
-  if abs(value) >= 1e5:
-    return f"{value:.2e}"
-  return f"{value:.{digits}f}"
-
-
-def auroc_cell(detection):
-  if not detection:
-    return "-"
-  return (f"{detection['auroc']:.3f} [{detection['auroc_low']:.3f}, "
-          f"{detection['auroc_high']:.3f}]")
-
-
-def machine_cell(record):
-  machine = record["machine"]
-  flags = machine["simd_flags"]
-  simd = ("AVX-512 + AVX512_BF16" if "avx512_bf16" in flags else
-          "AVX-512" if "avx512f" in flags else
-          "AVX2" if "avx2" in flags else "no AVX2")
-  return f"{machine['model_name']} ({simd}), {machine['cpus']} cores"
-
-
-def commit_cell(commit):
-  text = f"`{commit[:10]}`"
-  return text + " + local changes" if commit.endswith("+dirty") else text
-
-
 def sources_table(records):
   """Every record: what it is, its machine, commit and date."""
   rows = []
@@ -82,31 +54,6 @@ def sources_table(records):
                  record["recorded_at"]))
   return markdown_table(("record", "what", "machine", "commit", "recorded"),
                         rows)
-
-
-def evaluation(records, experiment):
-  """The `evaluation` metrics of a record, or None if the record is missing."""
-  record = records.get(experiment)
-  return None if record is None else record["metrics"]["evaluation"]
-
-
-def set_value(records, experiment, set_name, key="bits_per_dim"):
-  metrics = evaluation(records, experiment)
-  if metrics is None:
-    return None
-  return metrics["sets"].get(set_name, {}).get(key)
-
-
-def detection(records, experiment, set_name):
-  metrics = evaluation(records, experiment)
-  return None if metrics is None else metrics["detection"].get(set_name)
-
-
-def jpeg_quality(records):
-  """The JPEG quality matched to `cifar10_jpeg` (record `jpeg_quality`)."""
-  record = records.get("jpeg_quality")
-  return None if record is None else (
-      record["metrics"]["matching"]["best_quality"])
 
 
 def jpeg_quality_table(records):
@@ -130,7 +77,8 @@ CIFAR_MODELS = (("Glow", "cifar10_glow_cpu"),
                 ("CV-Glow", "cifar10_cvglow_cpu"),
                 ("PixelCNN++", "cifar10_pixelcnn_cpu"),
                 ("VAE", "cifar10_vae_cpu"),
-                ("VAE, flow posterior", "cifar10_vae_flow_cpu"))
+                ("VAE, flow posterior", "cifar10_vae_flow_cpu"),
+                ("RealNVP (exp scale)", "cifar10_rnvp_cpu"))
 
 
 def cifar_rows(records):
@@ -269,28 +217,6 @@ def fig5b_curves(records):
                                   ("SVHN", "svhn_cropped/test")])
 
 
-def _lower(records, experiment, set_name, than):
-  """(ours text, agrees) for "set gets a lower bits/dim than `than`"."""
-  value = set_value(records, experiment, set_name)
-  reference = set_value(records, experiment, than)
-  if value is None or reference is None:
-    return None
-  return value < reference, f"{number(value)} vs {number(reference)}"
-
-
-def _verdict_row(claim, paper, outcomes, note=""):
-  """A verdict row from `outcomes`: [(label, (holds, text) or None)]."""
-  found = [(label, outcome) for label, outcome in outcomes
-           if outcome is not None]
-  if not found:
-    return (claim, paper, "not run yet", "-", note)
-  text = "; ".join(f"{label}{': ' if label else ''}{outcome[1]}"
-                   for label, outcome in found)
-  holds = [outcome[0] for _, outcome in found]
-  verdict = ("yes" if all(holds) else "no" if not any(holds) else "partly")
-  return (claim, paper, text, verdict, note)
-
-
 def _glow_decomposition_outcome(records, term, higher_for_svhn):
   z_svhn = set_value(records, "cifar10_glow_cpu", "svhn_cropped/test", term)
   z_test = set_value(records, "cifar10_glow_cpu", "cifar10_jpeg/test", term)
@@ -339,65 +265,58 @@ def _variance_sums(records, experiment):
                    ", CIFAR-10 JPEG " + " / ".join(f"{v:.1f}" for v in cifar))
 
 
-def _detected(records, experiment, set_name, minimum=0.9):
-  found = detection(records, experiment, set_name)
-  if found is None:
-    return None
-  return found["auroc"] >= minimum, f"AUROC {auroc_cell(found)}"
-
-
 def verdict_table(records):
   """Each claim of the paper, its number, ours, and whether they agree."""
   quality = jpeg_quality(records)
   jpeg_svhn = f"jpeg:svhn_cropped:{quality}/test"
   test = "cifar10_jpeg/test"
   rows = [
-      _verdict_row(
+      verdict_row(
           "Glow trained on CIFAR-10 gives SVHN a lower bits/dim than "
           "CIFAR-10 test (Fig. 1, 2b)", "2.389 vs 3.464",
-          [("raw SVHN", _lower(records, "cifar10_glow_cpu",
+          [("raw SVHN", lower(records, "cifar10_glow_cpu",
                                "svhn_cropped/test", test)),
-           (f"SVHN JPEG q{quality}", _lower(records, "cifar10_glow_cpu",
+           (f"SVHN JPEG q{quality}", lower(records, "cifar10_glow_cpu",
                                             jpeg_svhn, test)),
-           ("lossless model, lossless test", _lower(
+           ("lossless model, lossless test", lower(
                records, "cifar10_glow_lossless_cpu", "svhn_cropped/test",
                "cifar10_lossless/test"))],
           "ours on JPEG CIFAR-10 (smoother, hence lower bits/dim)"),
-      _verdict_row(
+      verdict_row(
           "PixelCNN does the same (Fig. 3a)", "SVHN more likely, smallest "
-          "gap", [("", _lower(records, "cifar10_pixelcnn_cpu",
+          "gap", [("", lower(records, "cifar10_pixelcnn_cpu",
                               "svhn_cropped/test", test))]),
-      _verdict_row(
+      verdict_row(
           "A VAE with a flow (RNVP) posterior does the same (Fig. 3b)",
-          "SVHN more likely", [("", _lower(records, "cifar10_vae_flow_cpu",
+          "SVHN more likely", [("", lower(records, "cifar10_vae_flow_cpu",
                                            "svhn_cropped/test", test))]),
-      _verdict_row(
+      verdict_row(
           "A VAE does the same (Fig. 3c)", "SVHN more likely",
-          [("", _lower(records, "cifar10_vae_cpu", "svhn_cropped/test",
+          [("", lower(records, "cifar10_vae_cpu", "svhn_cropped/test",
                        test))]),
-      _verdict_row(
+      verdict_row(
           "SVHN's log p(z) is lower than CIFAR-10's (Fig. 4c)",
           "SVHN shifted left", [("", _glow_decomposition_outcome(
               records, "log_prob_z", higher_for_svhn=False))]),
-      _verdict_row(
+      verdict_row(
           "SVHN's volume term log \\|det\\| is higher and carries its advantage "
           "(Fig. 4d)", "SVHN shifted right",
           [("", _glow_decomposition_outcome(records, "log_det",
                                             higher_for_svhn=True))]),
-      _verdict_row(
+      verdict_row(
           "The effect holds for a constant-volume Glow (Fig. 5a)",
-          "SVHN more likely", [("", _lower(records, "cifar10_cvglow_cpu",
+          "SVHN more likely", [("", lower(records, "cifar10_cvglow_cpu",
                                            "svhn_cropped/test", test))]),
-      _verdict_row(
+      verdict_row(
           "No cross-over during training (Fig. 5b)", "none",
           [("Glow", _no_crossover(records, "cifar10_glow_cpu")),
            ("CV-Glow", _no_crossover(records, "cifar10_cvglow_cpu"))]),
-      _verdict_row(
+      verdict_row(
           "SVHN's per-channel variances are smaller (Section 5)",
           "SVHN 49.6 / 52.7 / 53.6, CIFAR-10 61.9 / 59.2 / 68.1",
           [("", _variance_sums(records, "cifar10_cvglow_cpu_analysis")
             or _variance_sums(records, "cifar10_glow_cpu_analysis"))]),
-      _verdict_row(
+      verdict_row(
           "Eq. 6 predicts the sign of the SVHN - CIFAR-10 gap (Section 5)",
           "> 0 (SVHN more likely)",
           [("CV-Glow", _second_order(records, "cifar10_cvglow_cpu_analysis",
@@ -405,21 +324,47 @@ def verdict_table(records):
            ("Glow", _second_order(records, "cifar10_glow_cpu_analysis",
                                   "svhn_cropped"))],
           "Eq. 6 is exact to second order for CV-Glow only"),
-      _verdict_row(
+      verdict_row(
           "Graying raises the likelihood (Fig. 6b/c)", "yes",
-          [("x0.5", _lower(records, "cifar10_glow_cpu",
+          [("x0.5", lower(records, "cifar10_glow_cpu",
                            "grayed:cifar10_jpeg:0.5/test", test)),
-           ("constant 128", _lower(records, "cifar10_glow_cpu",
+           ("constant 128", lower(records, "cifar10_glow_cpu",
                                    "constant:128/test", test))]),
-      _verdict_row(
+      verdict_row(
           "Trained on SVHN, CIFAR-10 is detected (Fig. 7b)",
           "CIFAR-10 less likely",
-          [("CIFAR-10 JPEG", _detected(records, "svhn_glow_cpu",
+          [("CIFAR-10 JPEG", detected(records, "svhn_glow_cpu",
                                        "cifar10_jpeg/test")),
-           ("lossless", _detected(records, "svhn_glow_cpu",
+           ("lossless", detected(records, "svhn_glow_cpu",
                                   "cifar10_lossless/test"))],
           "9000 SVHN test images for training, 1000 held out"),
-  ]
+      verdict_row(
+          "SVHN's codes have the smaller spread (Fig. 12a)",
+          "Tr 596.9 vs 3838.1",
+          [("CV-Glow", _smaller_codes(records, "cifar10_cvglow_cpu_analysis",
+                                      "svhn_cropped", "cifar10_jpeg")),
+           (f"CV-Glow, SVHN JPEG q{quality}", _smaller_codes(
+               records, "cifar10_cvglow_cpu_analysis",
+               f"jpeg:svhn_cropped:{quality}", "cifar10_jpeg")),
+           ("Glow", _smaller_codes(records, "cifar10_glow_cpu_analysis",
+                                   "svhn_cropped", "cifar10_jpeg"))],
+          "trace of the codes' covariance, 1000 images per set"),
+      verdict_row(
+          "An ensemble of Glows gives SVHN the higher likelihood too "
+          "(Fig. 10)", "SVHN more likely",
+          [("raw SVHN", lower(records, "cifar10_glow_ensemble_cpu",
+                              "svhn_cropped/test", test)),
+           (f"SVHN JPEG q{quality}", lower(
+               records, "cifar10_glow_ensemble_cpu", jpeg_svhn, test))],
+          "3 members, one recipe, 4000 steps each"),
+      verdict_row(
+          "The same for RNVP transforms (Section 3)", "SVHN more likely",
+          [("raw SVHN", lower(records, "cifar10_rnvp_cpu",
+                              "svhn_cropped/test", test)),
+           (f"SVHN JPEG q{quality}", lower(records, "cifar10_rnvp_cpu",
+                                           jpeg_svhn, test))],
+          "exp-scale affine couplings, reversed channels"),
+  ] + grayscale_tables.verdict_rows(records)
   return markdown_table(("claim", "paper", "ours", "agrees", "note"), rows)
 
 
@@ -526,13 +471,28 @@ def latents_table(records):
   for name, analysis in _analysis(records):
     model = "CV-Glow" if "cvglow" in name else "Glow"
     for dataset, stats in analysis["latent_statistics"].items():
+      paper = PAPER["code_traces"].get(dataset) if model == "CV-Glow" else None
       rows.append((f"{model}: {dataset}", f"{stats['mean_of_means']:.3f}",
                    f"{stats['mean_std']:.3f}",
-                   f"{stats['mean_normalized_norm']:.3f}"))
+                   f"{stats['mean_normalized_norm']:.3f}",
+                   f"{stats['covariance_trace']:.1f}", number(paper, 1)))
   if not rows:
     raise KeyError("cifar10_cvglow_cpu_analysis")
   return markdown_table(("model: codes of", "mean of means", "mean std",
-                         "mean \\|\\|z\\|\\|/sqrt(D)"), rows)
+                         "mean \\|\\|z\\|\\|/sqrt(D)", "Tr(cov. of codes)",
+                         "paper (CV-Glow)"), rows)
+
+
+def _smaller_codes(records, experiment, dataset, reference):
+  record = records.get(experiment)
+  if record is None:
+    return None
+  codes = record["metrics"]["analysis"]["latent_statistics"]
+  if dataset not in codes:
+    return None
+  ours, theirs = (codes[dataset]["covariance_trace"],
+                  codes[reference]["covariance_trace"])
+  return ours < theirs, f"Tr {ours:.0f} vs {theirs:.0f}"
 
 
 def headline_table(records):
@@ -571,8 +531,29 @@ def edge_padding_table(records):
                   for label, _ in sets], rows)
 
 
+def training_table(records):
+  """How long each recorded run trained, and why it stopped (each run once)."""
+  body, seen = [], set()
+  for name, record in sorted(records.items()):
+    for run, summary in sorted(record.get("runs", {}).items()):
+      training = summary.get("training")
+      if not training or (run, training.get("step")) in seen:
+        continue
+      seen.add((run, training.get("step")))
+      seconds = training.get("train_seconds") or 0
+      speed = training.get("images_per_second")
+      body.append((f"`{name}`" + (f" ({run})" if run != name else ""),
+                   summary.get("dataset", "-"), str(training.get("step")),
+                   training.get("stop_reason") or "-",
+                   f"{seconds / 60:.1f}" if seconds >= 1 else "-",
+                   f"{speed:.0f}" if speed else "-"))
+  return markdown_table(("record (run)", "trained on", "steps",
+                         "stopped by", "training minutes", "images/s"), body)
+
+
 TABLES = {
     "records": sources_table,
+    "training": training_table,
     "edge_padding": edge_padding_table,
     "headline": headline_table,
     "lossless": lossless_table,
@@ -586,6 +567,8 @@ TABLES = {
     "jpeg_quality": jpeg_quality_table,
     "fig1_cifar10": fig1_cifar10,
     "fig1_cifar10_auroc": fig1_cifar10_auroc,
+    **grayscale_tables.TABLES,
+    **appendix_tables.TABLES,
 }
 
 

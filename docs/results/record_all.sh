@@ -80,4 +80,60 @@ if have runs/edge_padding_on/results.json runs/edge_padding_off/results.json; th
     --note="The flagfile then trained 2000 steps and evaluated every 250; the commands give the settings these runs used."
 fi
 
+# RealNVP-style flow (exp-scale affine couplings, reversed channels).
+cifar_record cifar10_rnvp_cpu "RealNVP-style flow (exp-scale affine couplings, channels reversed between couplings) on JPEG CIFAR-10, scored as cifar10_glow_cpu" cifar10_rnvp_cpu --curves=curves=runs/cifar10_rnvp_cpu
+
+# Fig. 10: three members of one recipe and step count, and their ensemble.
+ENSEMBLE=runs/cifar10_glow_ensemble_cpu
+MEMBERS="--workdir=$ENSEMBLE/member_0 --workdir=$ENSEMBLE/member_1 --workdir=$ENSEMBLE/member_2"
+if have $ENSEMBLE/ensemble_evaluation/results.json $ENSEMBLE/member_{0,1,2}/evaluation/results.json; then
+  record --experiment=cifar10_glow_ensemble_cpu \
+    --description="Ensemble of three Glows of cifar10_glow_ensemble_cpu.cfg (seeds 0, 1, 2; 4000 steps each), log p_ens = logsumexp_m log p_m - log 3, scored on SVHN raw and JPEG q75 (Fig. 10)" \
+    --command="python launch/train_ensemble.py --flagfile=launch/flagfiles/cifar10_glow_ensemble_cpu.cfg --workdir=$ENSEMBLE --num_members=3" \
+    --command="python launch/evaluate.py --flagfile=launch/flagfiles/evaluate_ensemble.cfg $MEMBERS" \
+    --command="python launch/evaluate.py --flagfile=launch/flagfiles/evaluate_ensemble.cfg --workdir=$ENSEMBLE/member_<m>  # m = 0, 1, 2" \
+    $MEMBERS --evaluation=evaluation=$ENSEMBLE/ensemble_evaluation/results.json \
+    --evaluation=member_0=$ENSEMBLE/member_0/evaluation/results.json \
+    --evaluation=member_1=$ENSEMBLE/member_1/evaluation/results.json \
+    --evaluation=member_2=$ENSEMBLE/member_2/evaluation/results.json \
+    "${CIFAR_TOLERANCE[@]}"
+fi
+
+# The grayscale pairs (Fig. 1 left, 7a, 9), each on 32x32x1 and on the paper's
+# 32x32x3 tiling; the README's main job is fashion_mnist_glow_cpu.
+gray_record() {  # name, description
+  local name=$1 description=$2
+  have runs/$name/evaluation/results.json || return 0
+  record --experiment=$name --description="$description" \
+    --command="python launch/train.py --flagfile=launch/flagfiles/$name.cfg --workdir=runs/$name" \
+    --command="python launch/evaluate.py --workdir=runs/$name" \
+    --workdir=runs/$name --evaluation=evaluation=runs/$name/evaluation/results.json \
+    --curves=curves=runs/$name "${CIFAR_TOLERANCE[@]}"
+}
+gray_record fashion_mnist_glow_cpu "The README's main job: Glow (3 x 4, width 128) on Fashion-MNIST padded to 32x32x1, 1500 steps, scored on MNIST, NotMNIST and constant and random images (2000 per set)"
+gray_record notmnist_glow_cpu "Glow on NotMNIST padded to 32x32x1, trained to the plateau rule or 15 minutes, scored on MNIST, Fashion-MNIST and constant and random images"
+gray_record notmnist_glow_rgb_cpu "Glow on NotMNIST padded to 32x32 and tiled to 3 channels (the paper's layout), trained to the plateau rule or 15 minutes, scored on MNIST, Fashion-MNIST and constant and random images"
+gray_record mnist_glow_cpu "Glow on MNIST padded to 32x32x1, trained to the plateau rule or 12 minutes, scored on NotMNIST, Fashion-MNIST and constant and random images"
+gray_record mnist_glow_rgb_cpu "Glow on MNIST padded to 32x32 and tiled to 3 channels (the paper's layout), trained to the plateau rule or 12 minutes, scored on NotMNIST, Fashion-MNIST and constant and random images"
+
+# Fig. 11a and 12b: data statistics and latent codes of NotMNIST and MNIST
+# under a CV-Glow trained on NotMNIST.
+if have runs/notmnist_cvglow_rgb_cpu/analysis/analysis.json; then
+  record --experiment=notmnist_cvglow_rgb_cpu_analysis \
+    --description="Data statistics (Fig. 11a) and latent codes (Fig. 12b) of NotMNIST and MNIST (32x32x3 tiled) under a CV-Glow trained on NotMNIST" \
+    --command="python launch/train.py --flagfile=launch/flagfiles/notmnist_cvglow_rgb_cpu.cfg --workdir=runs/notmnist_cvglow_rgb_cpu" \
+    --command="python launch/analyze_data.py --workdir=runs/notmnist_cvglow_rgb_cpu --datasets=notmnist,mnist --graying_factors=" \
+    --workdir=runs/notmnist_cvglow_rgb_cpu --json=analysis=runs/notmnist_cvglow_rgb_cpu/analysis/analysis.json \
+    --tolerance=covariance_trace=5 --tolerance=measured_gap=30 --tolerance=paper_gap=30
+fi
+
+# Fig. 8: two moons copied to D dimensions, RealNVP with exp and sigmoid scales.
+if have runs/two_moons/results.json; then
+  record --experiment=two_moons \
+    --description="Fig. 8: a RealNVP (4 affine couplings, MLP nets) on two moons copied to D = 2 ... 100 dimensions, exp and sigmoid scales, 1000 Adam steps per cell" \
+    --command="python launch/two_moons.py --output_dir=runs/two_moons" \
+    --json=two_moons=runs/two_moons/results.json \
+    --tolerance=mean_log_prob_z=3 --tolerance=mean_log_det=5 --tolerance=final_nll=3
+fi
+
 python scripts/render_docs.py
