@@ -9,8 +9,8 @@ table gives both.
 """
 
 from scripts.table_format import (auroc_cell, detected, detection, lower,
-                                  markdown_table, number, set_value,
-                                  verdict_row)
+                                  machine_cell, markdown_table, number,
+                                  set_value, verdict_row)
 
 __all__ = ["GRAYSCALE_MODELS", "TABLES", "verdict_rows"]
 
@@ -180,7 +180,30 @@ def verdict_rows(records):
   ]
 
 
+def main_job_table(records):
+  """README: the main job's bits/dim, bits per image and AUROC, with its run."""
+  name, dataset = "fashion_mnist_glow_cpu", "fashion_mnist"
+  record = records[name]
+  sets = (("Fashion-MNIST train", f"{dataset}/train"),
+          ("Fashion-MNIST test", f"{dataset}/test"),
+          ("MNIST test", "mnist/test"), ("NotMNIST test", "notmnist/test"))
+  body = [(label, number(set_value(records, name, set_name)),
+           number(set_value(records, name, set_name, "bits_per_image"), 0),
+           auroc_cell(detection(records, name, set_name)))
+          for label, set_name in sets
+          if set_value(records, name, set_name) is not None]
+  training = next(iter(record["runs"].values()))["training"]
+  return markdown_table(("set", "bits/dim", "bits/image",
+                         "AUROC of bits/dim vs Fashion-MNIST test"), body) + (
+      f"\n{training['step']} steps in {training['train_seconds'] / 60:.1f} "
+      f"minutes of training ({training['images_per_second']:.0f} images/s) "
+      f"on {machine_cell(record)}, mixed precision "
+      f"{next(iter(record['runs'].values()))['mixed_precision']}; "
+      f"[record](docs/results/{name}.json).\n")
+
+
 TABLES = {
+    "main_job": main_job_table,
     "fig1_grayscale": fig1_grayscale,
     "fig9_constants": fig9_constants,
     "fig11_12b": fig11_12b_statistics,
