@@ -22,6 +22,8 @@ import sys
 import time
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# As the other launchers: glow_ood imports from this checkout, installed or not.
+sys.path.insert(0, _REPO)
 _OWN_FLAGS = ("--workdir", "--num_members", "--seed_offset")
 
 

@@ -2,6 +2,8 @@
 
 Convention: a higher score means "more out-of-distribution" (e.g. bits/dim or
 -log p(x)); in-distribution examples are the negatives, OOD ones the positives.
+Scores may be +-inf (a likelihood that underflowed ranks as the most OOD), not
+NaN.
 """
 
 import numpy as np
@@ -15,8 +17,14 @@ def _scores_and_labels(in_scores, out_scores):
   out_scores = np.asarray(out_scores, np.float64).ravel()
   if not len(in_scores) or not len(out_scores):
     raise ValueError("Both in- and out-of-distribution scores are needed.")
-  if not (np.all(np.isfinite(in_scores)) and np.all(np.isfinite(out_scores))):
-    raise ValueError("Scores must be finite.")
+  # +-inf ranks like any number (a log-likelihood that underflowed to -inf
+  # is the most OOD of scores); NaN has no rank.
+  for name, values in (("in-distribution", in_scores),
+                       ("out-of-distribution", out_scores)):
+    if np.any(np.isnan(values)):
+      raise ValueError(f"{int(np.isnan(values).sum())} of the {len(values)} "
+                       f"{name} scores are NaN: a score cannot be ranked; "
+                       "check the model's outputs on those inputs.")
   scores = np.concatenate([in_scores, out_scores])
   labels = np.concatenate([np.zeros(len(in_scores)), np.ones(len(out_scores))])
   return scores, labels

@@ -58,8 +58,18 @@ def test_bootstrap_interval_brackets_the_value():
   assert low <= value <= high and 0.6 < low and high < 0.9
 
 
+def test_infinite_scores_rank_as_the_most_extreme():
+  # A likelihood that underflowed: bits/dim +inf is the most OOD score.
+  inf = np.inf
+  assert metrics.auroc([1., 2., 3.], [inf, inf]) == 1.
+  assert metrics.auroc([1., 2., inf], [1.5, 2.5]) == 0.5
+  assert metrics.auroc([-inf, 0.], [1.]) == 1.
+  assert metrics.fpr_at_tpr([1., 2.], [inf, 5.]) == 0.
+  assert metrics.aupr([1., 2.], [inf, 5.]) == pytest.approx(1.)
+
+
 def test_bad_inputs():
-  with pytest.raises(ValueError, match="finite"):
+  with pytest.raises(ValueError, match="1 of the 1 in-distribution scores are NaN"):
     metrics.auroc([np.nan], [1.])
   with pytest.raises(ValueError, match="Both"):
     metrics.auroc([], [1.])
