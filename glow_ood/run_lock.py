@@ -105,6 +105,8 @@ def _age(seconds):
 def _program():
   """How the running program is named: `launch/train.py`, `pytest`, `python`."""
   argv0 = (sys.argv or [""])[0]
+  if argv0 in ("", "-", "-c", "-m"):
+    return "python"
   if argv0.endswith(".py"):
     parent = os.path.basename(os.path.dirname(os.path.abspath(argv0)))
     return f"{parent}/{os.path.basename(argv0)}"
