@@ -215,6 +215,8 @@ class _Lock:
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT |
                           getattr(os, "O_CLOEXEC", 0), 0o644)
       except PermissionError as e:
+        if not os.path.exists(self.path):
+          raise   # a folder this user cannot write: the caller's to refuse
         holder = _read(self.path, wait=0.)
         raise RunFolderBusyError(
             f"{self.folder} has a lock file {self.path} this user cannot "
