@@ -99,7 +99,9 @@ def _age(seconds):
     return f"{seconds:.0f} s"
   if seconds < 7200:
     return f"{seconds / 60:.0f} min"
-  return f"{seconds / 3600:.1f} h"
+  if seconds < 172800:
+    return f"{seconds / 3600:.0f} h"
+  return f"{seconds / 86400:.0f} days"
 
 
 def _program():
