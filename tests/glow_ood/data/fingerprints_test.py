@@ -124,3 +124,16 @@ def test_evaluation_warns_of_changed_sets_only(toy_dir):
                             "was trained and evaluated on: toy/test (")
   assert fingerprints.evaluation_warnings({}, config(toy_dir), (),
                                           "runs/x") == []
+
+
+def test_tfds_sources_by_name_version_and_split(tmp_path):
+  pytest.importorskip("tensorflow_datasets")
+  found = fingerprints.of_run(data.DataConfig(
+      dataset="mnist", source="tfds", tfds_data_dir=str(tmp_path / "tfds"),
+      train_split="train[:100]"), ("jpeg:svhn_cropped:75",))
+  version = found["mnist/train"].pop("version")
+  assert found["mnist/train"] == {"source": "tfds", "name": "mnist",
+                                  "split": "train"}
+  assert version.count(".") == 2   # the builder's, e.g. "3.0.1"
+  assert list(found) == ["mnist/train", "mnist/test", "svhn_cropped/test"]
+  assert not (tmp_path / "tfds").exists()   # nothing read or prepared
