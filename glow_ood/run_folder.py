@@ -4,7 +4,9 @@ A run folder (`workdir`) written by `glow_ood.train.train` holds
 
     config.json     the whole frozen `TrainConfig`, with a format version
                     (`glow_ood.configs.serialization`); `glow_ood.runs.load_run`
-                    rebuilds the run from it
+                    rebuilds the run from it; beside it, the fingerprints of
+                    the data it reads (`glow_ood.data.fingerprints`)
+    writer.lock     while a program writes the folder: who (`glow_ood.run_lock`)
     checkpoints/    `tf.train.CheckpointManager` checkpoints
     train/ eval/    TensorBoard events
     results.json    final bits/dim per set, written when training ends
@@ -38,7 +40,8 @@ import uuid
 from glow_ood.configs import serialization
 
 __all__ = ["CONFIG_FILE", "RESULTS_FILE", "EVALUATIONS_FILE", "TRAINING_FILE",
-           "CHECKPOINTS_DIR", "FLAGS_FILE", "TEMP_SUFFIX", "MissingConfigError",
+           "CHECKPOINTS_DIR", "FLAGS_FILE", "TEMP_SUFFIX",
+           "DATA_FINGERPRINTS_KEY", "MissingConfigError",
            "replaced_atomically", "write_json", "write_text", "save_npz",
            "read_json", "check_writable", "staged_outputs", "write_config",
            "read_config", "differences", "check_compatible", "finished_step"]
@@ -49,6 +52,8 @@ EVALUATIONS_FILE = "evaluations.json"
 TRAINING_FILE = "training.json"
 CHECKPOINTS_DIR = "checkpoints"
 FLAGS_FILE = "flags.cfg"
+# The key of config.json beside "config": the fingerprints of the run's data.
+DATA_FINGERPRINTS_KEY = "data_fingerprints"
 # Suffix of the temporary files of atomic writes.
 TEMP_SUFFIX = ".tmp"
 # The folder `staged_outputs` writes into before moving its files in place.
@@ -244,9 +249,20 @@ def staged_outputs(folder):
   shutil.rmtree(stage, ignore_errors=True)
 
 
-def write_config(workdir, config):
-  """Writes `<workdir>/config.json` (format version, type, every field)."""
-  write_json(os.path.join(workdir, CONFIG_FILE), serialization.to_dict(config))
+def write_config(workdir, config, data_fingerprints=None):
+  """Writes `<workdir>/config.json` (format version, type, every field).
+
+  Args:
+    workdir: the run folder.
+    config: the run's config.
+    data_fingerprints: optional `{"<dataset>/<split>": fingerprint}` of the
+      data the run reads (`glow_ood.data.fingerprints`), kept beside the
+      config under `DATA_FINGERPRINTS_KEY` (`read_config` ignores it).
+  """
+  payload = serialization.to_dict(config)
+  if data_fingerprints is not None:
+    payload[DATA_FINGERPRINTS_KEY] = data_fingerprints
+  write_json(os.path.join(workdir, CONFIG_FILE), payload)
 
 
 def read_config(workdir, expected_type=None):

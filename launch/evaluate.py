@@ -16,6 +16,13 @@ images). Progress bars go to stderr. See glow_ood/experiments/evaluate.py for
 what each table and figure is. --tensorboard also writes the numbers and
 log p(x) histograms per set as TensorBoard summaries into <workdir>/evaluate/
 (--summaries_dir elsewhere; glow_ood/experiments/evaluation_summaries.py).
+
+One writer per run folder (glow_ood/run_lock.py): writing into a run folder
+(the default --output_dir) holds it, so a training run there refuses this
+program and the other way round; an --output_dir outside the run folder
+scores a run while it trains. A scored dataset whose files differ from those
+the run recorded when it trained gets a warning line (the numbers are then
+not those of the training data).
 """
 
 import os
@@ -31,6 +38,7 @@ import numpy as np
 from glow_ood import data
 from glow_ood import flags as glow_flags
 from glow_ood import run_folder
+from glow_ood import run_lock
 from glow_ood import runs
 from glow_ood.experiments import evaluate
 from glow_ood.experiments import evaluation_summaries
@@ -72,6 +80,32 @@ def check_datasets(members, config):
             f"inputs, {names})"))
 
 
+def data_warnings(members, config):
+  """A warning line per scored dataset whose data differ from what a run
+  recorded when it trained (`glow_ood.data.fingerprints`)."""
+  lines = []
+  for member in members:
+    payload = run_folder.read_json(
+        os.path.join(member.workdir, run_folder.CONFIG_FILE), "run config")
+    lines += data.fingerprints.evaluation_warnings(
+        payload, config.run_data(member.config.data), config.datasets,
+        member.workdir)
+  return lines
+
+
+def locked_folders(workdirs, written):
+  """The folders to hold while writing `written`: the run folder among
+  `workdirs` that holds a written folder (one writer per run folder: a
+  training run there refuses this program, and the other way round), else
+  the written folder itself."""
+  held = []
+  for folder in map(os.path.abspath, written):
+    runs_holding = [w for w in map(os.path.abspath, workdirs)
+                    if os.path.commonpath([folder, w]) == w]
+    held.append(runs_holding[0] if runs_holding else folder)
+  return held
+
+
 def main(argv):
   del argv
   workdirs = FLAGS.workdir
@@ -84,10 +118,16 @@ def main(argv):
   folders = summaries_folders(members)
   for folder in folders.values():
     run_folder.check_writable(folder, "--summaries_dir")
-  results = evaluate.evaluate(members, config, output_dir)
-  if folders:
-    with np.load(os.path.join(output_dir, "scores.npz")) as scores:
-      evaluation_summaries.write(results, scores, folders)
+  for line in data_warnings(members, config):
+    print(line, flush=True)
+  with run_lock.hold_all(
+      locked_folders(workdirs, [output_dir, *folders.values()]),
+      fix="pass an --output_dir (and --summaries_dir) outside that folder "
+      "to score the run meanwhile"):
+    results = evaluate.evaluate(members, config, output_dir)
+    if folders:
+      with np.load(os.path.join(output_dir, "scores.npz")) as scores:
+        evaluation_summaries.write(results, scores, folders)
   with open(os.path.join(output_dir, "results.md"), encoding="utf-8") as f:
     print(f.read())
   print(f"Written to {output_dir}/ (results.json, results.md, scores.npz, "

@@ -6,7 +6,8 @@
                       repeat=True, seed=config.seed, drop_remainder=True)
 
 Modules, one concern each: `sources` (local npz files, tensorflow_datasets),
-`special` (constant, uniform-noise, grayed and JPEG images), `transforms` (padding,
+`special` (constant, uniform-noise, grayed and JPEG images), `fingerprints`
+(what a run's data are, recorded in its config.json), `transforms` (padding,
 gray -> RGB, conforming, seeded subsets, image grids), `loading` (datasets and
 splits by name, the evaluation sets), `pipeline` (`tf.data`), `mutation`
 (Ren et al.'s input mutation). `DataConfig` lives in `glow_ood.configs`.
@@ -16,6 +17,7 @@ from glow_ood.configs.data import DataConfig
 from glow_ood.configs.data import SOURCES
 from glow_ood.configs.data import SPLITS
 from glow_ood.configs.data import TFDS_DATASETS
+from glow_ood.data import fingerprints
 from glow_ood.data import loading
 from glow_ood.data import mutation
 from glow_ood.data import pipeline

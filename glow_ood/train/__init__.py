@@ -7,7 +7,8 @@ samples), `optimizers` (Adamax, Adam), `ema` (Polyak averaging),
 `distribution` (strategies by name), `precision` (`mixed_precision="auto"`
 resolved against the hardware), `stopping` (wall budget, plateau), `clock`
 (training time over a run's life), `record` (evaluations.json,
-training.json), `warm_start` (`init_from`).
+training.json), `warm_start` (`init_from`), `folder_lock` (the chief holds
+its workdir: one writer per run folder, `glow_ood.run_lock`).
 """
 
 from glow_ood.train import distribution

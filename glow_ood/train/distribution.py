@@ -15,7 +15,8 @@ import tensorflow.compat.v2 as tf
 from glow_ood.configs.train import STRATEGIES
 
 __all__ = ["STRATEGIES", "make_strategy", "check_global_batch", "check_devices",
-           "is_chief", "barrier", "max_over_workers", "task_name"]
+           "is_chief", "is_chief_task", "barrier", "max_over_workers",
+           "task_name"]
 
 def make_strategy(name, devices=()):
   """Returns the strategy `name` over `devices` (default: the strategy's own choice).
@@ -115,6 +116,24 @@ def is_chief(strategy):
   jobs = resolver.cluster_spec().as_dict()
   return ("chief" not in jobs and resolver.task_type == "worker" and
           int(resolver.task_id) == 0)
+
+
+def is_chief_task(strategy_name):
+  """`is_chief` before the strategy exists, from `TF_CONFIG` alone: whether
+  this process will write the run folder of a `strategy_name` run (a
+  malformed `TF_CONFIG` counts as the chief; `make_strategy` refuses it)."""
+  if strategy_name != "multi_worker_mirrored":
+    return True
+  try:
+    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    task, jobs = config.get("task") or {}, config.get("cluster") or {}
+    if not task.get("type"):
+      return True
+    return task["type"] == "chief" or (
+        "chief" not in jobs and task["type"] == "worker" and
+        int(task.get("index", 0)) == 0)
+  except (ValueError, TypeError, AttributeError, KeyError):
+    return True
 
 
 def barrier(strategy):

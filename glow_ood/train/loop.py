@@ -57,6 +57,7 @@ from glow_ood.configs import serialization
 from glow_ood.configs import train as train_config
 from glow_ood.train import clock as clock_lib
 from glow_ood.train import distribution
+from glow_ood.train import folder_lock
 from glow_ood.train import health
 from glow_ood.train import hparams
 from glow_ood.train import precision
@@ -122,8 +123,9 @@ def _check_resumable(config, workdir):
   """
   if not os.path.exists(os.path.join(workdir, run_folder.CONFIG_FILE)):
     return {}
-  saved = run_folder.read_json(os.path.join(workdir, run_folder.CONFIG_FILE),
-                               "run config").get("config", {})
+  payload = run_folder.read_json(
+      os.path.join(workdir, run_folder.CONFIG_FILE), "run config")
+  saved = payload.get("config", {})
   # Fields added since the folder was written take their defaults (a run
   # from before `data.train_split` existed trained on "train").
   completed = serialization.to_dict(serialization.from_dict(
@@ -135,6 +137,9 @@ def _check_resumable(config, workdir):
       fix="keep the model and data settings (relaunch with "
       f"--flagfile={os.path.join(workdir, run_folder.FLAGS_FILE)}), or use a "
       "new workdir")
+  for line in data.fingerprints.check_resume(payload, config.data,
+                                             config.eval_datasets, workdir):
+    print(line, flush=True)
   return saved
 
 
@@ -152,10 +157,11 @@ def _precision_line(choice, saved, resumed):
 
 def _start_run_folder(workdir, config, extra_files):
   """Makes `workdir` (if new) and writes its metadata; the start has succeeded."""
+  fingerprints = data.fingerprints.of_run(config.data, config.eval_datasets)
   created = not os.path.exists(workdir)
   try:
     os.makedirs(workdir, exist_ok=True)
-    run_folder.write_config(workdir, config)
+    run_folder.write_config(workdir, config, fingerprints)
     for name, text in (extra_files or {}).items():
       run_folder.write_text(os.path.join(workdir, name), text)
   except OSError as e:
@@ -186,6 +192,7 @@ def _in_full_precision(evaluator):
   return evaluate
 
 
+@folder_lock.one_writer
 def train(config, workdir, extra_files=None, clock=time.monotonic):
   """Trains (or resumes) the run described by `config` in `workdir`.
 
@@ -215,7 +222,10 @@ def train(config, workdir, extra_files=None, clock=time.monotonic):
     ConfigurationError: bad configuration, data or workdir (a missing
       dataset, a batch not divisible by the replicas, images of the wrong
       shape, a changed model on resume, an `init_from` of another model),
-      raised before anything is written to `workdir`.
+      raised before anything is written to `workdir`; also data that
+      differ from what config.json records (`glow_ood.data.fingerprints`).
+    glow_ood.run_lock.RunFolderBusyError: another live process writes
+      `workdir` (`glow_ood.train.folder_lock`).
   """
   try:
     strategy = distribution.make_strategy(config.strategy, config.devices)

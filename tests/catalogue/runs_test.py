@@ -2,20 +2,30 @@
 
 Each case starts from a copy of one finished tiny run (4 steps, checkpoints
 at steps 2 and 4, made by the launcher itself), breaks something the way a
-crash, a full disk or a user does, and checks what the issue promises: a
-refusal is one line and exit 1 with every pre-existing file byte-identical;
-a recoverable fault recovers, says so, and keeps what was there.
+crash, a full disk or a user does (a second writer: another live process
+holding the run, `Context.held_elsewhere`; data changed under the run), and
+checks what the issue promises: a refusal is one line and exit 1 with every
+pre-existing file byte-identical; a recoverable fault recovers, says so, and
+keeps what was there.
 """
 
+import contextlib
 import json
 import os
 import shlex
 import shutil
+import socket
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 
 from glow_ood import checkpoints
+from glow_ood import run_folder
+from glow_ood import run_lock
 from glow_ood import runs as runs_lib
+from tests import REPO
 from tests import toy_data
 from tests.catalogue import harness
 from tests.launch import in_process
@@ -74,6 +84,34 @@ class Context:
                           "--num_examples=8", "--num_bootstrap=5",
                           "--graying_factors=", "--num_samples=0",
                           "--datasets=toy", *flags)
+
+  @contextlib.contextmanager
+  def held_elsewhere(self, program=TRAIN):
+    """Another live process, named `program`, holds the run while the block
+    runs; yields its pid."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import importlib.util, sys\n"
+         "spec = importlib.util.spec_from_file_location('l', sys.argv[1])\n"
+         "lock = importlib.util.module_from_spec(spec)\n"
+         "spec.loader.exec_module(lock)\n"
+         "folder, sys.argv[:] = sys.argv[2], sys.argv[3:]\n"
+         "with lock.hold(folder):\n"
+         "  print('held', flush=True)\n"
+         "  sys.stdin.read()\n", run_lock.__file__, str(self.workdir),
+         program], cwd=REPO,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+      assert holder.stdout.readline() == "held\n"
+      yield holder.pid
+    finally:
+      holder.kill()
+      holder.wait()
+
+  def data_copy(self):
+    """A copy of the run's data in a folder of its own (to change)."""
+    copy = self.tmp / "data_copy"
+    shutil.copytree(self.data_dir, copy)
+    return copy
 
   def truncate(self, step):
     path = self.checkpoints / f"ckpt-{step}.data-00000-of-00001"
@@ -178,7 +216,103 @@ def nonfinite_steps_counted_like_the_progress_lines(c):
       "no good state was saved")
 
 
+def stale_lock_taken_over(c):
+  dead = subprocess.Popen([sys.executable, "-c", "pass"])
+  dead.wait()
+  (c.workdir / run_lock.LOCK_FILE).write_text(json.dumps(
+      {"host": socket.gethostname(), "pid": dead.pid,
+       "program": "launch/train.py", "started": "yesterday"}))
+  out = _ok(c.train("--train_steps=6"))
+  assert (f"Took over the lock {c.workdir / run_lock.LOCK_FILE} left by "
+          f"launch/train.py (pid {dead.pid} on host") in out
+  assert "no longer holds it" in out and "step 6/6" in out
+  assert not (c.workdir / run_lock.LOCK_FILE).exists()
+
+
+def evaluate_outside_a_live_run_folder(c):
+  with c.held_elsewhere():       # training holds the run: score it meanwhile
+    _ok(c.evaluate())
+  assert (c.tmp / "evaluation" / "results.json").exists()
+
+
+def resume_on_the_same_data_elsewhere(c):
+  out = _ok(c.train("--train_steps=6", f"--data_dir={c.data_copy()}"))
+  assert "step 6/6" in out and "fingerprint" not in out
+
+
+def resume_on_the_same_images_written_again(c):
+  copy = c.data_copy()
+  path = copy / "toy_train.npz"
+  with np.load(path) as f:
+    arrays = dict(f)
+  np.savez_compressed(path, **arrays)    # other bytes, the same images
+  out = _ok(c.train("--train_steps=6", f"--data_dir={copy}"))
+  assert f"{path} was written again with the same images" in out
+  assert "step 6/6" in out
+
+
+def resume_of_a_run_without_data_fingerprints(c):
+  path = c.workdir / run_folder.CONFIG_FILE
+  payload = json.loads(path.read_text())
+  del payload[run_folder.DATA_FINGERPRINTS_KEY]
+  path.write_text(json.dumps(payload))
+  out = _ok(c.train("--train_steps=6"))
+  assert "records no data fingerprints" in out and "step 6/6" in out
+  assert run_folder.DATA_FINGERPRINTS_KEY in json.loads(path.read_text())
+
+
+def evaluate_on_changed_data_warns(c):
+  copy = c.data_copy()
+  np.savez(copy / "toy_test.npz",
+           images=toy_data.toy_images(16, seed=(9, 9)),
+           labels=np.zeros([16], np.int64))
+  out = _ok(c.evaluate(f"--data_dir={copy}"))
+  warning, = [l for l in out.splitlines() if l.startswith("Warning:")]
+  assert (f"{c.workdir} is scored on other data than it was trained and "
+          f"evaluated on: toy/test was ") in warning
+
+
 # Refusals: one line, exit 1, nothing of value changed.
+
+def second_writer_train(c):
+  with c.held_elsewhere() as pid:
+    before = harness.snapshot(c.workdir)
+    harness.refused_launcher(
+        c.train("--train_steps=6"), TRAIN, f"{c.workdir} is in use by",
+        f"(pid {pid} on host", f"`kill {pid}`",
+        "or train into another --workdir")
+    harness.assert_unchanged(before, c.workdir)
+
+
+def second_writer_evaluate_into_the_run_folder(c):
+  with c.held_elsewhere() as pid:
+    before = harness.snapshot(c.workdir)
+    harness.refused_launcher(
+        c.evaluate(f"--output_dir={c.workdir / 'evaluation'}"), EVALUATE,
+        f"{c.workdir} is in use by", f"(pid {pid} on host",
+        "pass an --output_dir (and --summaries_dir) outside that folder")
+    harness.assert_unchanged(before, c.workdir)
+
+
+def train_while_an_evaluation_writes_the_run_folder(c):
+  with c.held_elsewhere(EVALUATE) as pid:
+    before = harness.snapshot(c.workdir)
+    harness.refused_launcher(c.train("--train_steps=6"), TRAIN,
+                             f"in use by {EVALUATE} (pid {pid} on host")
+    harness.assert_unchanged(before, c.workdir)
+
+
+def resume_on_changed_training_data(c):
+  copy = c.data_copy()
+  np.savez(copy / "toy_train.npz",
+           images=toy_data.toy_images(64, seed=(9, 9)),
+           labels=np.zeros([64], np.int64))
+  _refused_resume(c, f"--data_dir={copy}", "--train_steps=6",
+                  "was trained on other data than it would resume on",
+                  f"toy/train was {c.data_dir / 'toy_train.npz'}",
+                  f"and is {copy / 'toy_train.npz'}",
+                  f"--init_from={c.workdir}")
+
 
 def all_checkpoints_damaged_train(c):
   c.truncate(2)
@@ -334,7 +468,13 @@ CASES = [pytest.param(case, id=case.__name__.replace("_", "-")) for case in (
     workdir_not_writable, devices_that_do_not_exist, devices_out_of_range,
     device_name_malformed, tf_config_not_json,
     tf_config_task_outside_its_cluster, nonfinite_step_zero,
-    load_run_of_a_step_not_kept, newest_loadable_of_damaged_checkpoints)]
+    load_run_of_a_step_not_kept, newest_loadable_of_damaged_checkpoints,
+    stale_lock_taken_over, evaluate_outside_a_live_run_folder,
+    resume_on_the_same_data_elsewhere, resume_on_the_same_images_written_again,
+    resume_of_a_run_without_data_fingerprints, evaluate_on_changed_data_warns,
+    second_writer_train, second_writer_evaluate_into_the_run_folder,
+    train_while_an_evaluation_writes_the_run_folder,
+    resume_on_changed_training_data)]
 
 
 @pytest.mark.parametrize("case", CASES)
