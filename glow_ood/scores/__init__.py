@@ -18,6 +18,8 @@ Every score maps `Features` (precomputed per-example model outputs, see
   input_complexity         -log2 p(x) - L(x) (bits[/dim])  discrete_log_prob, images
   likelihood_ratio         log p_bg(x) - log p(x)          discrete_log_prob(_background)
   per_level_likelihood     -(log p(z_l) + log det_l)       per-level terms
+  dose                     -log density of the model's     any statistics; fit
+                           statistics (KDE or 1-class SVM)
 
 Here `log p(x)` is the discrete log-probability of the image
 (`Features.discrete_log_prob`, as in the paper's figures), not the continuous
@@ -27,6 +29,8 @@ density of `glow_ood.Glow.log_prob`.
 """
 
 from glow_ood.scores.base import NotFittedError
+from glow_ood.scores.dose import DoSE
+from glow_ood.scores.dose import statistics_of
 from glow_ood.scores.base import Score
 from glow_ood.scores.features import Features
 from glow_ood.scores.features import from_model_scores

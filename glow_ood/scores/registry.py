@@ -1,5 +1,6 @@
 """Scores by name: `make_score("typicality", batch_size=10)`."""
 
+from glow_ood.scores import dose
 from glow_ood.scores import input_complexity
 from glow_ood.scores import likelihood_ratio
 from glow_ood.scores import negative_log_likelihood
@@ -17,6 +18,7 @@ _CLASSES = {
         input_complexity.InputComplexity,
         likelihood_ratio.LikelihoodRatio,
         per_level.PerLevelLikelihood,
+        dose.DoSE,
     )
 }
 SCORES = tuple(_CLASSES)
