@@ -2,6 +2,7 @@
 
 from glow_ood.scores import dose
 from glow_ood.scores import input_complexity
+from glow_ood.scores import latent_goodness_of_fit
 from glow_ood.scores import likelihood_ratio
 from glow_ood.scores import negative_log_likelihood
 from glow_ood.scores import per_level
@@ -19,6 +20,7 @@ _CLASSES = {
         likelihood_ratio.LikelihoodRatio,
         per_level.PerLevelLikelihood,
         dose.DoSE,
+        latent_goodness_of_fit.LatentGoodnessOfFit,
     )
 }
 SCORES = tuple(_CLASSES)
