@@ -307,6 +307,9 @@ def from_model_scores(scores, *, members=None, background=None, images=None,
                       num_dims_per_level=None):
   """`Features` from `glow_ood.likelihood_terms.ModelScores` of one dataset.
 
+  The scores' `latents` and `statistics` (when the scorer was asked for
+  them) are copied too.
+
   Args:
     scores: `ModelScores` of the model being tested.
     members: optional sequence of `ModelScores` of ensemble members (on the
@@ -327,4 +330,6 @@ def from_model_scores(scores, *, members=None, background=None, images=None,
       log_det_per_level=scores.log_det_per_level,
       num_dims_per_level=(None if num_dims_per_level is None else
                           tuple(int(d) for d in num_dims_per_level)),
-      images=images)
+      images=images,
+      latents=scores.latents,
+      statistics=scores.statistics)
