@@ -13,8 +13,9 @@ and the held-out in-distribution statistics `T(x_1), ..., T(x_n)`:
         S(x) = -sum_j log KDE_j(t_j(x)),
         KDE_j(t) = (1/n) sum_i N(t; t_j(x_i), h^2),  h = (3n / 4)^(-1/5)
 
-    (scikit-learn's `bandwidth="silverman"` for one dimension: the
-    normal-reference rule `1.06 s n^(-1/5)` in the statistic's own units).
+    (scikit-learn's `KernelDensity(bandwidth="silverman")` for one
+    dimension: the normal-reference rule `1.06 s n^(-1/5)` in the
+    statistic's own units; its tree sums to a relative tolerance of 1e-8).
     The statistics are treated as independent, as in DoSE_KDE.
   * `estimator="svm"` (DoSE_SVM): the standardized statistics are whitened
     (PCA, `w = Lambda^(-1/2) V^T (t - mean)`, dropping the principal axes with
@@ -258,7 +259,9 @@ class DoSE(base.Score):
 
   def _values(self, features, names, what):
     """`[N, S]` of the statistics `names`; a clear error if one is missing."""
-    available = statistics_of(features, self.compressor)
+    # Compress the images only if their length is used.
+    available = statistics_of(
+        features, self.compressor if "compressed_bits" in names else None)
     missing = [name for name in names if name not in available]
     if missing:
       raise ValueError(
@@ -270,9 +273,18 @@ class DoSE(base.Score):
     return np.stack([available[name] for name in names], axis=1)
 
   def _fit(self, features):
-    available = statistics_of(features, self.compressor)
-    names = list(self.statistics or available)
-    values = self._values(features, names, "fit")
+    if self.statistics is None:
+      available = statistics_of(features, self.compressor)
+      if not available:
+        raise ValueError(
+            "DoSE.fit: the features hold no statistic; give Features with "
+            "discrete_log_prob, per-level terms, latents, images or "
+            "statistics.")
+      names = list(available)
+      values = np.stack(list(available.values()), axis=1)
+    else:
+      names = list(self.statistics)
+      values = self._values(features, names, "fit")
     if len(values) < 2 * self.num_folds:
       raise ValueError(f"DoSE.fit needs at least {2 * self.num_folds} "
                        f"examples (num_folds={self.num_folds}); got "

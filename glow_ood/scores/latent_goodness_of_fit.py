@@ -9,11 +9,12 @@ model, Gaussian under the level's learned prior `N(mu_l, sigma_l^2)`
 
 are `n_l` independent `N(0, 1)` draws, independent across levels (the flat
 latent `z = concat(eps_1, ..., eps_L)` of `Glow.encode` is `N(0, I_D)`;
+`Glow.decompose_and_encode` gives it with the likelihood's terms,
 `Features.latents` holds it, `Features.latents_per_level` splits it). The
-likelihood looks at `|eps_l|^2` only; a goodness-of-fit test looks at the
-whole empirical distribution of the `n_l` values, so it also sees latents of
-the right norm but the wrong shape (too concentrated in the centre with
-heavy tails, skewed, shifted and shrunk at once).
+likelihood sees `eps_l` only through `|eps_l|^2`; a goodness-of-fit test
+looks at the whole empirical distribution of the `n_l` values, so it also
+sees latents of the right norm but the wrong shape (too concentrated in the
+centre with heavy tails, skewed, shifted and shrunk at once).
 
 #### One example (`__call__`)
 
@@ -46,8 +47,9 @@ Far in the tails the p-values would underflow to 0 (and scipy's CvM
 p-values lose their accuracy below about 1e-9), which would tie every
 clearly atypical example, the in-distribution ones of an imperfect model
 included. So beyond a switch point each `log p_l` continues with the
-leading term of its null law's tail, matched there (continuous and
-increasing in the statistic): with `A^2` and `W^2` of the form
+leading term of its null law's tail, matched there to the p-value it
+continues (for `W^2`, scipy's at `W^2 = 2` for that `n`), so it stays
+continuous and decreasing in the statistic: with `A^2` and `W^2` of the form
 `sum_j lambda_j chi2_1`, `P(> t) ~ prod_{j>1} (1 - lambda_j / lambda_1)^(-1/2)
 P(lambda_1 chi2_1 > t)`, i.e. `sqrt(3) P(chi2_1 > 2 t)` for `A^2`
 (`lambda_j = 1 / (j (j + 1))`), used beyond `A^2 = 7` (p about 3e-4), and
@@ -57,11 +59,12 @@ P(lambda_1 chi2_1 > t)`, i.e. `sqrt(3) P(chi2_1 > 2 t)` for `A^2`
 
 #### Batches (`score_batches`, `batch_size = M > 1`)
 
-`fit` (with `batch_size > 1`) draws, per level, `K_l = min(num_projections or n_l, n_l)` orthonormal
-directions `u_1, ..., u_K` in `R^{n_l}` (the QR factor of a Gaussian matrix,
-seeded: a random rotation when `K_l = n_l`). For a batch of `M` examples
-from the model, the `M K_l` projections `u_k . eps_l^(m)` are independent
-`N(0, 1)` (orthonormal directions of an isotropic Gaussian), so they are
+`fit` (with `batch_size > 1`) draws, per level, `K_l = min(num_projections
+or n_l, n_l, 2048)` orthonormal directions `u_1, ..., u_K` in `R^{n_l}` (the
+QR factor of a Gaussian matrix, seeded: a random rotation when `K_l =
+n_l`). For a batch of `M` examples from the model, the `M K_l` projections
+`u_k . eps_l^(m)` are independent `N(0, 1)` (orthonormal directions of an
+isotropic Gaussian), so they are
 pooled and tested together with a KS test against `N(0, 1)`, and the levels
 combined with Fisher's method as above. Projections see the joint law of a
 level's latent, not only its marginal (Cramér-Wold): coordinates with the

@@ -128,6 +128,8 @@ def test_constant_and_dependent_statistics():
   assert np.all(np.isfinite(score(features)))
   with pytest.raises(ValueError, match="every statistic is constant"):
     scores.DoSE().fit(scores.Features(statistics={"k": np.ones(20)}))
+  with pytest.raises(ValueError, match="no statistic"):
+    scores.DoSE().fit(scores.Features(num_dims=3))
 
 
 def test_statistics_of_a_flows_features():
