@@ -26,6 +26,10 @@ setuptools.setup(
         "numpy>=1.26",
         "matplotlib>=3.7",
         "Pillow>=9",
+        # glow_ood.scores: DoSE (KernelDensity, OneClassSVM, PCA) and the
+        # latents' goodness-of-fit tests (scipy.stats).
+        "scikit-learn>=1.5,<2",
+        "scipy>=1.11",
     ],
     extras_require={"test": ["pytest>=7", "pytest-xdist>=3"]},
     # One console script per launcher: `glow-ood-train` is

@@ -42,6 +42,11 @@ class ModelScores:
     n_bits: Python `int`.
     log_prob_stderr: `[N]`, the standard error of `discrete_log_prob` where
       it is an estimate (VAE), else `None`.
+    latents: float32 `[N, D]`, a flow's standardized latents
+      (`Glow.decompose_and_encode`), if asked for (`ModelScorer(...,
+      latents=True)`), else `None`.
+    statistics: `{name: [N]}`, the model's `summary_statistics`, if asked
+      for (`ModelScorer(..., statistics=True)`), else `None`.
   """
   discrete_log_prob: np.ndarray
   bits_per_dim: np.ndarray
@@ -53,6 +58,8 @@ class ModelScores:
   num_dims: int
   n_bits: int
   log_prob_stderr: Optional[np.ndarray] = None
+  latents: Optional[np.ndarray] = None
+  statistics: Optional[Dict[str, np.ndarray]] = None
 
   def __len__(self):
     return len(self.discrete_log_prob)
@@ -120,34 +127,66 @@ class ModelScorer:
   A Glow's images are dequantized at bin centres (deterministic), as in
   evaluation, and decomposed; any other family's give
   `model.discrete_log_prob` (and its standard error, if an estimate).
+  On request, in the same traced function (for DoSE and the latents'
+  goodness-of-fit, `glow_ood.scores`): a flow's standardized latents
+  (`latents=True`, the `"decomposition"` extra, from the same pass of the
+  flow) and the model's `summary_statistics` (`statistics=True`, the
+  `"statistics"` extra).
 
   Args:
     model: a density model (`glow_ood.models.density_model`).
     batch_size: Python `int`. Default value: `256`.
     jit_compile: XLA-compile the batch function. Default value: `False`.
+    latents: Python `bool`, keep `ModelScores.latents` (`[N, D]` float32:
+      4 D bytes per image). Default value: `False`.
+    statistics: Python `bool`, compute `ModelScores.statistics`. Default
+      value: `False`.
+
+  Raises:
+    MissingExtraError: `latents` or `statistics` asked of a model without
+      the extra.
   """
 
-  def __init__(self, model, batch_size=256, jit_compile=False):
+  def __init__(self, model, batch_size=256, jit_compile=False, latents=False,
+               statistics=False):
     if int(batch_size) < 1:
       raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
     self._model = model
     self._batch_size = int(batch_size)
 
     self._decomposes = "decomposition" in model.extras
+    if latents:
+      density_model.require_extra(model, "decomposition",
+                                  "ModelScorer(latents=True)")
+    if statistics:
+      density_model.require_extra(model, "statistics",
+                                  "ModelScorer(statistics=True)")
+
+    def model_statistics(images):
+      if not statistics:
+        return {}
+      return {f"statistic/{name}": value for name, value in
+              model.summary_statistics(images).items()}
 
     def estimate(images):
       result = model.discrete_log_prob(images)
-      out = dict(discrete_log_prob=result.log_prob)
+      out = dict(discrete_log_prob=result.log_prob, **model_statistics(images))
       if result.stderr is not None:
         out["log_prob_stderr"] = result.stderr
       return out
 
     def terms(images):
-      decomposition = model.decompose(model.preprocess(images, "center"))
+      x = model.preprocess(images, "center")
+      if latents:
+        decomposition, z = model.decompose_and_encode(x)
+      else:
+        decomposition, z = model.decompose(x), None
       return dict(log_prob_z=decomposition.log_prob_z,
                   log_prob_z_per_level=decomposition.log_prob_z_per_level,
                   log_det=decomposition.log_det,
                   log_det_per_level=decomposition.log_det_per_level,
+                  **({"latents": z} if latents else {}),
+                  **model_statistics(images),
                   **{f"kind/{k}": v
                      for k, v in decomposition.log_det_per_kind.items()})
     # One trace for every batch size (a last, smaller batch included).
@@ -168,13 +207,17 @@ class ModelScorer:
            if description else None)
     for start in starts:
       batch = self._fn(tf.constant(images[start:start + self._batch_size]))
-      parts.append({k: v.numpy().astype(np.float64) for k, v in batch.items()})
+      parts.append({k: v.numpy().astype(np.float32 if k == "latents"
+                                        else np.float64)
+                    for k, v in batch.items()})
       if bar:
         bar.update()
     if bar:
       bar.close()
     joined = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     num_dims = int(np.prod(config.image_shape))
+    statistics = {k.split("/", 1)[1]: v for k, v in joined.items()
+                  if k.startswith("statistic/")} or None
     if not self._decomposes:
       discrete = joined["discrete_log_prob"]
       return ModelScores(
@@ -183,7 +226,8 @@ class ModelScorer:
           log_prob_z=None, log_prob_z_per_level=None, log_det=None,
           log_det_per_level=None, log_det_per_kind=None, num_dims=num_dims,
           n_bits=int(config.n_bits),
-          log_prob_stderr=joined.get("log_prob_stderr"))
+          log_prob_stderr=joined.get("log_prob_stderr"),
+          statistics=statistics)
     log_prob = joined["log_prob_z"] + joined["log_det"]
     return ModelScores(
         discrete_log_prob=metrics.discrete_log_prob(log_prob, num_dims,
@@ -196,7 +240,9 @@ class ModelScorer:
         log_det_per_kind={k.split("/", 1)[1]: v for k, v in joined.items()
                           if k.startswith("kind/")},
         num_dims=num_dims,
-        n_bits=int(config.n_bits))
+        n_bits=int(config.n_bits),
+        latents=joined.get("latents"),
+        statistics=statistics)
 
 
 class BitsPerDimEvaluator:

@@ -36,8 +36,13 @@ else, so they serve every family alike:
                       (`preprocessing.to_uint8` makes them displayable).
   extras              frozenset of the optional parts a model offers:
                       `"decomposition"` (Glow's `decompose`: log p(z),
-                      log|det| per level and kind), `"elbo"` (the VAE's
-                      `elbo_terms`).
+                      log|det| per level and kind; `decompose_and_encode`:
+                      the same and the standardized latents), `"elbo"` (the
+                      VAE's `elbo_terms`), `"statistics"`
+                      (`summary_statistics(images)`: `{name: [B]}`
+                      per-example statistics besides log P, for DoSE: the
+                      VAE's rate, distortion and posterior entropy, the
+                      PixelCNN's per-pixel NLL spread and quantiles).
 
 `require_extra(model, extra, what)` raises the one clear error a score or an
 analysis gives when the model lacks what it needs.
@@ -53,7 +58,7 @@ __all__ = ["LossTerms", "Estimate", "EXTRAS", "TRAINING_INPUTS",
            "require_extra", "MissingExtraError", "sample_count",
            "check_count"]
 
-EXTRAS = ("decomposition", "elbo")
+EXTRAS = ("decomposition", "elbo", "statistics")
 TRAINING_INPUTS = ("dequantized", "uint8")
 
 

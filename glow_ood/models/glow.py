@@ -67,8 +67,9 @@ class Glow(tf.Module):
   says what is checked and what it costs (nothing in a traced training
   step): `bits_per_dim` and `preprocess` take `uint8` images
   (`model_inputs.uint8_images`); `log_prob`, `decompose`, `encode`,
-  `encode_with_log_det` and `initialize` take dequantized float images of
-  the model's dtype (`model_inputs.float_images`: `TypeError` for integers
+  `encode_with_log_det`, `decompose_and_encode` and `initialize` take
+  dequantized float images of the model's dtype
+  (`model_inputs.float_images`: `TypeError` for integers
   or the other float dtype, `ValueError` for another image shape or known
   values outside `[-2, 2]`); `decode` takes flat `[..., D]` latents
   (`model_inputs.flat_latents`). With `validate_args=True` float images must
@@ -191,9 +192,22 @@ class Glow(tf.Module):
     Checks `x` as `log_prob` does; inside `tf.function` (the training step)
     only its dtype and static shape, unless `validate_args`.
     """
-    x = model_inputs.float_images(
-        x, self._config, "Glow.decompose", self._validate_args)
-    _, terms = self.flow.forward_with_terms(x)
+    return self._decompose_and_encode(x, "Glow.decompose")[0]
+
+  def decompose_and_encode(self, x):
+    """`(decompose(x), encode(x))` from one pass of the flow.
+
+    The latent `z` `[..., D]` is the levels' standardized latents
+    `eps_l = (z_l - mu_l) / sigma_l` (each under its split or top prior),
+    flattened and concatenated in level order (`flow.split_latent(z)` gives
+    them back as `[..., h_l, w_l, c_l]`, sizes `flow.latent_shapes`); under
+    the model it is `N(0, I_D)`.
+    """
+    return self._decompose_and_encode(x, "Glow.decompose_and_encode")
+
+  def _decompose_and_encode(self, x, where):
+    x = model_inputs.float_images(x, self._config, where, self._validate_args)
+    z, terms = self.flow.forward_with_terms(x)
     std_normal = tfd.Normal(tf.constant(0., self._dtype),
                             tf.constant(1., self._dtype))
     log_prob_z_per_level = tf.stack(
@@ -209,7 +223,7 @@ class Glow(tf.Module):
         log_det=log_det,
         log_det_per_level=log_det_per_level,
         log_det_per_kind={kind: tf.reduce_sum(v, axis=-1)
-                          for kind, v in terms["log_det"].items()})
+                          for kind, v in terms["log_det"].items()}), z
 
   def preprocess(self, images, dequantization="center", seed=None):
     """uint8 images -> model inputs in [-0.5, 0.5) (see `preprocessing.dequantize`).

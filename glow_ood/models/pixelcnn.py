@@ -110,7 +110,7 @@ class PixelCNN(tf.Module):
 
   family = "pixelcnn"
   training_input = "uint8"
-  extras = frozenset()
+  extras = frozenset({"statistics"})
   loss_extras = ()
 
   def __init__(self, config, name="pixelcnn"):
@@ -189,6 +189,59 @@ class PixelCNN(tf.Module):
   def bits_per_dim(self, images):
     """`-log P(k) / (D log 2)` of uint8 images `[..., H, W, C]` -> `[...]` (dropout off)."""
     return self._bits(self._log_prob(images, False, "PixelCNN.bits_per_dim"))
+
+  def per_pixel_log_prob(self, images):
+    """`log P(k_i | k_<i)` of each pixel (its channels together), nats `[..., H, W]`.
+
+    The terms of `P(k)`'s factorization (module docstring), dropout off:
+    they sum to `discrete_log_prob(images).log_prob`. TFP's
+    `PixelCNN.log_prob` computes them and returns only their sum; this is
+    its computation (the network, the channels' linear dependence, the
+    mixture of discretized logistics) without the sum.
+    """
+    images = self._check_images(images, "PixelCNN.per_pixel_log_prob")
+    batch_shape = tf.shape(images)[:-3]
+    h, w, c = self._config.image_shape
+    bins = tf.reshape(self._bins(images), [-1, h, w, c])
+    scaled = 2. * bins / self._high - 1.    # TFP's network input, low = 0
+    params = self.distribution.network(scaled, training=False)
+    if c == 1:
+      component_logits, locs, scales = params
+    else:
+      component_logits, locs, scales, coeffs = params
+      loc_tensors = tf.split(locs, c, axis=-1)
+      coef_tensors = tf.split(coeffs, c * (c - 1) // 2, axis=-1)
+      channels = tf.split(scaled, c, axis=-1)
+      count = 0
+      for i in range(c):
+        channels[i] = channels[i][..., tf.newaxis, :]
+        for j in range(i):
+          loc_tensors[i] += channels[j] * coef_tensors[count]
+          count += 1
+      locs = tf.concat(loc_tensors, axis=-1)
+    mixture = self.distribution._make_mixture_dist(  # pylint: disable=protected-access
+        component_logits, locs, scales)
+    per_pixel = mixture.distribution.log_prob(bins)   # [B, H, W]
+    return tf.reshape(per_pixel, tf.concat([batch_shape, [h, w]], axis=0))
+
+  def summary_statistics(self, images):
+    """Per-example statistics of uint8 images `[..., H, W, C]` besides log P.
+
+    The "statistics" extra (`density_model`), for DoSE: over the `H W`
+    per-pixel negative log-likelihoods `-per_pixel_log_prob(images)` (nats)
+    of each image, their standard deviation `pixel_nll_std` and their 10%,
+    50% and 90% quantiles `pixel_nll_q10`, `pixel_nll_q50`, `pixel_nll_q90`
+    (linear interpolation), each `[...]`. Their mean is `-log P / (H W)`,
+    already `discrete_log_prob`, so it is not repeated.
+    """
+    nll = -self.per_pixel_log_prob(images)
+    h, w, _ = self._config.image_shape
+    flat = tf.reshape(nll, tf.concat([tf.shape(nll)[:-2], [h * w]], axis=0))
+    quantiles = tfp.stats.percentile(flat, [10., 50., 90.], axis=-1,
+                                     interpolation="linear")
+    return {"pixel_nll_std": tf.math.reduce_std(flat, axis=-1),
+            "pixel_nll_q10": quantiles[0], "pixel_nll_q50": quantiles[1],
+            "pixel_nll_q90": quantiles[2]}
 
   def data_init(self, images):
     """(Re-)runs the weight norm's data-dependent init on uint8 images `[B, H, W, C]`.

@@ -143,7 +143,7 @@ class VAE(tf.Module):
 
   family = "vae"
   training_input = "uint8"
-  extras = frozenset({"elbo"})
+  extras = frozenset({"elbo", "statistics"})
   loss_extras = ("reconstruction", "kl")
 
   def __init__(self, config, name="vae"):
@@ -355,6 +355,56 @@ class VAE(tf.Module):
     return {name: tf.reshape(value, batch_shape) for name, value in
             (("reconstruction", reconstruction), ("kl", kl),
              ("elbo", reconstruction - kl))}
+
+  def summary_statistics(self, images, num_samples=1, seed=None):
+    """Per-example statistics of uint8 images `[..., H, W, C]` besides log P (nats).
+
+    The "statistics" extra (`density_model`), for DoSE: with `S =
+    num_samples` draws `z_s ~ q(z | k)`, keyed by the seed and the image
+    (as `discrete_log_prob`'s: an image's values do not depend on its batch),
+
+      rate               KL(q(z | k) || p(z)): analytic for the Gaussian
+                         posterior, `(1/S) sum_s log q(z_s | k) - log p(z_s)`
+                         for the flow posterior (as `elbo_terms`);
+      distortion         `-(1/S) sum_s log p(k | z_s)`, minus the
+                         reconstruction term;
+      posterior_entropy  `H[q(z | k)]`: `sum_l log sigma_l + L/2 log(2 pi e)`
+                         for the Gaussian posterior, `-(1/S) sum_s log q(z_s
+                         | k)` for the flow posterior;
+
+    each `[...]`. The IWAE estimate is `discrete_log_prob`.
+
+    Args:
+      images: uint8 `[..., H, W, C]`.
+      num_samples: `S`, Python `int >= 1`. Default value: `1`.
+      seed: stateless seed (`int` or `[2]`). Default value: `None`,
+        `EVAL_SEED` (reproducible).
+
+    Returns:
+      `{"rate": [...], "distortion": [...], "posterior_entropy": [...]}`.
+    """
+    num_samples = density_model.check_count(
+        num_samples, "num_samples", "VAE.summary_statistics", minimum=1)
+    bins, batch_shape = self._bins(images, "VAE.summary_statistics")
+    features = self._features(bins)
+    loc, log_scale = self._gaussian(features)
+    eps = _keyed_normal(
+        _seed_pair(EVAL_SEED if seed is None else seed),
+        self._image_keys(bins), num_samples, self._config.latent_dim,
+        self._dtype)   # [S, B, L]
+    z, log_q = self._posterior_sample(loc, log_scale, features, eps)
+    distortion = -tf.reduce_mean(self._log_likelihood(bins, z), axis=0)
+    if self._config.posterior == "flow":
+      rate = tf.reduce_mean(log_q - _log_prior(z), axis=0)
+      entropy = -tf.reduce_mean(log_q, axis=0)
+    else:
+      rate = 0.5 * tf.reduce_sum(tf.square(loc) + tf.exp(2. * log_scale) - 1.
+                                 - 2. * log_scale, axis=-1)
+      entropy = tf.reduce_sum(log_scale, axis=-1) + self._config.latent_dim * (
+          _HALF_LOG_2PI + 0.5)
+    return {name: tf.reshape(value, batch_shape) for name, value in
+            (("rate", rate), ("distortion", distortion),
+             ("posterior_entropy", entropy))}
 
   def encode(self, images):
     """`(mu, log sigma)` of q(z | k) for uint8 images `[..., H, W, C]`: each `[..., L]`.

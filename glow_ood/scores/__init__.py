@@ -18,6 +18,10 @@ Every score maps `Features` (precomputed per-example model outputs, see
   input_complexity         -log2 p(x) - L(x) (bits[/dim])  discrete_log_prob, images
   likelihood_ratio         log p_bg(x) - log p(x)          discrete_log_prob(_background)
   per_level_likelihood     -(log p(z_l) + log det_l)       per-level terms
+  dose                     -log density of the model's     any statistics; fit
+                           statistics (KDE or 1-class SVM)
+  latent_goodness_of_fit   -log p of the latents' test     latents (a flow); fit
+                           against N(0, 1), levels combined
 
 Here `log p(x)` is the discrete log-probability of the image
 (`Features.discrete_log_prob`, as in the paper's figures), not the continuous
@@ -28,10 +32,13 @@ density of `glow_ood.Glow.log_prob`.
 
 from glow_ood.scores.base import NotFittedError
 from glow_ood.scores.base import Score
+from glow_ood.scores.dose import DoSE
+from glow_ood.scores.dose import statistics_of
 from glow_ood.scores.features import Features
 from glow_ood.scores.features import from_model_scores
 from glow_ood.scores.input_complexity import compressed_bits
 from glow_ood.scores.input_complexity import InputComplexity
+from glow_ood.scores.latent_goodness_of_fit import LatentGoodnessOfFit
 from glow_ood.scores.likelihood_ratio import LikelihoodRatio
 from glow_ood.data.mutation import mutate
 from glow_ood.scores.negative_log_likelihood import NegativeLogLikelihood

@@ -26,6 +26,17 @@ With `N` examples, every field is optional and, when given, per example:
                                            latent z_l
     images                        [N, H, W, C] uint8, the images the model
                                            scored
+    latents                       [N, D]   float32, a flow's standardized
+                                           latents eps_l = (z_l - mu_l) /
+                                           sigma_l under each level's prior,
+                                           levels concatenated in order
+                                           (sizes num_dims_per_level)
+    statistics                    {name: [N]} float64, per-example summary
+                                           statistics a model computes
+                                           besides log P (a VAE's rate,
+                                           distortion, posterior entropy; a
+                                           PixelCNN's per-pixel NLL spread
+                                           and quantiles), for DoSE
 
 Level `l` contributes `log_prob_z_per_level[:, l] + log_det_per_level[:, l]`
 to log p(x); summed over levels and added to the discretization constant
@@ -34,7 +45,8 @@ to log p(x); summed over levels and added to the discretization constant
 """
 
 import dataclasses
-from typing import Optional, Tuple
+import types
+from typing import Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -63,12 +75,19 @@ FIELD_HINTS = {
                            "[s.num_elements() for s in "
                            "model.flow.latent_shapes]"),
     "images": "uint8 [N, H, W, C], the images the model scored",
+    "latents": ("[N, D] a flow's standardized latents, levels flattened "
+                "and concatenated (likelihood_terms.ModelScorer(model, "
+                "latents=True), or Glow.encode of the preprocessed images)"),
+    "statistics": ("{name: [N]} the model's per-example summary statistics "
+                   "(likelihood_terms.ModelScorer(model, statistics=True), "
+                   "or model.summary_statistics(images))"),
 }
 FIELDS = tuple(FIELD_HINTS)
 
 # Fields indexed by example along axis 0 (discrete_log_prob_members: axis 1).
 _PER_EXAMPLE = ("discrete_log_prob", "discrete_log_prob_background",
-                "log_prob_z_per_level", "log_det_per_level", "images")
+                "log_prob_z_per_level", "log_det_per_level", "images",
+                "latents")
 
 
 def _as_float64(name, value, ndim):
@@ -86,11 +105,14 @@ def _as_float64(name, value, ndim):
 class Features:
   """Per-example likelihood terms and images of `N` examples (see module doc).
 
-  Arrays are converted on construction (float64 for likelihoods, uint8 images
-  are kept as they are) and validated: every per-example field must have the
-  same `N`, per-level fields the same `L`, `num_dims` must be `H * W * C` of
-  `images` and the sum of `num_dims_per_level`. Instances are immutable and
-  compare by identity (`eq=False`: fields are arrays).
+  Arrays are converted on construction (float64 for likelihoods and
+  `statistics`, float32 for `latents`, the models' precision, which halves
+  their memory; uint8 images are kept as they are) and validated: every
+  per-example field must have the same `N`, per-level fields the same `L`,
+  `num_dims` must be `H * W * C` of `images`, the sum of
+  `num_dims_per_level` and the width of `latents`. Instances are immutable
+  (`statistics` is a read-only mapping) and compare by identity (`eq=False`:
+  fields are arrays).
   """
   discrete_log_prob: Optional[np.ndarray] = None
   num_dims: Optional[int] = None
@@ -100,6 +122,8 @@ class Features:
   log_det_per_level: Optional[np.ndarray] = None
   num_dims_per_level: Optional[Tuple[int, ...]] = None
   images: Optional[np.ndarray] = None
+  latents: Optional[np.ndarray] = None
+  statistics: Optional[Mapping[str, np.ndarray]] = None
 
   def __post_init__(self):
     def put(name, value):
@@ -120,6 +144,23 @@ class Features:
             f"of shape {images.shape}. Pass the raw images, not preprocessed "
             "floats (add a channel axis to grayscale [N, H, W] images).")
       put("images", images)
+    if self.latents is not None:
+      latents = np.asarray(self.latents, np.float32)
+      if latents.ndim != 2:
+        raise ValueError(f"Features.latents must be [N, D] (each example's "
+                         f"levels flattened and concatenated); got shape "
+                         f"{latents.shape}.")
+      if not np.all(np.isfinite(latents)):
+        raise ValueError("Features.latents has non-finite values (NaN or "
+                         "inf); check the model pass that produced them.")
+      put("latents", latents)
+    if self.statistics is not None:
+      if not isinstance(self.statistics, Mapping):
+        raise TypeError(f"Features.statistics must be a mapping name -> [N] "
+                        f"array; got {type(self.statistics).__name__}.")
+      put("statistics", types.MappingProxyType(
+          {str(name): _as_float64(f"statistics[{name!r}]", value, 1)
+           for name, value in self.statistics.items()}))
     if self.num_dims is not None:
       if int(self.num_dims) != self.num_dims or self.num_dims < 1:
         raise ValueError(f"Features.num_dims must be a positive int; got "
@@ -141,6 +182,8 @@ class Features:
     if self.discrete_log_prob_members is not None:
       sizes["discrete_log_prob_members (axis 1)"] = (
           self.discrete_log_prob_members.shape[1])
+    for name, value in (self.statistics or {}).items():
+      sizes[f"statistics[{name!r}]"] = value.shape[0]
     if len(set(sizes.values())) > 1:
       raise ValueError(
           "Features fields disagree on the number of examples N: "
@@ -163,6 +206,8 @@ class Features:
       dims["H*W*C of images"] = int(np.prod(self.images.shape[1:]))
     if self.num_dims_per_level is not None:
       dims["sum(num_dims_per_level)"] = sum(self.num_dims_per_level)
+    if self.latents is not None:
+      dims["latents.shape[1]"] = self.latents.shape[1]
     if len(set(dims.values())) > 1:
       raise ValueError(
           "Features fields disagree on the dimension D: "
@@ -178,10 +223,21 @@ class Features:
         return getattr(self, name).shape[0]
     if self.discrete_log_prob_members is not None:
       return self.discrete_log_prob_members.shape[1]
+    for value in (self.statistics or {}).values():
+      return value.shape[0]
     return None
 
   def __len__(self):
     return self.num_examples or 0
+
+  def latents_per_level(self):
+    """`latents` split into the levels: `L` arrays `[N, num_dims_per_level[l]]`."""
+    missing = self.missing(("latents", "num_dims_per_level"))
+    if missing:
+      raise ValueError(f"latents_per_level needs Features field(s) "
+                       f"{', '.join(missing)}.")
+    return np.split(self.latents, np.cumsum(self.num_dims_per_level)[:-1],
+                    axis=1)
 
   def missing(self, names):
     """The names in `names` whose field is `None`, in order."""
@@ -191,7 +247,8 @@ class Features:
     """The examples `indices` (ints `[K]`, repeats allowed, or a bool mask `[N]`).
 
     Per-example fields are indexed (`discrete_log_prob_members` along its
-    axis 1); `num_dims` and `num_dims_per_level` are kept.
+    axis 1, each entry of `statistics`); `num_dims` and
+    `num_dims_per_level` are kept.
     """
     indices = np.asarray(indices)
     if indices.size == 0:
@@ -204,6 +261,9 @@ class Features:
     if self.discrete_log_prob_members is not None:
       changes["discrete_log_prob_members"] = (
           self.discrete_log_prob_members[:, indices])
+    if self.statistics is not None:
+      changes["statistics"] = {name: value[indices]
+                               for name, value in self.statistics.items()}
     return dataclasses.replace(self, **changes)
 
   def __getitem__(self, index):
@@ -247,6 +307,9 @@ def from_model_scores(scores, *, members=None, background=None, images=None,
                       num_dims_per_level=None):
   """`Features` from `glow_ood.likelihood_terms.ModelScores` of one dataset.
 
+  The scores' `latents` and `statistics` (when the scorer was asked for
+  them) are copied too.
+
   Args:
     scores: `ModelScores` of the model being tested.
     members: optional sequence of `ModelScores` of ensemble members (on the
@@ -267,4 +330,6 @@ def from_model_scores(scores, *, members=None, background=None, images=None,
       log_det_per_level=scores.log_det_per_level,
       num_dims_per_level=(None if num_dims_per_level is None else
                           tuple(int(d) for d in num_dims_per_level)),
-      images=images)
+      images=images,
+      latents=scores.latents,
+      statistics=scores.statistics)

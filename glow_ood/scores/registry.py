@@ -1,6 +1,8 @@
 """Scores by name: `make_score("typicality", batch_size=10)`."""
 
+from glow_ood.scores import dose
 from glow_ood.scores import input_complexity
+from glow_ood.scores import latent_goodness_of_fit
 from glow_ood.scores import likelihood_ratio
 from glow_ood.scores import negative_log_likelihood
 from glow_ood.scores import per_level
@@ -17,6 +19,8 @@ _CLASSES = {
         input_complexity.InputComplexity,
         likelihood_ratio.LikelihoodRatio,
         per_level.PerLevelLikelihood,
+        dose.DoSE,
+        latent_goodness_of_fit.LatentGoodnessOfFit,
     )
 }
 SCORES = tuple(_CLASSES)

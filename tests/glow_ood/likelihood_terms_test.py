@@ -25,6 +25,7 @@ from glow_ood import metrics
 from glow_ood import preprocessing
 from glow_ood import progress
 from glow_ood import likelihood_terms
+from glow_ood import scores as scores_lib
 from tests.toy_data import toy_images
 
 IMAGE_SHAPE = (8, 8, 1)
@@ -164,6 +165,58 @@ def test_summary_is_the_mean_of_each_term(scores):
                              scores.log_det_per_level.mean(0))
   assert summary["log_det_per_kind"] == pytest.approx(
       {k: np.mean(v) for k, v in scores.log_det_per_kind.items()})
+
+
+def test_latents_come_from_the_same_pass_as_the_terms(model, images, scores):
+  assert scores.latents is None and scores.statistics is None
+  with_latents = likelihood_terms.ModelScorer(model, 4, latents=True)(images)
+  assert with_latents.latents.shape == (11, NUM_DIMS)
+  assert with_latents.latents.dtype == np.float32
+  np.testing.assert_allclose(
+      with_latents.latents,
+      model.encode(model.preprocess(images, "center")).numpy(), rtol=1e-5,
+      atol=1e-5)
+  for term in ("discrete_log_prob", "log_prob_z_per_level",
+               "log_det_per_level"):
+    np.testing.assert_array_equal(getattr(with_latents, term),
+                                  getattr(scores, term))
+  dims = [int(s.num_elements()) for s in model.flow.latent_shapes]
+  features = scores_lib.from_model_scores(with_latents,
+                                               num_dims_per_level=dims)
+  np.testing.assert_array_equal(features.latents, with_latents.latents)
+  # The latents are standardized under the learned priors: each level's
+  # log p(z_l) is log N(eps_l; 0, I) plus its prior's log-det, -sum log
+  # sigma_l (not 0: the priors' weights are jittered).
+  gaussian = np.stack([-0.5 * np.sum(eps.astype(np.float64) ** 2, axis=1)
+                       - eps.shape[1] / 2 * np.log(2 * np.pi)
+                       for eps in features.latents_per_level()], axis=1)
+  prior_log_det = scores.log_prob_z_per_level - gaussian
+  _, terms = model.flow.forward_with_terms(model.preprocess(images, "center"))
+  np.testing.assert_allclose(prior_log_det, terms["latent_log_det"].numpy(),
+                             rtol=1e-4, atol=1e-3)
+  assert np.abs(prior_log_det).min() > 0.01
+  with pytest.raises(glow_ood.models.MissingExtraError, match="statistics"):
+    likelihood_terms.ModelScorer(model, statistics=True)
+
+
+def test_statistics_of_a_model_that_offers_them():
+  from glow_ood.models.vae import VAE   # pylint: disable=g-import-not-at-top
+  vae = VAE(glow_ood.configs.VAEConfig(image_shape=IMAGE_SHAPE, widths=(4, 8),
+                                       latent_dim=2, eval_samples=3, seed=0))
+  images = toy_images(7, seed=2)
+  plain = likelihood_terms.ModelScorer(vae, 3)(images)
+  scored = likelihood_terms.ModelScorer(vae, 3, statistics=True)(images)
+  np.testing.assert_array_equal(scored.discrete_log_prob,
+                                plain.discrete_log_prob)
+  expected = vae.summary_statistics(images)
+  assert sorted(scored.statistics) == sorted(expected)
+  for name, value in expected.items():
+    np.testing.assert_allclose(scored.statistics[name], value.numpy(),
+                               rtol=1e-5, atol=1e-5)
+  features = scores_lib.from_model_scores(scored)
+  assert sorted(features.statistics) == sorted(expected)
+  with pytest.raises(glow_ood.models.MissingExtraError, match="decomposition"):
+    likelihood_terms.ModelScorer(vae, latents=True)
 
 
 def test_bad_inputs(model, images):

@@ -150,6 +150,38 @@ class NormalizationTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllClose(model.bits_per_dim(images.reshape(2, 4, 2, 2, 1)),
                         tf.reshape(bits, [2, 4]))
 
+  @parameterized.named_parameters(("gray", "gray"), ("rgb", "rgb"))
+  def test_per_pixel_log_probs_sum_to_the_log_prob(self, kind):
+    model = shared_model(kind)   # rgb: the channels' linear dependence too
+    images = random_images(model.config, 6, seed=12)
+    per_pixel = model.per_pixel_log_prob(images)
+    self.assertEqual(per_pixel.shape, [6, 2, 2])
+    self.assertAllClose(tf.reduce_sum(per_pixel, axis=[-2, -1]),
+                        model.discrete_log_prob(images).log_prob,
+                        rtol=1e-6, atol=1e-5)
+    self.assertAllLessEqual(per_pixel, 0.)
+    # The first pixel sees nothing before it: its probability depends on
+    # its own value only.
+    same_first = images.copy()
+    same_first[:, 0, 0] = images[0, 0, 0]
+    first = model.per_pixel_log_prob(same_first)[:, 0, 0]
+    self.assertAllClose(first, tf.fill([6], first[0]))
+    self.assertEqual(model.per_pixel_log_prob(images.reshape(
+        2, 3, *model.config.image_shape)).shape, [2, 3, 2, 2])
+
+  def test_summary_statistics_are_the_per_pixel_nll_spread_and_quantiles(self):
+    model = shared_model("gray")
+    images = random_images(model.config, 6, seed=13)
+    nll = -model.per_pixel_log_prob(images).numpy().reshape(6, -1)
+    statistics = model.summary_statistics(images)
+    self.assertEqual(sorted(statistics), ["pixel_nll_q10", "pixel_nll_q50",
+                                          "pixel_nll_q90", "pixel_nll_std"])
+    self.assertAllClose(statistics["pixel_nll_std"], nll.std(axis=1),
+                        rtol=1e-5)
+    for q in (10, 50, 90):
+      self.assertAllClose(statistics[f"pixel_nll_q{q}"],
+                          np.percentile(nll, q, axis=1), rtol=1e-5)
+
   def test_forward_passes_change_no_weight(self):
     model = shared_model("gray")
     weights = snapshot(model)
@@ -357,7 +389,7 @@ class InterfaceTest(tf.test.TestCase):
     self.assertEqual(model.family, "pixelcnn")
     self.assertEqual(model.family, model.config.family)
     self.assertEqual(model.training_input, "uint8")
-    self.assertEqual(model.extras, frozenset())
+    self.assertEqual(model.extras, frozenset({"statistics"}))
     self.assertEqual(model.num_dims, 4)
     images = random_images(model.config, 2, seed=11)
     floats = preprocessing.dequantize(images, 2, "center")

@@ -81,8 +81,9 @@ class VAEInterfaceTest(tf.test.TestCase):
     self.assertEqual(model.family, config.family)
     self.assertEqual(model.training_input, "uint8")
     self.assertIn(model.training_input, density_model.TRAINING_INPUTS)
-    self.assertEqual(model.extras, frozenset({"elbo"}))
+    self.assertEqual(model.extras, frozenset({"elbo", "statistics"}))
     density_model.require_extra(model, "elbo", "the ELBO")
+    density_model.require_extra(model, "statistics", "DoSE")
     with self.assertRaises(density_model.MissingExtraError):
       density_model.require_extra(model, "decomposition", "per-level terms")
     self.assertIs(model.config, config)
@@ -147,6 +148,42 @@ class VAEInterfaceTest(tf.test.TestCase):
     terms = model.elbo_terms(images, num_samples=2, seed=3)
     self.assertAllClose(terms["kl"], expected, rtol=1e-5, atol=1e-5)
     self.assertAllClose(terms["elbo"], terms["reconstruction"] - terms["kl"])
+
+  def test_summary_statistics_are_rate_distortion_and_entropy(self):
+    model = perturbed_model(tiny_config(latent_dim=3))
+    images = all_images()[::20]                               # 13 images
+    statistics = model.summary_statistics(images, num_samples=4000)
+    self.assertEqual(sorted(statistics),
+                     ["distortion", "posterior_entropy", "rate"])
+    for value in statistics.values():
+      self.assertEqual(value.shape, [13])
+    # The rate is the analytic KL (as the ELBO's), whatever the samples.
+    self.assertAllClose(statistics["rate"],
+                        model.elbo_terms(images, seed=3)["kl"])
+    # The entropy of N(mu, sigma^2): as TFP computes it ...
+    loc, log_scale = model.encode(images)
+    self.assertAllClose(
+        statistics["posterior_entropy"],
+        tfp.distributions.MultivariateNormalDiag(
+            loc, tf.exp(log_scale)).entropy(), rtol=1e-5, atol=1e-5)
+    # ... and -E_q log q, by Monte Carlo over q's own samples.
+    _, log_q = model.posterior_sample(images, 4000, seed=4)
+    sem = log_q.numpy().std(0) / np.sqrt(4000)
+    error = np.abs(-log_q.numpy().mean(0) - statistics["posterior_entropy"])
+    self.assertTrue(np.all(error < 5. * sem + 1e-4), error / sem)
+    # The distortion is -E_q log p(k | z): two independent Monte Carlo
+    # means over 4000 draws of q.
+    z, _ = model.posterior_sample(images, 4000, seed=5)
+    log_likelihood = model.log_likelihood(images, z).numpy()   # [S, B]
+    sem = log_likelihood.std(0) / np.sqrt(4000)
+    error = np.abs(-log_likelihood.mean(0) - statistics["distortion"])
+    self.assertTrue(np.all(error < 5. * np.sqrt(2.) * sem + 1e-4), error / sem)
+    # Draws keyed by the image: an image's values do not depend on its batch.
+    first = model.summary_statistics(images[:3])
+    for name, value in first.items():
+      self.assertAllClose(value, model.summary_statistics(images)[name][:3])
+    self.assertAllEqual(first["distortion"],
+                        model.summary_statistics(images[:3])["distortion"])
 
   def test_traces_with_an_unknown_batch_size(self):
     model = perturbed_model(tiny_config())
@@ -452,6 +489,30 @@ class VAEFlowPosteriorTest(tf.test.TestCase):
     error = np.abs(rate.mean(0) - gaussian_terms["kl"].numpy())
     self.assertTrue(np.all(error < 5. * sem + 1e-4), error / sem)
     self.assertGreater(float(tf.reduce_max(gaussian_terms["kl"])), 0.3)
+
+  def test_summary_statistics_of_the_flow_posterior(self):
+    model = perturbed_model(flow_config(latent_dim=3, posterior_flow_steps=3),
+                            seed=4)
+    for variable in model.posterior_flow.trainable_variables:
+      variable.assign_add(0.3 * tf.random.stateless_normal(
+          variable.shape, seed=[7, 0], dtype=variable.dtype))
+    images = all_images()[::20]
+    statistics = model.summary_statistics(images, num_samples=4000, seed=1)
+    z, log_q = model.posterior_sample(images, 4000, seed=2)
+    log_q, log_prior = log_q.numpy(), log_standard_normal(z.numpy())
+    for name, draws in (("posterior_entropy", -log_q),
+                        ("rate", log_q - log_prior)):
+      sem = draws.std(0) / np.sqrt(4000)
+      error = np.abs(draws.mean(0) - statistics[name].numpy())
+      # Two independent Monte Carlo means.
+      self.assertTrue(np.all(error < 5. * np.sqrt(2.) * sem + 1e-4),
+                      (name, error / sem))
+    # The couplings change the entropy: it is not the base Gaussian's.
+    loc, log_scale = model.encode(images)
+    base = tfp.distributions.MultivariateNormalDiag(
+        loc, tf.exp(log_scale)).entropy().numpy()
+    self.assertGreater(np.max(np.abs(base - statistics["posterior_entropy"])),
+                       0.05)
 
   def test_importance_sampled_probabilities_of_all_images_sum_to_one(self):
     # A wrong log q (a missing or mis-signed log-det) biases every weight by

@@ -83,6 +83,38 @@ def test_features_take_and_slices_index_every_field():
       [10., 12.])
 
 
+def test_features_latents_and_statistics_are_checked_and_indexed():
+  latents = np.arange(15, dtype=np.float64).reshape(3, 5)
+  features = scores.Features(
+      discrete_log_prob=[0., 1., 2.], num_dims_per_level=[3, 2],
+      latents=latents, statistics={"rate": [5., 6., 7.], "distortion": [1., 2., 3.]})
+  assert features.latents.dtype == np.float32
+  first, second = features.latents_per_level()
+  np.testing.assert_array_equal(first, latents[:, :3])
+  np.testing.assert_array_equal(second, latents[:, 3:])
+  taken = features.take([2, 0])
+  np.testing.assert_array_equal(taken.latents, latents[[2, 0]])
+  np.testing.assert_array_equal(taken.statistics["rate"], [7., 5.])
+  np.testing.assert_array_equal(taken.statistics["distortion"], [3., 1.])
+  assert len(scores.Features(statistics={"a": [1., 2.]})) == 2
+  with pytest.raises(TypeError):
+    features.statistics["rate"] = np.zeros(3)   # read-only
+  with pytest.raises(ValueError, match="number of examples N"):
+    scores.Features(discrete_log_prob=[0., 1.], statistics={"rate": [1.]})
+  with pytest.raises(ValueError, match="dimension D.*latents"):
+    scores.Features(num_dims_per_level=[3, 3], latents=latents)
+  with pytest.raises(ValueError, match=r"\[N, D\]"):
+    scores.Features(latents=np.zeros(3))
+  with pytest.raises(ValueError, match="non-finite"):
+    scores.Features(statistics={"rate": [np.inf]})
+  with pytest.raises(ValueError, match="non-finite"):
+    scores.Features(latents=[[np.nan]])
+  with pytest.raises(TypeError, match="mapping"):
+    scores.Features(statistics=[1., 2.])
+  with pytest.raises(ValueError, match="num_dims_per_level"):
+    scores.Features(latents=latents).latents_per_level()
+
+
 def test_features_from_decomposition_match_the_models_bits_per_dim():
   model = glow_ood.Glow(glow_ood.GlowConfig(
       image_shape=(8, 8, 3), num_levels=2, num_steps_per_level=1,
