@@ -367,20 +367,39 @@ def check_compatible(saved, current, where, *, fields=None, ignore=(),
                      + "; ".join(changed) + f"). To resume, {fix}.")
 
 
+# training.json stop reasons after which the same command trains no further:
+# the plateau rule held, or the wall budget (kept in the checkpoint) is spent.
+FINISHING_STOP_REASONS = ("plateau", "wall_budget")
+
+
 def finished_step(workdir, train_steps, fix=None):
-  """The final step recorded in `<workdir>/results.json` if it reached `train_steps`, else `None`.
+  """The final step of a run that is done, else `None`.
+
+  Done: `<workdir>/results.json` records a step >= `train_steps`, or
+  `training.json` says the run stopped at that same step by its plateau rule
+  or wall budget (`FINISHING_STOP_REASONS`), so that re-running its command
+  would not train further.
 
   Raises:
-    ValueError: results.json is empty or damaged; the message names it and
-      `fix`. Default value of `fix`: delete it and re-run the training, which
-      resumes from the checkpoints and rewrites it.
+    ValueError: results.json (or training.json) is empty or damaged; the
+      message names it and `fix`. Default value of `fix`: delete it and re-run
+      the training, which resumes from the checkpoints and rewrites it.
   """
+  fix = fix or ("delete it and re-run the run's training: it resumes from "
+                "its checkpoints and rewrites it")
   path = os.path.join(workdir, RESULTS_FILE)
   if not os.path.exists(path):
     return None
-  step = read_json(path, "results file", fix=fix or (
-      "delete it and re-run the run's training: it resumes from its "
-      "checkpoints and rewrites it")).get("step")
-  if not isinstance(step, int) or step < train_steps:
+  step = read_json(path, "results file", fix=fix).get("step")
+  if not isinstance(step, int):
     return None
-  return step
+  if step >= train_steps:
+    return step
+  training_path = os.path.join(workdir, TRAINING_FILE)
+  if not os.path.exists(training_path):
+    return None
+  training = read_json(training_path, "training summary", fix=fix)
+  if (training.get("step") == step and
+      training.get("stop_reason") in FINISHING_STOP_REASONS):
+    return step
+  return None

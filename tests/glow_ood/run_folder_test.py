@@ -179,6 +179,17 @@ def test_finished_step(tmp_path):
   run_folder.write_json(str(tmp_path / "results.json"), {"step": 5})
   assert run_folder.finished_step(str(tmp_path), 5) == 5
   assert run_folder.finished_step(str(tmp_path), 6) is None
+  # Stopped early by the plateau rule or the wall budget: done for good;
+  # by anything else (or at another step than results.json's): not done.
+  run_folder.write_json(str(tmp_path / "results.json"), {"step": 3})
+  for reason, done in (("plateau", True), ("wall_budget", True),
+                       ("diverged", False), ("train_steps", False)):
+    run_folder.write_json(str(tmp_path / "training.json"),
+                          {"step": 3, "stop_reason": reason})
+    assert run_folder.finished_step(str(tmp_path), 5) == (3 if done else None)
+  run_folder.write_json(str(tmp_path / "training.json"),
+                        {"step": 2, "stop_reason": "plateau"})
+  assert run_folder.finished_step(str(tmp_path), 5) is None
   (tmp_path / "results.json").write_text("")
   with pytest.raises(ValueError, match=r"results.json is empty .*: delete it "
                      "and re-run the run's training: it resumes from its "
