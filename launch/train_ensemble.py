@@ -178,8 +178,8 @@ def main(argv):
   members = " ".join(f"--workdir={os.path.join(workdir, f'member_{m}')}"
                      for m in range(num_members))
   print(f"\nEnsemble of {num_members} in {workdir}. Score it with:\n"
-        f"  python launch/evaluate.py {members} "
-        f"--output_dir={os.path.join(workdir, 'evaluation')}")
+        f"  python launch/evaluate.py {members}\n"
+        f"(results in {os.path.join(workdir, 'ensemble_evaluation')})")
 
 
 def console_main():

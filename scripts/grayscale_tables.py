@@ -56,19 +56,19 @@ def _steps(records, experiment):
   runs = records[experiment].get("runs", {})
   training = next(iter(runs.values()), {}).get("training", {})
   step = training.get("step")
-  reason = {"plateau": "plateau", "max_train_minutes": "budget",
+  reason = {"plateau": "plateau", "wall_budget": "wall budget",
             "train_steps": "step limit"}.get(training.get("stop_reason"),
                                              training.get("stop_reason"))
   if step is None:
     return "-"
-  return f"{step} ({reason})" if reason else str(step)
+  return f"{step} steps ({reason})" if reason else f"{step} steps"
 
 
 def fig1_grayscale(records):
   """Bits/dim, bits per image and AUROC per model and set (Fig. 1 left, 7a)."""
   body = []
   for trained_on, name, layout, dataset, others in _present(records):
-    model = f"{trained_on}, {layout}, {_steps(records, name)} steps"
+    model = f"{trained_on}, {layout}, {_steps(records, name)}"
     sets = [(f"{NAMES[dataset]} {split}", f"{dataset}/{split}")
             for split in ("train", "test")]
     sets += [(f"{NAMES[other]} test", f"{other}/test") for other in others]

@@ -182,13 +182,21 @@ def evaluation_metrics(results, run_name=None):
   (bits/dim x D), `num_examples`, and for a Glow `log_prob_z` and `log_det`
   (mean nats per image) with their per-level lists. Per OOD set:
   `auroc`, `auroc_low`, `auroc_high` (95% bootstrap interval), `fpr_at_95_tpr`.
-  `run_name` picks one run of an ensemble evaluation (default: the only run,
-  or "ensemble" where the results hold one).
+  `run_name` picks one run of an ensemble evaluation, or "ensemble" (the
+  default where the results hold one: `results["ensemble"]`, the mixture
+  log p_ens); with several runs and no ensemble it must be given.
   """
   models = results["models"]
   if run_name is None:
-    run_name = "ensemble" if "ensemble" in models else (
-        results["runs"][0]["name"])
+    if "ensemble" in results:
+      run_name = "ensemble"
+    elif len(models) == 1:
+      run_name = next(iter(models))
+    else:
+      raise KeyError(f"results.json scores {len(models)} runs "
+                     f"({sorted(models)}) and no ensemble: name the run.")
+  if run_name == "ensemble" and "ensemble" in results:
+    return _ensemble_metrics(results)
   if run_name not in models:
     raise KeyError(f"results.json has no run {run_name!r}; it has "
                    f"{sorted(models)}.")
@@ -209,6 +217,27 @@ def evaluation_metrics(results, run_name=None):
                                                            {}).items():
     detection[set_name] = {key: values[key] for key in (
         "auroc", "auroc_low", "auroc_high", "fpr_at_95_tpr") if key in values}
+  return {"sets": sets, "detection": detection}
+
+
+def _ensemble_metrics(results):
+  """`evaluation_metrics` of an ensemble's entry (`results["ensemble"]`).
+
+  The ensemble has bits/dim and detection per set but no decomposition
+  (log p(z) and log|det| are a member's, not a mixture's).
+  """
+  ensemble = results["ensemble"]
+  num_dims = _num_dims(results, results["runs"][0]["name"])
+  sets = {}
+  for set_name, bits in ensemble["bits_per_dim"].items():
+    entry = {"bits_per_dim": bits,
+             "num_examples": results["num_examples"].get(set_name)}
+    if num_dims:
+      entry["bits_per_image"] = bits * num_dims
+    sets[set_name] = entry
+  detection = {set_name: {key: values[key] for key in (
+      "auroc", "auroc_low", "auroc_high", "fpr_at_95_tpr") if key in values}
+               for set_name, values in ensemble.get("detection", {}).items()}
   return {"sets": sets, "detection": detection}
 
 

@@ -54,6 +54,41 @@ def test_evaluation_metrics_unknown_run_names_the_runs():
     records.evaluation_metrics(_results(), run_name="other")
 
 
+def _ensemble_results():
+  """Two members and their mixture, as launch/evaluate.py writes them."""
+  results = _results()
+  member = results["models"].pop("glow")
+  results["runs"] = [{"name": f"member_{m}",
+                      "model": {"image_shape": [32, 32, 3]}} for m in (0, 1)]
+  results["models"] = {"member_0": member, "member_1": member}
+  results["detection"] = {"member_0": results["detection"]["glow"],
+                          "member_1": results["detection"]["glow"]}
+  results["ensemble"] = {
+      "members": ["member_0", "member_1"],
+      "bits_per_dim": {"cifar10_jpeg/test": 3.4, "svhn_cropped/test": 2.4},
+      "detection": {"svhn_cropped/test": {"auroc": 0.2, "auroc_low": 0.1,
+                                          "auroc_high": 0.3}}}
+  return results
+
+
+def test_evaluation_metrics_of_an_ensemble_are_the_mixtures():
+  metrics = records.evaluation_metrics(_ensemble_results())
+  assert metrics["sets"]["svhn_cropped/test"]["bits_per_dim"] == 2.4
+  assert metrics["sets"]["svhn_cropped/test"]["bits_per_image"] == (
+      pytest.approx(2.4 * 3072))
+  assert "log_prob_z" not in metrics["sets"]["svhn_cropped/test"]
+  assert metrics["detection"]["svhn_cropped/test"]["auroc"] == 0.2
+  member = records.evaluation_metrics(_ensemble_results(), run_name="member_1")
+  assert member["sets"]["svhn_cropped/test"]["bits_per_dim"] == 2.5
+
+
+def test_evaluation_metrics_of_several_runs_need_a_name():
+  results = _ensemble_results()
+  del results["ensemble"]
+  with pytest.raises(KeyError, match="name the run"):
+    records.evaluation_metrics(results)
+
+
 def _record(tmp_path):
   record = records.make_record(
       "demo", "a demo", ["python launch/evaluate.py --workdir=runs/x"],
