@@ -191,6 +191,6 @@ class TrainingPreemptedError(Exception):
 
   def describe(self, command):
     """The one line, with `command` as the way to resume."""
-    return (f"Preempted {self.request.describe()} at step {self.step} of "
+    return (f"Stopped {self.request.describe()} at step {self.step} of "
             f"{self.train_steps}: saved {self.checkpoint}; resume with the "
             f"same command: {command}")

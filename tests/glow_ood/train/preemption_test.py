@@ -102,7 +102,7 @@ def test_the_error_is_one_line_naming_the_checkpoint_and_the_command():
       preemption.Request("SIGTERM", here=True), 30, 6000,
       "runs/x/checkpoints/ckpt-30")
   line = error.describe("python launch/train.py --workdir=runs/x")
-  assert line == ("Preempted by SIGTERM at step 30 of 6000: saved "
+  assert line == ("Stopped by SIGTERM at step 30 of 6000: saved "
                   "runs/x/checkpoints/ckpt-30; resume with the same command: "
                   "python launch/train.py --workdir=runs/x")
   assert "\n" not in str(error) and "train(config, workdir)" in str(error)
@@ -157,7 +157,7 @@ def test_a_signal_saves_at_the_next_boundary_and_the_resume_is_exact(
   assert error.request == preemption.Request(name, here=True)
   assert (error.step, error.train_steps) == (stop_step, 6)
   assert error.checkpoint == str(workdir / "checkpoints" / f"ckpt-{stop_step}")
-  assert str(error).startswith(f"Preempted by {name} at step {stop_step} of 6")
+  assert str(error).startswith(f"Stopped by {name} at step {stop_step} of 6")
   assert {s: signal.getsignal(s) for s in preemption.SIGNALS} == handlers
   # The state of the stop step is saved (whole: it loads), nothing after it;
   # no final evaluation; training.json says why it ended.
