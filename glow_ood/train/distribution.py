@@ -146,7 +146,7 @@ def barrier(strategy):
 
 def max_over_workers(strategy, value):
   """The largest of every worker's Python `int` `value` (a one-number
-  all-reduce, so every worker must call it at the same point); `value` itself
+  all-gather, so every worker must call it at the same point); `value` itself
   on one host."""
   if getattr(strategy, "cluster_resolver", None) is None:
     return int(value)

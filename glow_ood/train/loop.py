@@ -400,7 +400,7 @@ def _train(config, workdir, extra_files, clock, watcher):
       line.reset_clock(step)
     if step < config.train_steps:
       stop = rules.check(step)
-    # Every boundary, every worker (one all-reduce on a cluster).
+    # Every boundary, every worker (one collective on a cluster).
     request = watcher.check(agree)
     if request is not None:
       break

@@ -41,11 +41,13 @@ worker must stop, and save, at the same step, or the others wait forever in
 the next collective. `check(agree)` is called at every step boundary on
 every worker, whether or not a signal came, and exchanges one number (the
 largest signal number of any worker, 0 for none: `agree`, a one-number
-all-reduce, `glow_ood.train.distribution.max_over_workers`): all workers
+collective, `glow_ood.train.distribution.max_over_workers`): all workers
 see the same answer at the same boundary, so all stop at the same step, and
-since every worker makes the same collective calls in the same order, this
-cannot deadlock. It costs one scalar all-reduce per call of the step (none
-on one host). TF's `tf.distribute.experimental.PreemptionCheckpointHandler`
+since every worker makes the same collective calls in the same order
+(whether or not a signal came, and the signal handler makes none), this
+cannot deadlock. (A worker that dies instead is the lost-worker case: the
+others' next collective fails.) It costs one scalar collective per call of
+the step (none on one host). TF's `tf.distribute.experimental.PreemptionCheckpointHandler`
 coordinates through the cluster's coordination service instead; it is not
 used because it restores from and saves to its own `CheckpointManager`
 (numbered by calls, trusting the state file), which would bypass the run
