@@ -12,21 +12,18 @@ The exact-weights comparison with an uninterrupted run:
 tests/launch/train_preemption_test.py and tests/glow_ood/train/preemption_test.py.
 """
 
-import os
 import re
 import shlex
 import signal
-import subprocess
-import sys
 
 import pytest
 
 from glow_ood.train import preemption
-from tests import REPO
 from tests.catalogue.runs_test import TRAIN
 from tests.catalogue.runs_test import Context
 from tests.catalogue.runs_test import finished  # pylint: disable=unused-import
 from tests.launch import in_process
+from tests.launch import train_preemption_test
 
 # The end-to-end tier (tests/conftest.py): run with `-m slow`.
 pytestmark = pytest.mark.slow
@@ -39,24 +36,9 @@ LINE = re.compile(rf"^launch/train\.py: Stopped by (SIG\w+) at step (\d+) of "
 
 def _signalled(c, signals):
   """`(exit code, stdout, stderr)` of the resumed run, signalled after step 5."""
-  command = [sys.executable, TRAIN, f"--flagfile={c.workdir / 'flags.cfg'}",
-             f"--workdir={c.workdir}", f"--train_steps={STEPS}",
-             "--log_every=1"]
-  process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-  seen = []
-  try:
-    for line in process.stdout:
-      seen.append(line)
-      if re.match(rf"step +{SIGNAL_AFTER}/{STEPS} ", line):
-        for number in signals:
-          process.send_signal(number)
-        break
-    stdout, stderr = process.communicate(timeout=600)
-  finally:
-    if process.poll() is None:
-      process.kill()
-  return process.returncode, "".join(seen) + stdout, stderr
+  return train_preemption_test.interrupt(
+      [TRAIN, f"--flagfile={c.workdir / 'flags.cfg'}", f"--workdir={c.workdir}",
+       f"--train_steps={STEPS}", "--log_every=1"], SIGNAL_AFTER, STEPS, signals)
 
 
 def _stopped_saved_and_resumed(c, signals):

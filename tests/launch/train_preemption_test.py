@@ -51,24 +51,32 @@ def _run(args):
                         check=False)
 
 
-def _interrupt(workdir, signals):
-  """Runs the launcher, sends `signals` once step SIGNAL_AFTER is printed."""
-  process = subprocess.Popen([sys.executable, *_command(workdir)], cwd=REPO,
+def signal_at_step(process, step, train_steps, signals):
+  """Reads `process`'s stdout up to the progress line `step {step}/{train_steps}`,
+  then sends it `signals`; returns the lines read."""
+  seen = []
+  for line in process.stdout:
+    seen.append(line)
+    if re.match(rf"step +{step}/{train_steps} ", line):
+      for number in signals:
+        process.send_signal(number)
+      break
+  return "".join(seen)
+
+
+def interrupt(args, step, train_steps, signals):
+  """`(exit code, stdout, stderr)` of `python *args` (in the repository),
+  sent `signals` once it prints the progress line of `step`."""
+  process = subprocess.Popen([sys.executable, *args], cwd=REPO,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
-  seen = []
   try:
-    for line in process.stdout:
-      seen.append(line)
-      if re.match(rf"step +{SIGNAL_AFTER}/{TRAIN_STEPS} ", line):
-        for number in signals:
-          process.send_signal(number)
-        break
+    seen = signal_at_step(process, step, train_steps, signals)
     stdout, stderr = process.communicate(timeout=600)
   finally:
     if process.poll() is None:
       process.kill()
-  return process.returncode, "".join(seen) + stdout, stderr
+  return process.returncode, seen + stdout, stderr
 
 
 def _weights(checkpoint):
@@ -97,7 +105,8 @@ def uninterrupted(tmp_path_factory):
 def test_a_signal_saves_says_one_line_exits_75_and_the_resume_is_exact(
     tmp_path, uninterrupted, signals):
   workdir = tmp_path / "run"
-  code, stdout, stderr = _interrupt(workdir, signals)
+  code, stdout, stderr = interrupt(_command(workdir), SIGNAL_AFTER,
+                                   TRAIN_STEPS, signals)
   assert code == preemption.EXIT_CODE, (stdout[-2000:], stderr[-3000:])
   assert "Traceback" not in stderr, stderr[-3000:]
   lines = [line for line in stderr.splitlines() if LINE.match(line)]
@@ -158,12 +167,8 @@ def test_sigterm_to_one_worker_stops_every_worker_at_the_same_step(tmp_path):
   temp_dir.mkdir()
   workers = start_workers(workdir, temp_dir, *extra)
   try:
-    seen = []
-    for line in workers[1].stdout:
-      seen.append(line)
-      if re.match(rf"step +{SIGNAL_AFTER}/{MULTI_WORKER_STEPS} ", line):
-        workers[1].send_signal(signal.SIGTERM)
-        break
+    signal_at_step(workers[1], SIGNAL_AFTER, MULTI_WORKER_STEPS,
+                   (signal.SIGTERM,))
     outputs = finish(workers)
   finally:
     for worker in workers:
