@@ -22,7 +22,6 @@ import re
 import shutil
 from typing import Optional, Tuple
 
-from absl import logging
 import tensorflow.compat.v2 as tf
 
 __all__ = ["Found", "report", "checkpoint_steps", "damage", "newest_loadable",
@@ -65,9 +64,9 @@ class Found:
 
 
 def report(lines):
-  """Logs each line as a warning and prints it (the user must see it)."""
+  """Prints each line once, to stdout (the user must see it; not logged as
+  well, which on a terminal showed every line twice)."""
   for line in lines:
-    logging.warning("%s", line)
     print(line, flush=True)
 
 

@@ -59,7 +59,7 @@ def checkpoint_path(workdir, step=None):
 
   Checkpoints are found from their own files (`glow_ood.checkpoints`), so a
   missing or garbled state file or a damaged newest checkpoint does not hide
-  the intact ones; what was passed over is logged and printed.
+  the intact ones; what was passed over is printed (once).
 
   Raises:
     FileNotFoundError: no checkpoint (of `step`).

@@ -14,9 +14,16 @@ with a table of bits/dim for the in-distribution splits and --eval_datasets.
 
 On a cluster, run the same command on every host with its own TF_CONFIG and
 --strategy=multi_worker_mirrored (README: running on a cluster).
+
+SIGTERM (a scheduler's preemption) or Ctrl-C while training saves a
+checkpoint at the next step boundary (every worker of a cluster at the same
+step), prints one line naming it and the command that resumes (this command
+line), and exits with code 75 (`glow_ood.train.preemption.EXIT_CODE`);
+re-running that command continues exactly where the run stopped.
 """
 
 import os
+import shlex
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -28,6 +35,7 @@ from absl import flags
 from glow_ood import flags as glow_flags
 from glow_ood import run_folder
 from glow_ood import train
+from glow_ood.train import preemption
 
 FLAGS = flags.FLAGS
 glow_flags.define_train_flags()
@@ -47,6 +55,13 @@ def _flags_file_text():
       lines.append(flag.serialize())
   return ("# Effective flags of this run; relaunch with --flagfile=<this file>.\n"
           + "\n".join(line for line in lines if line) + "\n")
+
+
+def _this_command():
+  """The command line that started this program, as one shell line."""
+  program, *args = sys.argv
+  prefix = ["python"] if program.endswith(".py") else []
+  return shlex.join(prefix + [program, *args])
 
 
 def print_results_table(results, in_distribution):
@@ -73,6 +88,10 @@ def main(argv):
     raise FloatingPointError(e.describe(
         f"python launch/train.py --flagfile={flags_file} --workdir={workdir} "
         f"--learning_rate={e.learning_rate:g}")) from e
+  except train.TrainingPreemptedError as e:
+    print(f"launch/train.py: {e.describe(_this_command())}", file=sys.stderr,
+          flush=True)
+    sys.exit(preemption.EXIT_CODE)
   if results:   # the other workers of a cluster leave the table to the chief
     print_results_table(results, config.data.dataset)
 

@@ -146,12 +146,12 @@ def barrier(strategy):
 
 def max_over_workers(strategy, value):
   """The largest of every worker's Python `int` `value` (a one-number
-  all-reduce, so every worker must call it at the same point); `value` itself
+  all-gather, so every worker must call it at the same point); `value` itself
   on one host."""
   if getattr(strategy, "cluster_resolver", None) is None:
     return int(value)
-  # float32, the dtype every collective implementation reduces (small ints
-  # are exact in it).
-  values = strategy.run(lambda: tf.constant(float(value), tf.float32))
-  return int(round(float(strategy.reduce(tf.distribute.ReduceOp.MAX, values,
-                                         axis=None))))
+  # An all-gather, then the max here: `tf.distribute.ReduceOp` has no MAX
+  # (only SUM and MEAN). float32, which every collective implementation
+  # handles (small ints are exact in it).
+  values = strategy.run(lambda: tf.constant([float(value)], tf.float32))
+  return int(round(float(tf.reduce_max(strategy.gather(values, axis=0)))))

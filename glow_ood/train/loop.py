@@ -30,6 +30,13 @@ plateau rule across resumes. A new run with `init_from` starts from another
 run's weights instead of the data-dependent init (`glow_ood.train.warm_start`);
 a resumed one restores its own checkpoint.
 
+SIGTERM or SIGINT (a scheduler's preemption, Ctrl-C) while training stops
+the run at the next step boundary (the end of the current call of the
+step: up to `steps_per_call` steps later), on every worker of a cluster at
+the same step; it saves a checkpoint there, writes `training.json`, skips
+the final evaluation and raises `TrainingPreemptedError`; a re-run resumes
+from that checkpoint exactly (`glow_ood.train.preemption`).
+
 `mixed_precision="auto"` is resolved first, on the devices of the strategy
 (`glow_ood.train.precision`), and the choice printed; everything after gets
 the resolved config, and config.json records what runs. It is not a resume
@@ -61,13 +68,17 @@ from glow_ood.train import folder_lock
 from glow_ood.train import health
 from glow_ood.train import hparams
 from glow_ood.train import precision
+from glow_ood.train import preemption
 from glow_ood.train import record
 from glow_ood.train import step as step_lib
 from glow_ood.train import stopping
 from glow_ood.train import summaries
 from glow_ood.train import warm_start
 
-__all__ = ["train", "ConfigurationError", "TrainingDivergedError"]
+__all__ = ["train", "ConfigurationError", "TrainingDivergedError",
+           "TrainingPreemptedError"]
+
+TrainingPreemptedError = preemption.TrainingPreemptedError
 
 
 class ConfigurationError(ValueError):
@@ -226,7 +237,19 @@ def train(config, workdir, extra_files=None, clock=time.monotonic):
       differ from what config.json records (`glow_ood.data.fingerprints`).
     glow_ood.run_lock.RunFolderBusyError: another live process writes
       `workdir` (`glow_ood.train.folder_lock`).
+    TrainingPreemptedError: SIGTERM or SIGINT came while training (here or,
+      under `multi_worker_mirrored`, on another worker): the state was saved
+      at the next step boundary (the end of the current call of the step)
+      and the final evaluation skipped; a re-run resumes from that
+      checkpoint exactly (`glow_ood.train.preemption`).
   """
+  # The handlers are put back however training ends.
+  with preemption.SignalWatcher() as watcher:
+    return _train(config, workdir, extra_files, clock, watcher)
+
+
+def _train(config, workdir, extra_files, clock, watcher):
+  """`train`'s body; `watcher` is the `preemption.SignalWatcher` it starts."""
   try:
     strategy = distribution.make_strategy(config.strategy, config.devices)
     config, choice = precision.resolve_config(
@@ -293,6 +316,14 @@ def train(config, workdir, extra_files=None, clock=time.monotonic):
     finish(stopping.Stop(stopping.DIVERGED, int(run.step.numpy()), str(error)))
     return error
 
+  def preempted(request, step):
+    """The error of a run stopped by a signal at `step` (its state saved)."""
+    path, _ = run.last_good
+    error = TrainingPreemptedError(request, step, config.train_steps, path)
+    finish(stopping.Stop(stopping.PREEMPTED, step, str(error)))
+    writers.flush()
+    return error
+
   def save_if_good(step):
     good, probe_bpd, reason = health_check.check(recent.take())
     if not good:
@@ -321,9 +352,10 @@ def train(config, workdir, extra_files=None, clock=time.monotonic):
 
   step = logged = int(run.step.numpy())
   run_clock = clock_lib.RunClock(float(run.train_seconds.numpy()), clock)
-  rules = stopping.StopRules(
-      config, run_clock, history,
-      agree=functools.partial(distribution.max_over_workers, strategy))
+  agree = functools.partial(distribution.max_over_workers, strategy)
+  rules = stopping.StopRules(config, run_clock, history, agree=agree)
+  watcher.start()   # SIGTERM / SIGINT: stop at the next step boundary
+  request = None
   stop = (rules.check(step, start=True) if step < config.train_steps
           else None)
   last_evaluation = None   # (step, results) of this process's latest
@@ -368,15 +400,25 @@ def train(config, workdir, extra_files=None, clock=time.monotonic):
       line.reset_clock(step)
     if step < config.train_steps:
       stop = rules.check(step)
+    # Every boundary, every worker (one collective on a cluster).
+    request = watcher.check(agree)
+    if request is not None:
+      break
   run_clock.stop()   # the last save and the final evaluation do not count
   # Stopped early between progress lines: log the steps since the last one
   # (unless an evaluation at this step restarted the throughput window).
   if logged != step and (last_evaluation or (None,))[0] != step:
     log(step, metrics)
-  stop = stop or stopping.completed(config, step)
-  print(stop.message, flush=True)
+  if request is None:
+    stop = stop or stopping.completed(config, step)
+    print(stop.message, flush=True)
   if run.last_good is None or run.last_good[1] != step:
     save_if_good(step)
+  # Also a signal during that save: the final evaluation is not waited for.
+  request = watcher.check(agree)
+  if request is not None:
+    raise preempted(request, step)
+  watcher.release()   # the evaluation: the signals act as before training
   results = {}
   if run.is_chief:
     if last_evaluation is not None and last_evaluation[0] == step:

@@ -19,16 +19,19 @@ process's, after its last checkpoint: the resumed run redoes those steps and,
 resuming exactly, evaluates them again to the same numbers). The plateau
 rule reads it (`glow_ood.train.stopping`).
 
-`training.json`, when training ends for any reason (also on divergence):
+`training.json`, when training ends for any reason (also on divergence and
+preemption, which have no final evaluation):
 
     {"step": 5000,                  # steps done
      "stop_reason": "plateau",      # train_steps | wall_budget | plateau | diverged
+                                    # | preempted (SIGTERM / SIGINT, saved)
      "message": "Stopped at step 5000 ...",
      "train_seconds": 1234.5,       # over the run's life (glow_ood.train.clock)
      "images_per_second": 210.3,    # this process's mean; null: it trained no step
      "in_distribution": "cifar10/test",
      "evaluations": [...],          # as in evaluations.json
      "final_bits_per_dim": {...}}   # the final evaluation; null if diverged
+                                    # or preempted
 """
 
 import numbers

@@ -34,13 +34,14 @@ the same on every worker) the workers exchange reason codes (`agree`:
 
 import dataclasses
 
-__all__ = ["TRAIN_STEPS", "WALL_BUDGET", "PLATEAU", "DIVERGED", "Stop",
-           "completed", "StopRules"]
+__all__ = ["TRAIN_STEPS", "WALL_BUDGET", "PLATEAU", "DIVERGED", "PREEMPTED",
+           "Stop", "completed", "StopRules"]
 
 TRAIN_STEPS = "train_steps"
 WALL_BUDGET = "wall_budget"
 PLATEAU = "plateau"
 DIVERGED = "diverged"   # `glow_ood.train.loop.TrainingDivergedError`
+PREEMPTED = "preempted"   # SIGTERM / SIGINT: `glow_ood.train.preemption`
 # Reason codes the workers of a cluster agree on (0: go on).
 _CODES = {WALL_BUDGET: 1, PLATEAU: 2}
 

@@ -1,5 +1,6 @@
 """Tests of `glow_ood.checkpoints`: the state file read from relative and absolute folders."""
 
+import logging
 import os
 
 import pytest
@@ -35,3 +36,21 @@ def test_a_stale_state_file_is_noticed(tmp_path, monkeypatch):
   monkeypatch.chdir(tmp_path)
   found = checkpoints.newest_loadable("checkpoints")
   assert found.step == 7 and not found.state_file_ok
+
+
+def test_what_was_passed_over_is_said_once(tmp_path, capsys, caplog):
+  directory = tmp_path / "checkpoints"
+  manager = tf.train.CheckpointManager(
+      tf.train.Checkpoint(v=tf.Variable(1.)), str(directory), max_to_keep=3)
+  manager.save(checkpoint_number=5)
+  manager.save(checkpoint_number=7)
+  data = directory / "ckpt-7.data-00000-of-00001"
+  data.write_bytes(data.read_bytes()[:4])
+  found = checkpoints.newest_loadable(str(directory))
+  assert found.step == 5
+  with caplog.at_level(logging.INFO):
+    checkpoints.report(found.notes())
+  captured = capsys.readouterr()
+  said = captured.out + captured.err + caplog.text
+  assert said.count("ckpt-7 does not load") == 1, said
+  assert said.count("Using ") == 1, said
