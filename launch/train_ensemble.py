@@ -17,6 +17,7 @@ Score the ensemble with
 
 import importlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -147,6 +148,29 @@ def finished_step(member_dir, command):
       "from its checkpoints and rewrites it")
 
 
+# launch/train.py's exit code after SIGTERM / Ctrl-C saved a checkpoint
+# (glow_ood.train.preemption.EXIT_CODE; not imported: that imports TF).
+_PREEMPTED = 75
+
+
+def _run_member(command):
+  """Runs a member's launch/train.py; SIGTERM / SIGINT go to it, not to us.
+
+  The member saves a checkpoint at its next step boundary and exits with
+  `_PREEMPTED`; this process waits for it instead of killing it.
+  """
+  child = subprocess.Popen(command)
+  def forward(signum, _):
+    child.send_signal(signum)
+  previous = {signum: signal.signal(signum, forward)
+              for signum in (signal.SIGTERM, signal.SIGINT)}
+  try:
+    return child.wait()
+  finally:
+    for signum, handler in previous.items():
+      signal.signal(signum, handler)
+
+
 def train_member(workdir, member, num_members, seed_offset, passed):
   """Trains member `member` in `<workdir>/member_<member>`, unless it finished."""
   start = time.perf_counter()
@@ -159,7 +183,12 @@ def train_member(workdir, member, num_members, seed_offset, passed):
     return
   print(f"== member {member + 1}/{num_members}: seed {member + seed_offset}, "
         f"{member_dir}", flush=True)
-  code = subprocess.call(command)
+  code = _run_member(command)
+  if code == _PREEMPTED:
+    print(f"launch/train_ensemble.py: member {member} was stopped by a "
+          "signal and saved its checkpoint; re-run the same command to resume "
+          "the ensemble from there.", file=sys.stderr, flush=True)
+    sys.exit(_PREEMPTED)
   if code:
     _error(f"member {member} failed (exit code {code}; launch/train.py said "
            "why above): fix the cause and re-run the same command to resume.")

@@ -202,3 +202,26 @@ def test_sigterm_to_one_worker_stops_every_worker_at_the_same_step(tmp_path):
   assert sorted(resumed) == sorted(expected)
   for key, value in expected.items():
     np.testing.assert_array_equal(resumed[key], value, err_msg=key)
+
+
+def test_sigterm_to_an_ensemble_stops_its_member_with_a_checkpoint(tmp_path):
+  """SIGTERM to launch/train_ensemble.py reaches the member training now: it
+  saves and exits 75, and the ensemble says so and exits 75 too; re-running
+  the command resumes that member from its checkpoint."""
+  workdir = tmp_path / "ensemble"
+  args = ["launch/train_ensemble.py", *FLAGS, f"--workdir={workdir}",
+          "--num_members=2"]
+  code, stdout, stderr = interrupt(args, SIGNAL_AFTER, TRAIN_STEPS,
+                                   [signal.SIGTERM])
+  assert code == preemption.EXIT_CODE, stderr[-2000:]
+  lines = [LINE.match(line) for line in stderr.splitlines()]
+  member = next((match for match in lines if match), None)
+  assert member is not None, stderr[-2000:]
+  assert "member 0 was stopped by a signal" in stderr, stderr[-2000:]
+  assert not (workdir / "member_1").exists()
+  step = int(member.group("step"))
+  assert os.path.exists(member.group("checkpoint") + ".index")
+  # The same command (two more steps for each member, to keep it short).
+  resumed = _run([*args, f"--train_steps={step + 2}"])
+  assert resumed.returncode == 0, resumed.stderr[-2000:]
+  assert f"ckpt-{step} at step {step}." in resumed.stdout, resumed.stdout[-2000:]
