@@ -1,9 +1,16 @@
-"""Scores by name: `make_score("typicality", batch_size=10)`."""
+"""Scores by name: `make_score("typicality", batch_size=10)`.
+
+The scores that run a model themselves take it as an argument:
+`make_score("gradient_score_test", model=model)`.
+"""
 
 from glow_ood.scores import dose
+from glow_ood.scores import gradient_norms
+from glow_ood.scores import gradient_score
 from glow_ood.scores import input_complexity
 from glow_ood.scores import latent_goodness_of_fit
 from glow_ood.scores import likelihood_ratio
+from glow_ood.scores import likelihood_regret
 from glow_ood.scores import negative_log_likelihood
 from glow_ood.scores import per_level
 from glow_ood.scores import typicality
@@ -21,6 +28,9 @@ _CLASSES = {
         per_level.PerLevelLikelihood,
         dose.DoSE,
         latent_goodness_of_fit.LatentGoodnessOfFit,
+        gradient_score.GradientScoreTest,
+        gradient_norms.GradientNorms,
+        likelihood_regret.LikelihoodRegret,
     )
 }
 SCORES = tuple(_CLASSES)
