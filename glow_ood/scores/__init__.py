@@ -36,8 +36,9 @@ Here `log p(x)` is the discrete log-probability of the image
 density of `glow_ood.Glow.log_prob`.
 
 The last three run the model themselves (one backward pass per image, or
-an optimization per image): they take it as an argument
-(`GradientScoreTest(model)`), read `Features.images`, and remember their
+an optimization per image, `requires_model`, listed in
+`SCORES_WITH_MODEL`): they take it as an argument
+(`GradientScoreTest(model)`, `make_score(name, model=model)`), read `Features.images`, and remember their
 passes per image set and model weights (`pass_memo`).
 
 `mutate` perturbs images to train the background model of `likelihood_ratio`.
@@ -62,5 +63,6 @@ from glow_ood.scores.per_level import level_contributions
 from glow_ood.scores.per_level import PerLevelLikelihood
 from glow_ood.scores.registry import make_score
 from glow_ood.scores.registry import SCORES
+from glow_ood.scores.registry import SCORES_WITH_MODEL
 from glow_ood.scores.typicality import Typicality
 from glow_ood.scores.waic import WAIC

@@ -81,6 +81,7 @@ class GradientNorms(base.Score):
   """
   name = "gradient_norms"
   required_features = ("images",)
+  requires_model = True
   requires_fit = True
 
   def __init__(self, model, variables=None, estimator="kde", num_samples=1,

@@ -136,6 +136,7 @@ class GradientScoreTest(base.Score):
   """
   name = "gradient_score_test"
   required_features = ("images",)
+  requires_model = True
   requires_fit = True
 
   def __init__(self, model, variables=None, tests=TESTS,

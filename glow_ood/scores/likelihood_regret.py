@@ -114,6 +114,7 @@ class LikelihoodRegret(base.Score):
   """
   name = "likelihood_regret"
   required_features = ("images",)
+  requires_model = True
   requires_fit = False
 
   def __init__(self, model, num_steps=100, learning_rate=1e-2, num_samples=1,
