@@ -69,8 +69,9 @@ Fisher's method (`chi2` with `4 M` degrees of freedom).
 `[N, T]` (`T = len(tests)`). One forward and one backward pass per example
 (`PerExampleGradients`), at fit and at scoring; a pass's results are
 remembered per image set and model weights (`PassMemo`), so scoring the
-same test set again is free. `config()["seconds_per_example"]` is the
-measured time of the fit's calibration pass.
+same test set again, or refitting on the same held-out images, is free.
+`config()["seconds_per_example"]` is the measured time of the fit's
+calibration pass (when it ran).
 
 #### References
 [1]: Bergamin, Mattei, Havtorn, Sénétaire, Schmutz, Maaløe, Hauberg &
@@ -83,6 +84,8 @@ measured time of the fit's calibration pass.
      Out-of-Distribution Inputs to Deep Generative Models Using Typicality.
      2019. https://arxiv.org/abs/1906.02994
 """
+
+import hashlib
 
 import numpy as np
 
@@ -211,7 +214,12 @@ class GradientScoreTest(base.Score):
     order = np.random.default_rng(self.seed).permutation(n)
     fisher_images = images[np.sort(order[:num_fisher])]
     calibration_images = images[np.sort(order[num_fisher:])]
-    fisher_pass = self._gradients.run(fisher_images, accumulate=True)
+    # Remembered, as the calibration pass: a benchmark that refits the
+    # score on the same held-out images (once per OOD pair) runs neither
+    # again.
+    fisher_pass = self._memo.get(
+        fisher_images, lambda x: self._gradients.run(x, accumulate=True),
+        extra_key="fisher")
     diagonal = [total / num_fisher for total in fisher_pass.sum_of_squares]
     mean = float(np.sum([d.sum() for d in diagonal]) /
                  self._gradients.num_parameters)
@@ -219,15 +227,21 @@ class GradientScoreTest(base.Score):
       raise ValueError("GradientScoreTest.fit: every gradient is zero on the "
                        "held-out examples; nothing to test.")
     damping = self.damping * mean
+    weights = [1. / (d + damping) for d in diagonal]
+    token = hashlib.sha1()
+    for w in weights:
+      token.update(np.ascontiguousarray(w).tobytes())
     self._fitted_state = {
-        "weights": [1. / (d + damping) for d in diagonal],
+        "weights": weights,
         "centre": float(np.mean(fisher_pass.log_prob)),
-        # Identifies this fit's weights in the memo's keys.
-        "token": (id(self), float(np.sum([d.sum() for d in diagonal])),
-                  self.seed, num_fisher),
+        # Identifies the weights in the memo's keys: the same fit twice
+        # gives the same token.
+        "token": token.hexdigest(),
     }
-    calibration = self._gradients.run(calibration_images,
-                                      weights=self._fitted_state["weights"])
+    calibration = self._memo.get(
+        calibration_images,
+        lambda x: self._gradients.run(x, weights=weights),
+        extra_key=self._fitted_state["token"])
     s = calibration.weighted
     t = np.abs(calibration.log_prob - self._fitted_state["centre"])
     self._score_null = empirical_null.EmpiricalNull(s, self.tail_fraction)

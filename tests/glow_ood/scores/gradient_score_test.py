@@ -143,6 +143,11 @@ def test_passes_are_remembered_per_images_and_weights(model, heldout):
   np.testing.assert_array_equal(first, score(test))
   score.score_batches(test)
   assert calls == [40]
+  # Refitting on the same held-out images (a benchmark does, per OOD pair)
+  # reuses both of the fit's passes and gives the same score.
+  score.fit(heldout)
+  np.testing.assert_array_equal(first, score(test))
+  assert calls == [40]
   # A changed weight is a different model: the pass runs again.
   model.loc.assign_add(np.full([16], 1e-3, np.float32))
   try:
