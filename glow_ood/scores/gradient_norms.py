@@ -27,7 +27,7 @@ constant on the fit set (e.g. always 0) are dropped (`config()["dropped"]`).
 
 #### Shapes and cost
 
-`Features.images` uint8 `[N, H, W, C]` -> float64 `[N]`; `features(f)` ->
+`Features.images` uint8 `[N, H, W, C]` -> float64 `[N]`; `log_norms(images)` ->
 `{layer: [N]}`. One forward and one backward pass per example, at fit (all
 held-out examples) and at scoring; results are remembered per image set and
 model weights (`PassMemo`). `variables` restricts the layers (`None`: all;
@@ -110,19 +110,23 @@ class GradientNorms(base.Score):
   def batch_size(self):
     return self._dose.batch_size
 
-  def features(self, images):
-    """`{layer: log |g_layer(x)|_2}` of uint8 images `[N, H, W, C]`, float64 `[N]` each."""
+  def _pass(self, images):
+    """`(GradientPass, {layer: log norm [N]})` of uint8 images (remembered)."""
     result = self._memo.get(images, self._gradients.run)
     squared = self._gradients.layer_squared_norms(result.squared_norms)
     log_norms = 0.5 * np.log(np.maximum(squared, _MIN_SQUARED_NORM))
     return result, {name: log_norms[:, k]
                     for k, name in enumerate(self._gradients.layers)}
 
+  def log_norms(self, images):
+    """`{layer: log |g_layer(x)|_2}` of uint8 images `[N, H, W, C]`, float64 `[N]` each."""
+    return self._pass(images)[1]
+
   def _statistics(self, features):
-    return features_lib.Features(statistics=self.features(features.images)[1])
+    return features_lib.Features(statistics=self.log_norms(features.images))
 
   def _fit(self, features):
-    result, statistics = self.features(features.images)
+    result, statistics = self._pass(features.images)
     self._seconds_per_example = result.seconds_per_example
     self._dose.fit(features_lib.Features(statistics=statistics))
 
