@@ -38,14 +38,18 @@ else, so they serve every family alike:
                       `"decomposition"` (Glow's `decompose`: log p(z),
                       log|det| per level and kind; `decompose_and_encode`:
                       the same and the standardized latents), `"elbo"` (the
-                      VAE's `elbo_terms`), `"statistics"`
+                      VAE's `elbo_terms`, and `log_weights`: the per-sample
+                      log importance weights, optionally under a posterior
+                      given in place of the encoder's), `"statistics"`
                       (`summary_statistics(images)`: `{name: [B]}`
                       per-example statistics besides log P, for DoSE: the
                       VAE's rate, distortion and posterior entropy, the
                       PixelCNN's per-pixel NLL spread and quantiles).
 
 `require_extra(model, extra, what)` raises the one clear error a score or an
-analysis gives when the model lacks what it needs.
+analysis gives when the model lacks what it needs;
+`differentiable_log_prob(model, images)` is the per-example log-likelihood
+whose gradient in the weights the gradient scores take (`glow_ood.scores`).
 """
 
 from typing import Dict, NamedTuple, Optional
@@ -56,7 +60,7 @@ import tensorflow.compat.v2 as tf
 
 __all__ = ["LossTerms", "Estimate", "EXTRAS", "TRAINING_INPUTS",
            "require_extra", "MissingExtraError", "sample_count",
-           "check_count"]
+           "check_count", "differentiable_log_prob"]
 
 EXTRAS = ("decomposition", "elbo", "statistics")
 TRAINING_INPUTS = ("dequantized", "uint8")
@@ -129,3 +133,37 @@ def check_count(value, name, where, minimum=0):
 def sample_count(num_samples, where):
   """`num_samples` of `sample(n)` as a Python `int >= 0` (`check_count`)."""
   return check_count(num_samples, "num_samples", where)
+
+
+def differentiable_log_prob(model, images, num_samples=1, seed=None):
+  """Per-example log-likelihood of uint8 images, differentiable in the weights, nats `[...]`.
+
+  The objective each family is trained to maximize, evaluated on one batch
+  (the per-example function whose parameter gradient the gradient scores of
+  `glow_ood.scores` take):
+
+    * a model with the `"elbo"` extra (the VAE): the ELBO
+      `(1/S) sum_s log w_s` of `S = num_samples` draws of `model.log_weights`
+      (reparameterized; keyed by `seed` and the image, so an image's value
+      does not depend on its batch): the VAE's training objective, whose
+      parameter gradient has mean ~0 at a trained model, which the IWAE
+      estimate's lacks;
+    * any other family: `model.discrete_log_prob(images).log_prob`, exact
+      and deterministic (Glow: the density at the bin centres times the bin
+      volume; PixelCNN++: exact, dropout off).
+
+  Args:
+    model: a density model.
+    images: uint8 `[..., H, W, C]`.
+    num_samples: `S` of the ELBO (ignored by the other families). Default
+      value: `1`.
+    seed: stateless seed of the ELBO's draws. Default value: `None`, the
+      model's evaluation seed.
+
+  Returns:
+    float `[...]` of the model's dtype.
+  """
+  if "elbo" in model.extras:
+    return tf.reduce_mean(
+        model.log_weights(images, num_samples=num_samples, seed=seed), axis=0)
+  return model.discrete_log_prob(images).log_prob

@@ -406,6 +406,49 @@ class VAE(tf.Module):
             (("rate", rate), ("distortion", distortion),
              ("posterior_entropy", entropy))}
 
+  def log_weights(self, images, num_samples=1, seed=None, posterior=None):
+    """Log importance weights `log p(k, z_s) - log q(z_s | k)` of uint8 images, nats `[S, ...]`.
+
+    The per-sample terms of `discrete_log_prob` (the IWAE estimate is their
+    `importance_sampling.log_mean_exp` over `S`) and of the ELBO (their
+    mean): with `z_s ~ q(z | k)`, `s = 1..S`, the draws keyed by the seed
+    and the image as `discrete_log_prob`'s (same seed and `S`, same draws;
+    an image's weights do not depend on its batch). Differentiable in the
+    model's weights and in `posterior` (reparameterized draws); used by the
+    gradient scores (`density_model.differentiable_log_prob`) and by
+    likelihood regret (`glow_ood.scores.LikelihoodRegret`), which optimizes
+    `posterior` per image.
+
+    Args:
+      images: uint8 `[..., H, W, C]`.
+      num_samples: `S`, Python `int >= 1`. Default value: `1`.
+      seed: stateless seed (`int` or `[2]`). Default value: `None`,
+        `EVAL_SEED`.
+      posterior: `None` for the encoder's q(z | k), or a pair `(mu, log
+        sigma)`, each `[..., L]`, replacing the encoder's (with the flow
+        posterior: its base Gaussian; the couplings keep the context the
+        encoder computes from `images`). Default value: `None`.
+
+    Returns:
+      `[S, ...]` float: `log p(k | z_s) + log p(z_s) - log q(z_s | k)`.
+    """
+    num_samples = density_model.check_count(
+        num_samples, "num_samples", "VAE.log_weights", minimum=1)
+    bins, batch_shape = self._bins(images, "VAE.log_weights")
+    features = self._features(bins)
+    if posterior is None:
+      loc, log_scale = self._gaussian(features)
+    else:
+      loc, log_scale = (tf.reshape(tf.convert_to_tensor(t, self._dtype),
+                                   [-1, self._config.latent_dim])
+                        for t in posterior)
+    eps = _keyed_normal(
+        _seed_pair(EVAL_SEED if seed is None else seed), self._image_keys(bins),
+        num_samples, self._config.latent_dim, self._dtype)   # [S, B, L]
+    z, log_q = self._posterior_sample(loc, log_scale, features, eps)
+    weights = self._log_likelihood(bins, z) + _log_prior(z) - log_q
+    return tf.reshape(weights, tf.concat([[num_samples], batch_shape], 0))
+
   def encode(self, images):
     """`(mu, log sigma)` of q(z | k) for uint8 images `[..., H, W, C]`: each `[..., L]`.
 

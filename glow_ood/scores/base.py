@@ -6,7 +6,9 @@
     glow_ood.metrics.auroc(in_scores, out_scores)
 
 A subclass sets `name` and `required_features`, implements `_score` (and
-`_fit` if `requires_fit`), and adds its settings to `config()`.
+`_fit` if `requires_fit`), and adds its settings to `config()`. A score that
+runs the model itself (a backward pass or an optimization per image) sets
+`requires_model` and takes the model as its first argument.
 """
 
 import numpy as np
@@ -27,10 +29,14 @@ class Score:
     name: registry name (see `glow_ood.scores.SCORES`).
     required_features: names of the `Features` fields `__call__` reads.
     requires_fit: whether `fit` must run (on in-distribution features) first.
+    requires_model: whether the constructor takes the density model
+      (`make_score(name, model=model)`), which the score runs on
+      `Features.images`.
   """
   name = None
   required_features = ()
   requires_fit = False
+  requires_model = False
 
   def __init__(self):
     self._fitted = False

@@ -664,3 +664,39 @@ def test_an_images_estimate_does_not_depend_on_its_batch():
   # Another seed: other draws.
   other = model.discrete_log_prob(images, seed=(1, 2)).log_prob.numpy()
   assert not np.allclose(other, together)
+
+
+@pytest.mark.parametrize("posterior", ["gaussian", "flow"])
+def test_log_weights_are_the_terms_of_the_iwae_estimate(posterior):
+  """`log_weights` draws as `discrete_log_prob` (same seed and K): its
+  log-mean-exp is the IWAE estimate; the encoder's own posterior passed
+  explicitly changes nothing; `differentiable_log_prob` is their mean."""
+  model = perturbed_model(tiny_config(posterior=posterior, latent_dim=2))
+  images = all_images()[::17]                                     # [16, ...]
+  weights = model.log_weights(images, num_samples=30, seed=(3, 4))
+  assert weights.shape == (30, 16)
+  iwae = model.discrete_log_prob(images, num_samples=30, seed=(3, 4))
+  np.testing.assert_allclose(
+      tfp.math.reduce_logmeanexp(weights, axis=0), iwae.log_prob, rtol=1e-5)
+  explicit = model.log_weights(images, num_samples=30, seed=(3, 4),
+                               posterior=model.encode(images))
+  np.testing.assert_allclose(explicit, weights, rtol=1e-6)
+  # Another posterior: other weights; batch shapes are kept.
+  loc, log_scale = model.encode(images)
+  moved = model.log_weights(images, 30, (3, 4), posterior=(loc + 1., log_scale))
+  assert not np.allclose(moved, weights)
+  nested = model.log_weights(images.reshape(4, 4, 2, 2, 1), 30, (3, 4))
+  np.testing.assert_allclose(nested, np.reshape(weights, [30, 4, 4]),
+                             rtol=1e-6)
+  np.testing.assert_allclose(
+      density_model.differentiable_log_prob(model, images, 30, (3, 4)),
+      np.mean(weights, axis=0), rtol=1e-6)
+
+
+def test_differentiable_log_prob_of_the_other_families_is_log_p():
+  model = glow_ood.Glow(toy_data.tiny_glow_config())
+  images = toy_data.toy_images(4, seed=0)
+  model.initialize(model.preprocess(images))
+  np.testing.assert_allclose(
+      density_model.differentiable_log_prob(model, images),
+      model.discrete_log_prob(images).log_prob)

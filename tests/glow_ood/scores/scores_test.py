@@ -12,8 +12,10 @@ import pytest
 
 import glow_ood
 from glow_ood import metrics
+from glow_ood import models
 from glow_ood import preprocessing
 from glow_ood import scores
+from glow_ood.configs.vae import VAEConfig
 
 D = 50
 ENTROPY = D / 2 * np.log(2 * np.pi * np.e)
@@ -388,8 +390,13 @@ def test_auroc_on_the_too_likely_set():
 
 
 def test_registry_builds_every_score_and_configs_are_json():
+  vae = models.build_model(VAEConfig(image_shape=(8, 8, 1), widths=(4,),
+                                     latent_dim=2))
+  assert set(scores.SCORES_WITH_MODEL) == {
+      "gradient_score_test", "gradient_norms", "likelihood_regret"}
   for name in scores.SCORES:
-    score = scores.make_score(name)
+    kwargs = {"model": vae} if name in scores.SCORES_WITH_MODEL else {}
+    score = scores.make_score(name, **kwargs)
     assert score.name == name
     assert isinstance(score, scores.Score)
     assert json.loads(json.dumps(score.config())) == score.config()
@@ -403,6 +410,8 @@ def test_registry_builds_every_score_and_configs_are_json():
       "name": "per_level_likelihood", "level": 0, "units": "nats"}
   with pytest.raises(ValueError, match="Unknown score.*typicality"):
     scores.make_score("likelihood")
+  with pytest.raises(TypeError, match="model=model"):
+    scores.make_score("gradient_norms")
 
 
 def test_scores_reject_plain_arrays():
