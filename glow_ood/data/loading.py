@@ -23,7 +23,7 @@ from glow_ood.data import special as special_datasets
 from glow_ood.data import transforms
 
 __all__ = ["load_images", "load_images_as", "load_evaluation_sets",
-           "check_datasets", "dataset_config"]
+           "check_datasets", "dataset_config", "stored_shape"]
 
 # Seeds "uniform_random" differently per split.
 _SPLIT_IDS = {"train": 0, "validation": 1, "test": 2}
@@ -48,6 +48,31 @@ def dataset_config(config, name):
   if _real_name(name) == _real_name(config.dataset):
     return config.replace(dataset=name)
   return config.replace(dataset=name, train_split="train", test_split="test")
+
+
+def stored_shape(config, name):
+  """`(H, W, C)` of `name`'s test images as stored, before `pad_to` / `to_rgb`.
+
+  `None` for a generated set (made at the shape it is asked for). A special
+  set made from a dataset has that dataset's shape. Reads a local npz file's
+  header only; a tensorflow_datasets split is loaded.
+
+  Args:
+    config: `DataConfig` (the in-distribution dataset's: `name` is read as
+      `load_evaluation_sets` reads it, `dataset_config(config, name)`).
+    name: a dataset name, real or special.
+  """
+  special = special_datasets.parse(name)
+  if special is not None and special.is_generated:
+    return None
+  base = _real_name(name)
+  named = dataset_config(config, name)
+  sliced = named.source_split("test")
+  path = os.path.join(config.data_dir or sources.default_data_dir(),
+                      f"{base}_{sliced.name}.npz")
+  if config.source != "tfds" and os.path.exists(path):
+    return sources.check_npz(path, sliced.name, base)[1:]
+  return tuple(sources.load_source(named, base, named.test_split).shape[1:])
 
 
 def _unknown(name, what, path, config, data_dir, split):
