@@ -151,8 +151,9 @@ class BenchmarkConfig:
                          f"least one); got {','.join(map(str, values))}.")
     sizes = self.batch_sizes
     if not sizes or len(set(sizes)) != len(sizes):
+      given = ",".join(map(str, sizes)) or "none"
       raise ValueError(f"BenchmarkConfig.batch_sizes needs distinct sizes (at "
-                       f"least one); got {','.join(map(str, sizes)) or 'none'}.")
+                       f"least one); got {given}.")
     for limit in ("num_examples", "validation_size"):
       if max(sizes) > getattr(self, limit):
         raise ValueError(

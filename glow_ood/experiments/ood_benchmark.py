@@ -107,8 +107,8 @@ class _Models:
   Attributes:
     dataset: the in-distribution dataset.
     data: `DataConfig` of the models' images (as they were trained on).
-    runs: `((folder, TrainConfig), ...)` of the model runs used, or `()`
-      for models the benchmark trains.
+    runs: `((folder, TrainConfig, finished step), ...)` of the model runs
+      used, or `()` for models the benchmark trains.
     fit_split: `"validation"` (training images held out from every model)
       or `"test"` (test images disjoint from the scored ones: the runs held
       out no common training images).
@@ -216,7 +216,7 @@ def _trained_model(train, workdir, what, log):
 # The models of each dataset.
 
 def _model_runs(config):
-  """`{dataset: ((folder, TrainConfig), ...)}` of `config.model_runs`, checked.
+  """`{dataset: ((folder, TrainConfig, step), ...)}` of `config.model_runs`, checked.
 
   Raises:
     ValueError: a run of another family, of no in-distribution dataset of
@@ -235,16 +235,18 @@ def _model_runs(config):
     if dataset not in config.in_distributions:
       raise ValueError(
           f"{where}: {folder} is a model of {dataset}, which no --pairs entry "
-          f"has as its in-distribution dataset ({', '.join(config.in_distributions)}).")
-    if run_folder.finished_step(folder, train.train_steps) is None:
+          "has as its in-distribution dataset "
+          f"({', '.join(config.in_distributions)}).")
+    step = run_folder.finished_step(folder, train.train_steps)
+    if step is None:
       raise ValueError(
           f"{where}: {folder} has not finished its {train.train_steps} "
           "training steps (no results.json of that step); finish it first "
           f"(python launch/train.py --workdir={folder} resumes it).")
-    by_dataset.setdefault(dataset, []).append((folder, train))
+    by_dataset.setdefault(dataset, []).append((folder, train, step))
   for dataset, runs in by_dataset.items():
-    (first, reference), *others = runs
-    for folder, train in others:
+    (first, reference, _), *others = runs
+    for folder, train, _ in others:
       changed = run_folder.differences(
           _run_identity(reference), _run_identity(train))
       if changed:
@@ -257,7 +259,7 @@ def _model_runs(config):
 
 
 def _run_identity(train):
-  """What the runs of one dataset must share: the model but its seed, the images."""
+  """What the runs of one dataset share: the model (but its seed), the images."""
   values = serialization.to_dict(train)["config"]
   model = dict(values["model"], seed=None)
   images = {k: v for k, v in values["data"].items() if k not in _RUN_DATA_FREE}
@@ -270,7 +272,7 @@ def _models_of(config, dataset, runs):
     decomposes = "decomposition" in models_lib.model_class(config.model).extras
     return _Models(dataset, _data_config(config, dataset, 0), (), "validation",
                    config.num_seeds, config.num_levels if decomposes else None)
-  trains = [train for _, train in runs]
+  trains = [train for _, train, _ in runs]
   model = trains[0].model
   held_out = {(t.data.validation_size, t.data.seed) for t in trains}
   # The runs' own held-out split if they share one as large as asked for.
@@ -285,7 +287,11 @@ def _models_of(config, dataset, runs):
 
 
 def _models(config, models, channels, workdir, log):
-  """Yields `(seed, model, seed folder, TrainConfig of its background)` per model."""
+  """Yields `(seed, model, seed folder, background config)` per model.
+
+  `background config` maps `(mu, lambda)` to the `TrainConfig` of the
+  model's background of that setting.
+  """
   family = FAMILY_NAMES[config.model]
   dataset = models.dataset
   if not models.runs:
@@ -299,7 +305,7 @@ def _models(config, models, channels, workdir, log):
           lambda setting, seed=seed: _train_config(config, dataset, channels,
                                                    seed, setting))
     return
-  for seed, (folder, train) in enumerate(models.runs):
+  for seed, (folder, train, _) in enumerate(models.runs):
     log(f"scoring the model run {folder} ({family} of {dataset})")
     yield seed, runs_lib.load_run(folder).model, _seed_dir(
         config, workdir, dataset, seed, reused=True), (
@@ -480,8 +486,8 @@ def _evaluate_in_distribution(config, models, outs, workdir, log):
 def _runs_record(config, models):
   """What `results.json` says of a dataset's model runs (for the table)."""
   return {
-      "runs": [folder for folder, _ in models.runs],
-      "steps": [train.train_steps for _, train in models.runs],
+      "runs": [folder for folder, _, _ in models.runs],
+      "steps": [step for _, _, step in models.runs],
       "batch_size": models.runs[0][1].batch_size,
       "model": models_lib.describe(models.runs[0][1].model),
       "fit_split": models.fit_split,

@@ -602,7 +602,7 @@ def test_a_background_sweep_trains_only_the_new_backgrounds(toy_run, tmp_path):
     saved = run_folder.read_config(folder)
     assert saved.data.mutation_rate == 0.4 and saved.l2_weight == 0.
   cells = _cells(results)[COLUMNS[0]]
-  new_row = "likelihood ratio (background μ=0.4, λ=0)"
+  new_row = "likelihood_ratio_mu0.4_lambda0"
   assert list(cells) == _rows(config) and new_row in cells
   old = json.loads(json.dumps(_cells(toy_run.results)[COLUMNS[0]]))
   assert {row: cells[row] for row in old} == old   # same models, same cells
@@ -628,8 +628,14 @@ def test_another_family_adds_its_cells_beside_glow(toy_run, tmp_path):
   assert list(results["families"]) == ["glow", "pixelcnn"]
   assert _cells(results) == json.loads(json.dumps(_cells(toy_run.results)))
   rows = _rows(config)
-  assert "likelihood ratio (background μ=0.2, λ=10)" in rows
-  assert not [row for row in rows if row.startswith("level ")]
+  assert "likelihood_ratio_mu0.2_lambda10" in rows
+  # No decomposition: no per-level rows, no latents to test; DoSE uses the
+  # PixelCNN++'s own statistics.
+  assert not [row for row in rows if row.startswith(("level_", "latent_gof"))]
+  assert "dose_svm_batch_10" in rows
+  dose = _cells(results, "pixelcnn")[COLUMNS[0]]["dose_kde"]["score"]
+  assert {"pixel_nll_std", "pixel_nll_q50", "log_prob",
+          "compressed_bits"} <= set(dose["used"] + dose["dropped"]), dose
   assert list(_cells(results, "pixelcnn")[COLUMNS[0]]) == rows
   saved = results["families"]["pixelcnn"]["config"]
   assert "vae" not in saved and saved["pixelcnn"]["num_filters"] == 4
@@ -638,14 +644,18 @@ def test_another_family_adds_its_cells_beside_glow(toy_run, tmp_path):
   assert "- PixelCNN++: 2 seeds of PixelCNN++ (1 hierarchy x 1 ResNet layer" in text
   header, body = _markdown_table(text)
   assert header[:3] == ["score (AUROC, higher = better)", "model",
-                        "toyin → toyout"]
+                        "toyin → toyout †"]
   by_row = {}
   for row in body:
     by_row.setdefault(row[0], []).append(row[1])
-  assert by_row[NLL_ROW] == ["Glow", "PixelCNN++"]
+  nll_label = benchmark_rows.row_label(NLL_ROW)
+  assert by_row[nll_label] == ["Glow", "PixelCNN++"]
+  assert by_row["DoSE, KDE (one example)"] == ["Glow", "PixelCNN++"]
+  assert by_row["latent goodness-of-fit, Anderson-Darling (one example)"] == [
+      "Glow"]
   assert by_row["level 1 likelihood (bits/dim)"] == ["Glow"]
   # The PixelCNN++ has no cells of the other pairs.
-  nll = [row for row in body if row[:2] == [NLL_ROW, "PixelCNN++"]][0]
+  nll = [row for row in body if row[:2] == [nll_label, "PixelCNN++"]][0]
   assert nll[2] != "-" and nll[3:] == ["-"] * 3
 
 
@@ -776,7 +786,8 @@ def test_flagfile_is_the_default_benchmark():
 
 
 def test_cifar10_flagfile_scores_the_issue_pairs_with_the_cpu_glow_run():
-  values = _parsed(f"--flagfile={os.path.join(REPO, 'launch/flagfiles/ood_benchmark_cifar10.cfg')}")
+  flagfile = os.path.join(REPO, "launch/flagfiles/ood_benchmark_cifar10.cfg")
+  values = _parsed(f"--flagfile={flagfile}")
   config = glow_flags.to_benchmark_config(values)
   assert values.workdir == "runs/ood_benchmark_cifar10"
   assert config.model == "glow" and config.model_runs == (
