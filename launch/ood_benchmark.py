@@ -13,6 +13,13 @@ resumes: finished models and cells are reused.
 
   python launch/ood_benchmark.py --flagfile=launch/flagfiles/ood_families_pixelcnn.cfg
 
+--model_runs=<run folder>,... scores finished training runs instead of
+training models for their dataset (their backgrounds are still trained), as
+ood_benchmark_cifar10.cfg does with runs/cifar10_glow_cpu on issue 21's
+CIFAR-10 pairs.
+
+  python launch/ood_benchmark.py --flagfile=launch/flagfiles/ood_benchmark_cifar10.cfg
+
 See glow_ood/experiments/ood_benchmark.py and docs/OOD_BENCHMARK.md.
 """
 

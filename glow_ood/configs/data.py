@@ -23,8 +23,8 @@ class DataConfig:
   Attributes:
     dataset: a dataset name (`TFDS_DATASETS`, a local `<name>_<split>.npz`) or
       a special name (`"constant:<0..255>"`, `"uniform_random"`,
-      `"grayed:<dataset>:<factor>"`, `"jpeg:<dataset>:<quality>"`, see
-      `glow_ood.data.special`).
+      `"grayed:<dataset>:<factor>"`, `"jpeg:<dataset>:<quality>"`,
+      `"flipped:<dataset>"`, see `glow_ood.data.special`).
     data_dir: folder of the local npz files. Default value: `None`, i.e.
       `default_data_dir()` (`$GLOW_OOD_DATA_DIR` or ../shared/data).
     tfds_data_dir: tensorflow_datasets' `data_dir`. Default value: `None`,
@@ -70,7 +70,7 @@ class DataConfig:
       "mnist, fashion_mnist) or local npz name (notmnist, cifar10_jpeg, "
       "cifar10_lossless, ...), or a special name (constant:128, "
       "uniform_random, grayed:<dataset>:<factor>, "
-      "jpeg:<dataset>:<quality>).")
+      "jpeg:<dataset>:<quality>, flipped:<dataset>).")
   data_dir: Optional[str] = option(
       None, "Folder of <name>_<split>.npz files (default: $GLOW_OOD_DATA_DIR "
       "or ../shared/data).")

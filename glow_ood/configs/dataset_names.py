@@ -3,9 +3,11 @@
 Nalisnick et al. (2019) score, besides real datasets, inputs that no camera
 took: constant images and uniform noise; here also "grayed" images, real
 images shrunk towards mid-grey (lower contrast, hence lower pixel variance),
-and "jpeg" images, real images through a JPEG round trip (to compare like
+"jpeg" images, real images through a JPEG round trip (to compare like
 with like against a model trained on JPEG-compressed data such as
-`cifar10_jpeg`). The images themselves are made by `glow_ood.data.special`.
+`cifar10_jpeg`), and "flipped" images, real images mirrored left to right
+(a hard control: the same images, only their orientation is new). The images
+themselves are made by `glow_ood.data.special`.
 
 Names, accepted wherever a dataset name is (`DataConfig.dataset`):
 
@@ -17,10 +19,12 @@ Names, accepted wherever a dataset name is (`DataConfig.dataset`):
                                   Pillow's JPEG encoder at quality an int
                                   in 1..95 (4:2:0 chroma for RGB), decoded
                                   back to uint8
+    "flipped:<dataset>"           `flipped_images` of a real dataset's split:
+                                  each image mirrored left to right
 
 Generated sets ("constant:*", "uniform_random") have no native shape: the
 caller gives it (`DataConfig.image_shape`, normally the in-distribution
-images' shape). "grayed:*" and "jpeg:*" keep the shape of their dataset.
+images' shape). "grayed:*", "jpeg:*" and "flipped:*" keep the shape of their dataset.
 """
 
 import dataclasses
@@ -29,13 +33,13 @@ from typing import Optional
 __all__ = ["KINDS", "JPEG_QUALITIES", "SpecialDataset", "parse", "is_special",
            "is_generated"]
 
-KINDS = ("constant", "uniform_random", "grayed", "jpeg")
+KINDS = ("constant", "uniform_random", "grayed", "jpeg", "flipped")
 # The range of "jpeg" qualities, (lowest, highest): Pillow advises against
 # qualities above 95 (parts of the compression are then switched off).
 JPEG_QUALITIES = (1, 95)
 _SYNTAX = ('"constant:<0..255>", "uniform_random", '
-           '"grayed:<dataset>:<factor in [0, 1]>" or '
-           '"jpeg:<dataset>:<quality in 1..95>"')
+           '"grayed:<dataset>:<factor in [0, 1]>", '
+           '"jpeg:<dataset>:<quality in 1..95>" or "flipped:<dataset>"')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,8 +49,8 @@ class SpecialDataset:
   Attributes:
     kind: one of `KINDS`.
     value: the pixel value of `"constant"`, else `None`.
-    base: the real dataset that `"grayed"` shrinks or `"jpeg"` compresses,
-      else `None`.
+    base: the real dataset that `"grayed"` shrinks, `"jpeg"` compresses or
+      `"flipped"` mirrors, else `None`.
     factor: the contrast factor of `"grayed"`, else `None`.
     quality: the JPEG quality of `"jpeg"` (an int in 1..95), else `None`.
   """
@@ -83,7 +87,8 @@ def parse(name):
   """`name` -> `SpecialDataset`, or `None` if `name` is not a special name.
 
   Raises `ValueError` naming the syntax if `name` starts with a special kind
-  (`"constant"`, `"uniform_random"`, `"grayed"`, `"jpeg"`) but is malformed.
+  (`"constant"`, `"uniform_random"`, `"grayed"`, `"jpeg"`, `"flipped"`) but
+  is malformed.
   """
   if not is_special(name):
     return None
@@ -100,6 +105,12 @@ def parse(name):
     if not 0 <= value <= 255:
       raise _bad(name, f"the constant {value} is not in 0..255")
     return SpecialDataset("constant", value=value)
+  if kind == "flipped":
+    if not rest:
+      raise _bad(name, '"flipped" needs a dataset')
+    if is_special(rest):
+      raise _bad(name, f"the flipped dataset {rest!r} must be a real dataset")
+    return SpecialDataset("flipped", base=rest)
   base, _, argument = rest.rpartition(":")
   what = "factor" if kind == "grayed" else "quality"
   if not base:

@@ -29,7 +29,8 @@ class EvaluationConfig:
   Attributes:
     datasets: other datasets, scored on their test split (real, e.g.
       "mnist", or special: "constant:128", "uniform_random",
-      "grayed:cifar10_jpeg:0.5", "jpeg:cifar10_lossless:75"). The
+      "grayed:cifar10_jpeg:0.5", "jpeg:cifar10_lossless:75",
+      "flipped:cifar10_jpeg"). The
       in-distribution train and test splits are always scored.
     num_examples: images per dataset (a seeded random subset in file order,
       `data.subsample`), or `None` for all.
@@ -47,7 +48,7 @@ class EvaluationConfig:
   datasets: Tuple[str, ...] = option(
       (), "Other datasets to score (test split): real (mnist, notmnist, ...) "
       "or special (constant:V, uniform_random, grayed:<dataset>:<factor>, "
-      "jpeg:<dataset>:<quality>). "
+      "jpeg:<dataset>:<quality>, flipped:<dataset>). "
       "Default: the run's --eval_datasets plus "
       + ", ".join(DEFAULT_EXTRA_DATASETS) + ".")
   num_examples: Optional[int] = option(

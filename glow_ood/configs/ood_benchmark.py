@@ -23,13 +23,22 @@ DEFAULT_PAIRS = (
     ("cifar10_jpeg", "uniform_random"),
     ("cifar10_jpeg", "grayed:cifar10_jpeg:0.5"),
     ("cifar10_jpeg", "mnist"),
+    # Issue 21's pairs: the later literature's OOD sets and the flip controls.
+    ("fashion_mnist", "flipped:fashion_mnist"),
+    ("cifar10_jpeg", "svhn_cropped"),
+    ("cifar10_jpeg", "jpeg:svhn_cropped:75"),
+    ("cifar10_jpeg", "celeba32"),
+    ("cifar10_jpeg", "tiny_imagenet32"),
+    ("cifar10_jpeg", "flipped:cifar10_jpeg"),
 )
 
 
 # Fields a resumed benchmark may change: new pairs add cells, new background
-# settings add likelihood-ratio rows (a pair missing rows is scored again,
-# reusing every trained model); the data's location does not change results.
-FREE_FIELDS = ("pairs", "data_dir", "mutation_rate", "background_l2")
+# settings add likelihood-ratio rows, new batch sizes add batched rows (a pair
+# missing rows is scored again, reusing every trained model); the data's
+# location does not change results.
+FREE_FIELDS = ("pairs", "data_dir", "mutation_rate", "background_l2",
+               "batch_sizes")
 
 # CPU-size models of the other families (2 cores: minutes per model). The
 # PixelCNN++ follows Ren et al.'s released background setup (one hierarchy,
@@ -54,7 +63,14 @@ class BenchmarkConfig:
     model: the family of the benchmark's models, `"glow"`, `"pixelcnn"` or
       `"vae"`; one benchmark folder holds the cells of every family run in
       it, each with its own settings.
-    num_seeds: models (and background models) per in-distribution dataset.
+    num_seeds: models (and background models) per in-distribution dataset
+      the benchmark trains models for.
+    model_runs: finished training runs (`launch/train.py` folders) to score
+      instead of training `num_seeds` models, e.g. `("runs/cifar10_glow_cpu",)`:
+      each is a model of the dataset its config.json names (several runs of
+      one dataset are its seeds, and must share the model but for its seed,
+      and the images). Their backgrounds are trained by the benchmark: the
+      run's model on its data, mutated, with the benchmark's training.
     image_size: images are zero-padded to `image_size` squares.
     num_levels, num_steps_per_level, hidden_width, coupling_scale: the Glow.
     pixelcnn, vae: the PixelCNN++ and the VAE, except the fields of
@@ -65,9 +81,15 @@ class BenchmarkConfig:
       (`TrainConfig.l2_weight`, Ren et al.'s 0, 10, 100); one background
       model per seed and `(mu, lambda)` of `mutation_rate` x `background_l2`,
       and one likelihood-ratio row for each.
-    validation_size: training images held out to fit the typicality test.
+    validation_size: held-out in-distribution images the scores are fitted
+      on: training images held out from the benchmark's models (or from
+      `model_runs` that held out as many), else test images disjoint from the
+      `num_examples` scored.
     num_examples: test images per dataset (a seeded random subset).
-    typicality_batch_size: `M` of the batch typicality test.
+    batch_sizes: the batch sizes `M` of the batched scores (typicality,
+      DoSE, the latents' random-projection test): one row per score and `M`,
+      besides the one-example rows. Each `M >= 2`, distinct, at most
+      `num_examples` and `validation_size`.
     num_bootstrap: bootstrap resamples of the intervals.
     data_dir: folder of the local npz files (`None`: the default).
     eval_batch_size: images per model call when scoring.
@@ -80,6 +102,10 @@ class BenchmarkConfig:
   num_seeds: int = option(3, "Models (and background models) per "
                           "in-distribution dataset; >= 2 (the ensemble score "
                           "needs several models).", minimum=2)
+  model_runs: Tuple[str, ...] = option(
+      (), "Finished training run folders to score instead of training models "
+      "for their dataset (each run's config.json names it; several runs of "
+      "one dataset are its seeds), e.g. runs/cifar10_glow_cpu.")
   image_size: int = option(32, "Images are zero-padded to this square size.",
                            minimum=1)
   num_levels: int = option(3, "Glow levels.", minimum=1)
@@ -102,11 +128,13 @@ class BenchmarkConfig:
       (0.,), "L2 weights lambda of the background models (nats per image; "
       "Ren et al.: 0,10,100); crossed with --mutation_rate.", minimum=0.)
   validation_size: int = option(
-      2000, "Training images held out to fit the typicality test.",
-      minimum=1)
+      2000, "Held-out in-distribution images the scores are fitted on "
+      "(DoSE's 5-fold calibration needs >= 10).", minimum=10)
   num_examples: int = option(2000, "Test images per dataset.", minimum=1)
-  typicality_batch_size: int = option(5, "M of the batch typicality test.",
-                                      minimum=1)
+  batch_sizes: Tuple[int, ...] = option(
+      (5, 10), "Batch sizes M of the batched scores (typicality, DoSE, the "
+      "latents' projection test), one row each; besides one example.",
+      minimum=2)
   num_bootstrap: int = option(500, "Bootstrap resamples of the intervals.",
                               minimum=1)
   data_dir: Optional[str] = option(None, "Folder of <name>_<split>.npz "
@@ -121,6 +149,21 @@ class BenchmarkConfig:
       if not values or len(set(values)) != len(values):
         raise ValueError(f"BenchmarkConfig.{name} needs distinct values (at "
                          f"least one); got {','.join(map(str, values))}.")
+    sizes = self.batch_sizes
+    if not sizes or len(set(sizes)) != len(sizes):
+      given = ",".join(map(str, sizes)) or "none"
+      raise ValueError(f"BenchmarkConfig.batch_sizes needs distinct sizes (at "
+                       f"least one); got {given}.")
+    for limit in ("num_examples", "validation_size"):
+      if max(sizes) > getattr(self, limit):
+        raise ValueError(
+            f"BenchmarkConfig.batch_sizes={','.join(map(str, sizes))} has a "
+            f"batch larger than {limit}={getattr(self, limit)}: each set "
+            "must hold at least one batch; use smaller batches or more "
+            "examples.")
+    if len(set(self.model_runs)) != len(self.model_runs):
+      raise ValueError(f"BenchmarkConfig.model_runs names a run twice: "
+                       f"{','.join(self.model_runs)}.")
     if not self.pairs:
       raise ValueError("BenchmarkConfig.pairs is empty; give in:out pairs.")
     for in_name, out_name in self.pairs:

@@ -4,9 +4,9 @@
     train = load_images(config, "train")                   # uint8 [55000, 32, 32, 1]
 
 Where the images come from is `glow_ood.data.sources`; special inputs
-("constant:128", "uniform_random", "grayed:cifar10:0.5", "jpeg:cifar10:75")
-are requested by name too (`glow_ood.data.special`). Splits "train" and
-"test" are read from `DataConfig.train_split` / `test_split` (a source split
+("constant:128", "uniform_random", "grayed:cifar10:0.5", "jpeg:cifar10:75",
+"flipped:cifar10") are requested by name too (`glow_ood.data.special`).
+Splits "train" and "test" are read from `DataConfig.train_split` / `test_split` (a source split
 or a slice of one, "test[:9000]"); those apply to the in-distribution dataset
 and to special sets made from it, every other dataset is read whole.
 """
@@ -23,17 +23,17 @@ from glow_ood.data import special as special_datasets
 from glow_ood.data import transforms
 
 __all__ = ["load_images", "load_images_as", "load_evaluation_sets",
-           "check_datasets", "dataset_config"]
+           "check_datasets", "dataset_config", "stored_shape"]
 
 # Seeds "uniform_random" differently per split.
 _SPLIT_IDS = {"train": 0, "validation": 1, "test": 2}
 
 _SPECIAL_NAMES = ("constant:<0..255>, uniform_random, grayed:<dataset>:<factor>, "
-                  "jpeg:<dataset>:<quality>")
+                  "jpeg:<dataset>:<quality>, flipped:<dataset>")
 
 
 def _real_name(name):
-  """The real dataset `name` reads: itself, or the base of "grayed"/"jpeg"."""
+  """The real dataset `name` reads: itself, or the base of "grayed"/"jpeg"/"flipped"."""
   special = special_datasets.parse(name)
   return name if special is None or special.is_generated else special.base
 
@@ -48,6 +48,31 @@ def dataset_config(config, name):
   if _real_name(name) == _real_name(config.dataset):
     return config.replace(dataset=name)
   return config.replace(dataset=name, train_split="train", test_split="test")
+
+
+def stored_shape(config, name):
+  """`(H, W, C)` of `name`'s test images as stored, before `pad_to` / `to_rgb`.
+
+  `None` for a generated set (made at the shape it is asked for). A special
+  set made from a dataset has that dataset's shape. Reads a local npz file's
+  header only; a tensorflow_datasets split is loaded.
+
+  Args:
+    config: `DataConfig` (the in-distribution dataset's: `name` is read as
+      `load_evaluation_sets` reads it, `dataset_config(config, name)`).
+    name: a dataset name, real or special.
+  """
+  special = special_datasets.parse(name)
+  if special is not None and special.is_generated:
+    return None
+  base = _real_name(name)
+  named = dataset_config(config, name)
+  sliced = named.source_split("test")
+  path = os.path.join(config.data_dir or sources.default_data_dir(),
+                      f"{base}_{sliced.name}.npz")
+  if config.source != "tfds" and os.path.exists(path):
+    return sources.check_npz(path, sliced.name, base)[1:]
+  return tuple(sources.load_source(named, base, named.test_split).shape[1:])
 
 
 def _unknown(name, what, path, config, data_dir, split):
@@ -131,8 +156,10 @@ def load_images(config, split):
   train examples drawn with `config.seed`, which `"train"` then leaves out).
   "train" and "test" are read from `config.train_split` / `test_split`.
   Real images are padded (`pad_to`) and tiled (`to_rgb`) as configured;
-  "jpeg:<dataset>:<quality>" compresses them before that (at their own
-  shape), "grayed:<dataset>:<factor>" grays them after; generated datasets
+  "jpeg:<dataset>:<quality>" compresses and "flipped:<dataset>" mirrors
+  them before that (at their own shape, so that an odd padding margin falls
+  where the dataset's own images have it), "grayed:<dataset>:<factor>" grays
+  them after; generated datasets
   are made at `config.image_shape` (`num_generated_images` per split, not
   carved).
 
@@ -160,6 +187,8 @@ def load_images(config, split):
   images = _carve(config, name, split)
   if special is not None and special.kind == "jpeg":
     images = special_datasets.jpeg_images(images, special.quality)
+  if special is not None and special.kind == "flipped":
+    images = special_datasets.flipped_images(images)
   if config.pad_to is not None:
     images = transforms.pad_images(images, config.pad_to)
   if config.to_rgb:

@@ -2,9 +2,10 @@
 
 Nalisnick et al. (2019) score, besides real datasets, inputs that no camera
 took: constant images and uniform noise; here also "grayed" images, real
-images shrunk towards mid-grey, and "jpeg" images, real images through a JPEG
-round trip. Their names ("constant:128", "uniform_random",
-"grayed:<dataset>:<factor>", "jpeg:<dataset>:<quality>") are parsed by
+images shrunk towards mid-grey, "jpeg" images, real images through a JPEG
+round trip, and "flipped" images, real images mirrored left to right. Their
+names ("constant:128", "uniform_random", "grayed:<dataset>:<factor>",
+"jpeg:<dataset>:<quality>", "flipped:<dataset>") are parsed by
 `glow_ood.configs.dataset_names`
 (re-exported here); every function below returns `uint8` NHWC arrays, like
 `glow_ood.data.load_images`.
@@ -24,7 +25,7 @@ from glow_ood.configs.dataset_names import parse
 
 __all__ = ["KINDS", "SpecialDataset", "parse", "is_special", "is_generated",
            "constant_images", "uniform_random_images", "grayed_images",
-           "jpeg_images", "generate"]
+           "jpeg_images", "flipped_images", "generate"]
 
 _GREY = 128.
 
@@ -133,13 +134,35 @@ def jpeg_images(images, quality):
   return out
 
 
+def flipped_images(images):
+  """Each image mirrored left to right: `out[n, i, j, c] = images[n, i, W - 1 - j, c]`.
+
+  A hard control for OOD detection: the pixels' values, hence any statistic
+  that ignores their positions, are those of the original images.
+
+  Args:
+    images: `uint8` `[N, H, W, C]`.
+
+  Returns:
+    `uint8` `[N, H, W, C]`, a new array.
+  """
+  images = np.asarray(images)
+  if images.dtype != np.uint8:
+    raise TypeError(f"flipped_images expects uint8 images; got "
+                    f"{images.dtype}.")
+  if images.ndim != 4:
+    raise ValueError(f"flipped_images expects [N, H, W, C] images; got shape "
+                     f"{images.shape}.")
+  return np.ascontiguousarray(images[:, :, ::-1, :])
+
+
 def generate(special, num, shape, seed=None):
   """The `num` images `[num, H, W, C]` of a generated `SpecialDataset`.
 
   Args:
     special: a `SpecialDataset` with `is_generated` ("constant" or
-      "uniform_random"); "grayed" and "jpeg" need real images, see
-      `grayed_images` and `jpeg_images`.
+      "uniform_random"); "grayed", "jpeg" and "flipped" need real images, see
+      `grayed_images`, `jpeg_images` and `flipped_images`.
     num: Python `int`, number of images.
     shape: `(H, W, C)`.
     seed: seed of `"uniform_random"` (see `uniform_random_images`).
@@ -149,5 +172,5 @@ def generate(special, num, shape, seed=None):
   if special.kind == "uniform_random":
     return uniform_random_images(num, shape, seed)
   raise ValueError(f"{special.kind!r} images are made from a real dataset, "
-                   "not generated: use grayed_images(images, factor) or "
-                   "jpeg_images(images, quality).")
+                   "not generated: use grayed_images(images, factor), "
+                   "jpeg_images(images, quality) or flipped_images(images).")

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-__all__ = ["pad_images", "gray_to_rgb", "subsample", "conform_images",
-           "image_grid"]
+__all__ = ["pad_images", "gray_to_rgb", "subsample", "subsample_indices",
+           "conform_images", "image_grid"]
 
 def pad_images(images, size):
   """Zero-pads `[N, H, W, C]` to `[N, size, size, C]`, centred.
@@ -43,11 +43,20 @@ def subsample(images, limit, seed=0):
   """
   if limit is None or int(limit) >= len(images):
     return images
+  return images[subsample_indices(len(images), limit, seed)]
+
+
+def subsample_indices(num, limit, seed=0):
+  """The sorted indices `[min(num, limit)]` of `subsample`'s subset of `num` images.
+
+  All of `0..num-1` if `limit` is `None` or `>= num`.
+  """
+  if limit is None or int(limit) >= num:
+    return np.arange(num)
   if int(limit) < 1:
     raise ValueError(f"limit must be >= 1 or None; got {limit}.")
-  keep = np.sort(np.random.default_rng(seed).choice(len(images), int(limit),
+  return np.sort(np.random.default_rng(seed).choice(num, int(limit),
                                                     replace=False))
-  return images[keep]
 
 def conform_images(images, image_shape, name="images"):
   """Pads (centred, zeros) and tiles grayscale to RGB so `images` fit `image_shape`.

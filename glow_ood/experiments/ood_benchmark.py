@@ -1,46 +1,61 @@
 """OOD-score benchmark: every score of `glow_ood.scores` on in -> out dataset pairs.
 
-For each in-distribution dataset of `config.pairs`, `run_benchmark` trains
-(or reuses, if finished) `num_seeds` models of the family `config.model`
-(Glow, PixelCNN++ or VAE) and, per seed, one background model of the same
-family for every `(mu, lambda)` of `config.background_settings`: trained on
-inputs mutated at rate `mu` (Ren et al.) with an L2 penalty `lambda` on its
-weights. The folders are
+For each in-distribution dataset of `config.pairs`, `run_benchmark` takes its
+models, of the family `config.model` (Glow, PixelCNN++ or VAE): the finished
+training runs of `config.model_runs` that were trained on it, or else
+`num_seeds` models it trains (or reuses, if finished) itself; and, per model,
+one background model of the same family for every `(mu, lambda)` of
+`config.background_settings`: trained on inputs mutated at rate `mu` (Ren et
+al.) with an L2 penalty `lambda` on its weights. The folders are
 
     <workdir>/<dataset>/seed_<s>/model, .../background_mu<mu>_l2<lambda>  (Glow)
     <workdir>/<dataset>/seed_<s>/<family>/model, .../background_...       (others)
+    <workdir>/<dataset>/run_<k>[/<family>]/background_...  (backgrounds of the
+                                                            k-th model run)
 
 (a Glow background of `mu`, `lambda = 0` trained before the sweep existed, in
-`seed_<s>/background`, is reused). It scores the held-out validation split (to
-fit the typicality test), the in-distribution test split and each
-out-of-distribution set (test split, conformed to the model's shape), and for
-every score and pair computes, per seed, AUROC, AUPR-In/Out and FPR at 95%
-TPR. A cell's AUROC is the mean over seeds with a two-level (seeds, then
-examples) 95% bootstrap interval (`metrics.seed_bootstrap_interval`).
+`seed_<s>/background`, is reused). It scores the held-out in-distribution
+images the scores are fitted on (`_fit_split`), the in-distribution test images
+and each out-of-distribution set (test split, conformed to the model's shape),
+and for every score and pair computes, per model, AUROC, AUPR-In/Out and FPR at
+95% TPR. A cell's AUROC is the mean over the models (seeds) with a two-level
+(seeds, then examples) 95% bootstrap interval (`metrics.seed_bootstrap_interval`).
 
-The ensemble score (WAIC) uses the `num_seeds` models as its members, so it
-has one value per example rather than one per seed; its interval is over
-examples only. Typicality over batches ranks batches of `typicality_batch_size`
-consecutive examples (the in- and out-of-distribution sets are split into
-batches), so its AUROC is per batch. The per-level rows need Glow's
-decomposition and are left out for the other families.
+The rows are `benchmark_rows.score_rows`, keyed by plain identifiers. The
+ensemble score (WAIC) uses the models as its members, so it has one value per
+example rather than one per seed, its interval over examples only, and needs
+two models or more. Batched rows rank batches of `M` consecutive examples
+(each set split into batches, `M` of `config.batch_sizes`), so their AUROC is
+per batch. The per-level rows and the latents' goodness-of-fit need the
+flow's decomposition (Glow); for them the scorer keeps the latents, and for a
+family with the `"statistics"` extra (PixelCNN++, VAE) its own statistics,
+which DoSE uses besides the likelihood and the PNG length.
 
-`<workdir>/results.json` holds, per family, the settings and the finished
-cells, written as they complete:
+`<workdir>/results.json` holds, per family, the settings, the finished cells,
+how each out-of-distribution set was made to fit the model where the
+in-distribution images were not (`preprocessing`: zero-padding from another
+size, grayscale tiled to RGB) and the model runs it scored, written as they
+complete:
 
-    {"format_version": 2,
+    {"format_version": 3,
      "families": {"glow": {"config": {...}, "cells": {pair: {row: cell}},
+                           "preprocessing": {pair: [note, ...]},
+                           "model_runs": {dataset: {...}},
                            "elapsed_seconds": ...}, "pixelcnn": {...}}}
 
 A re-run skips finished cells (and every finished training run), so the
-benchmark resumes; running it with another `--model` in the same folder adds
-that family's cells, which `benchmark_markdown` puts beside the others' in one
-table with a model column.
+benchmark resumes; a pair that lacks a row (a new score, batch size or
+background setting) is scored again with the models it has. Running it with
+another `--model` in the same folder adds that family's cells, which
+`benchmark_markdown` puts beside the others' in one table with a model
+column. Results files of formats 1 and 2 (rows keyed by their labels) are
+read as format 3.
 """
 
 import dataclasses
 import os
 import time
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -54,51 +69,24 @@ from glow_ood import runs as runs_lib
 from glow_ood import scores as scores_lib
 from glow_ood import train as train_lib
 from glow_ood.configs import serialization
+from glow_ood.experiments import benchmark_rows
 from glow_ood.experiments import report
+from glow_ood.experiments.benchmark_rows import likelihood_ratio_row
+from glow_ood.experiments.benchmark_rows import score_rows
 
 __all__ = ["score_rows", "likelihood_ratio_row", "run_benchmark",
            "benchmark_markdown", "family_config", "FAMILY_NAMES",
            "RESULTS_FORMAT"]
 
-RESULTS_FORMAT = 2
+RESULTS_FORMAT = 3
 FAMILY_NAMES = {"glow": "Glow", "pixelcnn": "PixelCNN++", "vae": "VAE"}
 _OTHER_TEMPLATES = {"glow": ("pixelcnn", "vae"), "pixelcnn": ("vae",),
                     "vae": ("pixelcnn",)}
-
-
-def likelihood_ratio_row(mutation_rate, l2_weight):
-  """The row name of the likelihood ratio with background `(mu, lambda)`."""
-  return (f"likelihood ratio (background μ={mutation_rate:g}, "
-          f"λ={l2_weight:g})")
-
-
-def score_rows(config):
-  """`[(row name, Score, kind)]`: the scores of `config`'s table, in order.
-
-  `kind` is `"per_seed"` (one value per seed), `"ensemble"` (WAIC) or
-  `"batches"` (batch typicality). One likelihood-ratio row per background
-  setting; the per-level rows only for Glow.
-  """
-  batch = config.typicality_batch_size
-  rows = [("-log p(x) (bits/dim)", scores_lib.NegativeLogLikelihood(), "per_seed"),
-          ("typicality (one example)",
-           scores_lib.Typicality(batch_size=1), "per_seed"),
-          (f"typicality, batches of {batch}",
-           scores_lib.Typicality(batch_size=batch), "batches"),
-          ("WAIC (ensemble of the seeds)", scores_lib.WAIC(), "ensemble"),
-          ("input complexity (PNG)", scores_lib.InputComplexity("png"),
-           "per_seed")]
-  for mu, l2 in config.background_settings:
-    rows.append((likelihood_ratio_row(mu, l2), scores_lib.LikelihoodRatio(),
-                 "per_seed"))
-  if config.model == "glow":
-    for level in range(config.num_levels):
-      rows.append((f"level {level + 1} likelihood (bits/dim)"
-                   + (" = last level" if level == config.num_levels - 1
-                      else ""),
-                   scores_lib.PerLevelLikelihood(level, units="bits_per_dim"),
-                   "per_seed"))
-  return rows
+# DataConfig fields that may differ between the runs of one dataset: the
+# images they are scored on are the same.
+_RUN_DATA_FREE = ("seed", "shuffle_buffer", "validation_size", "data_dir",
+                  "tfds_data_dir", "tfds_download", "mutation_rate")
+_FIT_SEED = 1   # the test images a run-less fit split is drawn from
 
 
 def family_config(config):
@@ -112,11 +100,52 @@ def family_config(config):
   return values
 
 
+@dataclasses.dataclass(frozen=True)
+class _Models:
+  """Where the models of one in-distribution dataset come from.
+
+  Attributes:
+    dataset: the in-distribution dataset.
+    data: `DataConfig` of the models' images (as they were trained on).
+    runs: `((folder, TrainConfig, finished step), ...)` of the model runs
+      used, or `()` for models the benchmark trains.
+    fit_split: `"validation"` (training images held out from every model)
+      or `"test"` (test images disjoint from the scored ones: the runs held
+      out no common training images).
+    num_models: Python `int`.
+    num_levels: levels of a model with the decomposition, else `None`.
+  """
+  dataset: str
+  data: object
+  runs: Tuple[Tuple[str, object], ...]
+  fit_split: str
+  num_models: int
+  num_levels: Optional[int]
+
+  def rows(self, config):
+    """`score_rows` of these models."""
+    return score_rows(config, num_models=self.num_models,
+                      num_levels=self.num_levels)
+
+
 def _data_config(config, dataset, seed, mutation_rate=0.):
   return data.DataConfig(dataset=dataset, data_dir=config.data_dir,
                          pad_to=config.image_size,
                          validation_size=config.validation_size, seed=seed,
                          mutation_rate=mutation_rate)
+
+
+def _recipe(config, model, data_config, model_seed, l2_weight):
+  """The benchmark's `TrainConfig` of `model` on `data_config`."""
+  return config_lib.TrainConfig(
+      model=model, data=data_config,
+      batch_size=config.batch_size, init_batch_size=256,
+      eval_batch_size=config.eval_batch_size,
+      train_steps=config.train_steps, learning_rate=config.learning_rate,
+      warmup_steps=config.warmup_steps, l2_weight=l2_weight,
+      log_every=max(config.train_steps // 5, 1), eval_every=0,
+      checkpoint_every=config.train_steps, eval_num_examples=500,
+      sample_temperatures=(1.,), num_samples=4, seed=model_seed)
 
 
 def _train_config(config, dataset, channels, seed, background=None):
@@ -127,22 +156,29 @@ def _train_config(config, dataset, channels, seed, background=None):
   """
   model_seed = seed + (0 if background is None else 1000)
   mutation_rate, l2_weight = background or (0., 0.)
-  return config_lib.TrainConfig(
-      model=config.model_config(
-          (config.image_size, config.image_size, channels), model_seed),
+  return _recipe(
+      config,
+      config.model_config((config.image_size, config.image_size, channels),
+                          model_seed),
       # Data seed 0 for all: one validation split, held out from every model.
-      data=_data_config(config, dataset, 0, mutation_rate),
-      batch_size=config.batch_size, init_batch_size=256,
-      eval_batch_size=config.eval_batch_size,
-      train_steps=config.train_steps, learning_rate=config.learning_rate,
-      warmup_steps=config.warmup_steps, l2_weight=l2_weight,
-      log_every=max(config.train_steps // 5, 1), eval_every=0,
-      checkpoint_every=config.train_steps, eval_num_examples=500,
-      sample_temperatures=(1.,), num_samples=4, seed=model_seed)
+      _data_config(config, dataset, 0, mutation_rate), model_seed, l2_weight)
 
 
-def _seed_dir(config, workdir, dataset, seed):
-  run_dir = os.path.join(workdir, dataset, f"seed_{seed}")
+def _run_background_config(config, run_config, background):
+  """The `TrainConfig` of a background of a model run: its model and data."""
+  mutation_rate, l2_weight = background
+  model_seed = run_config.model.seed + 1000
+  return _recipe(
+      config, run_config.model.replace(seed=model_seed),
+      run_config.data.replace(
+          mutation_rate=mutation_rate,
+          data_dir=config.data_dir or run_config.data.data_dir),
+      model_seed, l2_weight)
+
+
+def _seed_dir(config, workdir, dataset, seed, reused=False):
+  run_dir = os.path.join(workdir, dataset,
+                         f"run_{seed}" if reused else f"seed_{seed}")
   return run_dir if config.model == "glow" else os.path.join(run_dir,
                                                              config.model)
 
@@ -177,6 +213,177 @@ def _trained_model(train, workdir, what, log):
   return runs_lib.load_run(workdir).model
 
 
+# The models of each dataset.
+
+def _model_runs(config):
+  """`{dataset: ((folder, TrainConfig, step), ...)}` of `config.model_runs`, checked.
+
+  Raises:
+    ValueError: a run of another family, of no in-distribution dataset of
+      the pairs, unfinished, or runs of one dataset that differ in their
+      model (but for its seed) or images.
+  """
+  by_dataset = {}
+  where = f"--model_runs={','.join(config.model_runs)}"
+  for folder in config.model_runs:
+    train = run_folder.read_config(folder, config_lib.TrainConfig)
+    if train.family != config.model:
+      raise ValueError(
+          f"{where}: {folder} is a {train.family} run; this benchmark is "
+          f"--model={config.model}. Pass runs of that family, or set --model.")
+    dataset = train.data.dataset
+    if dataset not in config.in_distributions:
+      raise ValueError(
+          f"{where}: {folder} is a model of {dataset}, which no --pairs entry "
+          "has as its in-distribution dataset "
+          f"({', '.join(config.in_distributions)}).")
+    step = run_folder.finished_step(folder, train.train_steps)
+    if step is None:
+      raise ValueError(
+          f"{where}: {folder} has not finished its {train.train_steps} "
+          "training steps (no results.json of that step); finish it first "
+          f"(python launch/train.py --workdir={folder} resumes it).")
+    by_dataset.setdefault(dataset, []).append((folder, train, step))
+  for dataset, runs in by_dataset.items():
+    (first, reference, _), *others = runs
+    for folder, train, _ in others:
+      changed = run_folder.differences(
+          _run_identity(reference), _run_identity(train))
+      if changed:
+        raise ValueError(
+            f"{where}: {first} and {folder} are models of {dataset} that "
+            "differ in more than their seeds ("
+            + "; ".join(f"{n}={a!r} vs {b!r}" for n, a, b in changed)
+            + "); score one of them, or runs alike.")
+  return {dataset: tuple(runs) for dataset, runs in by_dataset.items()}
+
+
+def _run_identity(train):
+  """What the runs of one dataset share: the model (but its seed), the images."""
+  values = serialization.to_dict(train)["config"]
+  model = dict(values["model"], seed=None)
+  images = {k: v for k, v in values["data"].items() if k not in _RUN_DATA_FREE}
+  return {"model": model, "data": images}
+
+
+def _models_of(config, dataset, runs):
+  """The `_Models` of `dataset`: its model runs, else the benchmark's own."""
+  if not runs:
+    decomposes = "decomposition" in models_lib.model_class(config.model).extras
+    return _Models(dataset, _data_config(config, dataset, 0), (), "validation",
+                   config.num_seeds, config.num_levels if decomposes else None)
+  trains = [train for _, train, _ in runs]
+  model = trains[0].model
+  held_out = {(t.data.validation_size, t.data.seed) for t in trains}
+  # The runs' own held-out split if they share one as large as asked for.
+  size = next(iter(held_out))[0] if len(held_out) == 1 else 0
+  fit_split = "validation" if size >= config.validation_size else "test"
+  images = trains[0].data.replace(
+      data_dir=config.data_dir or trains[0].data.data_dir, mutation_rate=0.,
+      image_shape=None)
+  decomposes = "decomposition" in models_lib.model_class(config.model).extras
+  return _Models(dataset, images, tuple(runs), fit_split, len(runs),
+                 model.num_levels if decomposes else None)
+
+
+def _models(config, models, channels, workdir, log):
+  """Yields `(seed, model, seed folder, background config)` per model.
+
+  `background config` maps `(mu, lambda)` to the `TrainConfig` of the
+  model's background of that setting.
+  """
+  family = FAMILY_NAMES[config.model]
+  dataset = models.dataset
+  if not models.runs:
+    for seed in range(config.num_seeds):
+      seed_dir = _seed_dir(config, workdir, dataset, seed)
+      model = _trained_model(
+          _train_config(config, dataset, channels, seed),
+          os.path.join(seed_dir, "model"), f"{family} {seed} of {dataset}",
+          log)
+      yield seed, model, seed_dir, (
+          lambda setting, seed=seed: _train_config(config, dataset, channels,
+                                                   seed, setting))
+    return
+  for seed, (folder, train, _) in enumerate(models.runs):
+    log(f"scoring the model run {folder} ({family} of {dataset})")
+    yield seed, runs_lib.load_run(folder).model, _seed_dir(
+        config, workdir, dataset, seed, reused=True), (
+            lambda setting, train=train: _run_background_config(
+                config, train, setting))
+
+
+# Images.
+
+def _load_sets(config, models, outs):
+  """`{"fit", "test", out...: uint8 images}` of one in-distribution dataset.
+
+  "fit" is `models.fit_split`'s: the held-out training images, or (a fit on
+  the test split) `config.validation_size` test images drawn with
+  `_FIT_SEED` from those `transforms.subsample` leaves out of "test" (so the
+  sets made from the test split, "flipped:<dataset>", stay the scored test
+  images'), in file order.
+  """
+  dataset = models.dataset
+  if models.fit_split == "validation":
+    loaded = data.load_evaluation_sets(
+        models.data, outs, splits=("validation", "test"),
+        num_examples=config.num_examples, full_splits=("validation",))
+    fit = loaded[f"{dataset}/validation"]
+    if models.runs:   # the runs' split may be larger than asked for
+      fit = data.subsample(fit, config.validation_size)
+    test = loaded[f"{dataset}/test"]
+  else:
+    loaded = data.load_evaluation_sets(
+        models.data, outs, splits=("test",),
+        num_examples=config.num_examples, full_splits=("test",))
+    images = loaded[f"{dataset}/test"]
+    scored = data.transforms.subsample_indices(len(images),
+                                               config.num_examples)
+    rest = np.setdiff1d(np.arange(len(images)), scored)
+    if len(rest) < config.validation_size:
+      raise ValueError(
+          f"The runs of {dataset} held out no training images to fit the "
+          f"scores on, so they are fitted on test images, but its test split "
+          f"has {len(images)}: fewer than num_examples={config.num_examples}"
+          f" scored + validation_size={config.validation_size} to fit on. "
+          "Lower them.")
+    fit = images[np.sort(np.random.default_rng(_FIT_SEED).choice(
+        rest, config.validation_size, replace=False))]
+    test = images[scored]
+  return {"fit": fit, "test": test,
+          **{out: loaded[f"{out}/test"] for out in outs}}
+
+
+def _preprocessing_notes(in_shape, out_shape, model_shape):
+  """How an OOD set was made to fit the model where the in-distribution images were not.
+
+  Args:
+    in_shape, out_shape: `(H, W, C)` of the stored images (`out_shape`
+      `None`: generated at the model's shape).
+    model_shape: `(H, W, C)` the model takes.
+  """
+  (ih, iw, ic), (mh, mw, mc) = in_shape, model_shape
+  if out_shape is None:
+    if (ih, iw) != (mh, mw):
+      return [f"generated at {mh}x{mw}, without the zero border that padding "
+              f"gives the in-distribution images ({ih}x{iw} stored)"]
+    return []
+  oh, ow, oc = out_shape
+  notes = []
+  if (oh, ow) != (ih, iw):
+    notes.append(f"{oh}x{ow} images zero-padded to {mh}x{mw}; the "
+                 f"in-distribution images are {ih}x{iw}"
+                 + (" as stored" if (ih, iw) == (mh, mw) else
+                    f", zero-padded to {mh}x{mw} too"))
+  if oc == 1 and mc == 3 and ic == 3:
+    notes.append("grayscale tiled to RGB (R = G = B); the in-distribution "
+                 "images are colour")
+  return notes
+
+
+# Scoring.
+
 def _auroc_cell(in_values, out_values, num_bootstrap):
   """The cell of one score and pair from per-seed score arrays."""
   mean, low, high, per_seed = metrics.seed_bootstrap_interval(
@@ -191,91 +398,120 @@ def _auroc_cell(in_values, out_values, num_bootstrap):
                                    for a, b in zip(in_values, out_values)])))
 
 
-def _evaluate_in_distribution(config, dataset, outs, workdir, log):
-  """Cells `{out: {row: cell}}` of one in-distribution dataset."""
-  data_config = _data_config(config, dataset, 0)
-  loaded = data.load_evaluation_sets(
-      data_config, outs, splits=("validation", "test"),
-      num_examples=config.num_examples, full_splits=("validation",))
-  sets = {"validation": loaded[f"{dataset}/validation"],
-          "test": loaded[f"{dataset}/test"],
-          **{out: loaded[f"{out}/test"] for out in outs}}
-  channels = sets["validation"].shape[-1]
-  settings = config.background_settings
-  family = FAMILY_NAMES[config.model]
-  # Every model's DataConfig has seed 0, so they all hold out this validation
-  # split; their seeds change the initialization and the data order.
-  scored = []       # per seed: {set: ModelScores}
-  backgrounds = []  # per seed: {(mu, lambda): {set: ModelScores}}
-  num_dims_per_level = None
-  for seed in range(config.num_seeds):
-    seed_dir = _seed_dir(config, workdir, dataset, seed)
-    model = _trained_model(
-        _train_config(config, dataset, channels, seed),
-        os.path.join(seed_dir, "model"), f"{family} {seed} of {dataset}", log)
-    scorer = likelihood_terms.ModelScorer(model, config.eval_batch_size)
+def _score_models(config, models, sets, workdir, log):
+  """Per model: `ModelScores` of every set, and of its backgrounds; level sizes.
+
+  Returns:
+    `(scored, backgrounds, num_dims_per_level)`: `[{set: ModelScores}]`,
+    `[{(mu, lambda): {set: ModelScores}}]` (no "fit" set) and, per model,
+    its levels' latent sizes or `None`.
+  """
+  channels = sets["fit"].shape[-1]
+  scored, backgrounds, level_sizes = [], [], []
+  for _, model, seed_dir, background_config in _models(
+      config, models, channels, workdir, log):
+    extras = model.extras
+    scorer = likelihood_terms.ModelScorer(
+        model, config.eval_batch_size, latents="decomposition" in extras,
+        statistics="statistics" in extras)
     scored.append({name: scorer(images) for name, images in sets.items()})
+    level_sizes.append(
+        [int(np.prod(s)) for s in model.flow.latent_shapes]
+        if "decomposition" in extras else None)
     backgrounds.append({})
-    for mu, l2 in settings:
+    for mu, l2 in config.background_settings:
       background = _trained_model(
-          _train_config(config, dataset, channels, seed, (mu, l2)),
+          background_config((mu, l2)),
           _background_dir(config, seed_dir, mu, l2),
-          f"{family} background {seed} (mu={mu:g}, lambda={l2:g}) of "
-          f"{dataset}", log)
+          f"{FAMILY_NAMES[config.model]} background of {seed_dir} (mu={mu:g}, "
+          f"lambda={l2:g})", log)
       scorer = likelihood_terms.ModelScorer(background, config.eval_batch_size)
-      backgrounds[seed][mu, l2] = {name: scorer(images)
-                                   for name, images in sets.items()
-                                   if name != "validation"}
-    if config.model == "glow":
-      num_dims_per_level = [int(np.prod(s)) for s in model.flow.latent_shapes]
+      backgrounds[-1][mu, l2] = {name: scorer(images)
+                                 for name, images in sets.items()
+                                 if name != "fit"}
+  return scored, backgrounds, level_sizes
+
+
+def _evaluate_in_distribution(config, models, outs, workdir, log):
+  """`(cells {out: {row: cell}}, notes {out: [note]})` of one dataset's models."""
+  sets = _load_sets(config, models, outs)
+  model_shape = sets["test"].shape[1:]
+  in_shape = data.loading.stored_shape(models.data, models.dataset)
+  notes = {out: _preprocessing_notes(
+      in_shape, data.loading.stored_shape(models.data, out), model_shape)
+           for out in outs}
+  scored, backgrounds, level_sizes = _score_models(config, models, sets,
+                                                   workdir, log)
+  seeds = range(models.num_models)
   features = {
       (seed, name): scores_lib.from_model_scores(
-          scored[seed][name],
-          members=[scored[s][name] for s in range(config.num_seeds)],
-          images=sets[name], num_dims_per_level=num_dims_per_level)
-      for seed in range(config.num_seeds) for name in sets}
-  ratio_rows = {likelihood_ratio_row(mu, l2): (mu, l2) for mu, l2 in settings}
+          scored[seed][name], members=[scored[s][name] for s in seeds],
+          images=sets[name], num_dims_per_level=level_sizes[seed])
+      for seed in seeds for name in sets}
+  del scored   # the features hold what is needed
+  ratio_rows = {likelihood_ratio_row(mu, l2): (mu, l2)
+                for mu, l2 in config.background_settings}
 
   def features_of(row, seed, name):
-    if row not in ratio_rows or name == "validation":
+    if row not in ratio_rows or name == "fit":
       return features[seed, name]
     return dataclasses.replace(
         features[seed, name], discrete_log_prob_background=backgrounds[seed][
             ratio_rows[row]][name].discrete_log_prob)
 
   cells = {out: {} for out in outs}
-  for row, score, kind in score_rows(config):
+  for row, score, kind in models.rows(config):
+    in_values, out_values, fitted_configs = [], {o: [] for o in outs}, []
+    for seed in (seeds if kind != "ensemble" else [0]):
+      # Fitted once per model: the same fit scores the test set and each
+      # out-of-distribution set.
+      fitted = score.fit(features_of(row, seed, "fit"))
+      fitted_configs.append(fitted.config())
+      apply = fitted.score_batches if kind == "batches" else fitted
+      in_values.append(apply(features_of(row, seed, "test")))
+      for out in outs:
+        out_values[out].append(apply(features_of(row, seed, out)))
     for out in outs:
-      in_values, out_values, fitted_configs = [], [], []
-      for seed in (range(config.num_seeds) if kind != "ensemble" else [0]):
-        fitted = score.fit(features[seed, "validation"])
-        fitted_configs.append(fitted.config())
-        test, other = (features_of(row, seed, "test"),
-                       features_of(row, seed, out))
-        if kind == "batches":
-          in_values.append(fitted.score_batches(test))
-          out_values.append(fitted.score_batches(other))
-        else:
-          in_values.append(fitted(test))
-          out_values.append(fitted(other))
-      cell = _auroc_cell(in_values, out_values, config.num_bootstrap)
-      # The score's settings as fitted on each seed's validation split.
+      cell = _auroc_cell(in_values, out_values[out], config.num_bootstrap)
+      # The score's settings as fitted on each model's fit set.
       cell["score"] = dict(fitted_configs[0], kind=kind,
                            fitted_per_seed=fitted_configs)
       if row in ratio_rows:
         cell["score"].update(mutation_rate=ratio_rows[row][0],
                              l2_weight=ratio_rows[row][1])
       cells[out][row] = cell
-  return cells
+  return cells, notes
 
+
+def _runs_record(config, models):
+  """What `results.json` says of a dataset's model runs (for the table)."""
+  return {
+      "runs": [folder for folder, _, _ in models.runs],
+      "steps": [step for _, _, step in models.runs],
+      "batch_size": models.runs[0][1].batch_size,
+      "model": models_lib.describe(models.runs[0][1].model),
+      "fit_split": models.fit_split,
+      "fit_size": config.validation_size,
+  }
+
+
+# results.json
 
 def _upgraded(results, path):
-  """`results.json` of format 1 (Glow only, one mutation rate) as format 2."""
-  if results.get("format_version") == RESULTS_FORMAT:
+  """`results.json` of format 1 (Glow only) or 2 (rows by label) as format 3."""
+  version = results.get("format_version")
+  if version == RESULTS_FORMAT:
     if not isinstance(results.get("families"), dict):
       raise ValueError(f"{path} is no benchmark results file (it has no "
                        "'families'); move it away or use another workdir.")
     return results
+  if version == 2:
+    if not isinstance(results.get("families"), dict):
+      raise ValueError(f"{path} is no benchmark results file (it has no "
+                       "'families'); move it away or use another workdir.")
+    return {"format_version": RESULTS_FORMAT,
+            "families": {name: _family_of_format_2(family)
+                         for name, family in results["families"].items()}}
   if not isinstance(results.get("cells"), dict):
     raise ValueError(f"{path} is no benchmark results file (it has no "
                      "'cells'); move it away or use another workdir.")
@@ -287,14 +523,30 @@ def _upgraded(results, path):
   saved.setdefault("background_l2", [0.])
   # The one likelihood-ratio row of format 1 is the (mu, 0) background's.
   old_row = "likelihood ratio (background)"
-  new_row = likelihood_ratio_row(saved["mutation_rate"][0], 0.)
+  new_row = benchmark_rows.row_label(
+      likelihood_ratio_row(saved["mutation_rate"][0], 0.))
   cells = {pair: {(new_row if row == old_row else row): cell
                   for row, cell in rows.items()}
            for pair, rows in results["cells"].items()}
   family = {"config": saved, "cells": cells}
   if "elapsed_seconds" in results:
     family["elapsed_seconds"] = results["elapsed_seconds"]
-  return {"format_version": RESULTS_FORMAT, "families": {"glow": family}}
+  return _upgraded({"format_version": 2, "families": {"glow": family}}, path)
+
+
+def _family_of_format_2(family):
+  """A family of format 2: rows keyed by label, one typicality batch size."""
+  family = dict(family)
+  family["cells"] = {
+      pair: {benchmark_rows.row_of_label(row): cell
+             for row, cell in rows.items()}
+      for pair, rows in family.get("cells", {}).items()}
+  saved = dict(family.get("config") or {})
+  if "typicality_batch_size" in saved:
+    saved["batch_sizes"] = [saved.pop("typicality_batch_size")]
+  saved.setdefault("model_runs", [])   # the models were the benchmark's
+  family["config"] = saved
+  return family
 
 
 def _saved_config(saved):
@@ -319,14 +571,15 @@ def run_benchmark(config, workdir, log=print):
         path, "benchmark results file",
         fix="delete it and re-run the same command: the trained models in "
         f"{workdir} are reused, only the cells are scored again"), path)
-  # Every dataset of every pair before any training: a typo or a bad file
-  # fails now, with nothing written.
+  # Every dataset of every pair and every model run before any training: a
+  # typo or a bad file fails now, with nothing written.
   data_config = _data_config(config, config.in_distributions[0], 0)
   pairs = ",".join(f"{a}->{b}" for a, b in config.pairs)
   data.check_datasets(data_config, config.in_distributions,
                       splits=("train", "test"), what=f"--pairs={pairs}")
   data.check_datasets(data_config, [b for _, b in config.pairs],
                       what=f"--pairs={pairs}")
+  model_runs = _model_runs(config)
   current = family_config(config)
   family = results["families"].setdefault(config.model, {"cells": {}})
   if family.get("config") is not None:
@@ -336,22 +589,29 @@ def run_benchmark(config, workdir, log=print):
         fix=f"use the same settings for --model={config.model}, or a new "
         "workdir")
   family["config"] = current
-  rows = [row for row, _, _ in score_rows(config)]
   start = time.perf_counter()
   for dataset in config.in_distributions:
-    # A pair is done when it has every row (a new background setting adds
-    # a row, and the pair is scored again with the models it has).
+    models = _models_of(config, dataset, model_runs.get(dataset, ()))
+    rows = [row for row, _, _ in models.rows(config)]
+    # A pair is done when it has every row (a new score, batch size or
+    # background setting adds a row, and the pair is scored again with the
+    # models it has).
     outs = [b for a, b in config.pairs if a == dataset and not all(
         row in family["cells"].get(f"{a} -> {b}", {}) for row in rows)]
     if not outs:
       log(f"{dataset}: all cells done (resumed)")
       continue
-    cells = _evaluate_in_distribution(config, dataset, outs, workdir, log)
+    cells, notes = _evaluate_in_distribution(config, models, outs, workdir,
+                                             log)
     for out, new in cells.items():
+      pair = f"{dataset} -> {out}"
       # The table's rows in order, then rows of settings no longer run.
-      merged = {**family["cells"].get(f"{dataset} -> {out}", {}), **new}
-      family["cells"][f"{dataset} -> {out}"] = {
-          **{row: merged[row] for row in rows}, **merged}
+      merged = {**family["cells"].get(pair, {}), **new}
+      family["cells"][pair] = {**{row: merged[row] for row in rows}, **merged}
+      family.setdefault("preprocessing", {})[pair] = notes[out]
+    if models.runs:
+      family.setdefault("model_runs", {})[dataset] = _runs_record(config,
+                                                                  models)
     family["elapsed_seconds"] = (family.get("elapsed_seconds", 0.)
                                  + time.perf_counter() - start)
     start = time.perf_counter()
@@ -363,21 +623,46 @@ def run_benchmark(config, workdir, log=print):
   return results
 
 
-# Table order of the rows: by kind of score, then as the families list them.
-_ROW_ORDER = ("-log p(x)", "typicality (one", "typicality, batches", "WAIC",
-              "input complexity", "likelihood ratio", "level ")
+# results.md
 
-
-def _row_rank(row):
-  return next((i for i, prefix in enumerate(_ROW_ORDER)
-               if row.startswith(prefix)), len(_ROW_ORDER))
+def _models_line(family, saved, record):
+  """The table note on one family's models (`record`: its model runs)."""
+  name = FAMILY_NAMES[family]
+  backgrounds = ("backgrounds (mu, lambda) in "
+                 + ", ".join(f"({mu:g}, {l2:g})"
+                             for mu, l2 in saved.background_settings))
+  lines = []
+  runs = record or {}
+  trained = [a for a, _ in saved.pairs if a not in runs]
+  if trained or not runs:
+    shape = (saved.image_size, saved.image_size, 1)
+    lines.append(
+        f"- {name}: {saved.num_seeds} seeds of "
+        f"{models_lib.describe(saved.model_config(shape, 0))}, "
+        f"{saved.train_steps} steps of batch {saved.batch_size}; "
+        f"{backgrounds}.")
+  for dataset, run in runs.items():
+    fit = (f"scores fitted on {run['fit_size']} held-out training images"
+           if run["fit_split"] == "validation" else
+           f"scores fitted on {run['fit_size']} test images disjoint from "
+           "the scored ones (the runs held no training images out)")
+    lines.append(
+        f"- {name} on {dataset}: the model run(s) {', '.join(run['runs'])}, "
+        f"{run['model']}, {'/'.join(map(str, run['steps']))} steps of batch "
+        f"{run['batch_size']}; {fit}; {backgrounds}, each the run's model "
+        f"trained {saved.train_steps} steps of batch {saved.batch_size} on "
+        "its mutated data.")
+  return lines
 
 
 def benchmark_markdown(results, config):
   """Rows = (score, model family), columns = pairs, cells = AUROC [95% CI].
 
   Every family in `results` gets its rows; the pairs are `config.pairs`'s
-  (in order) and then any other pair a family has cells of.
+  (in order) and then any other pair a family has cells of. A column whose
+  out-of-distribution images were made to fit the model where the
+  in-distribution images were not (padded from another size, tiled from
+  grayscale) is marked `†` and the difference said below the table.
   """
   families = [f for f in FAMILY_NAMES if f in results["families"]]
   columns = [f"{a} -> {b}" for a, b in config.pairs]
@@ -390,34 +675,56 @@ def benchmark_markdown(results, config):
   for family in families:
     for pair_rows in results["families"][family]["cells"].values():
       rows += [r for r in pair_rows if r not in rows]
-  rows.sort(key=_row_rank)   # stable: each family's order within a kind
+  rows.sort(key=benchmark_rows.row_rank)   # stable: each family's order
+  levels = [int(r.split("_")[1]) for r in rows if r.startswith("level_")
+            and r.split("_")[1].isdigit()]
+  last_level = max(levels) if levels else None
   table = []
   for row in rows:
     for family in families:
       cells = results["families"][family]["cells"]
       if not any(row in cells[c] for c in columns if c in cells):
         continue
-      line = [row, FAMILY_NAMES[family]]
+      line = [benchmark_rows.row_label(row, last_level), FAMILY_NAMES[family]]
       for column in columns:
         cell = cells.get(column, {}).get(row)
         line.append("-" if cell is None else
                     f"{cell['auroc']:.3f} [{cell['auroc_low']:.3f}, "
                     f"{cell['auroc_high']:.3f}]")
       table.append(line)
+  notes, unknown = {}, []
+  for column in columns:
+    recorded = [results["families"][f].get("preprocessing", {}).get(column)
+                for f in families
+                if column in results["families"][f]["cells"]]
+    said = [n for r in recorded if r for n in r]
+    if said:
+      notes[column] = list(dict.fromkeys(said))
+    elif any(r is None for r in recorded):
+      unknown.append(column)
   header = ["score (AUROC, higher = better)", "model"] + [
-      c.replace(" -> ", " → ") for c in columns]
+      c.replace(" -> ", " → ") + (" †" if c in notes else "")
+      for c in columns]
   models = []
   for family in families:
     saved = _saved_config(results["families"][family]["config"])
-    shape = (saved.image_size, saved.image_size, 1)
-    models.append(
-        f"- {FAMILY_NAMES[family]}: {saved.num_seeds} seeds of "
-        f"{models_lib.describe(saved.model_config(shape, 0))}, "
-        f"{saved.train_steps} steps of batch {saved.batch_size}; backgrounds "
-        f"(mu, lambda) in "
-        + ", ".join(f"({mu:g}, {l2:g})" for mu, l2 in saved.background_settings)
-        + ".")
-  return ("AUROC of each score (mean over the seeds, 95% bootstrap interval "
+    models += _models_line(family, saved,
+                           results["families"][family].get("model_runs"))
+  text = ("AUROC of each score (mean over the seeds, 95% bootstrap interval "
           "over seeds and examples; WAIC: over examples).\n\n"
           + "\n".join(models) + "\n\n"
           + report.markdown_table(header, table))
+  return text + "\n" + _preprocessing_text(notes, unknown, columns)
+
+
+def _preprocessing_text(notes, unknown, columns):
+  lines = [f"† {column.replace(' -> ', ' → ')}: {'; '.join(said)}."
+           for column, said in notes.items()]
+  others = [c for c in columns if c not in notes and c not in unknown]
+  if others:
+    lines.append("Every other out-of-distribution set went through the "
+                 "in-distribution images' preprocessing.")
+  if unknown:
+    lines.append("Not recorded (scored before the benchmark recorded it): "
+                 + ", ".join(c.replace(" -> ", " → ") for c in unknown) + ".")
+  return "\n".join(lines) + "\n"

@@ -26,13 +26,21 @@ TINY_FLAGS = (
     "--num_seeds=2", "--image_size=8", "--num_levels=2",
     "--num_steps_per_level=1", "--hidden_width=8", "--train_steps=4",
     "--batch_size=16", "--warmup_steps=0", "--validation_size=50",
-    "--num_examples=50", "--typicality_batch_size=5", "--num_bootstrap=20",
+    "--num_examples=50", "--batch_sizes=5,10", "--num_bootstrap=20",
     "--eval_batch_size=50")
 ROWS = ("-log p(x) (bits/dim)", "typicality (one example)",
-        "typicality, batches of 5", "WAIC (ensemble of the seeds)",
+        "typicality, batches of 5", "typicality, batches of 10",
+        "WAIC (ensemble of the seeds)",
         "input complexity (PNG)", "likelihood ratio (background μ=0.2, λ=0)",
         "level 1 likelihood (bits/dim)",
-        "level 2 likelihood (bits/dim) = last level")
+        "level 2 likelihood (bits/dim) = last level",
+        "DoSE, KDE (one example)", "DoSE, KDE, batches of 5",
+        "DoSE, KDE, batches of 10", "DoSE, one-class SVM (one example)",
+        "DoSE, one-class SVM, batches of 5",
+        "DoSE, one-class SVM, batches of 10",
+        "latent goodness-of-fit, Anderson-Darling (one example)",
+        "latent goodness-of-fit, random-projection KS, batches of 5",
+        "latent goodness-of-fit, random-projection KS, batches of 10")
 
 
 def _blocky_images(num, seed):
@@ -90,15 +98,17 @@ def test_toy_benchmark_trains_scores_and_prints_the_table(tmp_path, data_dir):
                  "--pairs=toyin->toyout,toyin->uniform_random")
   assert result.returncode == 0, result.stderr[-3000:]
   table = _table(result.stdout)
+  # toyout is padded 6x6 -> 8x8, the in-distribution images are not: marked.
   assert table[0] == ["score (AUROC, higher = better)", "model",
-                      "toyin → toyout", "toyin → uniform_random"]
+                      "toyin → toyout †", "toyin → uniform_random"]
   assert tuple(row[0] for row in table[2:]) == ROWS
   assert {row[1] for row in table[2:]} == {"Glow"}
   with open(workdir / "results.json", encoding="utf-8") as f:
     results = json.load(f)
   glow = results["families"]["glow"]
   assert list(glow["cells"]) == ["toyin -> toyout", "toyin -> uniform_random"]
-  for row, _, *cells in table[2:]:
+  rows = list(glow["cells"]["toyin -> toyout"])   # identifiers, table order
+  for (_, _, *cells), row in zip(table[2:], rows):
     for column, text in zip(glow["cells"], cells):
       cell = glow["cells"][column][row]
       assert text == (f"{cell['auroc']:.3f} [{cell['auroc_low']:.3f}, "

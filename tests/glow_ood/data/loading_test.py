@@ -270,6 +270,29 @@ def test_jpeg_dataset_by_name_compresses_before_padding(tmp_path):
   np.testing.assert_array_equal(jpeg, expected)
 
 
+def test_flipped_dataset_by_name_mirrors_before_padding(tmp_path):
+  # Each row a left-to-right ramp (1..28, shifted per image): flips show.
+  raw = (np.arange(1, 29)[None, None, :, None]
+         + np.arange(4)[:, None, None, None]).repeat(28, axis=1).astype(np.uint8)
+  for split in ("train", "test"):
+    np.savez(tmp_path / f"ramp_{split}.npz", images=raw,
+             labels=np.zeros([4], np.int64))
+  # 31 is an odd margin from 28: the extra column falls right, as for "ramp".
+  config = _config(tmp_path, dataset="flipped:ramp", pad_to=31, to_rgb=True)
+  flipped = data.load_images(config, "test")
+  assert flipped.shape == (4, 31, 31, 3) and flipped.dtype == np.uint8
+  np.testing.assert_array_equal(
+      flipped, data.gray_to_rgb(data.pad_images(raw[:, :, ::-1], 31)))
+  assert list(flipped[0, 15, :, 0]) == [0] + list(range(28, 0, -1)) + [0, 0]
+  padded = data.load_images(config.replace(dataset="ramp"), "test")
+  np.testing.assert_array_equal(padded[:, :, 1:29] > 0, flipped[:, :, 1:29] > 0)
+  # A flipped set made from the run's dataset reads the run's test split.
+  sliced = config.replace(dataset="ramp", test_split="test[1:3]")
+  named = data.loading.dataset_config(sliced, "flipped:ramp")
+  assert named.test_split == "test[1:3]"
+  np.testing.assert_array_equal(data.load_images(named, "test"), flipped[1:3])
+
+
 def _psnr(images, references):
   mse = np.mean(np.square(images.astype(np.float64) - references))
   return 10. * np.log10(255. ** 2 / mse)

@@ -116,7 +116,8 @@ def test_check_datasets_names_the_unknown_name_and_the_known_ones(tmp_path):
       "Unknown dataset 'nosuch' in --eval_datasets=toy,grayed:nosuch:0.5 (no "
       f"local file {tmp_path}/nosuch_test.npz, source='npz'). Known names: "
       f"local files in {tmp_path}: toy; special: constant:<0..255>, "
-      "uniform_random, grayed:<dataset>:<factor>, jpeg:<dataset>:<quality>."
+      "uniform_random, grayed:<dataset>:<factor>, jpeg:<dataset>:<quality>, "
+      "flipped:<dataset>."
   ), message
   # With tensorflow_datasets allowed, its names are listed too.
   with pytest.raises(data.DatasetNotFoundError) as info:

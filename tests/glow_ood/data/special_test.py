@@ -1,4 +1,4 @@
-"""Tests of the special OOD inputs (constant, uniform random, grayed, JPEG) and their names."""
+"""Tests of the special OOD inputs (constant, uniform random, grayed, JPEG, flipped) and their names."""
 
 import numpy as np
 import pytest
@@ -71,6 +71,8 @@ def test_grayed_rejects_floats_and_factors_outside_0_1():
     ("jpeg:mnist:1", sd.SpecialDataset("jpeg", base="mnist", quality=1)),
     ("jpeg:svhn_cropped:95", sd.SpecialDataset("jpeg", base="svhn_cropped",
                                                quality=95)),
+    ("flipped:fashion_mnist", sd.SpecialDataset("flipped", base="fashion_mnist")),
+    ("flipped:cifar10_jpeg", sd.SpecialDataset("flipped", base="cifar10_jpeg")),
 ])
 def test_parse_special_names(name, expected):
   assert sd.parse(name) == expected
@@ -100,10 +102,15 @@ def test_real_names_are_not_special(name):
     ("jpeg:uniform_random:75", "the jpeg dataset 'uniform_random' must be a "
                                "real dataset"),
     ("jpeg:grayed:mnist:0.5:75", "must be a real dataset"),
+    ("flipped:", "needs a dataset"),
+    ("flipped", "needs a dataset"),
+    ("flipped:constant:0", "the flipped dataset 'constant:0' must be a real"),
+    ("flipped:jpeg:mnist:75", "must be a real dataset"),
 ])
 def test_malformed_special_names_name_the_syntax(name, problem):
   with pytest.raises(ValueError, match=problem + ".*grayed:<dataset>:<factor"
-                     ".*jpeg:<dataset>:<quality in 1..95>") as info:
+                     ".*jpeg:<dataset>:<quality in 1..95>.*flipped:<dataset>"
+                     ) as info:
     sd.parse(name)
   assert "\n" not in str(info.value)
 
@@ -118,6 +125,8 @@ def test_generate():
     sd.generate(sd.parse("grayed:mnist:0.5"), 2, (2, 2, 1))
   with pytest.raises(ValueError, match="jpeg_images"):
     sd.generate(sd.parse("jpeg:mnist:75"), 2, (2, 2, 1))
+  with pytest.raises(ValueError, match="flipped_images"):
+    sd.generate(sd.parse("flipped:mnist"), 2, (2, 2, 1))
 
 
 def test_is_generated():
@@ -125,6 +134,7 @@ def test_is_generated():
   assert sd.is_generated("uniform_random")
   assert not sd.is_generated("grayed:mnist:0.5")
   assert not sd.is_generated("jpeg:mnist:75")
+  assert not sd.is_generated("flipped:mnist")
   assert not sd.is_generated("mnist")
 
 
@@ -182,3 +192,25 @@ def test_jpeg_images_refuse_bad_inputs():
   for quality in (0, 96, 7.5):
     with pytest.raises(ValueError, match=r"int in 1\.\.95"):
       sd.jpeg_images(np.zeros([1, 8, 8, 3], np.uint8), quality)
+
+
+def test_flipped_images_mirror_each_row():
+  images = np.arange(2 * 3 * 4 * 2, dtype=np.uint8).reshape(2, 3, 4, 2)
+  flipped = sd.flipped_images(images)
+  assert flipped.shape == images.shape and flipped.dtype == np.uint8
+  for j in range(4):    # column j is the original's column W - 1 - j
+    np.testing.assert_array_equal(flipped[:, :, j], images[:, :, 3 - j])
+  assert not np.array_equal(flipped, images)
+  np.testing.assert_array_equal(sd.flipped_images(flipped), images)
+  # The same values, only their places change.
+  np.testing.assert_array_equal(np.sort(flipped, axis=2), np.sort(images, axis=2))
+  symmetric = np.broadcast_to(np.array([1, 5, 5, 1], np.uint8)[None, None, :, None],
+                              (1, 2, 4, 1))
+  np.testing.assert_array_equal(sd.flipped_images(symmetric), symmetric)
+
+
+def test_flipped_images_refuse_bad_inputs():
+  with pytest.raises(TypeError, match="uint8"):
+    sd.flipped_images(np.zeros([1, 4, 4, 1], np.float32))
+  with pytest.raises(ValueError, match=r"\[N, H, W, C\]"):
+    sd.flipped_images(np.zeros([4, 4, 1], np.uint8))

@@ -12,8 +12,11 @@ files written to a temporary folder in ../shared/data's format:
     disagree);
 
 and scores the pairs toyin -> toyout, toyin -> toynear, toyin -> constant:0
-and toyin -> uniform_random. The tests check the shape of the results, recompute
-cells from the trained models by hand, resume, and reject bad settings.
+and toyin -> uniform_random. The tests check the shape of the results (every
+row of `benchmark_rows.score_rows`, DoSE and the latents' goodness-of-fit
+included, one example and batches of 5 and 10), recompute cells from the
+trained models by hand, resume, score finished training runs instead of
+training, and reject bad settings.
 Training uses the default mirrored strategy over tests/conftest.py's two
 logical CPUs, hence even batch sizes.
 """
@@ -34,8 +37,10 @@ from glow_ood import run_folder
 from glow_ood import runs as runs_lib
 from glow_ood import flags as glow_flags
 from glow_ood import metrics
+from glow_ood.experiments import benchmark_rows
 from glow_ood.experiments import ood_benchmark
 from glow_ood import likelihood_terms
+from glow_ood import scores as scores_lib
 
 IN_SHAPE = (8, 8, 1)
 OUT_SHAPE = (6, 6, 1)
@@ -43,9 +48,17 @@ NUM_TRAIN, NUM_TEST = 300, 100
 PAIRS = (("toyin", "toyout"), ("toyin", "toynear"), ("toyin", "constant:0"),
          ("toyin", "uniform_random"))
 COLUMNS = tuple(f"{a} -> {b}" for a, b in PAIRS)
-NLL_ROW = "-log p(x) (bits/dim)"
-RATIO_ROW = "likelihood ratio (background μ=0.2, λ=0)"
+NLL_ROW = "nll"
+RATIO_ROW = "likelihood_ratio_mu0.2_lambda0"
 BACKGROUND = "background_mu0.2_l20"
+# Every row of the toy Glow's table, in order.
+ROWS = [
+    NLL_ROW, "typicality", "typicality_batch_5", "typicality_batch_10",
+    "waic", "input_complexity_png", RATIO_ROW, "level_1", "level_2",
+    "dose_kde", "dose_kde_batch_5", "dose_kde_batch_10",
+    "dose_svm", "dose_svm_batch_5", "dose_svm_batch_10",
+    "latent_gof", "latent_gof_batch_5", "latent_gof_batch_10"]
+PADDED_NOTE = "6x6 images zero-padded to 8x8; the in-distribution images are 8x8 as stored"
 
 
 # Data and configs.
@@ -93,7 +106,7 @@ def toy_config(data_dir, **overrides):
       pairs=PAIRS, num_seeds=2, image_size=8, num_levels=2,
       num_steps_per_level=1, hidden_width=8, train_steps=16, batch_size=16,
       learning_rate=3e-3, warmup_steps=0, validation_size=50, num_examples=50,
-      typicality_batch_size=5, num_bootstrap=50, data_dir=str(data_dir),
+      batch_sizes=(5, 10), num_bootstrap=50, data_dir=str(data_dir),
       eval_batch_size=50)
   values.update(overrides)
   return configs.BenchmarkConfig(**values)
@@ -144,18 +157,15 @@ def test_results_json_has_every_pair_and_every_score(toy_run):
             encoding="utf-8") as f:
     saved = json.load(f)
   assert saved == json.loads(json.dumps(toy_run.results))
-  assert saved["format_version"] == 2 and list(saved["families"]) == ["glow"]
+  assert saved["format_version"] == 3 and list(saved["families"]) == ["glow"]
   family = saved["families"]["glow"]
   expected = json.loads(json.dumps(dataclasses.asdict(toy_run.config)))
   del expected["pixelcnn"], expected["vae"]   # another family's settings
   assert family["config"] == expected
   assert set(family["cells"]) == set(COLUMNS)
   rows = _rows(toy_run.config)
-  assert rows == [
-      NLL_ROW, "typicality (one example)", "typicality, batches of 5",
-      "WAIC (ensemble of the seeds)", "input complexity (PNG)",
-      RATIO_ROW, "level 1 likelihood (bits/dim)",
-      "level 2 likelihood (bits/dim) = last level"]
+  assert rows == ROWS
+  assert all(row.replace("_", "").replace(".", "").isalnum() for row in rows)
   score_rows = ood_benchmark.score_rows(toy_run.config)
   kinds = {row: kind for row, _, kind in score_rows}
   names = {row: score.name for row, score, _ in score_rows}
@@ -164,6 +174,19 @@ def test_results_json_has_every_pair_and_every_score(toy_run):
     for row in rows:
       score = family["cells"][column][row]["score"]
       assert score["kind"] == kinds[row] and score["name"] == names[row]
+  for size in (5, 10):
+    for row in ("typicality", "dose_kde", "dose_svm", "latent_gof"):
+      score = family["cells"][COLUMNS[0]][f"{row}_batch_{size}"]["score"]
+      assert score["batch_size"] == size and score["kind"] == "batches", row
+  assert family["cells"][COLUMNS[0]]["dose_svm"]["score"]["estimator"] == "svm"
+  # The one-example test of the latents is Anderson-Darling's; batches are
+  # tested by the KS test of random projections.
+  assert family["cells"][COLUMNS[0]]["latent_gof"]["score"]["test"] == (
+      "anderson_darling")
+  assert family["preprocessing"] == {
+      "toyin -> toyout": [PADDED_NOTE], "toyin -> toynear": [],
+      "toyin -> constant:0": [], "toyin -> uniform_random": []}
+  assert "model_runs" not in family
   ratio = family["cells"][COLUMNS[0]][RATIO_ROW]["score"]
   assert (ratio["mutation_rate"], ratio["l2_weight"]) == (0.2, 0.)
   assert family["elapsed_seconds"] > 0.
@@ -234,7 +257,8 @@ def _npz_images(toy_run, name, split):
 
 @pytest.fixture(scope="module")
 def recomputed(toy_run):
-  """Per seed, per set: `ModelScores` of the model and the background model.
+  """`(scores, images)`: per seed, per set, `ModelScores` of the model (with
+  its latents) and the background model; the images of each set.
 
   The sets are built from the npz files by hand: the validation split the
   benchmark holds out (`rng(0).permutation(300)[:50]`, in file order), the
@@ -258,19 +282,22 @@ def recomputed(toy_run):
                        ((0, 0), (1, 1), (1, 1), (0, 0)))}
   scores = []
   for seed in range(toy_run.config.num_seeds):
-    model = likelihood_terms.ModelScorer(_restore(toy_run, seed, False), 50)
+    model = likelihood_terms.ModelScorer(_restore(toy_run, seed, False), 50,
+                                         latents=True)
     background = likelihood_terms.ModelScorer(_restore(toy_run, seed, True), 50)
     scores.append({name: (model(x), background(x))
                    for name, x in images.items()})
-  return scores
+  return scores, images
 
 
 @pytest.mark.parametrize("out", ["toyout", "toynear"])
 def test_cells_recomputed_from_the_trained_models(toy_run, recomputed, out):
   """Each score's formula applied to the restored models' log-likelihoods."""
   cells = _cells(toy_run.results)[f"toyin -> {out}"]
+  recomputed, images = recomputed
   sets = ("test", out)
   nll, ratio, typical, batches, last_level, entropies = [], [], [], [], [], []
+  batches_of_10 = []
   for scored in recomputed:
     own = {name: scored[name][0] for name in ("validation",) + sets}
     background = {name: scored[name][1] for name in sets}
@@ -285,6 +312,10 @@ def test_cells_recomputed_from_the_trained_models(toy_run, recomputed, out):
                          for k in sets))
     batches.append(tuple(   # 10 batches of 5 consecutive examples
         np.abs(np.mean(-own[k].discrete_log_prob.reshape(10, 5), axis=1)
+               - entropy)
+        for k in sets))
+    batches_of_10.append(tuple(
+        np.abs(np.mean(-own[k].discrete_log_prob.reshape(5, 10), axis=1)
                - entropy)
         for k in sets))
     # The last level's latent of an 8x8x1 two-level Glow: 2x2x8 = 32 dims.
@@ -305,12 +336,33 @@ def test_cells_recomputed_from_the_trained_models(toy_run, recomputed, out):
 
   check(NLL_ROW, nll)
   check(RATIO_ROW, ratio)
-  check("typicality (one example)", typical)
-  check("typicality, batches of 5", batches)
-  check("level 2 likelihood (bits/dim) = last level", last_level)
-  check("WAIC (ensemble of the seeds)", waic)
+  check("typicality_batch_10", batches_of_10)
+  # DoSE and the latents' test: the scores on Features made by hand from the
+  # restored models' latents (levels of 32 and 32 values) and the images,
+  # fitted on the held-out split.
+  def features(scored, name):
+    return scores_lib.from_model_scores(scored[name][0], images=images[name],
+                                        num_dims_per_level=(32, 32))
+
+  for row, make, batched in [
+      ("dose_kde", lambda: scores_lib.DoSE(estimator="kde"), False),
+      ("dose_svm_batch_10",
+       lambda: scores_lib.DoSE(estimator="svm", batch_size=10), True),
+      ("latent_gof", scores_lib.LatentGoodnessOfFit, False),
+      ("latent_gof_batch_5",
+       lambda: scores_lib.LatentGoodnessOfFit(batch_size=5), True)]:
+    pairs = []
+    for scored in recomputed:
+      score = make().fit(features(scored, "validation"))
+      apply = score.score_batches if batched else score
+      pairs.append(tuple(apply(features(scored, k)) for k in sets))
+    check(row, pairs)
+  check("typicality", typical)
+  check("typicality_batch_5", batches)
+  check("level_2", last_level)
+  check("waic", waic)
   # The typicality score is fitted on each seed's validation set.
-  fitted = cells["typicality (one example)"]["score"]["fitted_per_seed"]
+  fitted = cells["typicality"]["score"]["fitted_per_seed"]
   assert [f["entropy"] for f in fitted] == pytest.approx(entropies, rel=1e-12)
   cell = cells[NLL_ROW]
   assert cell["aupr_in"] == pytest.approx(np.mean(
@@ -338,10 +390,18 @@ def test_results_md_has_one_row_per_score_and_one_column_per_pair(toy_run):
           "coupling), 16 steps of batch 16; backgrounds (mu, lambda) in "
           "(0.2, 0).") in text
   header, body = _markdown_table(text)
+  # The padded OOD set is marked, and what differs is said below the table.
   assert header == ["score (AUROC, higher = better)", "model",
-                    "toyin → toyout", "toyin → toynear", "toyin → constant:0",
-                    "toyin → uniform_random"]
-  assert [r[0] for r in body] == _rows(toy_run.config)
+                    "toyin → toyout †", "toyin → toynear",
+                    "toyin → constant:0", "toyin → uniform_random"]
+  assert f"† toyin → toyout: {PADDED_NOTE}." in text
+  assert ("Every other out-of-distribution set went through the "
+          "in-distribution images' preprocessing.") in text
+  assert [r[0] for r in body] == [
+      benchmark_rows.row_label(row, 2) for row in _rows(toy_run.config)]
+  assert body[8][0] == "level 2 likelihood (bits/dim) = last level"
+  assert body[-1][0] == ("latent goodness-of-fit, random-projection KS, "
+                         "batches of 10")
   assert {r[1] for r in body} == {"Glow"}
   cell = _cells(toy_run.results)["toyin -> uniform_random"][NLL_ROW]
   assert body[0][5] == (f"{cell['auroc']:.3f} [{cell['auroc_low']:.3f}, "
@@ -384,7 +444,7 @@ def test_a_new_pair_computes_only_that_pair(toy_run, tmp_path):
 
 @pytest.mark.parametrize("change", [dict(hidden_width=16),
                                     dict(train_steps=17),
-                                    dict(typicality_batch_size=4)])
+                                    dict(num_examples=40)])
 def test_changed_settings_do_not_resume_a_workdir(toy_run, tmp_path,
                                                   change):
   workdir = _copy_workdir(toy_run, tmp_path)
@@ -394,6 +454,135 @@ def test_changed_settings_do_not_resume_a_workdir(toy_run, tmp_path,
                                 log=lambda line: None)
   with open(os.path.join(workdir, "results.json"), encoding="utf-8") as f:
     assert json.load(f)["families"]["glow"]["config"]["hidden_width"] == 8
+
+
+def test_a_new_batch_size_adds_only_its_rows(toy_run, tmp_path):
+  """Batch sizes are free: a new one scores its rows with the same models."""
+  workdir = _copy_workdir(toy_run, tmp_path)
+  config = toy_run.config.replace(batch_sizes=(5, 10, 20), pairs=PAIRS[:1])
+  log = []
+  results = ood_benchmark.run_benchmark(config, workdir, log=log.append)
+  assert not [line for line in log if line.startswith("training")], log
+  cells = _cells(results)[COLUMNS[0]]
+  new = ["typicality_batch_20", "dose_kde_batch_20", "dose_svm_batch_20",
+         "latent_gof_batch_20"]
+  assert list(cells) == _rows(config) and set(new) <= set(cells)
+  assert set(cells) - set(ROWS) == set(new)
+  old = json.loads(json.dumps(_cells(toy_run.results)[COLUMNS[0]]))
+  assert {row: cells[row] for row in old} == old   # same models, same cells
+  assert results["families"]["glow"]["config"]["batch_sizes"] == [5, 10, 20]
+  assert cells["latent_gof_batch_20"]["score"]["batch_size"] == 20
+
+
+def _format_2(toy_run):
+  """The toy run's results as the benchmark wrote them before format 3."""
+  family = json.loads(json.dumps(toy_run.results["families"]["glow"]))
+  config = dict(family["config"], typicality_batch_size=5)
+  del config["batch_sizes"], config["model_runs"]
+  cells = {pair: {benchmark_rows.row_label(row, 2): cell
+                  for row, cell in rows.items()}
+           for pair, rows in family["cells"].items()}
+  assert "likelihood ratio (background μ=0.2, λ=0)" in cells[COLUMNS[0]]
+  return {"format_version": 2, "families": {"glow": {
+      "config": config, "cells": cells,
+      "elapsed_seconds": family["elapsed_seconds"]}}}
+
+
+def test_a_format_2_results_file_is_read_by_row_identifiers(toy_run,
+                                                             tmp_path):
+  workdir = _copy_workdir(toy_run, tmp_path)
+  with open(os.path.join(workdir, "results.json"), "w",
+            encoding="utf-8") as f:
+    json.dump(_format_2(toy_run), f)
+  log = []
+  results = ood_benchmark.run_benchmark(toy_run.config, workdir,
+                                        log=log.append)
+  assert log == ["toyin: all cells done (resumed)"]
+  assert results["format_version"] == 3
+  family = results["families"]["glow"]
+  assert family["cells"] == json.loads(json.dumps(_cells(toy_run.results)))
+  assert family["config"] == toy_run.results["families"]["glow"]["config"]
+  with open(os.path.join(workdir, "results.md"), encoding="utf-8") as f:
+    text = f.read()
+  # Cells scored before the preprocessing was recorded say so.
+  assert "Not recorded (scored before the benchmark recorded it): " in text
+  header, _ = _markdown_table(text)
+  assert "toyin → toyout" in header
+
+
+# Finished training runs as the models (--model_runs).
+
+def test_model_runs_are_scored_without_training(toy_run, tmp_path):
+  """One finished run as the model of toyin; the scores fitted on test images.
+
+  The run held out 50 training images, fewer than the 60 asked for, so the
+  scores are fitted on 60 test images disjoint from the 30 scored. Its
+  background is the toy run's own (copied where the benchmark keeps the
+  backgrounds of model runs), so nothing is trained.
+  """
+  run = os.path.join(toy_run.workdir, "toyin", "seed_0", "model")
+  workdir = str(tmp_path / "benchmark")
+  shutil.copytree(
+      os.path.join(toy_run.workdir, "toyin", "seed_0", BACKGROUND),
+      os.path.join(workdir, "toyin", "run_0", BACKGROUND))
+  config = toy_run.config.replace(model_runs=(run,), pairs=PAIRS[:2],
+                                  num_examples=30, validation_size=60)
+  log = []
+  results = ood_benchmark.run_benchmark(config, workdir, log=log.append)
+  assert not [line for line in log if line.startswith("training")], log
+  assert f"scoring the model run {run} (Glow of toyin)" in log
+  family = results["families"]["glow"]
+  cells = family["cells"][COLUMNS[0]]
+  # Every row but WAIC, which needs several models.
+  assert list(cells) == [row for row in ROWS if row != "waic"]
+  record = family["model_runs"]["toyin"]
+  assert record["runs"] == [run] and record["fit_split"] == "test"
+  assert record["steps"] == [16] and record["fit_size"] == 60
+  for cell in cells.values():
+    assert len(cell["auroc_per_seed"]) == 1
+  # The fit set: 60 of the 70 test images that the 30 scored leave out.
+  test = _npz_images(toy_run, "toyin", "test")
+  scored = np.sort(np.random.default_rng(0).choice(NUM_TEST, 30,
+                                                   replace=False))
+  rest = np.setdiff1d(np.arange(NUM_TEST), scored)
+  fit = np.sort(np.random.default_rng(1).choice(rest, 60, replace=False))
+  model = runs_lib.load_run(run).model
+  entropy = np.mean(-likelihood_terms.ModelScorer(model, 60)(
+      test[fit]).discrete_log_prob)
+  fitted = cells["typicality"]["score"]["fitted_per_seed"][0]
+  assert fitted["entropy"] == pytest.approx(entropy, rel=1e-9)
+  with open(os.path.join(workdir, "results.md"), encoding="utf-8") as f:
+    text = f.read()
+  assert (f"- Glow on toyin: the model run(s) {run}, Glow (2 levels x 1 "
+          "steps, width 8, sigmoid coupling), 16 steps of batch 16; scores "
+          "fitted on 60 test images disjoint from the scored ones") in text
+  assert "- Glow: 2 seeds" not in text   # no model trained by the benchmark
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(model="vae"), "is a glow run; this benchmark is --model=vae"),
+    (dict(pairs=(("toyout", "toyin"),)),
+     "is a model of toyin, which no --pairs entry has"),
+])
+def test_bad_model_runs_fail_before_any_work(toy_run, tmp_path, change,
+                                             message):
+  run = os.path.join(toy_run.workdir, "toyin", "seed_0", "model")
+  workdir = tmp_path / "benchmark"
+  config = toy_run.config.replace(model_runs=(run,), **change)
+  with pytest.raises(ValueError, match=message):
+    ood_benchmark.run_benchmark(config, str(workdir), log=lambda line: None)
+  assert not (workdir / "results.json").exists()
+
+
+def test_an_unfinished_model_run_is_refused(toy_run, tmp_path):
+  run = str(tmp_path / "unfinished")
+  shutil.copytree(os.path.join(toy_run.workdir, "toyin", "seed_0", "model"),
+                  run)
+  os.remove(os.path.join(run, "results.json"))
+  with pytest.raises(ValueError, match="has not finished its 16 training"):
+    ood_benchmark.run_benchmark(toy_run.config.replace(model_runs=(run,)),
+                                str(tmp_path / "benchmark"),
+                                log=lambda line: None)
 
 
 @pytest.mark.slow
@@ -413,7 +602,7 @@ def test_a_background_sweep_trains_only_the_new_backgrounds(toy_run, tmp_path):
     saved = run_folder.read_config(folder)
     assert saved.data.mutation_rate == 0.4 and saved.l2_weight == 0.
   cells = _cells(results)[COLUMNS[0]]
-  new_row = "likelihood ratio (background μ=0.4, λ=0)"
+  new_row = "likelihood_ratio_mu0.4_lambda0"
   assert list(cells) == _rows(config) and new_row in cells
   old = json.loads(json.dumps(_cells(toy_run.results)[COLUMNS[0]]))
   assert {row: cells[row] for row in old} == old   # same models, same cells
@@ -439,8 +628,14 @@ def test_another_family_adds_its_cells_beside_glow(toy_run, tmp_path):
   assert list(results["families"]) == ["glow", "pixelcnn"]
   assert _cells(results) == json.loads(json.dumps(_cells(toy_run.results)))
   rows = _rows(config)
-  assert "likelihood ratio (background μ=0.2, λ=10)" in rows
-  assert not [row for row in rows if row.startswith("level ")]
+  assert "likelihood_ratio_mu0.2_lambda10" in rows
+  # No decomposition: no per-level rows, no latents to test; DoSE uses the
+  # PixelCNN++'s own statistics.
+  assert not [row for row in rows if row.startswith(("level_", "latent_gof"))]
+  assert "dose_svm_batch_10" in rows
+  dose = _cells(results, "pixelcnn")[COLUMNS[0]]["dose_kde"]["score"]
+  assert {"pixel_nll_std", "pixel_nll_q50", "log_prob",
+          "compressed_bits"} <= set(dose["used"] + dose["dropped"]), dose
   assert list(_cells(results, "pixelcnn")[COLUMNS[0]]) == rows
   saved = results["families"]["pixelcnn"]["config"]
   assert "vae" not in saved and saved["pixelcnn"]["num_filters"] == 4
@@ -449,14 +644,18 @@ def test_another_family_adds_its_cells_beside_glow(toy_run, tmp_path):
   assert "- PixelCNN++: 2 seeds of PixelCNN++ (1 hierarchy x 1 ResNet layer" in text
   header, body = _markdown_table(text)
   assert header[:3] == ["score (AUROC, higher = better)", "model",
-                        "toyin → toyout"]
+                        "toyin → toyout †"]
   by_row = {}
   for row in body:
     by_row.setdefault(row[0], []).append(row[1])
-  assert by_row[NLL_ROW] == ["Glow", "PixelCNN++"]
+  nll_label = benchmark_rows.row_label(NLL_ROW)
+  assert by_row[nll_label] == ["Glow", "PixelCNN++"]
+  assert by_row["DoSE, KDE (one example)"] == ["Glow", "PixelCNN++"]
+  assert by_row["latent goodness-of-fit, Anderson-Darling (one example)"] == [
+      "Glow"]
   assert by_row["level 1 likelihood (bits/dim)"] == ["Glow"]
   # The PixelCNN++ has no cells of the other pairs.
-  nll = [row for row in body if row[:2] == [NLL_ROW, "PixelCNN++"]][0]
+  nll = [row for row in body if row[:2] == [nll_label, "PixelCNN++"]][0]
   assert nll[2] != "-" and nll[3:] == ["-"] * 3
 
 
@@ -465,10 +664,14 @@ def test_a_format_1_results_file_resumes(toy_run, tmp_path):
   """Results and background folders of the Glow-only benchmark are reused."""
   workdir = _copy_workdir(toy_run, tmp_path)
   family = json.loads(json.dumps(toy_run.results["families"]["glow"]))
-  old_config = dict(family["config"], mutation_rate=0.2)
-  del old_config["model"], old_config["background_l2"]
+  old_config = dict(family["config"], mutation_rate=0.2,
+                    typicality_batch_size=5)
+  for name in ("model", "background_l2", "batch_sizes", "model_runs"):
+    del old_config[name]
+  # Rows keyed by their labels; the one likelihood ratio without settings.
   old_cells = {pair: {("likelihood ratio (background)" if row == RATIO_ROW
-                       else row): cell for row, cell in rows.items()}
+                       else benchmark_rows.row_label(row, 2)): cell
+                      for row, cell in rows.items()}
                for pair, rows in family["cells"].items()}
   with open(os.path.join(workdir, "results.json"), "w",
             encoding="utf-8") as f:
@@ -517,10 +720,26 @@ def test_a_damaged_results_file_is_refused_and_kept(toy_run, tmp_path):
     (dict(model="flow"), "model='flow' is not one of"),
     (dict(coupling_scale="affine"), "coupling_scale='affine' is not one of"),
     (dict(hidden_width=0), "hidden_width must be >= 1"),
+    # One example is always scored: batches hold 2 or more.
+    (dict(batch_sizes=(1,)), r"batch_sizes must be >= 2; got 1\."),
+    (dict(batch_sizes=(5, 0)), "batch_sizes must be >= 2; got 0"),
+    (dict(batch_sizes=(5, 5)), "batch_sizes needs distinct sizes .*got 5,5"),
+    (dict(batch_sizes=()), "batch_sizes needs distinct sizes .*got none"),
+    (dict(batch_sizes=(5, 10), num_examples=8),
+     "batch_sizes=5,10 has a batch larger than num_examples=8"),
+    (dict(batch_sizes=(64,), validation_size=50),
+     "batch_sizes=64 has a batch larger than validation_size=50"),
+    (dict(validation_size=9), "validation_size must be >= 10"),
+    (dict(model_runs=("runs/a", "runs/a")), "model_runs names a run twice"),
 ])
 def test_bad_config_raises(change, message):
   with pytest.raises(ValueError, match=message):
     configs.BenchmarkConfig(**change)
+
+
+def test_batch_sizes_must_be_ints():
+  with pytest.raises(TypeError, match="batch_sizes must be an int; got 2.5"):
+    configs.BenchmarkConfig(batch_sizes=(5, 2.5))
 
 
 def test_config_pairs_become_string_tuples():
@@ -566,6 +785,48 @@ def test_flagfile_is_the_default_benchmark():
   assert config == configs.BenchmarkConfig()
 
 
+def test_cifar10_flagfile_scores_the_issue_pairs_with_the_cpu_glow_run():
+  flagfile = os.path.join(REPO, "launch/flagfiles/ood_benchmark_cifar10.cfg")
+  values = _parsed(f"--flagfile={flagfile}")
+  config = glow_flags.to_benchmark_config(values)
+  assert values.workdir == "runs/ood_benchmark_cifar10"
+  assert config.model == "glow" and config.model_runs == (
+      "runs/cifar10_glow_cpu",)
+  assert config.pairs == tuple(("cifar10_jpeg", out) for out in (
+      "svhn_cropped", "jpeg:svhn_cropped:75", "celeba32", "tiny_imagenet32",
+      "mnist", "grayed:cifar10_jpeg:0.5", "constant:128", "uniform_random",
+      "flipped:cifar10_jpeg"))
+  assert config.batch_sizes == (5, 10)
+  # Every issue-21 pair is in the fast default benchmark too.
+  assert set(config.pairs) | {
+      ("fashion_mnist", "mnist"), ("notmnist", "mnist"), ("mnist", "notmnist"),
+      ("fashion_mnist", "flipped:fashion_mnist")} <= set(
+          configs.BenchmarkConfig().pairs)
+
+
+@pytest.mark.parametrize("in_shape, out_shape, notes", [
+    ((28, 28, 1), (28, 28, 1), []),            # fashion_mnist -> mnist
+    ((32, 32, 3), (32, 32, 3), []),            # cifar10 -> svhn, flipped
+    ((32, 32, 3), None, []),                   # generated at 32x32x3
+    ((32, 32, 3), (28, 28, 1),                 # cifar10 -> mnist
+     ["28x28 images zero-padded to 32x32; the in-distribution images are "
+      "32x32 as stored",
+      "grayscale tiled to RGB (R = G = B); the in-distribution images are "
+      "colour"]),
+    ((28, 28, 1), None,                        # fashion_mnist -> constant
+     ["generated at 32x32, without the zero border that padding gives the "
+      "in-distribution images (28x28 stored)"]),
+    ((28, 28, 1), (30, 30, 1),
+     ["30x30 images zero-padded to 32x32; the in-distribution images are "
+      "28x28, zero-padded to 32x32 too"]),
+])
+def test_preprocessing_notes_say_what_only_the_ood_set_got(in_shape,
+                                                           out_shape, notes):
+  model_shape = (32, 32, in_shape[-1])
+  assert ood_benchmark._preprocessing_notes(in_shape, out_shape,
+                                            model_shape) == notes
+
+
 def test_flags_set_every_field():
   config = glow_flags.to_benchmark_config(_parsed(
       "--pairs=toyin->toyout,toyin->constant:0", "--num_seeds=2",
@@ -573,7 +834,7 @@ def test_flags_set_every_field():
       "--hidden_width=8", "--coupling_scale=additive", "--train_steps=16",
       "--batch_size=16", "--learning_rate=0.003", "--warmup_steps=0",
       "--mutation_rate=0.1", "--validation_size=50", "--num_examples=50",
-      "--typicality_batch_size=5", "--num_bootstrap=50",
+      "--batch_sizes=5,10", "--num_bootstrap=50",
       "--eval_batch_size=50", "--data_dir=toy_data_dir"))
   assert config == toy_config("toy_data_dir", coupling_scale="additive",
                               mutation_rate=(0.1,),
@@ -589,3 +850,12 @@ def test_bad_flags_raise():
     _parsed("--num_seeds=1")
   with pytest.raises(flags.IllegalFlagValueError, match="coupling_scale"):
     _parsed("--coupling_scale=affine")
+  with pytest.raises(ValueError, match="--batch_sizes must be a comma-"
+                     "separated list of integers; got 5,x"):
+    glow_flags.to_benchmark_config(_parsed("--batch_sizes=5,x"))
+  with pytest.raises(ValueError, match="batch_sizes must be >= 2; got 1"):
+    glow_flags.to_benchmark_config(_parsed("--batch_sizes=1,5"))
+  config = glow_flags.to_benchmark_config(_parsed(
+      "--model_runs=runs/a,runs/b", "--batch_sizes=10"))
+  assert config.model_runs == ("runs/a", "runs/b")
+  assert config.batch_sizes == (10,)
