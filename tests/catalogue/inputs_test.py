@@ -76,11 +76,11 @@ def world(tmp_path_factory):
   np.save(w.data_dir / "single.npy", images)
   os.replace(w.data_dir / "single.npy", w.data_dir / "single_test.npz")
   # CRC damage inside the compressed images: the zip directory reads fine.
-  np.savez_compressed(w.data_dir / "flipped_test.npz",
+  np.savez_compressed(w.data_dir / "bitflip_test.npz",
                       images=toy_data.toy_images(64, seed=3))
-  raw = bytearray((w.data_dir / "flipped_test.npz").read_bytes())
+  raw = bytearray((w.data_dir / "bitflip_test.npz").read_bytes())
   raw[len(raw) // 3] ^= 0xFF
-  (w.data_dir / "flipped_test.npz").write_bytes(bytes(raw))
+  (w.data_dir / "bitflip_test.npz").write_bytes(bytes(raw))
   # The in-distribution dataset itself broken: a truncated test split.
   w.cut_dir = root / "cut_data"
   w.cut_dir.mkdir()
@@ -364,10 +364,10 @@ def load_images_truncated_npz(c):
 
 
 def load_images_crc_damage(c):
-  config = _config(c.w.data_dir, dataset="flipped")
-  data.check_datasets(config, ["flipped"])   # headers are fine
+  config = _config(c.w.data_dir, dataset="bitflip")
+  data.check_datasets(config, ["bitflip"])   # headers are fine
   harness.refused_api(lambda: data.load_images(config, "test"), ValueError,
-                      "flipped_test.npz is not a readable npz file")
+                      "bitflip_test.npz is not a readable npz file")
 
 
 def load_images_npy_named_npz(c):
