@@ -15,7 +15,7 @@ import numpy as np
 
 from glow_ood.scores import features as features_lib
 
-__all__ = ["Score", "NotFittedError"]
+__all__ = ["Score", "NotFittedError", "batch_means"]
 
 
 class NotFittedError(RuntimeError):
@@ -101,3 +101,23 @@ class Score:
 
   def _config(self):
     return {}
+
+
+def batch_means(scores, batch_size, seed=None):
+  """The mean of `scores` over consecutive batches of `M = batch_size`.
+
+  Args:
+    scores: `[N]` per-example scores.
+    batch_size: `M >= 1`.
+    seed: `None` (default) groups examples `[0, M)`, `[M, 2M)`, ...; an `int`
+      shuffles them with that seed first.
+
+  Returns:
+    float64 `[N // M]`; the last `N % M` examples are left out.
+  """
+  scores = np.asarray(scores, np.float64)
+  if seed is not None:
+    scores = scores[np.random.default_rng(seed).permutation(len(scores))]
+  num_batches = len(scores) // batch_size
+  return scores[:num_batches * batch_size].reshape(
+      num_batches, batch_size).mean(axis=1)

@@ -217,12 +217,7 @@ class LikelihoodRegret(base.Score):
     Returns:
       float64 `[N // M]`; the last `N % M` examples are left out.
     """
-    scores = self(features)
-    if seed is not None:
-      scores = scores[np.random.default_rng(seed).permutation(len(scores))]
-    num_batches = len(scores) // self.batch_size
-    return scores[:num_batches * self.batch_size].reshape(
-        num_batches, self.batch_size).mean(axis=1)
+    return base.batch_means(self(features), self.batch_size, seed)
 
   @property
   def seconds_per_example(self):
