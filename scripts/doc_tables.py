@@ -12,6 +12,7 @@ import json
 import os
 
 from scripts import appendix_tables
+from scripts import benchmark_tables
 from scripts import grayscale_tables
 from scripts.table_format import (auroc_cell, commit_cell, detected,
                                   detection, evaluation, jpeg_quality, lower,
@@ -569,6 +570,7 @@ TABLES = {
     "fig1_cifar10_auroc": fig1_cifar10_auroc,
     **grayscale_tables.TABLES,
     **appendix_tables.TABLES,
+    **benchmark_tables.TABLES,
 }
 
 

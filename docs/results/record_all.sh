@@ -136,4 +136,16 @@ if have runs/two_moons/results.json; then
     --tolerance=mean_log_prob_z=3 --tolerance=mean_log_det=5 --tolerance=final_nll=3
 fi
 
+# Issue 21: the OOD benchmark's CIFAR-10 pairs on the CPU Glow run.
+if have runs/ood_benchmark_cifar10/results.json; then
+  python scripts/summarize_benchmark.py runs/ood_benchmark_cifar10/results.json runs/ood_benchmark_cifar10/summary.json
+  record --experiment=ood_benchmark_cifar10 \
+    --description="OOD benchmark on CIFAR-10 (JPEG) pairs with the CPU Glow runs/cifar10_glow_cpu: likelihood, typicality, input complexity, likelihood ratio, per-level likelihood, DoSE and latent goodness-of-fit, one image and batches of 5 and 10 (2000 images per set)" \
+    --command="python launch/train.py --flagfile=launch/flagfiles/cifar10_glow_cpu.cfg --workdir=runs/cifar10_glow_cpu" \
+    --command="python launch/ood_benchmark.py --flagfile=launch/flagfiles/ood_benchmark_cifar10.cfg" \
+    --command="python scripts/summarize_benchmark.py runs/ood_benchmark_cifar10/results.json runs/ood_benchmark_cifar10/summary.json" \
+    --workdir=runs/cifar10_glow_cpu --json=benchmark=runs/ood_benchmark_cifar10/summary.json \
+    --tolerance=auroc=0.03 --tolerance=auroc_low=0.03 --tolerance=auroc_high=0.03
+fi
+
 python scripts/render_docs.py
