@@ -265,15 +265,12 @@ def evaluation_curves(workdir):
 
 
 def _num_dims(results, run_name):
+  """D = height x width x channels of run `run_name`, or None if unrecorded."""
   for run in results.get("runs", []):
     shape = run.get("model", {}).get("image_shape")
-    if run.get("name") in (run_name, "ensemble") and shape:
+    if run.get("name") == run_name and shape:
       height, width, channels = shape
       return height * width * channels
-  runs = results.get("runs", [])
-  if run_name == "ensemble" and runs and runs[0].get("model"):
-    height, width, channels = runs[0]["model"]["image_shape"]
-    return height * width * channels
   return None
 
 

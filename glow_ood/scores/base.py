@@ -15,7 +15,7 @@ import numpy as np
 
 from glow_ood.scores import features as features_lib
 
-__all__ = ["Score", "NotFittedError", "batch_means"]
+__all__ = ["Score", "NotFittedError", "batch_indices", "batch_means"]
 
 
 class NotFittedError(RuntimeError):
@@ -103,21 +103,20 @@ class Score:
     return {}
 
 
-def batch_means(scores, batch_size, seed=None):
-  """The mean of `scores` over consecutive batches of `M = batch_size`.
+def batch_indices(num_examples, batch_size, seed=None):
+  """The examples of each batch of `M = batch_size`: int `[N // M, M]`.
 
-  Args:
-    scores: `[N]` per-example scores.
-    batch_size: `M >= 1`.
-    seed: `None` (default) groups examples `[0, M)`, `[M, 2M)`, ...; an `int`
-      shuffles them with that seed first.
-
-  Returns:
-    float64 `[N // M]`; the last `N % M` examples are left out.
+  `seed`: `None` (default) groups examples `[0, M)`, `[M, 2M)`, ...; an `int`
+  shuffles them with that seed first. The last `N % M` examples are left out.
   """
-  scores = np.asarray(scores, np.float64)
+  order = np.arange(num_examples)
   if seed is not None:
-    scores = scores[np.random.default_rng(seed).permutation(len(scores))]
-  num_batches = len(scores) // batch_size
-  return scores[:num_batches * batch_size].reshape(
-      num_batches, batch_size).mean(axis=1)
+    order = np.random.default_rng(seed).permutation(num_examples)
+  num_batches = num_examples // batch_size
+  return order[:num_batches * batch_size].reshape(num_batches, batch_size)
+
+
+def batch_means(scores, batch_size, seed=None):
+  """The mean of `scores` `[N]` over the batches of `batch_indices`: float64 `[N // M]`."""
+  scores = np.asarray(scores, np.float64)
+  return scores[batch_indices(len(scores), batch_size, seed)].mean(axis=1)

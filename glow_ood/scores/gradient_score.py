@@ -309,11 +309,9 @@ class GradientScoreTest(base.Score):
       float64 `[N // M]`; the last `N % M` examples are left out.
     """
     log_p = self.log_p_values(features)
-    if seed is not None:
-      log_p = log_p[np.random.default_rng(seed).permutation(len(log_p))]
-    num_batches = len(log_p) // self.batch_size
-    log_p = log_p[:num_batches * self.batch_size].reshape(num_batches, -1)
-    return -latent_goodness_of_fit.fisher_log_p(log_p)
+    batches = base.batch_indices(len(log_p), self.batch_size, seed)
+    return -latent_goodness_of_fit.fisher_log_p(
+        log_p[batches].reshape(len(batches), -1))
 
   def is_ood(self, features, seed=None):
     """bool `[N // M]`: batches (see `score_batches`) above `threshold`."""

@@ -372,12 +372,7 @@ class LatentGoodnessOfFit(base.Score):
           f"LatentGoodnessOfFit was fitted on levels of sizes "
           f"{self._num_dims_per_level}; these features have "
           f"{tuple(features.num_dims_per_level)} (another model?).")
-    order = np.arange(len(features))
-    if seed is not None:
-      order = np.random.default_rng(seed).permutation(len(features))
-    num_batches = len(features) // self.batch_size
-    batches = order[:num_batches * self.batch_size].reshape(
-        num_batches, self.batch_size)
+    batches = base.batch_indices(len(features), self.batch_size, seed)
     if self.batch_size == 1:
       return self(features)[batches[:, 0]]
     return self._batch_scores(features, batches)

@@ -114,12 +114,7 @@ class Typicality(base.Score):
     self._check_features(features, "score_batches")
     self._require_fit()
     nll = -features.discrete_log_prob
-    if seed is not None:
-      nll = nll[np.random.default_rng(seed).permutation(len(nll))]
-    num_batches = len(nll) // self.batch_size
-    batches = nll[:num_batches * self.batch_size].reshape(
-        num_batches, self.batch_size)
-    return np.abs(batches.mean(axis=1) - self._entropy)
+    return np.abs(base.batch_means(nll, self.batch_size, seed) - self._entropy)
 
   def is_ood(self, features, seed=None):
     """bool `[N // M]`: batches (see `score_batches`) beyond `threshold`."""

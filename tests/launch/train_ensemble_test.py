@@ -162,3 +162,9 @@ def test_rerunning_leaves_finished_members_alone(ensemble):
     changed = sorted(name for name, mtime in after[m][1].items()
                      if before[m][1].get(name) != mtime)
     assert not changed, f"member_{m}: rewritten {changed}"
+
+
+def test_preempted_exit_code_is_the_trainers():
+  # train_ensemble keeps its own copy (importing glow_ood.train loads TF).
+  from glow_ood.train import preemption  # pylint: disable=g-import-not-at-top
+  assert train_ensemble._PREEMPTED == preemption.EXIT_CODE
