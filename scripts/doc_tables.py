@@ -14,10 +14,11 @@ import os
 from scripts import appendix_tables
 from scripts import benchmark_tables
 from scripts import grayscale_tables
-from scripts.table_format import (auroc_cell, commit_cell, detected,
-                                  detection, evaluation, jpeg_quality, lower,
+from scripts.table_format import (auroc_cell, commit_cell,
+                                  decomposition_table, detected, detection,
+                                  evaluation, jpeg_quality, lower,
                                   machine_cell, markdown_table, number,
-                                  set_value, verdict_row)
+                                  set_value, smaller_codes, verdict_row)
 
 __all__ = ["PAPER", "TABLES", "load_records", "render_all"]
 
@@ -159,25 +160,6 @@ def fig1_cifar10(records):
 
 def fig1_cifar10_auroc(records):
   return models_auroc_table(records, CIFAR_MODELS, cifar_rows(records))
-
-
-def decomposition_table(records, models, sets):
-  """Mean log p(z) and log|det| (nats per image) per model and set (Fig. 4)."""
-  rows = []
-  for model_label, name in models:
-    if name not in records:
-      continue
-    for set_label, set_name in sets:
-      z = set_value(records, name, set_name, "log_prob_z")
-      det = set_value(records, name, set_name, "log_det")
-      if z is None:
-        continue
-      rows.append((f"{model_label}: {set_label}", number(z, 0),
-                   number(det, 0), number(z + det, 0)))
-  if not rows:
-    raise KeyError(models[0][1])
-  return markdown_table(("model: set", "log p(z)", "log \\|det dz/dx\\|",
-                         "sum"), rows)
 
 
 def fig4_decomposition(records):
@@ -342,12 +324,12 @@ def verdict_table(records):
       verdict_row(
           "SVHN's codes have the smaller spread (Fig. 12a)",
           "Tr 596.9 vs 3838.1",
-          [("CV-Glow", _smaller_codes(records, "cifar10_cvglow_cpu_analysis",
+          [("CV-Glow", smaller_codes(records, "cifar10_cvglow_cpu_analysis",
                                       "svhn_cropped", "cifar10_jpeg")),
-           (f"CV-Glow, SVHN JPEG q{quality}", _smaller_codes(
+           (f"CV-Glow, SVHN JPEG q{quality}", smaller_codes(
                records, "cifar10_cvglow_cpu_analysis",
                f"jpeg:svhn_cropped:{quality}", "cifar10_jpeg")),
-           ("Glow", _smaller_codes(records, "cifar10_glow_cpu_analysis",
+           ("Glow", smaller_codes(records, "cifar10_glow_cpu_analysis",
                                    "svhn_cropped", "cifar10_jpeg"))],
           "trace of the codes' covariance, 1000 images per set"),
       verdict_row(
@@ -482,18 +464,6 @@ def latents_table(records):
   return markdown_table(("model: codes of", "mean of means", "mean std",
                          "mean \\|\\|z\\|\\|/sqrt(D)", "Tr(cov. of codes)",
                          "paper (CV-Glow)"), rows)
-
-
-def _smaller_codes(records, experiment, dataset, reference):
-  record = records.get(experiment)
-  if record is None:
-    return None
-  codes = record["metrics"]["analysis"]["latent_statistics"]
-  if dataset not in codes:
-    return None
-  ours, theirs = (codes[dataset]["covariance_trace"],
-                  codes[reference]["covariance_trace"])
-  return ours < theirs, f"Tr {ours:.0f} vs {theirs:.0f}"
 
 
 def headline_table(records):

@@ -8,9 +8,10 @@ model's bits/dim is about a third); bits per image (bits/dim x D) are, and each
 table gives both.
 """
 
-from scripts.table_format import (auroc_cell, detected, detection, lower,
-                                  machine_cell, markdown_table, number,
-                                  set_value, verdict_row)
+from scripts.table_format import (auroc_cell, decomposition_table, detected,
+                                  detection, lower, machine_cell,
+                                  markdown_table, number, set_value,
+                                  smaller_codes, verdict_row)
 
 __all__ = ["GRAYSCALE_MODELS", "TABLES", "verdict_rows"]
 
@@ -147,22 +148,12 @@ def fig11_12b_statistics(records):
 
 def fig4ab_decomposition(records):
   """Mean log p(z) and log|det| of NotMNIST and MNIST under the NotMNIST Glows."""
-  body = []
-  for trained_on, name, layout, dataset, _ in _present(records):
-    if dataset != "notmnist":
-      continue
-    for label, set_name in (("NotMNIST train", "notmnist/train"),
-                            ("NotMNIST test", "notmnist/test"),
-                            ("MNIST test", "mnist/test")):
-      z = set_value(records, name, set_name, "log_prob_z")
-      det = set_value(records, name, set_name, "log_det")
-      if z is not None:
-        body.append((f"{trained_on}, {layout}: {label}", number(z, 0),
-                     number(det, 0), number(z + det, 0)))
-  if not body:
-    raise KeyError("notmnist_glow_rgb_cpu")
-  return markdown_table(("model: set", "log p(z)", "log \\|det dz/dx\\|",
-                         "sum"), body)
+  models = [(f"{trained_on}, {layout}", name)
+            for trained_on, name, layout, dataset, _ in GRAYSCALE_MODELS
+            if dataset == "notmnist"]
+  return decomposition_table(records, models, (
+      ("NotMNIST train", "notmnist/train"), ("NotMNIST test", "notmnist/test"),
+      ("MNIST test", "mnist/test")))
 
 
 def _log_prob_z_lower(records, experiment):
@@ -192,16 +183,6 @@ def _most_likely(records, experiment, set_name):
 def _higher(records, experiment, set_name, than):
   outcome = lower(records, experiment, set_name, than)
   return None if outcome is None else (not outcome[0], outcome[1])
-
-
-def _smaller_codes(records):
-  record = records.get("notmnist_cvglow_rgb_cpu_analysis")
-  if record is None:
-    return None
-  codes = record["metrics"]["analysis"]["latent_statistics"]
-  mnist = codes["mnist"]["covariance_trace"]
-  notmnist = codes["notmnist"]["covariance_trace"]
-  return mnist < notmnist, f"Tr MNIST {mnist:.1f} vs NotMNIST {notmnist:.1f}"
 
 
 def verdict_rows(records):
@@ -238,7 +219,9 @@ def verdict_rows(records):
           "lowest bits/dim of every set the model scored"),
       verdict_row(
           "MNIST's codes under a NotMNIST CV-Glow have the smaller spread "
-          "(Fig. 12b)", "Tr 328.3 vs 507.1", [("", _smaller_codes(records))]),
+          "(Fig. 12b)", "Tr 328.3 vs 507.1", [("", smaller_codes(
+              records, "notmnist_cvglow_rgb_cpu_analysis", "mnist",
+              "notmnist"))]),
   ]
 
 

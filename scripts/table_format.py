@@ -8,7 +8,8 @@ verdict rows' outcomes (`lower`, `detected`, `verdict_row`): an outcome is
 
 __all__ = ["auroc_cell", "commit_cell", "detected", "detection", "evaluation",
            "jpeg_quality", "lower", "machine_cell", "markdown_table",
-           "number", "set_value", "verdict_row"]
+           "number", "set_value", "smaller_codes", "verdict_row",
+           "decomposition_table"]
 
 
 def markdown_table(header, rows):
@@ -100,3 +101,35 @@ def detected(records, experiment, set_name, minimum=0.9):
   if found is None:
     return None
   return found["auroc"] >= minimum, f"AUROC {auroc_cell(found)}"
+
+
+def decomposition_table(records, models, sets):
+  """Mean log p(z) and log|det| (nats per image) per model and set (Fig. 4)."""
+  rows = []
+  for model_label, name in models:
+    if name not in records:
+      continue
+    for set_label, set_name in sets:
+      z = set_value(records, name, set_name, "log_prob_z")
+      det = set_value(records, name, set_name, "log_det")
+      if z is None:
+        continue
+      rows.append((f"{model_label}: {set_label}", number(z, 0),
+                   number(det, 0), number(z + det, 0)))
+  if not rows:
+    raise KeyError(models[0][1])
+  return markdown_table(("model: set", "log p(z)", "log \\|det dz/dx\\|",
+                         "sum"), rows)
+
+
+def smaller_codes(records, experiment, dataset, reference):
+  """(holds, text): the trace of `dataset`'s codes is below `reference`'s."""
+  record = records.get(experiment)
+  if record is None:
+    return None
+  codes = record["metrics"]["analysis"]["latent_statistics"]
+  if dataset not in codes:
+    return None
+  ours, theirs = (codes[dataset]["covariance_trace"],
+                  codes[reference]["covariance_trace"])
+  return ours < theirs, f"Tr {ours:.0f} vs {theirs:.0f}"
