@@ -12,7 +12,7 @@ from glow_ood.configs.model import GlowConfig
 from glow_ood.configs.pixelcnn import PixelCNNConfig
 from glow_ood.configs.vae import VAEConfig
 
-__all__ = ["BenchmarkConfig", "DEFAULT_PAIRS", "FREE_FIELDS",
+__all__ = ["BenchmarkConfig", "DEFAULT_PAIRS", "FREE_FIELDS", "MODEL_SCORES",
            "BENCHMARK_PIXELCNN", "BENCHMARK_VAE", "TEMPLATE_FIELDS"]
 
 DEFAULT_PAIRS = (
@@ -38,7 +38,12 @@ DEFAULT_PAIRS = (
 # missing rows is scored again, reusing every trained model); the data's
 # location does not change results.
 FREE_FIELDS = ("pairs", "data_dir", "mutation_rate", "background_l2",
-               "batch_sizes")
+               "batch_sizes", "model_scores")
+
+# The scores that run the model themselves (`glow_ood.scores.SCORES_WITH_MODEL`;
+# a test keeps the two in step): a backward pass, or an optimization, per
+# image, hence chosen rather than always on.
+MODEL_SCORES = ("gradient_score_test", "gradient_norms", "likelihood_regret")
 
 # CPU-size models of the other families (2 cores: minutes per model). The
 # PixelCNN++ follows Ren et al.'s released background setup (one hierarchy,
@@ -90,6 +95,9 @@ class BenchmarkConfig:
       DoSE, the latents' random-projection test): one row per score and `M`,
       besides the one-example rows. Each `M >= 2`, distinct, at most
       `num_examples` and `validation_size`.
+    model_scores: the scores that run the model on each image themselves
+      (`MODEL_SCORES`): one row each, and one per batch size. Likelihood
+      regret needs a VAE.
     num_bootstrap: bootstrap resamples of the intervals.
     data_dir: folder of the local npz files (`None`: the default).
     eval_batch_size: images per model call when scoring.
@@ -135,6 +143,12 @@ class BenchmarkConfig:
       (5, 10), "Batch sizes M of the batched scores (typicality, DoSE, the "
       "latents' projection test), one row each; besides one example.",
       minimum=2)
+  model_scores: Tuple[str, ...] = option(
+      (), "Scores that run the model on every image (a backward pass or an "
+      "optimization each): gradient_score_test (score test + typicality), "
+      "gradient_norms (layer-wise gradient norms, KDE), likelihood_regret "
+      "(VAE only). One row each, and one per batch size.",
+      choices=MODEL_SCORES)
   num_bootstrap: int = option(500, "Bootstrap resamples of the intervals.",
                               minimum=1)
   data_dir: Optional[str] = option(None, "Folder of <name>_<split>.npz "
@@ -161,6 +175,9 @@ class BenchmarkConfig:
             f"batch larger than {limit}={getattr(self, limit)}: each set "
             "must hold at least one batch; use smaller batches or more "
             "examples.")
+    if len(set(self.model_scores)) != len(self.model_scores):
+      raise ValueError(f"BenchmarkConfig.model_scores names a score twice: "
+                       f"{','.join(self.model_scores)}.")
     if len(set(self.model_runs)) != len(self.model_runs):
       raise ValueError(f"BenchmarkConfig.model_runs names a run twice: "
                        f"{','.join(self.model_runs)}.")

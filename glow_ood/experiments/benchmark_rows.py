@@ -18,6 +18,13 @@ label (`row_label`):
                                   (one example)
     latent_gof_batch_<M>          latent goodness-of-fit, random-projection KS,
                                   batches of <M>
+    gradient_score_test[_batch_<M>], gradient_norms[_batch_<M>],
+    likelihood_regret[_batch_<M>] the scores that run the model on each image
+                                  (`BenchmarkConfig.model_scores`)
+
+A row's score is a `Score`, or a `ModelScore` for those that run the model:
+`ModelScore.build(model, memo)` makes it for one model, all the rows of one
+score and model sharing one `PassMemo` (a batch row then costs no new pass).
 
 Results files of format 2 keyed the rows by their labels; `row_of_label` reads
 those back (`glow_ood.experiments.ood_benchmark` upgrades such files).
@@ -29,7 +36,7 @@ from glow_ood import models as models_lib
 from glow_ood import scores as scores_lib
 
 __all__ = ["score_rows", "likelihood_ratio_row", "batch_row", "level_row",
-           "row_label", "row_of_label", "row_rank", "ROW_KINDS"]
+           "row_label", "row_of_label", "row_rank", "ROW_KINDS", "ModelScore"]
 
 # "per_seed": one value per model; "ensemble": one over the models (WAIC);
 # "batches": `score_batches` of the fitted score, one value per batch.
@@ -43,12 +50,18 @@ _LABELS = {
     "dose_kde": "DoSE, KDE (one example)",
     "dose_svm": "DoSE, one-class SVM (one example)",
     "latent_gof": "latent goodness-of-fit, Anderson-Darling (one example)",
+    "gradient_score_test": "score test + typicality (one example)",
+    "gradient_norms": "gradient norms, KDE (one example)",
+    "likelihood_regret": "likelihood regret (one example)",
 }
 _BATCH_LABELS = {
     "typicality": "typicality, batches of {}",
     "dose_kde": "DoSE, KDE, batches of {}",
     "dose_svm": "DoSE, one-class SVM, batches of {}",
     "latent_gof": "latent goodness-of-fit, random-projection KS, batches of {}",
+    "gradient_score_test": "score test + typicality, batches of {}",
+    "gradient_norms": "gradient norms, KDE, batches of {}",
+    "likelihood_regret": "likelihood regret, batches of {}",
 }
 _BATCH = re.compile(r"^(?P<score>[a-z_]+?)_batch_(?P<size>\d+)$")
 _RATIO = re.compile(r"^likelihood_ratio_mu(?P<mu>[^_]+)_lambda(?P<l2>[^_]+)$")
@@ -56,7 +69,33 @@ _LEVEL = re.compile(r"^level_(?P<level>\d+)$")
 # Table order: by kind of score, then batch size; rows of one kind keep the
 # order they are listed in (e.g. each family's background settings).
 _ORDER = ("nll", "typicality", "waic", "input_complexity_png",
-          "likelihood_ratio", "level", "dose_kde", "dose_svm", "latent_gof")
+          "likelihood_ratio", "level", "dose_kde", "dose_svm", "latent_gof",
+          "gradient_score_test", "gradient_norms", "likelihood_regret")
+
+
+class ModelScore:
+  """A row's score that runs the model itself, made per model by `build`.
+
+  Args:
+    name: one of `glow_ood.scores.SCORES_WITH_MODEL`.
+    **settings: the score's keyword arguments but `model` and `memo`.
+  """
+
+  def __init__(self, name, **settings):
+    if name not in scores_lib.SCORES_WITH_MODEL:
+      raise ValueError(f"{name!r} is not a score that runs the model; choose "
+                       f"one of {scores_lib.SCORES_WITH_MODEL}.")
+    self.name = name
+    self.settings = settings
+
+  def build(self, model, memo=None):
+    """The unfitted score of `model`; `memo`: a `PassMemo` its rows share."""
+    return scores_lib.make_score(self.name, model=model, memo=memo,
+                                 **self.settings)
+
+  def __repr__(self):
+    settings = "".join(f", {k}={v!r}" for k, v in self.settings.items())
+    return f"ModelScore({self.name!r}{settings})"
 
 
 def batch_row(score_row, batch_size):
@@ -82,7 +121,8 @@ def score_rows(config, *, num_models=None, extras=None, num_levels=None):
   Rows need what the models offer: WAIC several models; the per-level rows
   and the latents' goodness-of-fit the `"decomposition"` extra (a Glow).
   DoSE uses every statistic the models give (a model's own `"statistics"`
-  extra included).
+  extra included). The scores of `config.model_scores` come last, as
+  `ModelScore`s; likelihood regret needs the `"elbo"` extra (a VAE).
 
   Args:
     config: `BenchmarkConfig`.
@@ -122,6 +162,15 @@ def score_rows(config, *, num_models=None, extras=None, num_levels=None):
     rows.append(("latent_gof", scores_lib.LatentGoodnessOfFit(), "per_seed"))
     rows += [(batch_row("latent_gof", m),
               scores_lib.LatentGoodnessOfFit(batch_size=m), "batches")
+             for m in sizes]
+  for name in config.model_scores:
+    if name == "likelihood_regret" and "elbo" not in extras:
+      raise ValueError(
+          f"Likelihood regret re-fits a VAE's posterior; a {config.model} "
+          "model has none. Drop likelihood_regret from --model_scores, or "
+          "benchmark --model=vae.")
+    rows.append((name, ModelScore(name), "per_seed"))
+    rows += [(batch_row(name, m), ModelScore(name, batch_size=m), "batches")
              for m in sizes]
   return rows
 

@@ -78,6 +78,8 @@ class GradientNorms(base.Score):
       Default value: `1000`.
     seed: Python `int`, seeds the ELBO's draws, the folds and the batches.
       Default value: `0`.
+    memo: a `PassMemo` of `model` shared with other scores of the same
+      model (`GradientScoreTest`'s). Default value: a new one.
   """
   name = "gradient_norms"
   required_features = ("images",)
@@ -86,7 +88,7 @@ class GradientNorms(base.Score):
 
   def __init__(self, model, variables=None, estimator="kde", num_samples=1,
                batch_size=1, alpha=0.95, num_folds=5, num_bootstrap=1000,
-               seed=0):
+               seed=0, memo=None):
     super().__init__()
     self.variables = gradient_score.variables_config(variables)
     self.num_samples = density_model.check_count(
@@ -98,7 +100,8 @@ class GradientNorms(base.Score):
                            num_bootstrap=num_bootstrap, seed=seed)
     self._gradients = per_example_gradients.PerExampleGradients(
         model, variables, num_samples, seed=(self.seed, 0))
-    self._memo = pass_memo.PassMemo(model)
+    self._memo = pass_memo.shared_or_new(memo, model)
+    self._pass_key = (self.name, self.variables, self.num_samples, self.seed)
     self._seconds_per_example = None
 
   @property
@@ -112,7 +115,8 @@ class GradientNorms(base.Score):
 
   def _pass(self, images):
     """`(GradientPass, {layer: log norm [N]})` of uint8 images (remembered)."""
-    result = self._memo.get(images, self._gradients.run)
+    result = self._memo.get(images, self._gradients.run,
+                            extra_key=self._pass_key)
     squared = self._gradients.layer_squared_norms(result.squared_norms)
     log_norms = 0.5 * np.log(np.maximum(squared, _MIN_SQUARED_NORM))
     return result, {name: log_norms[:, k]

@@ -136,6 +136,10 @@ class GradientScoreTest(base.Score):
     tail_fraction: `EmpiricalNull`'s. Default value: `0.02`.
     seed: Python `int`, seeds the split, the ELBO's draws and the batches.
       Default value: `0`.
+    memo: a `PassMemo` of `model` shared with other scores of the same
+      model (e.g. this score at another `batch_size`, as the OOD benchmark's
+      rows): the passes' keys hold every setting they depend on, so sharing
+      never mixes results. Default value: a new one.
   """
   name = "gradient_score_test"
   required_features = ("images",)
@@ -145,7 +149,7 @@ class GradientScoreTest(base.Score):
   def __init__(self, model, variables=None, tests=TESTS,
                score_alternative="greater", fisher_fraction=0.5, damping=1e-4,
                num_samples=1, batch_size=1, alpha=0.95, num_bootstrap=1000,
-               tail_fraction=0.02, seed=0):
+               tail_fraction=0.02, seed=0, memo=None):
     super().__init__()
     tests = tuple(tests)
     if not tests or any(t not in TESTS for t in tests) or len(
@@ -179,7 +183,9 @@ class GradientScoreTest(base.Score):
     self.seed = int(seed)
     self._gradients = per_example_gradients.PerExampleGradients(
         model, variables, num_samples, seed=(self.seed, 0))
-    self._memo = pass_memo.PassMemo(model)
+    self._memo = pass_memo.shared_or_new(memo, model)
+    # What a pass depends on besides the images and weights.
+    self._pass_key = (self.name, self.variables, self.num_samples, self.seed)
     self._fitted_state = None
 
   @property
@@ -192,7 +198,7 @@ class GradientScoreTest(base.Score):
     state = self._fitted_state
     result = self._memo.get(
         images, lambda x: self._gradients.run(x, weights=state["weights"]),
-        extra_key=state["token"])
+        extra_key=(self._pass_key, state["token"]))
     return result.weighted, np.abs(result.log_prob - state["centre"])
 
   def _log_p(self, s, t):
@@ -219,7 +225,7 @@ class GradientScoreTest(base.Score):
     # again.
     fisher_pass = self._memo.get(
         fisher_images, lambda x: self._gradients.run(x, accumulate=True),
-        extra_key="fisher")
+        extra_key=(self._pass_key, "fisher"))
     diagonal = [total / num_fisher for total in fisher_pass.sum_of_squares]
     mean = float(np.sum([d.sum() for d in diagonal]) /
                  self._gradients.num_parameters)
@@ -241,7 +247,7 @@ class GradientScoreTest(base.Score):
     calibration = self._memo.get(
         calibration_images,
         lambda x: self._gradients.run(x, weights=weights),
-        extra_key=self._fitted_state["token"])
+        extra_key=(self._pass_key, self._fitted_state["token"]))
     s = calibration.weighted
     t = np.abs(calibration.log_prob - self._fitted_state["centre"])
     self._score_null = empirical_null.EmpiricalNull(s, self.tail_fraction)

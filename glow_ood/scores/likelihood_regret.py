@@ -108,6 +108,8 @@ class LikelihoodRegret(base.Score):
       value: `64`.
     batch_size: Python `int`, `M` of `score_batches`. Default value: `1`.
     seed: Python `int`, seeds the draws. Default value: `0`.
+    memo: a `PassMemo` of `model` shared with other scores of the same
+      model (`GradientScoreTest`'s). Default value: a new one.
 
   Raises:
     MissingExtraError: the model has no `"elbo"` extra.
@@ -119,7 +121,7 @@ class LikelihoodRegret(base.Score):
 
   def __init__(self, model, num_steps=100, learning_rate=1e-2, num_samples=1,
                num_eval_samples=16, bound="elbo", eval_batch_size=64,
-               batch_size=1, seed=0):
+               batch_size=1, seed=0, memo=None):
     super().__init__()
     density_model.require_extra(model, "elbo", "Likelihood regret")
     if bound not in BOUNDS:
@@ -142,7 +144,10 @@ class LikelihoodRegret(base.Score):
                                                 where, minimum=1)
     self.seed = int(seed)
     self._model = model
-    self._memo = pass_memo.PassMemo(model)
+    self._memo = pass_memo.shared_or_new(memo, model)
+    self._pass_key = (self.name, self.num_steps, self.learning_rate,
+                      self.num_samples, self.num_eval_samples, self.bound,
+                      self.seed)
     self._seconds_per_example = None
     self._fn = tf.function(self._bounds, input_signature=[
         tf.TensorSpec([None, *model.config.image_shape], tf.uint8)])
@@ -200,7 +205,7 @@ class LikelihoodRegret(base.Score):
     self._check_features(features, "bounds")
     images = model_inputs.uint8_image_batch(
         features.images, self._model.config, "LikelihoodRegret")
-    return self._memo.get(images, self._run)
+    return self._memo.get(images, self._run, extra_key=self._pass_key)
 
   def _score(self, features):
     amortized, optimized = self.bounds(features)

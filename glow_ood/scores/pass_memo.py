@@ -21,7 +21,8 @@ import hashlib
 
 import numpy as np
 
-__all__ = ["PassMemo", "images_fingerprint", "model_fingerprint"]
+__all__ = ["PassMemo", "images_fingerprint", "model_fingerprint",
+           "shared_or_new"]
 
 
 def images_fingerprint(images):
@@ -67,3 +68,20 @@ class PassMemo:
 
   def clear(self):
     self._results.clear()
+
+  @property
+  def model(self):
+    return self._model
+
+
+def shared_or_new(memo, model):
+  """`memo` if given (checked to be `model`'s), else a new `PassMemo(model)`."""
+  if memo is None:
+    return PassMemo(model)
+  if not isinstance(memo, PassMemo):
+    raise TypeError(f"memo must be a glow_ood.scores.pass_memo.PassMemo; got "
+                    f"{type(memo).__name__}.")
+  if memo.model is not model:
+    raise ValueError("memo remembers the passes of another model; share a "
+                     "PassMemo only between scores of one model.")
+  return memo

@@ -609,6 +609,51 @@ def test_a_background_sweep_trains_only_the_new_backgrounds(toy_run, tmp_path):
   assert cells[new_row]["score"]["mutation_rate"] == 0.4
 
 
+def test_model_scores_add_their_rows_with_the_same_models(toy_run, tmp_path):
+  """The scores that run the model: their rows beside the others, no retraining.
+
+  The gradient test's and gradient norms' rows are scored on the trained
+  models; the one-example and batched rows of a score share their passes,
+  and the in-distribution test set is as likely to be flagged as not.
+  """
+  workdir = _copy_workdir(toy_run, tmp_path)
+  scores = ("gradient_score_test", "gradient_norms")
+  config = toy_run.config.replace(model_scores=scores, pairs=PAIRS[:1])
+  log = []
+  results = ood_benchmark.run_benchmark(config, workdir, log=log.append)
+  assert not [line for line in log if line.startswith("training")], log
+  cells = _cells(results)[COLUMNS[0]]
+  new = [f"{name}{suffix}" for name in scores
+         for suffix in ("", "_batch_5", "_batch_10")]
+  assert list(cells) == _rows(config) and list(cells)[-len(new):] == new
+  old = json.loads(json.dumps(_cells(toy_run.results)[COLUMNS[0]]))
+  assert {row: cells[row] for row in old} == old
+  for row in new:
+    cell = cells[row]
+    assert 0. <= cell["auroc_low"] <= cell["auroc"] <= cell["auroc_high"] <= 1.
+    assert len(cell["score"]["fitted_per_seed"]) == 2
+  # Checkerboards are far from the blocky training images: the gradients see it.
+  assert cells["gradient_score_test"]["auroc"] > 0.9, cells[
+      "gradient_score_test"]
+  assert cells["gradient_norms_batch_10"]["score"]["batch_size"] == 10
+  assert results["families"]["glow"]["config"]["model_scores"] == list(scores)
+  with open(os.path.join(workdir, "results.md"), encoding="utf-8") as f:
+    text = f.read()
+  assert "| score test + typicality, batches of 5 |" in text
+  assert "| gradient norms, KDE (one example) |" in text
+
+
+def test_likelihood_regret_needs_a_vae(toy_run):
+  config = toy_run.config.replace(model_scores=("likelihood_regret",))
+  with pytest.raises(ValueError, match="Likelihood regret re-fits a VAE's "
+                     "posterior; a glow model has none"):
+    ood_benchmark.score_rows(config)
+
+
+def test_model_scores_are_the_scores_that_run_the_model():
+  assert configs.ood_benchmark.MODEL_SCORES == scores_lib.SCORES_WITH_MODEL
+
+
 @pytest.mark.slow
 def test_another_family_adds_its_cells_beside_glow(toy_run, tmp_path):
   """A PixelCNN++ run in the Glow run's folder: its own models, rows, L2."""

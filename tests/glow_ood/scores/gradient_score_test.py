@@ -18,6 +18,7 @@ import pytest
 from glow_ood import metrics
 from glow_ood import scores
 from glow_ood.scores import gradient_score
+from glow_ood.scores import pass_memo
 from tests.glow_ood.scores import gaussian_family
 
 
@@ -155,6 +156,43 @@ def test_passes_are_remembered_per_images_and_weights(model, heldout):
     assert calls == [40, 40]
   finally:
     model.loc.assign_sub(np.full([16], 1e-3, np.float32))
+
+
+def test_scores_sharing_a_memo_run_each_pass_once(model, heldout):
+  """A shared `PassMemo`: the batched score reuses the one-example score's passes.
+
+  Its keys hold the pass settings, so gradient norms (same model, another
+  pass) and a score with another seed do not take those results.
+  """
+  memo = pass_memo.PassMemo(model)
+  single = scores.GradientScoreTest(model, memo=memo)
+  batched = scores.GradientScoreTest(model, batch_size=10, memo=memo)
+  other_seed = scores.GradientScoreTest(model, seed=1, memo=memo)
+  norms = scores.GradientNorms(model, memo=memo)
+  calls = []
+  for score in (single, batched, other_seed, norms):
+    run = score.gradients.run
+
+    def counting_run(images, run=run, name=score.name, **kwargs):
+      calls.append((name, len(images)))
+      return run(images, **kwargs)
+
+    score.gradients.run = counting_run
+  test = features(40, seed=9)
+  single.fit(heldout)
+  assert calls == [("gradient_score_test", 1000)] * 2   # Fisher, calibration
+  first = single(test)
+  assert calls[2:] == [("gradient_score_test", 40)]
+  batched.fit(heldout)
+  np.testing.assert_array_equal(batched(test), first)
+  assert batched.score_batches(test).shape == (4,)
+  assert len(calls) == 3
+  other_seed.fit(heldout)      # another split of the held-out images
+  norms.fit(heldout)
+  assert calls[3:] == [("gradient_score_test", 1000)] * 2 + [
+      ("gradient_norms", 2000)]
+  with pytest.raises(ValueError, match="passes of another model"):
+    scores.GradientScoreTest(gaussian_family.trained_model(), memo=memo)
 
 
 def test_model_weights_are_not_changed(model, heldout):
