@@ -31,6 +31,7 @@ from absl import flags
 import numpy as np
 import pytest
 
+from launch import bootstrap
 from tests import REPO
 from glow_ood import configs
 from glow_ood import run_folder
@@ -847,6 +848,26 @@ def test_cifar10_flagfile_scores_the_issue_pairs_with_the_cpu_glow_run():
       ("fashion_mnist", "mnist"), ("notmnist", "mnist"), ("mnist", "notmnist"),
       ("fashion_mnist", "flipped:fashion_mnist")} <= set(
           configs.BenchmarkConfig().pairs)
+
+
+def test_fashion_mnist_flagfile_runs_the_gradient_scores_on_the_main_job():
+  flagfile = os.path.join(REPO,
+                          "launch/flagfiles/ood_benchmark_fashion_mnist.cfg")
+  values = _parsed(f"--flagfile={flagfile}")
+  config = glow_flags.to_benchmark_config(values)
+  assert values.workdir == "runs/ood_benchmark_fashion_mnist"
+  assert config.model_runs == ("runs/fashion_mnist_glow_cpu",)
+  assert config.model_scores == ("gradient_score_test", "gradient_norms")
+  assert config.pairs == tuple(("fashion_mnist", out) for out in (
+      "mnist", "notmnist", "flipped:fashion_mnist"))
+  # The background trains as long as the main job.
+  train_values = flags.FlagValues()
+  glow_flags.define_train_flags(train_values)
+  train_values(["train.py", *bootstrap.expand_flagfiles([
+      "--flagfile=" + os.path.join(
+          REPO, "launch/flagfiles/fashion_mnist_glow_cpu.cfg")])])
+  assert config.train_steps == glow_flags.to_train_config(
+      train_values).train_steps
 
 
 @pytest.mark.parametrize("in_shape, out_shape, notes", [
