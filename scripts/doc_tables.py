@@ -522,8 +522,47 @@ def training_table(records):
                          "stopped by", "training minutes", "images/s"), body)
 
 
+def _precision_cell(rerun, record):
+  """The re-run's mixed precision against the record's, e.g. "none (record: bfloat16)"."""
+  def precisions(runs):
+    return sorted({run.get("mixed_precision", "none") for run in runs.values()})
+  ours = precisions(rerun["runs"])
+  theirs = precisions(record.get("runs", {}))
+  if not ours:
+    return "-"
+  text = ", ".join(ours)
+  return text if ours == theirs else f"{text} (record: {', '.join(theirs)})"
+
+
+def _difference_cell(largest):
+  """"bits/dim +0.094 (sets/constant:0/test)" per kind of number."""
+  return "; ".join(
+      f"{kind} {item['difference']:+.3f} "
+      f"({item['path'].rsplit('/', 1)[0]})"
+      for kind, item in largest.items()) or "-"
+
+
+def reruns_table(records):
+  """Each kept re-run of a record: machine, precision, what differed beyond tolerance."""
+  rows = []
+  for name, record in sorted(records.items()):
+    for rerun in record.get("reruns", []):
+      beyond = rerun["beyond_tolerance"]
+      rows.append((
+          f"[`{name}`](results/{name}.json)", rerun["checked_at"],
+          machine_cell(rerun), _precision_cell(rerun, record),
+          f"{len(beyond)} of {rerun['numbers_compared']}",
+          _difference_cell(rerun["largest_differences"])))
+  if not rows:
+    return "*No re-run of a record is kept yet.*\n"
+  return markdown_table(("record", "re-run", "machine", "precision",
+                         "beyond tolerance", "largest difference (where)"),
+                        rows)
+
+
 TABLES = {
     "records": sources_table,
+    "reruns": reruns_table,
     "training": training_table,
     "edge_padding": edge_padding_table,
     "headline": headline_table,

@@ -15,6 +15,10 @@ from the records. See `glow_ood.experiments.records`.
   # after re-running the commands: do the new numbers agree with the record?
   python scripts/record_experiment.py --experiment=cifar10_glow_cpu --check \
       --evaluation=glow=runs/cifar10_glow_cpu/evaluation/results.json
+  # ... and keep the outcome in the record (`reruns`), with the run's precision
+  python scripts/record_experiment.py --experiment=cifar10_glow_cpu --check \
+      --keep_rerun --workdir=runs/cifar10_glow_cpu \
+      --evaluation=glow=runs/cifar10_glow_cpu/evaluation/results.json
 
 --evaluation=<key>=<results.json> condenses a launch/evaluate.py result into
 metrics[<key>]; --json=<key>=<file> takes a JSON file of metrics as it is
@@ -58,6 +62,9 @@ flags.DEFINE_multi_string("tolerance", [], "<metric name>=<absolute "
 flags.DEFINE_multi_string("note", [], "A sentence the record keeps (repeat).")
 flags.DEFINE_boolean("check", False, "Compare the given metrics with the "
                      "existing record instead of writing it.")
+flags.DEFINE_boolean("keep_rerun", False, "With --check: add this re-run "
+                     "(machine, commit, precision, what differed) to the "
+                     "record's `reruns`, whatever the outcome.")
 flags.DEFINE_string("results_dir", RESULTS_DIR, "Folder of the records.")
 
 
@@ -87,6 +94,11 @@ def _metrics():
   return metrics
 
 
+def _runs():
+  return {os.path.basename(os.path.normpath(workdir)):
+          records.run_summary(workdir) for workdir in FLAGS.workdir}
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -103,13 +115,18 @@ def main(argv):
             f"(tolerance {allowed:g})")
     print(f"{len(differences)} of {len(records.flatten(record['metrics']))} "
           f"recorded numbers differ beyond the tolerance of {path}.")
+    if FLAGS.keep_rerun:
+      entry = records.rerun_entry(record, metrics, runs=_runs())
+      record.setdefault("reruns", []).append(entry)
+      records.write_record(path, record)
+      print(f"Kept the re-run in {path} (re-run {len(record['reruns'])}, "
+            f"{entry['machine']['model_name']}).")
     return 1 if differences else 0
   if not FLAGS.command:
     raise app.UsageError("--command is required: how the numbers were made.")
   tolerance = {key: float(value) for key, value in
                _pairs(FLAGS.tolerance, "tolerance").items()}
-  runs = {os.path.basename(os.path.normpath(workdir)):
-          records.run_summary(workdir) for workdir in FLAGS.workdir}
+  runs = _runs()
   record = records.make_record(
       FLAGS.experiment, FLAGS.description, FLAGS.command, metrics,
       tolerance=tolerance, runs=runs, notes=FLAGS.note)

@@ -19,6 +19,9 @@ A record is small JSON:
                      of `commands` on another machine is expected to agree
     runs             {run name: the run's settings and training summary}
     metrics          the numbers the docs quote (nested dicts of floats)
+    reruns           (optional) re-runs of `commands` checked against
+                     `metrics` (`rerun_entry`): machine, commit, precision,
+                     what differed beyond `tolerance`
 
 `evaluation_metrics` condenses a `launch/evaluate.py` results.json into
 `metrics` form (per set bits/dim, bits per image and the decomposition; per
@@ -37,7 +40,7 @@ from glow_ood import run_folder
 __all__ = ["RECORD_FORMAT", "SIMD_FLAG_PATTERN", "machine_description",
            "git_commit", "make_record", "write_record", "read_record",
            "run_summary", "evaluation_metrics", "evaluation_curves",
-           "compare", "flatten"]
+           "compare", "flatten", "rerun_entry"]
 
 RECORD_FORMAT = 1
 # The cpu flags that say which vector instructions the machine has.
@@ -297,19 +300,60 @@ def compare(record, metrics):
   `(path, recorded, measured, tolerance)`; a path missing from `metrics` is
   reported with `measured = None`.
   """
+  return [(path, value, new, allowed)
+          for path, _, value, new, allowed in _compared(record, metrics)
+          if new is None or abs(new - value) > allowed]
+
+
+def _compared(record, metrics):
+  """`(path, kind, recorded, measured or None, tolerance)` of every compared path."""
   tolerance = record["tolerance"]
-  recorded = flatten(record["metrics"])
   measured = flatten(metrics)
-  differences = []
-  for path, value in sorted(recorded.items()):
-    leaf = path.rsplit("/", 1)[-1]
-    if leaf.isdigit():   # a per-level list: the list's name decides
-      leaf = path.rsplit("/", 2)[-2]
-    allowed = tolerance.get(leaf, tolerance.get("default"))
-    if allowed is None:
-      continue
-    if path not in measured:
-      differences.append((path, value, None, allowed))
-    elif abs(measured[path] - value) > allowed:
-      differences.append((path, value, measured[path], allowed))
-  return differences
+  for path, value in sorted(flatten(record["metrics"]).items()):
+    kind = path.rsplit("/", 1)[-1]
+    if kind.isdigit():   # a per-level list: the list's name decides
+      kind = path.rsplit("/", 2)[-2]
+    allowed = tolerance.get(kind, tolerance.get("default"))
+    if allowed is not None:
+      yield path, kind, value, measured.get(path), allowed
+
+
+def rerun_entry(record, metrics, *, runs=None, repo_dir=".", machine=None):
+  """One entry of a record's `reruns`: a re-run of its commands, checked against it.
+
+  Args:
+    record: the record (`read_record`).
+    metrics: the re-run's metrics, in the record's `metrics` form.
+    runs: `{run name: run_summary(...)}` of the re-run's folders; their
+      mixed precision and steps are kept (what most often explains a
+      difference).
+    repo_dir, machine: as `make_record`'s.
+
+  Returns:
+    `{"checked_at", "commit", "machine", "runs", "numbers_compared",
+    "beyond_tolerance": [{"path", "recorded", "measured", "tolerance"}],
+    "largest_differences": {kind: {"path", "difference"}}}`, the difference
+    signed (measured - recorded).
+  """
+  compared = list(_compared(record, metrics))
+  largest = {}
+  for path, kind, value, new, _ in compared:
+    if new is not None and (kind not in largest or abs(new - value) > abs(
+        largest[kind]["difference"])):
+      largest[kind] = {"path": path, "difference": new - value}
+  kept = ("mixed_precision", "train_steps", "batch_size")
+  return {
+      "checked_at": datetime.datetime.now(datetime.timezone.utc).strftime(
+          "%Y-%m-%d %H:%M UTC"),
+      "commit": git_commit(repo_dir),
+      "machine": machine or machine_description(),
+      "runs": {name: {key: summary[key] for key in kept if key in summary}
+               for name, summary in (runs or {}).items()},
+      "numbers_compared": len(compared),
+      "beyond_tolerance": [
+          {"path": path, "recorded": value, "measured": new,
+           "tolerance": allowed}
+          for path, _, value, new, allowed in compared
+          if new is None or abs(new - value) > allowed],
+      "largest_differences": dict(sorted(largest.items())),
+  }

@@ -125,6 +125,38 @@ def test_compare_reports_drift_and_missing_numbers(tmp_path):
   assert not any("log_prob_z" in path for path in differences)
 
 
+def test_a_rerun_entry_says_what_differed_and_by_how_much(tmp_path):
+  record = _record(tmp_path)
+  metrics = records.evaluation_metrics(_results())
+  metrics["sets"]["svhn_cropped/test"]["bits_per_dim"] += 0.2
+  metrics["sets"]["cifar10_jpeg/test"]["bits_per_dim"] -= 0.01
+  metrics["detection"]["svhn_cropped/test"]["auroc"] -= 0.02
+  runs = {"x": {"mixed_precision": "none", "train_steps": 1500,
+                "batch_size": 64, "dataset": "cifar10_jpeg"}}
+  entry = records.rerun_entry(
+      record, metrics, runs=runs, repo_dir=str(tmp_path),
+      machine=records.machine_description(LSCPU))
+  assert entry["runs"] == {"x": {"mixed_precision": "none",
+                                 "train_steps": 1500, "batch_size": 64}}
+  assert entry["beyond_tolerance"] == [
+      {"path": "sets/svhn_cropped/test/bits_per_dim", "recorded": 2.5,
+       "measured": pytest.approx(2.7), "tolerance": 0.05}]
+  largest = entry["largest_differences"]
+  assert largest["bits_per_dim"] == {
+      "path": "sets/svhn_cropped/test/bits_per_dim",
+      "difference": pytest.approx(0.2)}
+  assert largest["auroc"]["difference"] == pytest.approx(-0.02)
+  assert entry["numbers_compared"] == len(
+      records.compare(record, {})) > 0   # every compared number, missing
+  # Kept in the record, which still reads (and compares) as before.
+  record["reruns"] = [entry]
+  path = os.path.join(tmp_path, "demo.json")
+  records.write_record(path, record)
+  assert records.read_record(path)["reruns"][0]["commit"] == "unknown"
+  assert records.compare(records.read_record(path), metrics)[0][0] == (
+      "sets/svhn_cropped/test/bits_per_dim")
+
+
 def test_a_record_without_commands_or_keys_is_refused(tmp_path):
   with pytest.raises(ValueError, match="no command"):
     records.make_record("demo", "", [], {}, tolerance={})
