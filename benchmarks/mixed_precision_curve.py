@@ -31,21 +31,36 @@ from glow_ood import configs
 from glow_ood.train import loop
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("precisions", ["none", "bfloat16", "float16"],
-                  f"Precisions to train, of {configs.MIXED_PRECISION}.")
-flags.DEFINE_string("workdir", "runs/mixed_precision_curve",
-                    "Parent folder of the runs (one subfolder per precision; "
-                    "an existing one is resumed, so use a new folder to "
-                    "measure afresh).")
-flags.DEFINE_string("dataset", "fashion_mnist", "Training dataset.")
-flags.DEFINE_string("data_dir", None, "Local data folder (default: the "
-                    "project's, $GLOW_OOD_DATA_DIR or ../shared/data).")
-flags.DEFINE_integer("train_steps", 300, "Steps per run.")
-flags.DEFINE_integer("log_every", 25, "Steps between compared values.")
-flags.DEFINE_integer("num_levels", 3, "Glow levels.")
-flags.DEFINE_integer("num_steps_per_level", 4, "Steps per level.")
-flags.DEFINE_integer("hidden_width", 64, "Coupling network width.")
-flags.DEFINE_integer("batch_size", 32, "Batch size.")
+
+
+def define_flags(flag_values=FLAGS):
+  """Defines this program's flags (when it runs, not when it is imported:
+  tests import its helpers beside launchers that define flags of the same
+  names)."""
+  flags.DEFINE_list("precisions", ["none", "bfloat16", "float16"],
+                    f"Precisions to train, of {configs.MIXED_PRECISION}.",
+                    flag_values=flag_values)
+  flags.DEFINE_string("workdir", "runs/mixed_precision_curve",
+                      "Parent folder of the runs (one subfolder per "
+                      "precision; an existing one is resumed, so use a new "
+                      "folder to measure afresh).", flag_values=flag_values)
+  flags.DEFINE_string("dataset", "fashion_mnist", "Training dataset.",
+                      flag_values=flag_values)
+  flags.DEFINE_string("data_dir", None, "Local data folder (default: the "
+                      "project's, $GLOW_OOD_DATA_DIR or ../shared/data).",
+                      flag_values=flag_values)
+  flags.DEFINE_integer("train_steps", 300, "Steps per run.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("log_every", 25, "Steps between compared values.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("num_levels", 3, "Glow levels.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("num_steps_per_level", 4, "Steps per level.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("hidden_width", 64, "Coupling network width.",
+                       flag_values=flag_values)
+  flags.DEFINE_integer("batch_size", 32, "Batch size.",
+                       flag_values=flag_values)
 
 
 def _config(precision):
@@ -65,8 +80,8 @@ def _config(precision):
       mixed_precision=precision, num_samples=4)
 
 
-def _train_curve(workdir):
-  """`{step: training bits/dim}` from the run's TensorBoard events."""
+def train_curve(workdir):
+  """`{step: training bits/dim}` from the run's TensorBoard events (`train/`)."""
   curve = {}
   for path in sorted(tf.io.gfile.glob(os.path.join(workdir, "train",
                                                    "events.out.tfevents.*"))):
@@ -75,6 +90,40 @@ def _train_curve(workdir):
         if value.tag == "bits_per_dim":
           curve[event.step] = float(tf.make_ndarray(value.tensor))
   return curve
+
+
+def comparison_lines(curves, results, seconds):
+  """The report: the curves side by side, each precision's difference from float32.
+
+  Args:
+    curves: `{precision: {step: training bits/dim}}`, in report order.
+    results: `{precision: final evaluation}` (printed as given).
+    seconds: `{precision: seconds the run took}`.
+
+  Returns:
+    Text lines: a table of the steps every curve has; for each precision
+    but `"none"` (float32), the largest |difference| from float32 over those
+    steps and the difference at the last; each run's evaluation and time.
+  """
+  names = list(curves)
+  steps = sorted(set.intersection(*(set(c) for c in curves.values())))
+  lines = ["", "Training bits/dim (mean over each logging interval):",
+           "  step  " + "  ".join(f"{n:>9s}" for n in names)]
+  for step in steps:
+    lines.append(f"  {step:4d}  " +
+                 "  ".join(f"{curves[n][step]:9.4f}" for n in names))
+  if "none" in curves:
+    for name in names:
+      if name == "none":
+        continue
+      diffs = [abs(curves[name][s] - curves["none"][s]) for s in steps]
+      lines.append(f"  {name}: largest |difference| from float32 "
+                   f"{max(diffs):.4f} bits/dim, at the last step "
+                   f"{diffs[-1]:.4f}")
+  for name in names:
+    lines.append(f"  {name}: final evaluation {results[name]}, "
+                 f"{seconds[name]:.0f} s")
+  return lines
 
 
 def main(argv):
@@ -89,23 +138,11 @@ def main(argv):
     start = time.perf_counter()
     results[precision] = loop.train(_config(precision), workdir)
     seconds[precision] = time.perf_counter() - start
-    curves[precision] = _train_curve(workdir)
-  names = list(FLAGS.precisions)
-  steps = sorted(set.intersection(*(set(c) for c in curves.values())))
-  print("\nTraining bits/dim (mean over each logging interval):")
-  print("  step  " + "  ".join(f"{n:>9s}" for n in names))
-  for step in steps:
-    print(f"  {step:4d}  " + "  ".join(f"{curves[n][step]:9.4f}" for n in names))
-  if "none" in curves:
-    for name in names:
-      if name == "none":
-        continue
-      diffs = [abs(curves[name][s] - curves["none"][s]) for s in steps]
-      print(f"  {name}: largest |difference| from float32 {max(diffs):.4f} "
-            f"bits/dim, at the last step {diffs[-1]:.4f}")
-  for name in names:
-    print(f"  {name}: final evaluation {results[name]}, {seconds[name]:.0f} s")
+    curves[precision] = train_curve(workdir)
+  for line in comparison_lines(curves, results, seconds):
+    print(line)
 
 
 if __name__ == "__main__":
+  define_flags()
   bootstrap.run(main, __file__)

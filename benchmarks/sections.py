@@ -2,7 +2,7 @@
 
 Each function returns what it measured as text lines (or numbers), so the
 program prints one report. FLOPs are the convolution FLOPs of the coupling
-networks and split priors (`throughput.conv_flops`): a forward pass costs
+networks and split priors (`benchmarks.flops.conv_flops`): a forward pass costs
 `F` per image, the backward pass `2F` (gradients of inputs and kernels), a
 training step `3F`.
 """
@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 import tensorflow as tf
+
+from benchmarks import flops
 
 __all__ = ["measure_peak", "phases", "shape_ceiling", "loop_vs_bare",
            "memory_line",
@@ -42,7 +44,7 @@ def measure_peak(calls=5):
   x = tf.random.normal([32, 16, 16, 512])
   kernel = tf.random.normal([3, 3, 512, 512])
   conv = tf.function(lambda a, k: tf.nn.conv2d(a, k, 1, "SAME"))
-  conv_flops = 2 * 32 * 16 * 16 * 9 * 512 * 512
+  conv_flops = 32 * flops.shape_flops((16, 16, 3, 512, 512))
   a = tf.random.normal([2048, 2048])
   matmul = tf.function(lambda m: tf.matmul(m, m))
   return {

@@ -70,6 +70,7 @@ import bijectors
 from glow_ood import configs
 from glow_ood.train import optimizers
 
+from benchmarks import flops
 from benchmarks import profile_ops
 from benchmarks import sections as sections_lib
 
@@ -249,56 +250,6 @@ def make_functions(bijector, dist, jit_compile):
 
 
 # ---------------------------------------------------------------------------
-# FLOP estimate (multiply-adds of the convolutions, x2 for FLOPs).
-
-
-def conv_shapes(image_shape, num_levels, num_steps, width, split_learned,
-                additive=False):
-  """The convolutions of one forward pass, as `{(h, w, k, c_in, c_out): n}`.
-
-  Each coupling network is conv k=3 (c/2 -> width), conv k=1 (width ->
-  width), conv k=3 (width -> c_out) at the level's h x w; each learned split
-  prior one conv k=3 of the kept half. The invertible 1x1 convs (c x c
-  matmuls) are left out: they are a fraction of a percent of the FLOPs.
-  """
-  height, wid, channels = image_shape
-  shapes = {}
-  def add(shape, count):
-    shapes[shape] = shapes.get(shape, 0) + count
-  for level in range(num_levels):
-    height, wid, channels = height // 2, wid // 2, channels * 4
-    c_in = channels // 2
-    c_out = (1 if additive else 2) * (channels - c_in)
-    add((height, wid, 3, c_in, width), num_steps)
-    add((height, wid, 1, width, width), num_steps)
-    add((height, wid, 3, width, c_out), num_steps)
-    if level < num_levels - 1:
-      kept = channels // 2
-      if split_learned:
-        add((height, wid, 3, kept, 2 * (channels - kept)), 1)
-      channels = kept
-  return shapes
-
-
-def shape_flops(shape):
-  """Forward FLOPs per image of one convolution `(h, w, k, c_in, c_out)`."""
-  height, wid, k, c_in, c_out = shape
-  return 2 * height * wid * k * k * c_in * c_out
-
-
-def conv_flops(image_shape, num_levels, num_steps, width, split_learned,
-               additive=False):
-  """Forward-pass FLOPs per image of the coupling networks and split priors.
-
-  Counted once per network; the GFLOP/s printed for tfb.Glow are therefore
-  "useful" FLOPs (it evaluates each network twice without XLA).
-  """
-  shapes = conv_shapes(image_shape, num_levels, num_steps, width,
-                       split_learned, additive)
-  return sum(n * shape_flops(s) for s, n in shapes.items())
-
-
-# ---------------------------------------------------------------------------
 # Timing.
 
 
@@ -381,10 +332,10 @@ def main(argv):
   if "compare" in sections and models:
     print("\n== Ours vs tfb.Glow")
     _compare(models, image_shape, batch, x)
-  flops_fwd = conv_flops(image_shape, FLAGS.num_levels,
-                         FLAGS.num_steps_per_level, FLAGS.hidden_width,
-                         FLAGS.split_prior_type == "learned",
-                         FLAGS.coupling_scale == "additive")
+  flops_fwd = flops.conv_flops(image_shape, FLAGS.num_levels,
+                               FLAGS.num_steps_per_level, FLAGS.hidden_width,
+                               FLAGS.split_prior_type == "learned",
+                               FLAGS.coupling_scale == "additive")
   measured = {}
   if "phases" in sections or "profile" in sections:
     flow, dist = build_ours(image_shape)
@@ -410,12 +361,12 @@ def main(argv):
   if "ceiling" in sections:
     print("\n== Ceiling of the model's own convolution shapes (each timed "
           "alone; share = of the forward conv FLOPs)")
-    shapes = conv_shapes(image_shape, FLAGS.num_levels,
-                         FLAGS.num_steps_per_level, FLAGS.hidden_width,
-                         FLAGS.split_prior_type == "learned",
-                         FLAGS.coupling_scale == "additive")
+    shapes = flops.conv_shapes(image_shape, FLAGS.num_levels,
+                               FLAGS.num_steps_per_level, FLAGS.hidden_width,
+                               FLAGS.split_prior_type == "learned",
+                               FLAGS.coupling_scale == "additive")
     for line in sections_lib.shape_ceiling(
-        shapes, batch, shape_flops, peak, measured.get("train"),
+        shapes, batch, flops.shape_flops, peak, measured.get("train"),
         measured.get("log_prob")):
       print(line, flush=True)
   if "loop" in sections:
@@ -525,11 +476,11 @@ def _scaling_cell(name, value):
     image_shape, x, train_step = _ours_on_a_batch()
     train_step(x).numpy()
     seconds, _ = _time_calls(train_step, x, FLAGS.scaling_steps)
-    flops = conv_flops(image_shape, FLAGS.num_levels,
-                       FLAGS.num_steps_per_level, FLAGS.hidden_width,
-                       FLAGS.split_prior_type == "learned",
-                       FLAGS.coupling_scale == "additive")
-    return FLAGS.batch_size * FLAGS.scaling_steps / seconds, flops
+    per_image = flops.conv_flops(image_shape, FLAGS.num_levels,
+                                 FLAGS.num_steps_per_level, FLAGS.hidden_width,
+                                 FLAGS.split_prior_type == "learned",
+                                 FLAGS.coupling_scale == "additive")
+    return FLAGS.batch_size * FLAGS.scaling_steps / seconds, per_image
   finally:
     FLAGS[name].value = saved
 
@@ -589,10 +540,10 @@ def _compare(models, image_shape, batch, x):
         line.append(f"{name} {kind} {results[name][kind][-1][0]:.2f}{load}")
     print("  ".join(line), flush=True)
 
-  flops_fwd = conv_flops(image_shape, FLAGS.num_levels,
-                         FLAGS.num_steps_per_level, FLAGS.hidden_width,
-                         FLAGS.split_prior_type == "learned",
-                         FLAGS.coupling_scale == "additive")
+  flops_fwd = flops.conv_flops(image_shape, FLAGS.num_levels,
+                               FLAGS.num_steps_per_level, FLAGS.hidden_width,
+                               FLAGS.split_prior_type == "learned",
+                               FLAGS.coupling_scale == "additive")
   print(f"\nConv FLOPs per image (each network counted once): forward "
         f"{flops_fwd / 1e6:,.1f} MFLOP, training step ~3x = "
         f"{3 * flops_fwd / 1e6:,.1f} MFLOP")

@@ -14,6 +14,8 @@ come back as notes. `repair` makes the folder consistent again for the
 manager (state file rewritten, damaged checkpoints moved into `damaged/`,
 orphaned `ckpt-<step>_temp` folders of an interrupted save removed); only the
 program that owns the folder (the chief of a training run) calls it.
+`discard_failed_save` removes what a save that raised (a full or read-only
+disk) left, keeping every earlier checkpoint.
 """
 
 import dataclasses
@@ -25,7 +27,8 @@ from typing import Optional, Tuple
 import tensorflow.compat.v2 as tf
 
 __all__ = ["Found", "report", "checkpoint_steps", "damage", "newest_loadable",
-           "orphaned_temp_folders", "repair", "DAMAGED_DIR"]
+           "orphaned_temp_folders", "discard_failed_save", "repair",
+           "DAMAGED_DIR"]
 
 DAMAGED_DIR = "damaged"
 _INDEX = re.compile(r"^ckpt-(\d+)\.index$")
@@ -160,6 +163,41 @@ def orphaned_temp_folders(directory):
   return [os.path.join(directory, name.rstrip("/"))
           for name in tf.io.gfile.listdir(directory)
           if _TEMP.match(name.rstrip("/"))]
+
+
+def discard_failed_save(directory, step):
+  """Removes what a save of `ckpt-<step>` that raised left behind; returns the paths removed.
+
+  A save (`tf.train.CheckpointManager.save`) writes `ckpt-<step>_temp/`, then
+  `ckpt-<step>.index` and `.data-*`, then the state file through a
+  temporary `checkpoint.tmp<hex>`. A disk that fills or turns read-only
+  midway leaves some of these: the `_temp` folder and the state file's
+  temporary are removed; the checkpoint's own files only if it does not load
+  (`damage`): a checkpoint whose files were all written is kept, and the
+  next start finds it from its own files (`newest_loadable`). Nothing of an
+  earlier checkpoint is touched. Removal that fails (a read-only disk) is
+  skipped: the next start's `repair` does it.
+  """
+  removed = []
+  prefix = os.path.join(directory, f"ckpt-{int(step)}")
+  names = os.listdir(directory) if os.path.isdir(directory) else []
+  doomed = [os.path.join(directory, n) for n in names
+            if n == f"ckpt-{int(step)}_temp" or n.startswith("checkpoint.tmp")]
+  own = [os.path.join(directory, n) for n in names
+         if n == f"ckpt-{int(step)}.index" or
+         n.startswith(f"ckpt-{int(step)}.data-")]
+  if own and damage(prefix) is not None:
+    doomed += own
+  for path in sorted(doomed):
+    try:
+      if os.path.isdir(path):
+        shutil.rmtree(path)
+      else:
+        os.remove(path)
+    except OSError:
+      continue
+    removed.append(path)
+  return removed
 
 
 def repair(directory, found: Optional[Found]):

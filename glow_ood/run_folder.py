@@ -28,7 +28,10 @@ the previous file intact, never a 0-byte or half-written one. A leftover
 `*.tmp` of a kill is overwritten by the next write and read by nobody.
 Programs that write a whole report at once stage it (`staged_outputs`): a
 failure leaves the folder as it was. `check_writable` refuses an output path
-that is a file, under a file or unwritable before any work.
+that is a file, under a file or unwritable before any work. A write the disk
+refuses (full, read-only) leaves the previous file as it was too, and raises
+`glow_ood.write_errors.WriteFailedError`: one line naming the file and the
+errno.
 """
 
 import contextlib
@@ -37,6 +40,7 @@ import os
 import shutil
 import uuid
 
+from glow_ood import write_errors
 from glow_ood.configs import serialization
 
 __all__ = ["CONFIG_FILE", "RESULTS_FILE", "EVALUATIONS_FILE", "TRAINING_FILE",
@@ -72,24 +76,28 @@ def replaced_atomically(path):
   `results.png`; `results.json.tmp` for other files), so writers that choose
   a format by extension (matplotlib) still do. On an exception the temporary
   file is removed and `path` is left as it was. Missing parent folders are
-  created.
+  created. A write the disk refuses (full, read-only: an errno of
+  `glow_ood.write_errors.ERRNOS`) raises `WriteFailedError` naming `path`.
   """
   path = os.fspath(path)
   parent = os.path.dirname(path)
-  if parent:
-    os.makedirs(parent, exist_ok=True)
   root, extension = os.path.splitext(path)
   if extension.lower() in (".png", ".pdf", ".svg", ".jpg"):
     temp = f"{root}{TEMP_SUFFIX}{extension}"
   else:
     temp = path + TEMP_SUFFIX
   try:
+    if parent:
+      os.makedirs(parent, exist_ok=True)
     yield temp
     os.replace(temp, path)
-  except BaseException:
+  except BaseException as e:
     with contextlib.suppress(OSError):
       os.remove(temp)
-    raise
+    failed = write_errors.from_error(e, path)
+    if failed is None or failed is e:
+      raise
+    raise failed from e
 
 
 def _write_bytes_or_text(path, content, mode):
@@ -190,7 +198,10 @@ def check_writable(path, flag):
 
   Nothing is created: the nearest existing folder is probed with a temporary
   folder, removed at once (this also catches read-only file systems and
-  `/proc`, where even root cannot write).
+  `/proc`, where even root cannot write). A full or read-only disk (an errno
+  of `glow_ood.write_errors.ENVIRONMENT_ERRNOS`) raises
+  `glow_ood.write_errors.WriteFailedError` instead: the path is right, the
+  disk is not.
 
   Args:
     path: the output folder (it need not exist).
@@ -211,6 +222,10 @@ def check_writable(path, flag):
   try:
     os.mkdir(probe)
   except OSError as e:
+    failed = write_errors.from_error(e, existing,
+                                     write_errors.ENVIRONMENT_ERRNOS)
+    if failed is not None:   # a full or read-only disk, not a wrong path
+      raise failed from e
     raise ValueError(f"{flag}={path} is not writable: cannot create anything "
                      f"in {existing} ({e.strerror}); pass a folder you can "
                      "write to.") from e
@@ -226,14 +241,16 @@ def staged_outputs(folder):
   file is moved to the same relative path under `folder` (an atomic rename).
   On an exception the staging folder is removed, the files already in
   `folder` are untouched, and `folder` itself is removed if this call made it.
-  A staging folder left by a killed program is removed first.
+  A staging folder left by a killed program is removed first. A write the
+  disk refuses raises `glow_ood.write_errors.WriteFailedError` naming the
+  file of `folder` it was for (not its staged copy).
   """
   folder = os.fspath(folder)
   created = _first_missing(folder)
   stage = os.path.join(folder, _STAGING_DIR)
   shutil.rmtree(stage, ignore_errors=True)
-  os.makedirs(stage)
   try:
+    os.makedirs(stage)
     yield stage
     for root, _, names in os.walk(stage):
       for name in names:
@@ -241,12 +258,25 @@ def staged_outputs(folder):
         target = os.path.join(folder, os.path.relpath(source, stage))
         os.makedirs(os.path.dirname(target), exist_ok=True)
         os.replace(source, target)
-  except BaseException:
+  except BaseException as e:
     shutil.rmtree(stage, ignore_errors=True)
     if created is not None:
       shutil.rmtree(created, ignore_errors=True)
-    raise
+    failed = write_errors.from_error(e, folder)
+    if failed is None:
+      raise
+    raise _named_outside(failed, stage, folder) from e
   shutil.rmtree(stage, ignore_errors=True)
+
+
+def _named_outside(failed, stage, folder):
+  """`failed` naming the file of `folder` a staged file was to become."""
+  if failed.path is None:
+    return failed
+  relative = os.path.relpath(failed.path, stage)
+  if relative == os.curdir or relative.startswith(os.pardir):
+    return failed
+  return failed.at(os.path.join(folder, relative))
 
 
 def write_config(workdir, config, data_fingerprints=None):

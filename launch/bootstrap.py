@@ -11,7 +11,9 @@ start-up lines quiet; `bootstrap.run(main, __file__, required=[...])` then
 runs an absl program with TensorFlow's own INFO lines dropped from the
 terminal, and turns the user errors of `USER_ERRORS` (bad flags, missing data
 or runs, a diverged run) into one line `launch/<program>.py: error: <what and
-the fix>` and exit 1. Each launcher wraps that call in `console_main()`, the
+the fix>` and exit 1; a write the disk refused (full, read-only:
+`glow_ood.write_errors.WriteFailedError`) into the same kind of line, naming
+the file and the errno, and exit `glow_ood.write_errors.EXIT_CODE` (74). Each launcher wraps that call in `console_main()`, the
 entry point of its console script (`glow-ood-train`, ... in setup.py), so
 `python launch/train.py` and `glow-ood-train` are the same program.
 
@@ -228,6 +230,23 @@ def _parse_flags(program_file, doc, required):
   return parse
 
 
+def _write_errors():
+  from glow_ood import write_errors  # pylint: disable=g-import-not-at-top
+  return write_errors
+
+
+def _failed_write(error):
+  """`error` as a `WriteFailedError` if the disk refused a write, else `None`.
+
+  A `WriteFailedError` of the library as it is; any other `OSError` or
+  TensorFlow error of a full or read-only disk (`ENVIRONMENT_ERRNOS`, which
+  no read meets), so that no write of any program ends in a traceback.
+  """
+  write_errors = _write_errors()
+  return write_errors.from_error(error,
+                                 errnos=write_errors.ENVIRONMENT_ERRNOS)
+
+
 def run(main, program_file, required=()):
   """`app.run(main)` with `required` flags, quiet TensorFlow, one-line user errors.
 
@@ -250,6 +269,12 @@ def run(main, program_file, required=()):
       return main(argv)
     except USER_ERRORS as e:
       sys.exit(error_line(program_file, e))
+    except Exception as e:  # pylint: disable=broad-except
+      failed = _failed_write(e)
+      if failed is None:
+        raise
+      print(error_line(program_file, failed), file=sys.stderr, flush=True)
+      sys.exit(_write_errors().EXIT_CODE)
 
   if required:
     flags.mark_flags_as_required(list(required))

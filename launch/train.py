@@ -20,6 +20,11 @@ checkpoint at the next step boundary (every worker of a cluster at the same
 step), prints one line naming it and the command that resumes (this command
 line), and exits with code 75 (`glow_ood.train.preemption.EXIT_CODE`);
 re-running that command continues exactly where the run stopped.
+
+A full or read-only disk while the run writes (a checkpoint, config.json,
+results.json, TensorBoard events) ends it with one line naming the file,
+the errno and the checkpoint the same command resumes from, exit code 74
+(`glow_ood.write_errors.EXIT_CODE`); nothing written before is lost.
 """
 
 import os

@@ -14,6 +14,8 @@ Runs before any test module imports TensorFlow:
     per worker when there are as many workers as cores, so the workers do not
     fight over the cores (the launchers' subprocesses keep TensorFlow's
     defaults);
+  * tests that need the shared data (`@tests.shared_data.needs(...)`) are
+    skipped without it, and fail without it under `CI=true`;
   * two tiers: the default suite (under 10 minutes on 2 cores) and the
     end-to-end tier marked `@pytest.mark.slow` (launchers in subprocesses,
     several trained models, the README's commands, two workers), which
@@ -73,6 +75,16 @@ def pytest_configure(config):
   config.addinivalue_line(
       "markers", "slow: the end-to-end tier, not in the default suite; run it "
       f"with `{SLOW_COMMAND}` (.ci/run runs both tiers).")
+  config.addinivalue_line(
+      "markers", "needs_data(*files): the test reads these files of the "
+      "shared data (GLOW_OOD_DATA_DIR); skipped without them, failed under "
+      "CI=true (tests/shared_data.py).")
+
+
+def pytest_runtest_setup(item):
+  from tests import shared_data  # pylint: disable=g-import-not-at-top
+  for marker in item.iter_markers(name="needs_data"):
+    shared_data.require(*marker.args)
 
 
 def pytest_collection_modifyitems(config, items):

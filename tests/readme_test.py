@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from glow_ood import data
 from tests import REPO
+from tests import shared_data
 
 # The end-to-end tier (tests/conftest.py): run with `-m slow`.
 pytestmark = pytest.mark.slow
@@ -14,11 +14,8 @@ pytestmark = pytest.mark.slow
 README = os.path.join(REPO, "README.md")
 
 
+@shared_data.needs("fashion_mnist_train.npz", "fashion_mnist_test.npz")
 def test_readme_python_examples_run(capsys, tmp_path, monkeypatch):
-  if not os.path.exists(os.path.join(data.default_data_dir(),
-                                     "fashion_mnist_train.npz")):
-    pytest.skip(f"the README trains on fashion_mnist; no "
-                f"{data.default_data_dir()}/fashion_mnist_train.npz")
   with open(README, encoding="utf-8") as f:
     blocks = re.findall(r"```python\n(.*?)```", f.read(), re.S)
   assert blocks, "README.md has no python example"

@@ -14,7 +14,8 @@ images (`calibration`) and fit the typicality test on them; build the
 and check that it gives the in-memory function's log P(image) on the fit
 images (`verify`; `tests/launch/export_test.py` checks these numbers
 against `launch/evaluate.py`'s); move the folder into place. A failure
-leaves no `output_dir`.
+leaves no `output_dir`; a full or read-only disk raises
+`glow_ood.write_errors.WriteFailedError` naming `output_dir` and the errno.
 """
 
 import json
@@ -30,6 +31,7 @@ from glow_ood import models
 from glow_ood import progress as progress_lib
 from glow_ood import run_folder
 from glow_ood import scores as scores_lib
+from glow_ood import write_errors
 from glow_ood.export import calibration
 from glow_ood.export import image_ops
 from glow_ood.export import serving
@@ -235,23 +237,42 @@ def export_run(run, config, output_dir, use_ema=True, stream=None, log=print):
   _print(log, f"Signatures: {', '.join(signatures)}.")
   for name, why in left_out.items():
     _print(log, f"Left out: {name} ({why}).")
+  verify = ((lambda temp: _verify(temp, likelihood, check_images, raw_images,
+                                  log)) if config.verify else None)
+  _save_into_place(module, signatures, metadata, output_dir, verify)
+  _print(log, f"Written to {output_dir}/ (saved_model_cli show --dir "
+              f"{output_dir} --all lists the signatures).")
+  return metadata
+
+
+def _save_into_place(module, signatures, metadata, output_dir, verify):
+  """Saves `module` (its `signatures`) with `metadata` into a temporary sibling of `output_dir`,
+  checks it with `verify(temp) -> max |difference|` (unless `None`, which
+  adds `"verified_max_abs_difference"` to `metadata`), and renames it to
+  `output_dir`; on any failure nothing is left.
+
+  Raises:
+    glow_ood.write_errors.WriteFailedError: the disk refused a write (full,
+      read-only), naming `output_dir` and the errno.
+  """
   parent = os.path.dirname(os.path.abspath(output_dir))
-  os.makedirs(parent, exist_ok=True)
   temp = os.path.join(parent, f".{os.path.basename(os.path.abspath(output_dir))}"
                               f".{uuid.uuid4().hex[:8]}{run_folder.TEMP_SUFFIX}")
   try:
+    os.makedirs(parent, exist_ok=True)
     tf.saved_model.save(module, temp, signatures=signatures)
     run_folder.write_json(os.path.join(temp, INFO_FILE), metadata)
-    if config.verify:
-      metadata["verified_max_abs_difference"] = _verify(
-          temp, likelihood, check_images, raw_images, log)
+    if verify is not None:
+      metadata["verified_max_abs_difference"] = verify(temp)
       run_folder.write_json(os.path.join(temp, INFO_FILE), metadata)
     check_output_dir(output_dir)   # still new or empty
     if os.path.isdir(output_dir):
       os.rmdir(output_dir)
     os.rename(temp, output_dir)
+  except (OSError, tf.errors.OpError) as e:
+    failed = write_errors.from_error(e)
+    if failed is None:
+      raise
+    raise failed.at(output_dir) from e   # the folder, not its temporary
   finally:
     shutil.rmtree(temp, ignore_errors=True)
-  _print(log, f"Written to {output_dir}/ (saved_model_cli show --dir "
-              f"{output_dir} --all lists the signatures).")
-  return metadata

@@ -9,7 +9,9 @@ resolved against the hardware), `stopping` (wall budget, plateau), `clock`
 (training time over a run's life), `record` (evaluations.json,
 training.json), `warm_start` (`init_from`), `folder_lock` (the chief holds
 its workdir: one writer per run folder, `glow_ood.run_lock`), `preemption`
-(SIGTERM / SIGINT: checkpoint at the next step boundary, then stop).
+(SIGTERM / SIGINT: checkpoint at the next step boundary, then stop),
+`failed_writes` (a full or read-only disk: one line, and what a rerun
+resumes from).
 """
 
 from glow_ood.train import distribution

@@ -37,6 +37,11 @@ the same step; it saves a checkpoint there, writes `training.json`, skips
 the final evaluation and raises `TrainingPreemptedError`; a re-run resumes
 from that checkpoint exactly (`glow_ood.train.preemption`).
 
+A write the disk refuses (full, read-only) ends the run with one
+`WriteFailedError` naming the file, the errno and the checkpoint a rerun
+resumes from; what was written before is intact
+(`glow_ood.train.failed_writes`).
+
 `mixed_precision="auto"` is resolved first, on the devices of the strategy
 (`glow_ood.train.precision`), and the choice printed; everything after gets
 the resolved config, and config.json records what runs. It is not a resume
@@ -60,10 +65,12 @@ from glow_ood import likelihood_terms
 from glow_ood import models
 from glow_ood import progress
 from glow_ood import run_folder
+from glow_ood import write_errors
 from glow_ood.configs import serialization
 from glow_ood.configs import train as train_config
 from glow_ood.train import clock as clock_lib
 from glow_ood.train import distribution
+from glow_ood.train import failed_writes
 from glow_ood.train import folder_lock
 from glow_ood.train import health
 from glow_ood.train import hparams
@@ -178,6 +185,8 @@ def _start_run_folder(workdir, config, extra_files):
   except OSError as e:
     if created and os.path.isdir(workdir) and not os.listdir(workdir):
       os.rmdir(workdir)
+    if isinstance(e, write_errors.WriteFailedError):
+      raise   # a full or read-only disk: one line of its own
     raise ValueError(f"cannot write the run folder {workdir} ({e.strerror or e}); "
                      "pass a writable workdir.") from e
 
@@ -204,6 +213,7 @@ def _in_full_precision(evaluator):
 
 
 @folder_lock.one_writer
+@failed_writes.say_what_resumes
 def train(config, workdir, extra_files=None, clock=time.monotonic):
   """Trains (or resumes) the run described by `config` in `workdir`.
 
@@ -237,6 +247,11 @@ def train(config, workdir, extra_files=None, clock=time.monotonic):
       differ from what config.json records (`glow_ood.data.fingerprints`).
     glow_ood.run_lock.RunFolderBusyError: another live process writes
       `workdir` (`glow_ood.train.folder_lock`).
+    glow_ood.write_errors.WriteFailedError: the disk refused a write (full,
+      read-only): a checkpoint, a JSON file of the folder, TensorBoard
+      events; the message names the file, the errno and the checkpoint a
+      rerun resumes from, and nothing half-written is left to be taken for
+      good (`glow_ood.train.failed_writes`).
     TrainingPreemptedError: SIGTERM or SIGINT came while training (here or,
       under `multi_worker_mirrored`, on another worker): the state was saved
       at the next step boundary (the end of the current call of the step)

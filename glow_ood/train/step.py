@@ -31,6 +31,7 @@ from glow_ood import checkpoints
 from glow_ood import models
 from glow_ood import preprocessing
 from glow_ood import run_folder
+from glow_ood import write_errors
 from glow_ood.data import pipeline
 from glow_ood.train import distribution
 from glow_ood.train import ema as ema_lib
@@ -276,10 +277,25 @@ class TrainState:
   def save(self, step):
     """Checkpoints the state as `ckpt-<step>`: the chief into the run folder;
     every other worker into a private temporary folder it then removes (all
-    workers take part in a save)."""
+    workers take part in a save).
+
+    Raises:
+      glow_ood.write_errors.WriteFailedError: the disk refused the save
+        (full, read-only); what it left of `ckpt-<step>` is removed
+        (`checkpoints.discard_failed_save`), every earlier checkpoint is as
+        it was, and `last_good` still names the newest of them.
+    """
     name = f"ckpt-{int(step)}"
     if self.is_chief:
-      self.manager.save(checkpoint_number=step)
+      try:
+        self.manager.save(checkpoint_number=step)
+      except (OSError, tf.errors.OpError) as e:
+        failed = write_errors.from_error(
+            e, os.path.join(self.checkpoint_dir, name))
+        if failed is None:
+          raise
+        checkpoints.discard_failed_save(self.checkpoint_dir, step)
+        raise failed from e
     else:
       folder = self._worker_checkpoint_dir()
       try:

@@ -54,3 +54,41 @@ def test_what_was_passed_over_is_said_once(tmp_path, capsys, caplog):
   said = captured.out + captured.err + caplog.text
   assert said.count("ckpt-7 does not load") == 1, said
   assert said.count("Using ") == 1, said
+
+
+def _saved(directory, steps):
+  manager = tf.train.CheckpointManager(
+      tf.train.Checkpoint(v=tf.Variable(tf.range(1000.))), str(directory),
+      max_to_keep=5)
+  for step in steps:
+    manager.save(checkpoint_number=step)
+  return {p.name: p.read_bytes() for p in directory.iterdir()}
+
+
+def test_a_failed_save_leaves_nothing_of_itself_and_all_before_it(tmp_path):
+  directory = tmp_path / "checkpoints"
+  before = _saved(directory, [2, 4])
+  # What saves of ckpt-6 cut short by a full disk leave: a _temp folder,
+  # the state file's temporary, a data file without its index.
+  (directory / "ckpt-6_temp").mkdir()
+  (directory / "ckpt-6_temp" / "part-00000-of-00001.data-00000-of-00001."
+   "tempstate1").write_bytes(b"\0" * 10)
+  (directory / "checkpoint.tmp0123abcd").write_text("model_checkp")
+  (directory / "ckpt-6.data-00000-of-00001").write_bytes(b"\0" * 10)
+  removed = checkpoints.discard_failed_save(str(directory), 6)
+  assert sorted(os.path.basename(p) for p in removed) == [
+      "checkpoint.tmp0123abcd", "ckpt-6.data-00000-of-00001", "ckpt-6_temp"]
+  assert {p.name: p.read_bytes() for p in directory.iterdir()} == before
+
+
+def test_a_failed_save_keeps_a_checkpoint_written_whole(tmp_path):
+  directory = tmp_path / "checkpoints"
+  _saved(directory, [2, 4, 6])
+  assert checkpoints.discard_failed_save(str(directory), 6) == []
+  assert checkpoints.newest_loadable(str(directory)).step == 6
+  # Cut short, it is removed: the newest that loads is then ckpt-4.
+  data = directory / "ckpt-6.data-00000-of-00001"
+  data.write_bytes(data.read_bytes()[:100])
+  assert sorted(os.path.basename(p) for p in checkpoints.discard_failed_save(
+      str(directory), 6)) == ["ckpt-6.data-00000-of-00001", "ckpt-6.index"]
+  assert checkpoints.newest_loadable(str(directory)).step == 4

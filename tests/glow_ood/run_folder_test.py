@@ -1,5 +1,6 @@
 """Tests of the run-folder files and the one resume check (`glow_ood.run_folder`)."""
 
+import errno
 import json
 import os
 
@@ -8,6 +9,8 @@ import pytest
 
 from glow_ood import configs
 from glow_ood import run_folder
+from glow_ood import write_errors
+from tests import disk_faults
 
 
 def test_config_round_trip(tmp_path):
@@ -152,6 +155,64 @@ def test_staged_outputs_replace_on_success_and_leave_all_on_failure(tmp_path):
     with run_folder.staged_outputs(str(tmp_path / "new" / "out")):
       raise RuntimeError("drawing failed")
   assert sorted(os.listdir(tmp_path)) == ["evaluation"]
+
+
+@pytest.mark.parametrize("write", [
+    lambda path: run_folder.write_json(path, {"step": 2}),
+    lambda path: run_folder.write_text(path, "two"),
+    lambda path: run_folder.save_npz(path, images=np.zeros([3]))])
+def test_a_write_on_a_full_disk_keeps_the_previous_file(tmp_path, monkeypatch,
+                                                        write):
+  path = tmp_path / "results.json"
+  path.write_text('{"step": 1}')
+  hits = disk_faults.full(monkeypatch, ["results.json"])
+  with pytest.raises(write_errors.WriteFailedError) as info:
+    write(str(path))
+  assert hits == [str(path) + ".tmp"]   # the kernel said ENOSPC to that file
+  assert str(info.value).startswith(
+      f"cannot write {path}: [Errno 28] No space left on device. Fix: ")
+  assert path.read_text() == '{"step": 1}'
+  assert sorted(os.listdir(tmp_path)) == ["results.json"]   # no .tmp left
+
+
+def test_a_write_on_a_read_only_disk_keeps_the_previous_file(tmp_path,
+                                                             monkeypatch):
+  path = tmp_path / "config.json"
+  path.write_text("{}")
+  disk_faults.read_only(monkeypatch, ["config.json"])
+  with pytest.raises(write_errors.WriteFailedError,
+                     match=rf"cannot write {path}: \[Errno 30\] Read-only"):
+    run_folder.write_json(str(path), {"config": 1})
+  assert path.read_text() == "{}" and os.listdir(tmp_path) == ["config.json"]
+
+
+def test_a_staged_report_on_a_full_disk_names_the_file_it_was_for(tmp_path,
+                                                                  monkeypatch):
+  out = tmp_path / "evaluation"
+  with run_folder.staged_outputs(str(out)) as stage:
+    run_folder.write_text(os.path.join(stage, "figures", "a.png"), "one")
+  disk_faults.full(monkeypatch, ["b.tmp.png"])
+  with pytest.raises(write_errors.WriteFailedError) as info:
+    with run_folder.staged_outputs(str(out)) as stage:
+      run_folder.write_text(os.path.join(stage, "figures", "a.png"), "two")
+      run_folder.write_text(os.path.join(stage, "figures", "b.png"), "two")
+  assert info.value.path == str(out / "figures" / "b.png")
+  assert (out / "figures" / "a.png").read_text() == "one"
+  assert sorted(os.listdir(out)) == ["figures"]
+  assert sorted(os.listdir(out / "figures")) == ["a.png"]
+
+
+def test_check_writable_on_a_read_only_disk_says_so(tmp_path, monkeypatch):
+  real_mkdir = os.mkdir
+
+  def mkdir(path, *args):
+    if ".write_probe_" in os.fspath(path):
+      raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
+    return real_mkdir(path, *args)
+  monkeypatch.setattr(os, "mkdir", mkdir)
+  with pytest.raises(write_errors.WriteFailedError,
+                     match=rf"^cannot write {tmp_path}: \[Errno 30\]"):
+    run_folder.check_writable(str(tmp_path / "run"), "--workdir")
 
 
 def test_check_compatible_lists_every_change():

@@ -1,9 +1,11 @@
 """What every launcher shares: flagfiles from any folder, `--help` by group, console scripts.
 
 `expand_flagfiles` is plain Python (no TensorFlow); `--help` runs in process
-(it exits before `main`); one console script runs for real from `/`.
+(it exits before `main`); one console script runs for real from `/`; a
+write the disk refuses ends any launcher with one line and exit code 74.
 """
 
+import errno
 import glob
 import importlib.metadata
 import os
@@ -17,7 +19,9 @@ from tests import REPO
 from tests import launcher_error_line
 from tests.launch import in_process
 from glow_ood import flags as glow_flags
+from glow_ood import write_errors
 from launch import bootstrap
+from tests import disk_faults
 
 FLAGFILES = os.path.join(REPO, "launch", "flagfiles")
 LAUNCHERS = ("train", "evaluate", "analyze_data", "ood_benchmark",
@@ -197,3 +201,38 @@ def test_console_script_from_the_root_folder_reads_nested_flagfiles(tmp_path):
   line = launcher_error_line(result, "launch/train.py")
   assert f"{tmp_path / 'nowhere'}/fashion_mnist_train.npz" in line
   assert not (tmp_path / "run").exists()
+
+
+# 3. A write the disk refuses.
+
+def _run_main(main, monkeypatch):
+  """`bootstrap.run(main, "launch/x.py")` in this process; its exit code."""
+  monkeypatch.setattr("sys.argv", ["launch/x.py"])
+  try:
+    with pytest.raises(SystemExit) as info:
+      bootstrap.run(main, "launch/x.py")
+  finally:
+    flags.FLAGS.unparse_flags()
+  return info.value.code
+
+
+def test_a_write_the_disk_refuses_is_one_line_and_its_own_exit_code(
+    monkeypatch, capsys):
+  def main(argv):
+    del argv
+    with open(disk_faults.DEV_FULL, "w", encoding="utf-8") as f:
+      f.write("{}")   # the kernel's ENOSPC, at the flush
+  assert _run_main(main, monkeypatch) == write_errors.EXIT_CODE == 74
+  assert capsys.readouterr().err.splitlines() == [
+      "launch/x.py: error: a write failed (the file was not named): [Errno 28] "
+      "No space left on device. Fix: free space on that disk, then rerun the "
+      "same command."]
+
+  def main_of_the_library(argv):
+    del argv
+    raise write_errors.WriteFailedError("runs/x/results.json", errno.EROFS)
+  assert _run_main(main_of_the_library, monkeypatch) == 74
+  err = capsys.readouterr().err
+  assert err.startswith("launch/x.py: error: cannot write runs/x/results.json: "
+                        "[Errno 30] Read-only file system. Fix: ")
+  assert err.count("\n") == 1 and "Traceback" not in err

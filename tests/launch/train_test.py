@@ -1,6 +1,5 @@
 """The training launcher end to end: smoke flagfile, resume, and one-line errors."""
 
-import os
 import subprocess
 import sys
 
@@ -8,13 +7,13 @@ import pytest
 
 from tests import REPO
 from tests import launcher_error_line
+from tests import shared_data
 from tests.launch import in_process
 
-DATA_DIR = os.path.normpath(os.environ.get(
-    "GLOW_OOD_DATA_DIR", os.path.join(REPO, os.pardir, "shared", "data")))
-needs_data = pytest.mark.skipif(
-    not os.path.exists(os.path.join(DATA_DIR, "fashion_mnist_train.npz")),
-    reason=f"real data not found in {DATA_DIR} (set GLOW_OOD_DATA_DIR)")
+DATA_DIR = shared_data.data_dir()
+# The smoke flagfile's data (also tests/launch/train_multi_worker_test.py's).
+needs_data = shared_data.needs("fashion_mnist_train.npz",
+                               "fashion_mnist_test.npz", "mnist_test.npz")
 
 
 def launch(workdir, *extra):

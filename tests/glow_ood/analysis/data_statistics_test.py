@@ -2,23 +2,18 @@
 
 Exact checks use small synthetic uint8 datasets (pixels / 256) against
 closed forms and `np.cov`; one check reads real MNIST from GLOW_OOD_DATA_DIR
-(default ../shared/data) and skips when it is absent.
+(default ../shared/data), skipped when it is absent (failed under CI=true:
+tests/shared_data.py).
 """
 
 import json
-import os
 
 import numpy as np
 import pytest
 
 from glow_ood import data
 from glow_ood.analysis import data_statistics as ds
-
-DATA_DIR = data.default_data_dir()
-needs_data = pytest.mark.skipif(
-    not os.path.exists(os.path.join(DATA_DIR, "mnist_train.npz")),
-    reason=f"real data not found in {DATA_DIR} (set GLOW_OOD_DATA_DIR to the "
-           "folder holding ../shared/data's .npz files)")
+from tests import shared_data
 
 
 def _balanced_images(shape=(3, 2, 2), seed=0):
@@ -180,7 +175,7 @@ def test_bad_inputs():
     ds.mean_and_variance(good, chunk_size=0)
 
 
-@needs_data
+@shared_data.needs("mnist_train.npz")
 def test_mnist_trace_matches_the_paper():
   # Nalisnick et al., Figure 11a: Tr{MNIST} = 52.3 (pixels / 256; / 255 gives 52.7).
   images, _ = data.load_npz("mnist", "train")

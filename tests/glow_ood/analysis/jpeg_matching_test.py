@@ -5,10 +5,10 @@ quality, shuffled within their labels among distractors, are paired back
 exactly and the quality is recovered. The pairing's pruned search is checked
 against the brute-force argmin. One test measures the real `cifar10_jpeg`
 against `cifar10_lossless` from GLOW_OOD_DATA_DIR (default ../shared/data)
-and skips when they are absent.
+and is skipped when they are absent (failed under CI=true:
+tests/shared_data.py).
 """
 
-import os
 
 import numpy as np
 import pytest
@@ -16,13 +16,9 @@ import pytest
 from glow_ood import data
 from glow_ood.analysis import jpeg_matching as jm
 from glow_ood.data import special as special_datasets
+from tests import shared_data
 
 DATA_DIR = data.default_data_dir()
-needs_data = pytest.mark.skipif(
-    not all(os.path.exists(os.path.join(DATA_DIR, f"{name}_test.npz"))
-            for name in ("cifar10_lossless", "cifar10_jpeg")),
-    reason=f"cifar10_lossless / cifar10_jpeg not found in {DATA_DIR} (set "
-           "GLOW_OOD_DATA_DIR to the folder holding ../shared/data's files)")
 
 
 def photo_like(num, shape=(32, 32, 3), seed=0):
@@ -169,7 +165,7 @@ def test_closest_quality_breaks_ties_low_and_needs_a_sweep():
     jm.closest_quality([], 5.)
 
 
-@needs_data
+@shared_data.needs("cifar10_lossless_test.npz", "cifar10_jpeg_test.npz")
 def test_real_cifar10_jpeg_matches_pillow_quality_75():
   originals, labels = data.load_npz("cifar10_lossless", "test", DATA_DIR)
   compressed, compressed_labels = data.load_npz("cifar10_jpeg", "test",

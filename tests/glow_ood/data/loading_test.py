@@ -17,12 +17,9 @@ import tensorflow as tf
 
 from glow_ood import data
 from glow_ood.data import special as special_datasets
+from tests import shared_data
 
 DATA_DIR = data.default_data_dir()
-needs_data = pytest.mark.skipif(
-    not os.path.exists(os.path.join(DATA_DIR, "mnist_test.npz")),
-    reason=f"real data not found in {DATA_DIR} (set GLOW_OOD_DATA_DIR to the "
-           "folder holding ../shared/data's .npz files)")
 
 
 def _write_toy(folder, name="toy", num_train=10, num_test=4, shape=(28, 28, 1)):
@@ -45,7 +42,7 @@ def _config(tmp_path, **kwargs):
 
 # Local npz files: the original `load_npz`.
 
-@needs_data
+@shared_data.needs("mnist_test.npz")
 def test_loads_real_mnist():
   images, labels = data.load_npz("mnist", "test", limit=100)
   assert images.shape == (100, 28, 28, 1) and images.dtype == np.uint8
@@ -66,7 +63,7 @@ def test_rejects_non_uint8_images(tmp_path):
 
 # load_images on real files.
 
-@needs_data
+@shared_data.needs("mnist_test.npz")
 def test_load_images_real_mnist_padded_to_rgb_32():
   config = data.DataConfig(dataset="mnist", data_dir=DATA_DIR, source="npz",
                            pad_to=32, to_rgb=True)
@@ -78,7 +75,7 @@ def test_load_images_real_mnist_padded_to_rgb_32():
   assert not images[:, :, :2].any() and not images[:, :, 30:].any()
 
 
-@needs_data
+@shared_data.needs("fashion_mnist_train.npz")
 def test_real_validation_split_is_a_disjoint_part_of_train():
   config = data.DataConfig(dataset="fashion_mnist", data_dir=DATA_DIR,
                            validation_size=5000)
@@ -298,13 +295,7 @@ def _psnr(images, references):
   return 10. * np.log10(255. ** 2 / mse)
 
 
-needs_cifar10_lossless = pytest.mark.skipif(
-    not os.path.exists(os.path.join(DATA_DIR, "cifar10_lossless_test.npz")),
-    reason=f"cifar10_lossless_test.npz not found in {DATA_DIR} (set "
-           "GLOW_OOD_DATA_DIR to the folder holding ../shared/data's files)")
-
-
-@needs_cifar10_lossless
+@shared_data.needs("cifar10_lossless_test.npz")
 def test_real_jpeg_75_of_lossless_cifar10_has_the_data_readme_s_error():
   config = data.DataConfig(dataset="jpeg:cifar10_lossless:75",
                            data_dir=DATA_DIR, source="npz")

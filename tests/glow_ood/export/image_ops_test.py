@@ -11,6 +11,7 @@ from glow_ood.data import sources
 from glow_ood.data import transforms
 from glow_ood.export import image_ops
 from glow_ood.scores import compressed_bits
+from tests import shared_data
 
 
 def random_images(shape, seed=0):
@@ -69,9 +70,8 @@ class PngBitsTest(tf.test.TestCase, parameterized.TestCase):
 @pytest.mark.parametrize("name", ["fashion_mnist", "mnist", "cifar10_jpeg"])
 def test_on_real_images_lengths_differ_from_pillows_by_a_few_percent(name):
   """The documented difference (libpng's row filters vs Pillow's), on 100 images."""
+  shared_data.require(f"{name}_test.npz")
   path = os.path.join(sources.default_data_dir(), f"{name}_test.npz")
-  if not os.path.exists(path):
-    pytest.skip(f"needs the real data: {path} is absent (GLOW_OOD_DATA_DIR)")
   with np.load(path) as arrays:
     images = arrays["images"][:100]
   if images.shape[1] < 32:

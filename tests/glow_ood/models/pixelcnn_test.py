@@ -3,12 +3,10 @@
 import functools
 import itertools
 import math
-import os
 import random
 
 from absl.testing import parameterized
 import numpy as np
-import pytest
 import tensorflow.compat.v2 as tf
 
 from glow_ood import data
@@ -19,6 +17,7 @@ from glow_ood.configs.pixelcnn import PixelCNNConfig
 from glow_ood.models import density_model
 from glow_ood.models.pixelcnn import PixelCNN
 from glow_ood.train import optimizers
+from tests import shared_data
 
 
 def tiny_config(**changes):
@@ -199,9 +198,7 @@ DATA_DIR = data.default_data_dir()
 class TrainingTest(tf.test.TestCase):
 
   def test_every_variable_trains_and_the_loss_falls_on_fashion_mnist(self):
-    if not os.path.exists(os.path.join(DATA_DIR, "fashion_mnist_test.npz")):
-      pytest.skip(f"fashion_mnist_test.npz not found in {DATA_DIR} (set "
-                  "GLOW_OOD_DATA_DIR to the folder of ../shared/data)")
+    shared_data.require("fashion_mnist_test.npz")
     images, _ = data.load_npz("fashion_mnist", "test", DATA_DIR, limit=544)
     images = images[:, 10:18, 10:18, :]               # 8x8 crops, uint8
     train, held_out = images[:512], images[512:]

@@ -24,6 +24,7 @@ from glow_ood import models
 from glow_ood.configs.vae import VAEConfig
 from glow_ood.models import density_model
 from glow_ood.models.vae import VAE
+from tests import shared_data
 from tests import toy_data
 
 LIKELIHOODS = (("discretized_logistic", "discretized_logistic"),
@@ -307,12 +308,9 @@ class VAETrainingTest(tf.test.TestCase, parameterized.TestCase):
 
   @parameterized.named_parameters(*LIKELIHOODS)
   def test_loss_falls_on_fashion_mnist(self, likelihood):
-    try:
-      images = data.load_images(
-          data.DataConfig(dataset="fashion_mnist", source="npz"), "test")
-    except data.DatasetNotFoundError as e:
-      pytest.skip(f"Fashion-MNIST is not in {data.default_data_dir()} "
-                  f"(set GLOW_OOD_DATA_DIR): {e}")
+    shared_data.require("fashion_mnist_test.npz")
+    images = data.load_images(
+        data.DataConfig(dataset="fashion_mnist", source="npz"), "test")
     images = images[:1024, 6:22, 6:22]                        # centre 16x16
     train, held_out = images[:768], images[768:]
     # The categorical at 5 bits (32 logits a pixel) keeps the test fast.

@@ -3,7 +3,8 @@
 Most tests train a tiny Glow (tests/toy_data.py: 8x8x1, 2 levels of 1 step,
 width 8) for a few steps on small synthetic `.npz` files written to
 `tmp_path`; one learns on the real NotMNIST from GLOW_OOD_DATA_DIR (default
-../shared/data) and skips when it is absent. The `runs` fixture records every
+../shared/data), skipped when it is absent (failed under CI=true:
+tests/shared_data.py). The `runs` fixture records every
 state of a run (tests/glow_ood/train/recording.py).
 """
 

@@ -15,6 +15,7 @@ import tensorflow as tf
 from glow_ood import data
 from glow_ood import train as train_lib
 from glow_ood.train import precision
+from tests import shared_data
 from tests.toy_data import tiny_train_config
 
 
@@ -39,11 +40,7 @@ needs_two_cpus = pytest.mark.skipif(
            "(the TF runtime was initialized before it ran)")
 
 
-needs_notmnist = pytest.mark.skipif(
-    not all(os.path.exists(os.path.join(DATA_DIR, f"notmnist_{split}.npz"))
-            for split in ("train", "test")),
-    reason=f"real data not found: no notmnist_{{train,test}}.npz in {DATA_DIR} "
-           "(set GLOW_OOD_DATA_DIR to the folder of ../shared/data's files)")
+needs_notmnist = shared_data.needs("notmnist_train.npz", "notmnist_test.npz")
 
 
 def tiny_config(data_dir, **overrides):
