@@ -1,9 +1,12 @@
 """The docs' tables of the OOD benchmark's recorded runs (docs/OOD_BENCHMARK.md).
 
-Record `ood_benchmark_cifar10`: `launch/ood_benchmark.py` with
-`ood_benchmark_cifar10.cfg` on the CPU Glow `runs/cifar10_glow_cpu`, condensed
-by `scripts/summarize_benchmark.py`.
+Records `ood_benchmark_cifar10` and `ood_benchmark_fashion_mnist`:
+`launch/ood_benchmark.py` with `ood_benchmark_<name>.cfg` on a CPU Glow run
+(`runs/cifar10_glow_cpu`, `runs/fashion_mnist_glow_cpu`), condensed by
+`scripts/summarize_benchmark.py`.
 """
+
+import functools
 
 from scripts.table_format import markdown_table
 
@@ -22,10 +25,13 @@ def _short(pair):
   return pair.split(" -> ", 1)[1]
 
 
-def cifar10_table(records):
-  """AUROC [95% CI] of every score (rows) on every CIFAR-10 pair (columns)."""
-  summary = records["ood_benchmark_cifar10"]["metrics"]["benchmark"]
-  family = summary["families"]["glow"]
+def _glow(records, experiment):
+  return records[experiment]["metrics"]["benchmark"]["families"]["glow"]
+
+
+def pairs_table(records, experiment):
+  """AUROC [95% CI] of every score (rows) on every pair (columns) of a record."""
+  family = _glow(records, experiment)
   header = ["score (AUROC, higher = better)"] + [
       _short(pair) + (" †" if family["preprocessing"].get(pair) else "")
       for pair in family["pairs"]]
@@ -38,10 +44,9 @@ def cifar10_table(records):
       f"\n{note}.\n" for note in notes)
 
 
-def cifar10_best_table(records):
+def best_table(records, experiment):
   """Per pair: the best single-example score and the best with batches of 10."""
-  family = records["ood_benchmark_cifar10"]["metrics"]["benchmark"][
-      "families"]["glow"]
+  family = _glow(records, experiment)
   body = []
   for pair in family["pairs"]:
     cells = family["auroc"][pair]
@@ -56,16 +61,27 @@ def cifar10_best_table(records):
 
 
 def recommended_table(records):
-  """README: the recommended score (DoSE, KDE) on every CIFAR-10 pair."""
-  family = records["ood_benchmark_cifar10"]["metrics"]["benchmark"][
-      "families"]["glow"]
-  body = [(_short(pair), _cell(family["auroc"][pair].get("nll")),
-           _cell(family["auroc"][pair].get("dose_kde")),
-           _cell(family["auroc"][pair].get("dose_kde_batch_10")))
-          for pair in family["pairs"]]
-  return markdown_table(("CIFAR-10 ->", "likelihood (bits/dim)",
+  """README: the recommended score (DoSE, KDE) on every recorded pair."""
+  body = []
+  for experiment in ("ood_benchmark_cifar10", "ood_benchmark_fashion_mnist"):
+    family = _glow(records, experiment)
+    body += [(pair, _cell(family["auroc"][pair].get("nll")),
+              _cell(family["auroc"][pair].get("dose_kde")),
+              _cell(family["auroc"][pair].get("dose_kde_batch_10")))
+             for pair in family["pairs"]]
+  return markdown_table(("pair", "likelihood (bits/dim)",
                          "DoSE, KDE, one image", "DoSE, KDE, batches of 10"),
                         body)
 
 
-TABLES = {"recommended": recommended_table, "ood_cifar10": cifar10_table, "ood_cifar10_best": cifar10_best_table}
+TABLES = {
+    "recommended": recommended_table,
+    "ood_cifar10": functools.partial(pairs_table,
+                                     experiment="ood_benchmark_cifar10"),
+    "ood_cifar10_best": functools.partial(best_table,
+                                          experiment="ood_benchmark_cifar10"),
+    "ood_fashion_mnist": functools.partial(
+        pairs_table, experiment="ood_benchmark_fashion_mnist"),
+    "ood_fashion_mnist_best": functools.partial(
+        best_table, experiment="ood_benchmark_fashion_mnist"),
+}

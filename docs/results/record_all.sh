@@ -148,4 +148,16 @@ if have runs/ood_benchmark_cifar10/results.json; then
     --tolerance=auroc=0.03 --tolerance=auroc_low=0.03 --tolerance=auroc_high=0.03
 fi
 
+# Issue 21 on Fashion-MNIST: every score, the gradient tests included, on the main job.
+if have runs/ood_benchmark_fashion_mnist/results.json; then
+  python scripts/summarize_benchmark.py runs/ood_benchmark_fashion_mnist/results.json runs/ood_benchmark_fashion_mnist/summary.json
+  record --experiment=ood_benchmark_fashion_mnist \
+    --description="OOD benchmark on Fashion-MNIST pairs (MNIST, NotMNIST, flipped Fashion-MNIST) with the README's main-job Glow runs/fashion_mnist_glow_cpu: every score of the CIFAR-10 record plus the score test + typicality and the layer-wise gradient norms, one image and batches of 5 and 10 (2000 images per set; NotMNIST has 1000)" \
+    --command="python launch/train.py --flagfile=launch/flagfiles/fashion_mnist_glow_cpu.cfg --workdir=runs/fashion_mnist_glow_cpu" \
+    --command="python launch/ood_benchmark.py --flagfile=launch/flagfiles/ood_benchmark_fashion_mnist.cfg" \
+    --command="python scripts/summarize_benchmark.py runs/ood_benchmark_fashion_mnist/results.json runs/ood_benchmark_fashion_mnist/summary.json" \
+    --workdir=runs/fashion_mnist_glow_cpu --json=benchmark=runs/ood_benchmark_fashion_mnist/summary.json \
+    --tolerance=auroc=0.03 --tolerance=auroc_low=0.03 --tolerance=auroc_high=0.03
+fi
+
 python scripts/render_docs.py
