@@ -28,6 +28,7 @@ from glow_ood import runs
 from glow_ood.experiments import analyze_data
 
 FLAGS = flags.FLAGS
+bootstrap.import_model_modules(__file__)   # its families get their flags
 glow_flags.define_analyze_data_flags()
 
 

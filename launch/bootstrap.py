@@ -17,6 +17,11 @@ the file and the errno, and exit `glow_ood.write_errors.EXIT_CODE` (74). Each la
 entry point of its console script (`glow-ood-train`, ... in setup.py), so
 `python launch/train.py` and `glow-ood-train` are the same program.
 
+A launcher that serves model families calls `import_model_modules(__file__)`
+before it defines its flags: every `--model_module=` (on the command line or
+in a flagfile) is imported then, from the current folder or the Python path,
+so the families it registers (`glow_ood.models.register`) get their flags.
+
 Before absl parses the command line, `expand_flagfiles` inlines every
 `--flagfile=FILE`, resolving a `--flagfile=` line inside FILE relative to
 FILE's own folder (falling back to the current folder, where such lines were
@@ -41,7 +46,7 @@ from absl import flags
 from absl import logging as absl_logging
 
 __all__ = ["USER_ERRORS", "FlagfileError", "error_line", "expand_flagfiles",
-           "help_text", "run"]
+           "import_model_modules", "help_text", "run"]
 
 # Errors that are the user's to fix (configuration, data, run folders), not
 # bugs: printed as one line. `FloatingPointError` covers a diverged run.
@@ -161,6 +166,31 @@ def expand_flagfiles(args):
     else:
       expanded += _read_flagfile(path, None, ())
   return expanded
+
+
+def import_model_modules(program_file, argv=None):
+  """Imports the `--model_module`s of the command line before flags are defined.
+
+  The current folder is put at the end of `sys.path` first (as `python -m`
+  puts it at the start), so a module beside the command, or one a run's
+  config.json names, imports. A flagfile that cannot be read is left to the
+  flag parser to report; a module that cannot be imported exits with one line.
+
+  Args:
+    program_file: the launcher's `__file__`, for the error line.
+    argv: the command line. Default value: `sys.argv`.
+  """
+  from glow_ood.flags import families  # pylint: disable=g-import-not-at-top
+  if os.getcwd() not in sys.path:
+    sys.path.append(os.getcwd())
+  try:
+    args = expand_flagfiles((sys.argv if argv is None else argv)[1:])
+  except FlagfileError:
+    return
+  try:
+    families.import_model_modules(args)
+  except ValueError as e:
+    sys.exit(error_line(program_file, e))
 
 
 _HELP_ARGS = ("--help", "-help", "--helpshort", "-helpshort", "-?", "-h")

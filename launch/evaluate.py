@@ -44,6 +44,7 @@ from glow_ood.experiments import evaluate
 from glow_ood.experiments import evaluation_summaries
 
 FLAGS = flags.FLAGS
+bootstrap.import_model_modules(__file__)   # its families get their flags
 glow_flags.define_evaluate_flags()
 
 

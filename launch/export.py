@@ -31,6 +31,7 @@ from glow_ood import flags as glow_flags
 from glow_ood import runs
 
 FLAGS = flags.FLAGS
+bootstrap.import_model_modules(__file__)   # its families get their flags
 glow_flags.define_export_flags()
 
 

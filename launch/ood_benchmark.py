@@ -38,6 +38,7 @@ from glow_ood import run_folder
 from glow_ood.experiments import ood_benchmark
 
 FLAGS = flags.FLAGS
+bootstrap.import_model_modules(__file__)   # its families get their flags
 glow_flags.define_ood_benchmark_flags()
 
 

@@ -43,6 +43,7 @@ from glow_ood import train
 from glow_ood.train import preemption
 
 FLAGS = flags.FLAGS
+bootstrap.import_model_modules(__file__)   # its families get their flags
 glow_flags.define_train_flags()
 
 

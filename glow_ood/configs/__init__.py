@@ -4,10 +4,16 @@ Each field is declared once with its default, help, choices and range
 (`_validation.option`); the dataclass validates itself from that, the flags
 of `glow_ood.flags` are defined from it, and `serialization` writes it to a
 run's `config.json` and reads it back. Each choice tuple is defined here once.
+The model families are declared in `families`, the one registry of them; a
+config of your own family declares its fields with `option` and calls
+`validate(self)` first in `__post_init__`, as these do.
 """
 
 from glow_ood.configs import dataset_names
+from glow_ood.configs import families
 from glow_ood.configs import serialization
+from glow_ood.configs._validation import option
+from glow_ood.configs._validation import validate
 from glow_ood.configs.analyze import AnalysisConfig
 from glow_ood.configs.analyze import HESSIAN_METHODS
 from glow_ood.configs.data import DataConfig
@@ -16,7 +22,6 @@ from glow_ood.configs.data import SPLITS
 from glow_ood.configs.evaluate import DEFAULT_EXTRA_DATASETS
 from glow_ood.configs.evaluate import EvaluationConfig
 from glow_ood.configs.export import ExportConfig
-from glow_ood.configs.image_model import FAMILIES
 from glow_ood.configs.model import COUPLING_SCALES
 from glow_ood.configs.model import DTYPES
 from glow_ood.configs.model import GlowConfig

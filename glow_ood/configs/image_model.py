@@ -1,19 +1,13 @@
-"""The fields every density model over images shares, declared once.
+"""What every model config over images shares: its dtypes and shape checks.
 
-`image_fields()` gives `image_shape`, `n_bits`, `dtype` and `seed` as
-`option`s for a model config dataclass (`GlowConfig`, `PixelCNNConfig`,
-`VAEConfig`), so the three families describe their input, precision and
-seed with the same names, defaults, help and ranges, and the programs define
-one flag for each whatever the family.
+Every family's config has `image_shape`, `n_bits`, `dtype` and `seed`
+(`families.SHARED_FIELDS`), with the same meaning, so the programs define one
+flag for each whatever the family; these helpers check the shape.
 """
 
 DTYPES = ("float32", "float64")
 
-# The model families a run can train (`TrainConfig.family`, `--model`).
-FAMILIES = ("glow", "pixelcnn", "vae")
-
-__all__ = ["DTYPES", "FAMILIES", "num_dims", "check_image_shape",
-           "check_divisible"]
+__all__ = ["DTYPES", "num_dims", "check_image_shape", "check_divisible"]
 
 
 def num_dims(config):

@@ -42,7 +42,6 @@ class GlowConfig:
     dtype: `"float32"` or `"float64"`.
     seed: seeds every random initial value of the model.
   """
-  family = "glow"
 
   image_shape: Tuple[int, int, int] = option(
       (32, 32, 3), "Model input H,W,C; must match the (padded / tiled) data.",
@@ -79,6 +78,12 @@ class GlowConfig:
   def num_dims(self):
     """`D = H * W * C`."""
     return image_model.num_dims(self)
+
+  def describe(self):
+    """One line naming the model and its size, for progress output and tables."""
+    return (f"Glow ({self.num_levels} levels x {self.num_steps_per_level} "
+            f"steps, width {self.hidden_width}, {self.coupling_scale} coupling"
+            f"{', edge padding' if self.coupling_edge_padding else ''})")
 
   def replace(self, **changes):
     """A copy with `changes` applied (validated again)."""

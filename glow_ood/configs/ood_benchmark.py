@@ -4,16 +4,13 @@ import dataclasses
 from typing import Optional, Tuple
 
 from glow_ood.configs import dataset_names
+from glow_ood.configs import families
+from glow_ood.configs._validation import check_choice
 from glow_ood.configs._validation import option
 from glow_ood.configs._validation import validate
-from glow_ood.configs.image_model import FAMILIES
-from glow_ood.configs.model import COUPLING_SCALES
-from glow_ood.configs.model import GlowConfig
-from glow_ood.configs.pixelcnn import PixelCNNConfig
-from glow_ood.configs.vae import VAEConfig
 
 __all__ = ["BenchmarkConfig", "DEFAULT_PAIRS", "FREE_FIELDS", "MODEL_SCORES",
-           "BENCHMARK_PIXELCNN", "BENCHMARK_VAE", "TEMPLATE_FIELDS"]
+           "TEMPLATE_FIELDS"]
 
 DEFAULT_PAIRS = (
     ("fashion_mnist", "mnist"),
@@ -45,18 +42,9 @@ FREE_FIELDS = ("pairs", "data_dir", "mutation_rate", "background_l2",
 # image, hence chosen rather than always on.
 MODEL_SCORES = ("gradient_score_test", "gradient_norms", "likelihood_regret")
 
-# CPU-size models of the other families (2 cores: minutes per model). The
-# PixelCNN++ follows Ren et al.'s released background setup (one hierarchy,
-# 32 filters, no dropout, no weight norm), with one ResNet layer per block and
-# ELU (TFP's concat_elu costs 3x the time here).
-BENCHMARK_PIXELCNN = PixelCNNConfig(
-    num_resnet=1, num_hierarchies=1, num_filters=32, num_logistic_mix=5,
-    dropout_p=0., activation="elu", use_weight_norm=False,
-    use_data_init=False)
-BENCHMARK_VAE = VAEConfig(widths=(32, 64, 128), latent_dim=32,
-                          eval_samples=100)
-# The model-config fields the benchmark sets itself, per dataset and seed.
-TEMPLATE_FIELDS = ("image_shape", "n_bits", "dtype", "seed")
+# The model-config fields the benchmark sets itself, per dataset and seed
+# (the template's own are not used).
+TEMPLATE_FIELDS = families.SHARED_FIELDS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,9 +53,9 @@ class BenchmarkConfig:
 
   Attributes:
     pairs: `(in-distribution, out-of-distribution)` dataset names.
-    model: the family of the benchmark's models, `"glow"`, `"pixelcnn"` or
-      `"vae"`; one benchmark folder holds the cells of every family run in
-      it, each with its own settings.
+    model: the family of the benchmark's models (a name of
+      `glow_ood.configs.families`); one benchmark folder holds the cells of
+      every family run in it, each with its own settings.
     num_seeds: models (and background models) per in-distribution dataset
       the benchmark trains models for.
     model_runs: finished training runs (`launch/train.py` folders) to score
@@ -77,9 +65,10 @@ class BenchmarkConfig:
       and the images). Their backgrounds are trained by the benchmark: the
       run's model on its data, mutated, with the benchmark's training.
     image_size: images are zero-padded to `image_size` squares.
-    num_levels, num_steps_per_level, hidden_width, coupling_scale: the Glow.
-    pixelcnn, vae: the PixelCNN++ and the VAE, except the fields of
-      `TEMPLATE_FIELDS`, which the benchmark sets per dataset and seed.
+    template: the config of the models, of the family `model`, but for the
+      fields of `TEMPLATE_FIELDS`, which the benchmark sets per dataset and
+      seed. Default value: `None`, the family's registered `benchmark`
+      template (a CPU-size model).
     train_steps, batch_size, learning_rate, warmup_steps: the training.
     mutation_rate: `mu` of the background models; several = a sweep.
     background_l2: L2 weights `lambda` of the background models
@@ -104,9 +93,8 @@ class BenchmarkConfig:
   """
   pairs: Tuple[Tuple[str, str], ...] = option(
       DEFAULT_PAIRS, "in->out dataset pairs (quote them in a shell).")
-  model: str = option("glow", "Model family of the benchmark's models: glow "
-                      "(flags --num_levels, ...), pixelcnn (--pixelcnn_*) or "
-                      "vae (--vae_*).", choices=FAMILIES)
+  model: str = option(families.DEFAULT, "Model family of the benchmark's "
+                      "models.")
   num_seeds: int = option(3, "Models (and background models) per "
                           "in-distribution dataset; >= 2 (the ensemble score "
                           "needs several models).", minimum=2)
@@ -116,13 +104,10 @@ class BenchmarkConfig:
       "one dataset are its seeds), e.g. runs/cifar10_glow_cpu.")
   image_size: int = option(32, "Images are zero-padded to this square size.",
                            minimum=1)
-  num_levels: int = option(3, "Glow levels.", minimum=1)
-  num_steps_per_level: int = option(2, "Glow steps per level.", minimum=1)
-  hidden_width: int = option(64, "Coupling network width.", minimum=1)
-  coupling_scale: str = option("sigmoid", "Coupling scale.",
-                               choices=COUPLING_SCALES)
-  pixelcnn: PixelCNNConfig = BENCHMARK_PIXELCNN
-  vae: VAEConfig = BENCHMARK_VAE
+  template: Optional[families.ModelConfig] = option(
+      None, "The config of the models, of the family model, but for the "
+      "fields the benchmark sets per dataset and seed (none: the family's "
+      "registered benchmark model); set by the family's flags.", flag=False)
   train_steps: int = option(1000, "Training steps per model.", minimum=1)
   batch_size: int = option(64, "Training batch.", minimum=1)
   learning_rate: float = option(1e-3, "Peak learning rate.", minimum=0.,
@@ -158,6 +143,16 @@ class BenchmarkConfig:
 
   def __post_init__(self):
     validate(self)
+    check_choice("BenchmarkConfig", "model", self.model, families.names())
+    family = families.get(self.model)
+    if self.template is None:
+      object.__setattr__(self, "template", family.benchmark)
+    elif families.of_config(self.template,
+                            "BenchmarkConfig.template") is not family:
+      raise ValueError(
+          f"BenchmarkConfig.template is a {self.template.family} config; "
+          f"model={self.model!r} takes a "
+          f"{family.config_class.__name__}.")
     for name in ("mutation_rate", "background_l2"):
       values = getattr(self, name)
       if not values or len(set(values)) != len(values):
@@ -196,15 +191,8 @@ class BenchmarkConfig:
                  for l2 in self.background_l2)
 
   def model_config(self, image_shape, seed):
-    """The family's model config for images of `image_shape` and `seed`."""
-    if self.model == "pixelcnn":
-      return self.pixelcnn.replace(image_shape=image_shape, seed=seed)
-    if self.model == "vae":
-      return self.vae.replace(image_shape=image_shape, seed=seed)
-    return GlowConfig(image_shape=image_shape, num_levels=self.num_levels,
-                      num_steps_per_level=self.num_steps_per_level,
-                      hidden_width=self.hidden_width,
-                      coupling_scale=self.coupling_scale, seed=seed)
+    """The template for images of `image_shape` and `seed`."""
+    return self.template.replace(image_shape=image_shape, seed=seed)
 
   @property
   def in_distributions(self):

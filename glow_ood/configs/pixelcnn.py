@@ -43,35 +43,29 @@ class PixelCNNConfig:
     dtype: `"float32"` or `"float64"`.
     seed: seeds the model's initial values.
   """
-  family = "pixelcnn"
 
   image_shape: Tuple[int, int, int] = option(
       (32, 32, 3), "Model input H,W,C; must match the (padded / tiled) data.",
       minimum=1)
   num_resnet: int = option(5, "PixelCNN++: gated ResNet layers per block.",
-                           minimum=1, flag="pixelcnn_num_resnet")
+                           minimum=1)
   num_hierarchies: int = option(
-      3, "PixelCNN++: blocks at halving resolutions.", minimum=1,
-      flag="pixelcnn_num_hierarchies")
+      3, "PixelCNN++: blocks at halving resolutions.", minimum=1)
   num_filters: int = option(160, "PixelCNN++: convolution channels.",
-                            minimum=1, flag="pixelcnn_num_filters")
+                            minimum=1)
   num_logistic_mix: int = option(
       10, "PixelCNN++: discretized-logistic mixture components per pixel.",
-      minimum=1, flag="pixelcnn_num_logistic_mix")
+      minimum=1)
   receptive_field: Tuple[int, int] = option(
       (3, 3), "PixelCNN++: rows,cols of the masked convolution kernels.",
-      minimum=1, flag="pixelcnn_receptive_field")
+      minimum=1)
   dropout_p: float = option(0.5, "PixelCNN++: dropout rate while training.",
-                            minimum=0., maximum=1., exclusive_maximum=True,
-                            flag="pixelcnn_dropout_p")
+                            minimum=0., maximum=1., exclusive_maximum=True)
   activation: str = option("concat_elu", "PixelCNN++: ResNet activation.",
-                           choices=PIXELCNN_ACTIVATIONS,
-                           flag="pixelcnn_activation")
-  use_weight_norm: bool = option(True, "PixelCNN++: weight-normalized convs.",
-                                 flag="pixelcnn_use_weight_norm")
+                           choices=PIXELCNN_ACTIVATIONS)
+  use_weight_norm: bool = option(True, "PixelCNN++: weight-normalized convs.")
   use_data_init: bool = option(
-      True, "PixelCNN++: data-dependent init of the weight norm.",
-      flag="pixelcnn_use_data_init")
+      True, "PixelCNN++: data-dependent init of the weight norm.")
   n_bits: int = option(8, "Bits per pixel the model sees.", minimum=1,
                        maximum=8)
   dtype: str = option("float32", "Model dtype.", choices=image_model.DTYPES)
@@ -88,6 +82,16 @@ class PixelCNNConfig:
   def num_dims(self):
     """`D = H * W * C`."""
     return image_model.num_dims(self)
+
+  def describe(self):
+    """One line naming the model and its size, for progress output and tables."""
+    def count(number, one, many):
+      return f"{number} {one if number == 1 else many}"
+
+    return (f"PixelCNN++ ({count(self.num_hierarchies, 'hierarchy', 'hierarchies')}"
+            f" x {count(self.num_resnet, 'ResNet layer', 'ResNet layers')}, "
+            f"{self.num_filters} filters, "
+            f"{count(self.num_logistic_mix, 'logistic', 'logistics')})")
 
   def replace(self, **changes):
     """A copy with `changes` applied (validated again)."""

@@ -6,10 +6,13 @@
     config == from_dict(json.loads(text))     # True: validated again
 
 Nested configs are rebuilt from the field annotations, JSON lists become
-tuples, a field that may hold one of several configs (`TrainConfig.model`)
-records which in a `"family"` key (absent in files written before there were
-several families: those are Glow), and an unknown type, field or format version raises with the fix, so
-a config written by another version of glow_ood is never misread.
+tuples, a model config (`TrainConfig.model`, any registered family's)
+records its family in a `"family"` key (absent in files written before there
+were several families: those are `families.DEFAULT`'s) and, for a family
+registered from outside glow_ood, the module that registers it in
+`"module"` (imported again when read, `families.get`), and an unknown type,
+field, family or format version raises with the fix, so a config written by
+another version of glow_ood is never misread.
 """
 
 import dataclasses
@@ -18,12 +21,10 @@ import typing
 from glow_ood.configs import analyze
 from glow_ood.configs import data
 from glow_ood.configs import evaluate
-from glow_ood.configs import model
+from glow_ood.configs import families
 from glow_ood.configs import ood_benchmark
-from glow_ood.configs import pixelcnn
 from glow_ood.configs import train
 from glow_ood.configs import two_moons
-from glow_ood.configs import vae
 
 __all__ = ["FORMAT_VERSION", "to_dict", "from_dict", "config_types"]
 
@@ -31,11 +32,11 @@ FORMAT_VERSION = 1
 
 
 def config_types():
-  """`{name: class}` of every config that can be serialized."""
-  classes = (model.GlowConfig, pixelcnn.PixelCNNConfig, vae.VAEConfig,
-             data.DataConfig, train.TrainConfig,
-             evaluate.EvaluationConfig, analyze.AnalysisConfig,
-             ood_benchmark.BenchmarkConfig, two_moons.TwoMoonsConfig)
+  """`{name: class}` of every config that can be serialized (every family's too)."""
+  classes = tuple(f.config_class for f in families.all_families()) + (
+      data.DataConfig, train.TrainConfig,
+      evaluate.EvaluationConfig, analyze.AnalysisConfig,
+      ood_benchmark.BenchmarkConfig, two_moons.TwoMoonsConfig)
   return {cls.__name__: cls for cls in classes}
 
 
@@ -54,7 +55,11 @@ def _plain(value):
     fields = {f.name: _plain(getattr(value, f.name))
               for f in dataclasses.fields(value)}
     family = getattr(type(value), "family", None)
-    return fields if family is None else {"family": family, **fields}
+    if family is None:
+      return fields
+    module = families.of_config(value).module
+    return {"family": family, **({"module": module} if module else {}),
+            **fields}
   if isinstance(value, dict):
     return {k: _plain(v) for k, v in value.items()}
   if isinstance(value, (tuple, list)):
@@ -70,6 +75,7 @@ def _build(cls, values, where):
   if family is not None:
     values = dict(values)
     written = values.pop("family", family)
+    values.pop("module", None)
     if written != family:
       raise ValueError(f"{where}: a {written!r} config where a {family!r} "
                        "one was expected.")
@@ -88,10 +94,10 @@ def _build(cls, values, where):
 def _value(hint, value, where):
   if value is None:
     return None
+  if hint is families.ModelConfig:   # any family's, told apart by "family"
+    return _build(_family_class(value, where), value, where)
   if typing.get_origin(hint) is typing.Union:
     inner = [a for a in typing.get_args(hint) if a is not type(None)]
-    if len(inner) > 1:   # one of several configs, told apart by "family"
-      return _build(_family_class(inner, value, where), value, where)
     return _value(inner[0], value, where)
   if dataclasses.is_dataclass(hint):
     return _build(hint, value, where)
@@ -104,14 +110,16 @@ def _value(hint, value, where):
   return value
 
 
-def _family_class(classes, value, where):
-  """The class among `classes` whose `family` the object `value` names."""
-  by_family = {cls.family: cls for cls in classes}
-  family = value.get("family", "glow") if isinstance(value, dict) else None
-  if family not in by_family:
-    raise ValueError(f"{where}: unknown model family {family!r}; known: "
-                     f"{', '.join(by_family)}.")
-  return by_family[family]
+def _family_class(value, where):
+  """The config class of the family the object `value` names (its module imported)."""
+  if not isinstance(value, dict):
+    raise ValueError(f"{where}: expected an object with a model family; got "
+                     f"{value!r}.")
+  try:
+    return families.get(value.get("family", families.DEFAULT),
+                        module=value.get("module")).config_class
+  except ValueError as e:
+    raise ValueError(f"{where}: {e}") from None
 
 
 def from_dict(payload, expected_type=None):

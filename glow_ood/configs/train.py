@@ -1,15 +1,13 @@
 """`TrainConfig`: everything `glow_ood.train.train` needs, frozen (no TensorFlow)."""
 
 import dataclasses
-from typing import Optional, Tuple, Union
+from typing import Optional, Tuple
 
 from glow_ood.configs import dataset_names
+from glow_ood.configs import families
 from glow_ood.configs._validation import option
 from glow_ood.configs._validation import validate
 from glow_ood.configs.data import DataConfig
-from glow_ood.configs.model import GlowConfig
-from glow_ood.configs.pixelcnn import PixelCNNConfig
-from glow_ood.configs.vae import VAEConfig
 
 __all__ = ["TrainConfig", "OPTIMIZERS", "STRATEGIES", "MIXED_PRECISION",
            "RESUME_FIELDS"]
@@ -37,8 +35,9 @@ class TrainConfig:
   """A training run: model, data, optimization, evaluation and bookkeeping.
 
   Attributes:
-    model: the model's config, whose class is its family: `GlowConfig`,
-      `PixelCNNConfig` or `VAEConfig` (`family`).
+    model: the model's config, whose class is its family (`family`): the
+      config of a family of `glow_ood.configs.families` (`GlowConfig`,
+      `PixelCNNConfig`, `VAEConfig`, or one registered from outside).
     data: `DataConfig` of the in-distribution dataset.
     eval_datasets: names evaluated periodically and at the end besides the
       in-distribution test split (out-of-distribution sets, e.g. "mnist",
@@ -96,7 +95,7 @@ class TrainConfig:
       convolutions run in (`"bfloat16"`, `"float16"`). `"auto"` is
       `"bfloat16"` on CPUs with AVX512_BF16 or AMX-BF16 and GPUs of compute
       capability >= 8.0, `"none"` elsewhere and for families without
-      coupling networks; `train` resolves it at the start, prints the choice
+      coupling networks (the `"coupling_precision"` capability); `train` resolves it at the start, prints the choice
       and records the resolved value in config.json
       (`glow_ood.train.precision`). All other flow
       arithmetic, log-dets, ActNorm statistics and 1x1-convolution
@@ -112,7 +111,8 @@ class TrainConfig:
       third update; `ckpt-3` holds the state after it).
     seed: seeds data order and noise (the model has its own seed).
   """
-  model: Union[GlowConfig, PixelCNNConfig, VAEConfig] = GlowConfig()
+  model: families.ModelConfig = dataclasses.field(
+      default_factory=families.default_config)
   data: DataConfig = DataConfig()
   eval_datasets: Tuple[str, ...] = option(
       (), "Other datasets evaluated on their test split "
@@ -198,20 +198,22 @@ class TrainConfig:
 
   def __post_init__(self):
     validate(self)
+    family = families.of_config(self.model, "TrainConfig.model")
     for name in self.eval_datasets:
       dataset_names.parse(name)   # raises on a malformed special name
-    if self.family != "glow":
-      glow_only = [flag for flag, used in (
+    if not family.has("coupling_precision"):
+      used = [flag for flag, used in (
           ("--mixed_precision",
            self.mixed_precision not in ("auto", "none")),
           ("--recompute_couplings", self.recompute_couplings)) if used]
-      if glow_only:
+      if used:
+        them = "them" if len(used) > 1 else "it"
         raise ValueError(
-            f"TrainConfig: {' and '.join(glow_only)} "
-            f"{'apply' if len(glow_only) > 1 else 'applies'} to Glow's "
-            f"coupling networks only; a {self.family} run cannot use "
-            f"{'them' if len(glow_only) > 1 else 'it'}. Leave "
-            f"{'them' if len(glow_only) > 1 else 'it'} at the default.")
+            f"TrainConfig: {' and '.join(used)} "
+            f"{'apply' if len(used) > 1 else 'applies'} to "
+            f"{families.titles_with('coupling_precision')}'s coupling "
+            f"networks only; a {family.name} run cannot use {them}. Leave "
+            f"{them} at the default.")
     if self.plateau_min_improvement is not None and (
         not self.eval_every or self.plateau_window_steps % self.eval_every):
       raise ValueError(
@@ -231,7 +233,7 @@ class TrainConfig:
 
   @property
   def family(self):
-    """The model family: `"glow"`, `"pixelcnn"` or `"vae"`."""
+    """The model family's name (`glow_ood.configs.families`)."""
     return self.model.family
 
   def replace(self, **changes):

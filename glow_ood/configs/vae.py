@@ -47,31 +47,29 @@ class VAEConfig:
     dtype: `"float32"` or `"float64"`.
     seed: seeds the model's initial values.
   """
-  family = "vae"
 
   image_shape: Tuple[int, int, int] = option(
       (32, 32, 3), "Model input H,W,C; must match the (padded / tiled) data.",
       minimum=1)
   widths: Tuple[int, ...] = option(
       (64, 128, 256), "VAE: channels of the encoder's stride-2 convolutions.",
-      minimum=1, flag="vae_widths")
-  latent_dim: int = option(64, "VAE: latent dimension.", minimum=1,
-                           flag="vae_latent_dim")
+      minimum=1)
+  latent_dim: int = option(64, "VAE: latent dimension.", minimum=1)
   likelihood: str = option(
       "discretized_logistic", "VAE: pixel likelihood p(x|z).",
-      choices=VAE_LIKELIHOODS, flag="vae_likelihood")
+      choices=VAE_LIKELIHOODS)
   posterior: str = option(
       "gaussian", "VAE: approximate posterior q(z|x): a diagonal Gaussian, "
       "or that Gaussian through RealNVP couplings conditioned on x (Fig. 3b).",
-      choices=VAE_POSTERIORS, flag="vae_posterior")
+      choices=VAE_POSTERIORS)
   posterior_flow_steps: int = option(
       4, "VAE: affine couplings of the flow posterior (--vae_posterior=flow).",
-      minimum=1, flag="vae_posterior_flow_steps")
+      minimum=1)
   train_samples: int = option(1, "VAE: samples of q(z|x) in the training "
-                              "ELBO.", minimum=1, flag="vae_train_samples")
+                              "ELBO.", minimum=1)
   eval_samples: int = option(
       100, "VAE: importance samples K of the IWAE estimate of log p(x).",
-      minimum=1, flag="vae_eval_samples")
+      minimum=1)
   n_bits: int = option(8, "Bits per pixel the model sees.", minimum=1,
                        maximum=8)
   dtype: str = option("float32", "Model dtype.", choices=image_model.DTYPES)
@@ -96,6 +94,14 @@ class VAEConfig:
   def num_dims(self):
     """`D = H * W * C`."""
     return image_model.num_dims(self)
+
+  def describe(self):
+    """One line naming the model and its size, for progress output and tables."""
+    return (f"VAE (widths {','.join(map(str, self.widths))}, "
+            f"{self.latent_dim} latents, {self.likelihood} pixels, "
+            + (f"flow posterior ({self.posterior_flow_steps} couplings), "
+               if self.posterior == "flow" else "")
+            + f"IWAE K={self.eval_samples})")
 
   def replace(self, **changes):
     """A copy with `changes` applied (validated again)."""

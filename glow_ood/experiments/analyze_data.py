@@ -30,6 +30,7 @@ from glow_ood import data as data_lib
 from glow_ood import plots
 from glow_ood import progress as progress_lib
 from glow_ood import run_folder
+from glow_ood.configs import families
 from glow_ood.experiments import report
 from glow_ood import likelihood_terms
 from glow_ood.data import special as special_datasets
@@ -192,10 +193,11 @@ def analyze(config, output_dir, run=None, stream=None):
           f"image_shape {tuple(image_shape)} differs from the run's model "
           f"shape {tuple(run.config.model.image_shape)}; with a run the data "
           "are conformed to the model: drop image_shape.")
-    if run.config.family != "glow":
+    if not families.of_config(run.config.model).has("decomposition"):
       raise ValueError(
           f"{run.name} is a {run.config.family} run: the second-order analysis "
-          "and the latent statistics need a Glow (its latents and volume "
+          f"and the latent statistics need a "
+          f"{families.titles_with('decomposition')} (its latents and volume "
           "term). Leave out the run for the data statistics alone.")
     if run.config.model.n_bits != 8:
       raise ValueError(

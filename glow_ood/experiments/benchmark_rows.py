@@ -32,8 +32,8 @@ those back (`glow_ood.experiments.ood_benchmark` upgrades such files).
 
 import re
 
-from glow_ood import models as models_lib
 from glow_ood import scores as scores_lib
+from glow_ood.configs import families
 
 __all__ = ["score_rows", "likelihood_ratio_row", "batch_row", "level_row",
            "row_label", "row_of_label", "row_rank", "ROW_KINDS", "ModelScore"]
@@ -128,15 +128,16 @@ def score_rows(config, *, num_models=None, extras=None, num_levels=None):
     config: `BenchmarkConfig`.
     num_models: models of the dataset. Default value: `config.num_seeds`.
     extras: the models' extras (`density_model.EXTRAS`). Default value: those
-      of `config.model`'s model class.
+      of `config.model`'s family.
     num_levels: levels of a model with the decomposition. Default value:
-      `config.num_levels`.
+      `config.template.num_levels`.
   """
   num_models = config.num_seeds if num_models is None else num_models
   if extras is None:
-    extras = models_lib.model_class(config.model).extras
+    extras = families.get(config.model).extras
   decomposes = "decomposition" in extras
-  num_levels = config.num_levels if num_levels is None else num_levels
+  if decomposes and num_levels is None:
+    num_levels = config.template.num_levels
   sizes = config.batch_sizes
   rows = [("nll", scores_lib.NegativeLogLikelihood(), "per_seed"),
           ("typicality", scores_lib.Typicality(batch_size=1), "per_seed")]

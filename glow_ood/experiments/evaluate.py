@@ -38,6 +38,7 @@ from glow_ood import metrics
 from glow_ood import plots
 from glow_ood import preprocessing
 from glow_ood import run_folder
+from glow_ood.configs import families
 from glow_ood.data import special as special_datasets
 from glow_ood.experiments import report
 
@@ -138,7 +139,7 @@ def _figures(runs, sets, scores, ensemble_discrete_log_prob, graying, config,
                           graying.means()["bits_per_dim"]},
         os.path.join(directory, "graying"), title=title)
   n_bits = first.config.model.n_bits
-  if first.config.family == "glow":
+  if families.of_config(first.config.model).has("temperature"):
     temperatures = config.sample_temperatures if config.num_samples else ()
     for temperature in temperatures:
       x = first.model.sample(config.num_samples, temperature,

@@ -1,19 +1,23 @@
 """OOD-score benchmark: every score of `glow_ood.scores` on in -> out dataset pairs.
 
 For each in-distribution dataset of `config.pairs`, `run_benchmark` takes its
-models, of the family `config.model` (Glow, PixelCNN++ or VAE): the finished
+models, of the family `config.model` (any registered: Glow, PixelCNN++, VAE,
+or one of your own) built from `config.template`: the finished
 training runs of `config.model_runs` that were trained on it, or else
 `num_seeds` models it trains (or reuses, if finished) itself; and, per model,
 one background model of the same family for every `(mu, lambda)` of
 `config.background_settings`: trained on inputs mutated at rate `mu` (Ren et
 al.) with an L2 penalty `lambda` on its weights. The folders are
 
-    <workdir>/<dataset>/seed_<s>/model, .../background_mu<mu>_l2<lambda>  (Glow)
-    <workdir>/<dataset>/seed_<s>/<family>/model, .../background_...       (others)
+    <workdir>/<dataset>/seed_<s>/model, .../background_mu<mu>_l2<lambda>
+    <workdir>/<dataset>/seed_<s>/<family>/model, .../background_...
+
+(the first for the default family, `families.DEFAULT`, Glow, as the folders
+were before there were several; the second for every other)
     <workdir>/<dataset>/run_<k>[/<family>]/background_...  (backgrounds of the
                                                             k-th model run)
 
-(a Glow background of `mu`, `lambda = 0` trained before the sweep existed, in
+(a default-family background of `mu`, `lambda = 0` trained before the sweep existed, in
 `seed_<s>/background`, is reused). It scores the held-out in-distribution
 images the scores are fitted on (`_fit_split`), the in-distribution test images
 and each out-of-distribution set (test split, conformed to the model's shape),
@@ -26,10 +30,11 @@ ensemble score (WAIC) uses the models as its members, so it has one value per
 example rather than one per seed, its interval over examples only, and needs
 two models or more. Batched rows rank batches of `M` consecutive examples
 (each set split into batches, `M` of `config.batch_sizes`), so their AUROC is
-per batch. The per-level rows and the latents' goodness-of-fit need the
-flow's decomposition (Glow); for them the scorer keeps the latents, and for a
-family with the `"statistics"` extra (PixelCNN++, VAE) its own statistics,
-which DoSE uses besides the likelihood and the PNG length.
+per batch. The per-level rows and the latents' goodness-of-fit need a
+family with the `"decomposition"` capability (Glow); for them the scorer
+keeps the latents, and for a family with the `"statistics"` capability
+(PixelCNN++, VAE) its own statistics, which DoSE uses besides the likelihood
+and the PNG length.
 
 `<workdir>/results.json` holds, per family, the settings, the finished cells,
 how each out-of-distribution set was made to fit the model where the
@@ -37,7 +42,7 @@ in-distribution images were not (`preprocessing`: zero-padding from another
 size, grayscale tiled to RGB) and the model runs it scored, written as they
 complete:
 
-    {"format_version": 3,
+    {"format_version": 4,
      "families": {"glow": {"config": {...}, "cells": {pair: {row: cell}},
                            "preprocessing": {pair: [note, ...]},
                            "model_runs": {dataset: {...}},
@@ -48,8 +53,9 @@ benchmark resumes; a pair that lacks a row (a new score, batch size or
 background setting) is scored again with the models it has. Running it with
 another `--model` in the same folder adds that family's cells, which
 `benchmark_markdown` puts beside the others' in one table with a model
-column. Results files of formats 1 and 2 (rows keyed by their labels) are
-read as format 3.
+column. Results files of formats 1 and 2 (rows keyed by their labels) and 3
+(Glow's settings flattened into the config, the other families' nested under
+their names, where format 4 has the family's `template`) are read as format 4.
 """
 
 import dataclasses
@@ -68,6 +74,7 @@ from glow_ood import run_folder
 from glow_ood import runs as runs_lib
 from glow_ood import scores as scores_lib
 from glow_ood import train as train_lib
+from glow_ood.configs import families
 from glow_ood.configs import serialization
 from glow_ood.scores import pass_memo
 from glow_ood.experiments import benchmark_rows
@@ -76,13 +83,13 @@ from glow_ood.experiments.benchmark_rows import likelihood_ratio_row
 from glow_ood.experiments.benchmark_rows import score_rows
 
 __all__ = ["score_rows", "likelihood_ratio_row", "run_benchmark",
-           "benchmark_markdown", "family_config", "FAMILY_NAMES",
-           "RESULTS_FORMAT"]
+           "benchmark_markdown", "family_config", "RESULTS_FORMAT"]
 
-RESULTS_FORMAT = 3
-FAMILY_NAMES = {"glow": "Glow", "pixelcnn": "PixelCNN++", "vae": "VAE"}
-_OTHER_TEMPLATES = {"glow": ("pixelcnn", "vae"), "pixelcnn": ("vae",),
-                    "vae": ("pixelcnn",)}
+RESULTS_FORMAT = 4
+# Format 3's settings of the default family's models, flattened into the
+# config (format 4: `template`), with the defaults they had.
+_FORMAT_3_FLAT = {"num_levels": 3, "num_steps_per_level": 2,
+                  "hidden_width": 64, "coupling_scale": "sigmoid"}
 # DataConfig fields that may differ between the runs of one dataset: the
 # images they are scored on are the same.
 _RUN_DATA_FREE = ("seed", "shuffle_buffer", "validation_size", "data_dir",
@@ -91,14 +98,13 @@ _FIT_SEED = 1   # the test images a run-less fit split is drawn from
 
 
 def family_config(config):
-  """The JSON-ready settings of `config` that its family's cells depend on.
+  """The JSON-ready settings of `config` that its family's cells depend on."""
+  return serialization.to_dict(config)["config"]
 
-  `to_dict(config)["config"]` without the other families' model templates.
-  """
-  values = serialization.to_dict(config)["config"]
-  for other in _OTHER_TEMPLATES[config.model]:
-    values.pop(other)
-  return values
+
+def _title(family):
+  """A family's name in tables (its own name if it is not registered here)."""
+  return families.get(family).title if family in families.names() else family
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,14 +186,15 @@ def _run_background_config(config, run_config, background):
 def _seed_dir(config, workdir, dataset, seed, reused=False):
   run_dir = os.path.join(workdir, dataset,
                          f"run_{seed}" if reused else f"seed_{seed}")
-  return run_dir if config.model == "glow" else os.path.join(run_dir,
-                                                             config.model)
+  if config.model == families.DEFAULT:
+    return run_dir
+  return os.path.join(run_dir, config.model)
 
 
 def _background_dir(config, seed_dir, mutation_rate, l2_weight):
-  """The folder of a background; a pre-sweep Glow background is reused."""
+  """The folder of a background; a pre-sweep (default-family) one is reused."""
   legacy = os.path.join(seed_dir, "background")
-  if config.model == "glow" and l2_weight == 0. and os.path.exists(
+  if config.model == families.DEFAULT and l2_weight == 0. and os.path.exists(
       os.path.join(legacy, run_folder.CONFIG_FILE)):
     saved = run_folder.read_json(os.path.join(legacy, run_folder.CONFIG_FILE),
                                  "run config")
@@ -269,10 +276,11 @@ def _run_identity(train):
 
 def _models_of(config, dataset, runs):
   """The `_Models` of `dataset`: its model runs, else the benchmark's own."""
+  decomposes = families.get(config.model).has("decomposition")
   if not runs:
-    decomposes = "decomposition" in models_lib.model_class(config.model).extras
     return _Models(dataset, _data_config(config, dataset, 0), (), "validation",
-                   config.num_seeds, config.num_levels if decomposes else None)
+                   config.num_seeds,
+                   config.template.num_levels if decomposes else None)
   trains = [train for _, train, _ in runs]
   model = trains[0].model
   held_out = {(t.data.validation_size, t.data.seed) for t in trains}
@@ -282,7 +290,6 @@ def _models_of(config, dataset, runs):
   images = trains[0].data.replace(
       data_dir=config.data_dir or trains[0].data.data_dir, mutation_rate=0.,
       image_shape=None)
-  decomposes = "decomposition" in models_lib.model_class(config.model).extras
   return _Models(dataset, images, tuple(runs), fit_split, len(runs),
                  model.num_levels if decomposes else None)
 
@@ -293,7 +300,7 @@ def _models(config, models, channels, workdir, log):
   `background config` maps `(mu, lambda)` to the `TrainConfig` of the
   model's background of that setting.
   """
-  family = FAMILY_NAMES[config.model]
+  family = _title(config.model)
   dataset = models.dataset
   if not models.runs:
     for seed in range(config.num_seeds):
@@ -426,7 +433,7 @@ def _score_models(config, models, sets, workdir, log):
       background = _trained_model(
           background_config((mu, l2)),
           _background_dir(config, seed_dir, mu, l2),
-          f"{FAMILY_NAMES[config.model]} background of {seed_dir} (mu={mu:g}, "
+          f"{_title(config.model)} background of {seed_dir} (mu={mu:g}, "
           f"lambda={l2:g})", log)
       scorer = likelihood_terms.ModelScorer(background, config.eval_batch_size)
       backgrounds[-1][mu, l2] = {name: scorer(images)
@@ -523,20 +530,23 @@ def _runs_record(config, models):
 # results.json
 
 def _upgraded(results, path):
-  """`results.json` of format 1 (Glow only) or 2 (rows by label) as format 3."""
+  """`results.json` of format 1 (Glow only), 2 (rows by label) or 3 as format 4."""
   version = results.get("format_version")
+  if version in (2, 3, RESULTS_FORMAT) and not isinstance(
+      results.get("families"), dict):
+    raise ValueError(f"{path} is no benchmark results file (it has no "
+                     "'families'); move it away or use another workdir.")
   if version == RESULTS_FORMAT:
-    if not isinstance(results.get("families"), dict):
-      raise ValueError(f"{path} is no benchmark results file (it has no "
-                       "'families'); move it away or use another workdir.")
     return results
-  if version == 2:
-    if not isinstance(results.get("families"), dict):
-      raise ValueError(f"{path} is no benchmark results file (it has no "
-                       "'families'); move it away or use another workdir.")
+  if version == 3:
     return {"format_version": RESULTS_FORMAT,
-            "families": {name: _family_of_format_2(family)
+            "families": {name: _family_of_format_3(family)
                          for name, family in results["families"].items()}}
+  if version == 2:
+    return _upgraded({
+        "format_version": 3,
+        "families": {name: _family_of_format_2(family)
+                     for name, family in results["families"].items()}}, path)
   if not isinstance(results.get("cells"), dict):
     raise ValueError(f"{path} is no benchmark results file (it has no "
                      "'cells'); move it away or use another workdir.")
@@ -544,7 +554,7 @@ def _upgraded(results, path):
   mutation_rate = saved.get("mutation_rate", 0.2)
   if not isinstance(mutation_rate, list):
     saved["mutation_rate"] = [mutation_rate]
-  saved.setdefault("model", "glow")
+  saved.setdefault("model", families.DEFAULT)
   saved.setdefault("background_l2", [0.])
   # The one likelihood-ratio row of format 1 is the (mu, 0) background's.
   old_row = "likelihood ratio (background)"
@@ -556,7 +566,8 @@ def _upgraded(results, path):
   family = {"config": saved, "cells": cells}
   if "elapsed_seconds" in results:
     family["elapsed_seconds"] = results["elapsed_seconds"]
-  return _upgraded({"format_version": 2, "families": {"glow": family}}, path)
+  return _upgraded({"format_version": 2,
+                    "families": {families.DEFAULT: family}}, path)
 
 
 def _family_of_format_2(family):
@@ -570,6 +581,32 @@ def _family_of_format_2(family):
   if "typicality_batch_size" in saved:
     saved["batch_sizes"] = [saved.pop("typicality_batch_size")]
   saved.setdefault("model_runs", [])   # the models were the benchmark's
+  family["config"] = saved
+  return family
+
+
+def _family_of_format_3(family):
+  """A family of format 3: its model's settings flattened (Glow) or nested.
+
+  Format 3 kept the default family's four settings at the top of the config
+  and every other family's template under its name (a results file holds
+  only its own family's); format 4 keeps the family's in `template`.
+  """
+  family = dict(family)
+  saved = dict(family.get("config") or {})
+  if "template" not in saved:
+    name = saved.get("model", families.DEFAULT)
+    flat = {key: saved.pop(key, default)
+            for key, default in _FORMAT_3_FLAT.items()}
+    nested = {other: saved.pop(other) for other in list(saved)
+              if other in families.names()}
+    if name == families.DEFAULT:
+      template = families.get(name).benchmark.replace(**flat)
+      saved["template"] = {"family": name, **serialization.to_dict(
+          template)["config"]}
+    else:
+      saved["template"] = dict(nested.get(name) or serialization.to_dict(
+          families.get(name).benchmark)["config"], family=name)
   family["config"] = saved
   return family
 
@@ -652,7 +689,7 @@ def run_benchmark(config, workdir, log=print):
 
 def _models_line(family, saved, record):
   """The table note on one family's models (`record`: its model runs)."""
-  name = FAMILY_NAMES[family]
+  name = _title(family)
   backgrounds = ("backgrounds (mu, lambda) in "
                  + ", ".join(f"({mu:g}, {l2:g})"
                              for mu, l2 in saved.background_settings))
@@ -689,15 +726,16 @@ def benchmark_markdown(results, config):
   in-distribution images were not (padded from another size, tiled from
   grayscale) is marked `†` and the difference said below the table.
   """
-  families = [f for f in FAMILY_NAMES if f in results["families"]]
+  names = [f for f in families.names() if f in results["families"]] + [
+      f for f in results["families"] if f not in families.names()]
   columns = [f"{a} -> {b}" for a, b in config.pairs]
-  for family in families:
+  for family in names:
     columns += [c for c in results["families"][family]["cells"]
                 if c not in columns]
   columns = [c for c in columns if any(
-      c in results["families"][f]["cells"] for f in families)]
+      c in results["families"][f]["cells"] for f in names)]
   rows = []
-  for family in families:
+  for family in names:
     for pair_rows in results["families"][family]["cells"].values():
       rows += [r for r in pair_rows if r not in rows]
   rows.sort(key=benchmark_rows.row_rank)   # stable: each family's order
@@ -706,11 +744,11 @@ def benchmark_markdown(results, config):
   last_level = max(levels) if levels else None
   table = []
   for row in rows:
-    for family in families:
+    for family in names:
       cells = results["families"][family]["cells"]
       if not any(row in cells[c] for c in columns if c in cells):
         continue
-      line = [benchmark_rows.row_label(row, last_level), FAMILY_NAMES[family]]
+      line = [benchmark_rows.row_label(row, last_level), _title(family)]
       for column in columns:
         cell = cells.get(column, {}).get(row)
         line.append("-" if cell is None else
@@ -720,7 +758,7 @@ def benchmark_markdown(results, config):
   notes, unknown = {}, []
   for column in columns:
     recorded = [results["families"][f].get("preprocessing", {}).get(column)
-                for f in families
+                for f in names
                 if column in results["families"][f]["cells"]]
     said = [n for r in recorded if r for n in r]
     if said:
@@ -731,7 +769,7 @@ def benchmark_markdown(results, config):
       c.replace(" -> ", " → ") + (" †" if c in notes else "")
       for c in columns]
   models = []
-  for family in families:
+  for family in names:
     saved = _saved_config(results["families"][family]["config"])
     models += _models_line(family, saved,
                            results["families"][family].get("model_runs"))

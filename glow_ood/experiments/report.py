@@ -3,6 +3,7 @@
 import re
 
 from glow_ood import models
+from glow_ood.configs import families
 
 __all__ = ["results_markdown", "markdown_table"]
 
@@ -41,7 +42,8 @@ _DETECTION_HEADER = ["dataset", "AUROC [95% CI]", "AUPR-In", "AUPR-Out",
 
 def _model_text(run):
   """A run's model in a few words (from results.json's `runs` entry)."""
-  config = models.config_class(run.get("family", "glow"))(**run["model"])
+  config = models.config_class(run.get("family", families.DEFAULT))(
+      **run["model"])
   return models.describe(config)
 
 

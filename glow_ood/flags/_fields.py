@@ -31,6 +31,7 @@ import typing
 from absl import flags
 
 from glow_ood.configs import _validation
+from glow_ood.configs import families
 
 __all__ = ["Definer", "flag_names", "define_fields", "field_values",
            "parse_list", "group_title", "add_to_group", "flag_groups"]
@@ -87,8 +88,9 @@ def flag_names(config_cls, *, only=None, exclude=(), rename=None):
       continue
     if field.name in exclude or (only is None and info["flag"] is False):
       continue
-    if dataclasses.is_dataclass(_strip_optional(hints[field.name])[0]):
-      continue
+    hint = _strip_optional(hints[field.name])[0]
+    if dataclasses.is_dataclass(hint) or hint is families.ModelConfig:
+      continue   # a nested config: its own flags
     name = rename.get(field.name) or (
         info["flag"] if isinstance(info["flag"], str) else field.name)
     names[name] = field.name
@@ -98,7 +100,8 @@ def flag_names(config_cls, *, only=None, exclude=(), rename=None):
 def group_title(config_cls):
   """The `--help` group of a config class's flags: `"model: glow"`, `"data"`, ...
 
-  A model config (a class with a string `family`) gives `"model: <family>"`;
+  A model config (a registered family's: a string `family`) gives
+  `"model: <family>"`;
   `TrainConfig` gives `"training"`, any other `<Name>Config` `<name>` in
   snake case (`TwoMoonsConfig` -> `"two_moons"`).
   """

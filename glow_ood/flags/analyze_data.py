@@ -5,6 +5,7 @@ from absl import flags
 from glow_ood import configs
 from glow_ood.configs.evaluate import DATA_LOCATION_FIELDS
 from glow_ood.flags import _fields
+from glow_ood.flags import families
 
 __all__ = ["define_analyze_data_flags", "to_analysis_config"]
 
@@ -24,6 +25,7 @@ def define_analyze_data_flags(flag_values=flags.FLAGS):
       "statistics.")
   definer.DEFINE_string("output_dir", None,
                         "Default: <workdir>/analysis, or runs/analysis_<p>.")
+  families.define_model_module_flag(definer, reads_runs=True)
   _fields.define_fields(flag_values, configs.AnalysisConfig, **_ANALYSIS)
   _fields.define_fields(
       flag_values, configs.DataConfig, group="data (with --workdir: the "

@@ -5,6 +5,7 @@ from absl import flags
 from glow_ood import configs
 from glow_ood.configs.evaluate import DATA_LOCATION_FIELDS
 from glow_ood.flags import _fields
+from glow_ood.flags import families
 
 __all__ = ["define_evaluate_flags", "to_evaluation_config"]
 
@@ -27,6 +28,7 @@ def define_evaluate_flags(flag_values=flags.FLAGS):
       "<parent>/ensemble_evaluation for several workdirs).")
   definer.DEFINE_integer("step", None, "Checkpoint step to load (default: the "
                          "latest).", lower_bound=0)
+  families.define_model_module_flag(definer, reads_runs=True)
   definer.DEFINE_bool("use_ema", True, "Load the EMA weights if the run kept "
                       "them.")
   definer.DEFINE_bool(

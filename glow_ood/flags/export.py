@@ -4,6 +4,7 @@ from absl import flags
 
 from glow_ood import configs
 from glow_ood.flags import _fields
+from glow_ood.flags import families
 
 __all__ = ["define_export_flags", "to_export_config"]
 
@@ -19,6 +20,7 @@ def define_export_flags(flag_values=flags.FLAGS):
       "empty (an export never overwrites).")
   definer.DEFINE_integer("step", None, "Checkpoint step to export (default: "
                          "the latest).", lower_bound=0)
+  families.define_model_module_flag(definer, reads_runs=True)
   definer.DEFINE_bool("use_ema", True, "Export the EMA weights if the run "
                       "kept them.")
   _fields.define_fields(flag_values, configs.ExportConfig)

@@ -1,29 +1,24 @@
 """The flags of `launch/ood_benchmark.py` and their `BenchmarkConfig`.
 
-One flag per `BenchmarkConfig` field (`--model` picks the family; Glow's
-settings are `--num_levels`, ...), and the PixelCNN's and VAE's own flags
-(`--pixelcnn_*`, `--vae_*`, as in `launch/train.py`, with the benchmark's
-CPU-size defaults `BENCHMARK_PIXELCNN` / `BENCHMARK_VAE`). The model fields
-the benchmark sets itself (image shape, bits, dtype, seed) have no flag. A
-flag of another family than `--model`'s is refused unless at its default.
+One flag per `BenchmarkConfig` field; `--model` picks the family
+(`glow_ood.configs.families`, `--model_module` for one of your own), whose
+own flags (as in `launch/train.py`: Glow's `--num_levels`, ...,
+`--pixelcnn_*`, `--vae_*`) set its `template`, with the family's registered
+benchmark model (CPU-size) as defaults. The model fields the benchmark sets
+itself (image shape, bits, dtype, seed) have no flag. A flag of another
+family than `--model`'s is refused unless at its default.
 """
 
 from absl import flags
 
 from glow_ood import configs
-from glow_ood.configs import ood_benchmark as benchmark_configs
+from glow_ood.configs import families
 from glow_ood.flags import _fields
-from glow_ood.flags import families
+from glow_ood.flags import families as family_flags
 
 __all__ = ["define_ood_benchmark_flags", "to_benchmark_config", "parse_pair"]
 
-_BENCHMARK = dict(exclude=("pairs",))
-_TEMPLATES = (("pixelcnn", configs.PixelCNNConfig,
-               benchmark_configs.BENCHMARK_PIXELCNN),
-              ("vae", configs.VAEConfig, benchmark_configs.BENCHMARK_VAE))
-_TEMPLATE = dict(exclude=benchmark_configs.TEMPLATE_FIELDS)
-_GLOW_FLAGS = ("num_levels", "num_steps_per_level", "hidden_width",
-               "coupling_scale")
+_BENCHMARK = dict(exclude=("pairs", "model"))
 
 
 def define_ood_benchmark_flags(flag_values=flags.FLAGS):
@@ -36,12 +31,18 @@ def define_ood_benchmark_flags(flag_values=flags.FLAGS):
   pairs = configs.BenchmarkConfig.__dataclass_fields__["pairs"]
   definer.DEFINE_list("pairs", [f"{a}->{b}" for a, b in pairs.default],
                       pairs.metadata["help"])
+  family_flags.define_model_flags(
+      definer, "Model family of the benchmark's models; its own flags set "
+      "them (defaults: its CPU-size benchmark model).")
   _fields.define_fields(flag_values, configs.BenchmarkConfig, **_BENCHMARK)
-  for _, cls, template in _TEMPLATES:
+  for family in families.all_families():
+    selection = family_flags.family_selection(family)
     _fields.define_fields(
-        flag_values, cls, defaults={f: getattr(template, f) for f in
-                                    _fields.flag_names(cls, **_TEMPLATE).values()},
-        **_TEMPLATE)
+        flag_values, family.config_class,
+        defaults={field: getattr(family.benchmark, field) for field in
+                  _fields.flag_names(family.config_class,
+                                     **selection).values()},
+        **selection)
 
 
 def parse_pair(text):
@@ -57,11 +58,10 @@ def to_benchmark_config(flag_values):
   """Parsed ood_benchmark flags -> `BenchmarkConfig`."""
   values = _fields.field_values(flag_values, configs.BenchmarkConfig,
                                 **_BENCHMARK)
-  flags_of = {"glow": _GLOW_FLAGS}
-  for family, cls, template in _TEMPLATES:
-    flags_of[family] = list(_fields.flag_names(cls, **_TEMPLATE))
-    values[family] = template.replace(**_fields.field_values(
-        flag_values, cls, **_TEMPLATE))
-  families.refuse_other_family_flags(flag_values, values["model"], flags_of)
+  family = families.get(flag_values.model)
+  family_flags.refuse_other_family_flags(flag_values, family.name)
+  template = family.benchmark.replace(**_fields.field_values(
+      flag_values, family.config_class, **family_flags.family_selection(family)))
   return configs.BenchmarkConfig(
-      pairs=tuple(parse_pair(p) for p in flag_values.pairs), **values)
+      pairs=tuple(parse_pair(p) for p in flag_values.pairs),
+      model=family.name, template=template, **values)

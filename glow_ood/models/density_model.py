@@ -1,14 +1,17 @@
 """What evaluation, scores, ensembles and the OOD benchmark need of a model.
 
-Every model family (`glow_ood.Glow`, `glow_ood.models.PixelCNN`,
-`glow_ood.models.VAE`) is a `tf.Module` with these members; the trainer,
-`glow_ood.runs`, `glow_ood.likelihood_terms` and the experiments use nothing
-else, so they serve every family alike:
+Every model family's model (`glow_ood.Glow`, `glow_ood.models.pixelcnn.
+PixelCNN`, `glow_ood.models.vae.VAE`, or one of your own registered with
+`glow_ood.models.register`) is a `DensityModel` (a `tf.Module`) with these
+members; the trainer, `glow_ood.runs`, `glow_ood.likelihood_terms` and the
+experiments use nothing else, so they serve every family alike:
 
   config              the model's frozen config (`GlowConfig`,
-                      `PixelCNNConfig`, `VAEConfig`): `image_shape`,
+                      `PixelCNNConfig`, `VAEConfig`, ...): `image_shape`,
                       `n_bits`, `dtype`, `num_dims`, `family`.
-  family              `config.family`: `"glow"`, `"pixelcnn"` or `"vae"`.
+  family              `config.family`, the name its family is registered
+                      under (`glow_ood.configs.families`); `DensityModel`
+                      gives it.
   training_input      what the training pipeline feeds `loss_terms` and
                       `data_init`: `"dequantized"` (floats in [-0.5, 0.5)
                       with uniform noise in each bin, `preprocessing.
@@ -31,11 +34,16 @@ else, so they serve every family alike:
                       (Glow: its density at the bin centres times the bin
                       volume; PixelCNN: exact; VAE: an importance-sampled
                       estimate with its standard error).
+  bits_per_dim(images)
+                      `[B]` bits/dim of uint8 images, deterministic (what
+                      evaluation tables report); `DensityModel` gives
+                      `-discrete_log_prob(images).log_prob / (D log 2)`.
   sample(n, seed=None)
                       `n` images `[n, H, W, C]` in [-0.5, 0.5)
                       (`preprocessing.to_uint8` makes them displayable).
-  extras              frozenset of the optional parts a model offers:
-                      `"decomposition"` (Glow's `decompose`: log p(z),
+  extras              frozenset of the optional parts a model offers (its
+                      family's registered capabilities among `EXTRAS`;
+                      `DensityModel` gives it): `"decomposition"` (Glow's `decompose`: log p(z),
                       log|det| per level and kind; `decompose_and_encode`:
                       the same and the standardized latents), `"elbo"` (the
                       VAE's `elbo_terms`, and `log_weights`: the per-sample
@@ -54,16 +62,45 @@ whose gradient in the weights the gradient scores take (`glow_ood.scores`).
 
 from typing import Dict, NamedTuple, Optional
 
+import math
 import operator
 
 import tensorflow.compat.v2 as tf
 
-__all__ = ["LossTerms", "Estimate", "EXTRAS", "TRAINING_INPUTS",
-           "require_extra", "MissingExtraError", "sample_count",
-           "check_count", "differentiable_log_prob"]
+from glow_ood.configs import families
 
-EXTRAS = ("decomposition", "elbo", "statistics")
+__all__ = ["DensityModel", "LossTerms", "Estimate", "EXTRAS",
+           "TRAINING_INPUTS", "require_extra", "MissingExtraError",
+           "sample_count", "check_count", "differentiable_log_prob"]
+
+EXTRAS = families.EXTRAS
 TRAINING_INPUTS = ("dequantized", "uint8")
+
+
+class DensityModel(tf.Module):
+  """The base of every family's model: `family` and `extras` from its registration.
+
+  A subclass sets `self.config` (or a `config` property) to its family's
+  config and implements the rest of the interface above (`training_input`,
+  `loss_terms`, `loss_extras`, `data_init`, `is_initialized`,
+  `discrete_log_prob`, `sample`, and the methods of its extras); it may
+  replace `bits_per_dim`.
+  """
+
+  @property
+  def family(self):
+    """The name of the model's family (`config.family`)."""
+    return type(self.config).family
+
+  @property
+  def extras(self):
+    """`frozenset` of the family's capabilities among `EXTRAS`."""
+    return families.of_config(self.config).extras
+
+  def bits_per_dim(self, images):
+    """`-discrete_log_prob(images).log_prob / (D log 2)` of uint8 images -> `[...]`."""
+    log_prob = self.discrete_log_prob(images).log_prob
+    return -log_prob / (self.config.num_dims * math.log(2.))
 
 
 class LossTerms(NamedTuple):
@@ -109,8 +146,8 @@ def require_extra(model, extra, what):
     offered = ", ".join(sorted(model.extras)) or "none"
     raise MissingExtraError(
         f"{what} needs the model's {extra!r}, which a {model.family} model "
-        f"does not have (it offers: {offered}). Use a Glow run for it, or "
-        "leave it out.")
+        f"does not have (it offers: {offered}). Use a "
+        f"{families.titles_with(extra)} run for it, or leave it out.")
 
 
 def check_count(value, name, where, minimum=0):

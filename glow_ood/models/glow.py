@@ -42,7 +42,7 @@ class Decomposition(NamedTuple):
   log_det_per_kind: Dict[str, tf.Tensor]
 
 
-class Glow(tf.Module):
+class Glow(density_model.DensityModel):
   """Glow (Kingma & Dhariwal 2018) as a density over `[..., H, W, C]` images.
 
   `flow` is a `bijectors.MultiScaleFlow` mapping preprocessed images `x` in
@@ -90,9 +90,7 @@ class Glow(tf.Module):
     name: Python `str`. Default value: `"glow"`.
   """
 
-  family = "glow"
   training_input = "dequantized"
-  extras = frozenset({"decomposition"})
   loss_extras = ("log_prob_z", "log_det")
 
   def __init__(self, config, validate_args=False, coupling_compute_dtype=None,

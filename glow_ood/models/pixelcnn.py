@@ -57,7 +57,7 @@ tfd = tfp.distributions
 __all__ = ["PixelCNN"]
 
 
-class PixelCNN(tf.Module):
+class PixelCNN(density_model.DensityModel):
   """PixelCNN++ over uint8 images `[..., H, W, C]`, exact discrete likelihood.
 
   `distribution` is the `tfd.PixelCNN` (its `network` the tf_keras gated
@@ -108,9 +108,7 @@ class PixelCNN(tf.Module):
     TypeError: `config` is not a `PixelCNNConfig`.
   """
 
-  family = "pixelcnn"
   training_input = "uint8"
-  extras = frozenset({"statistics"})
   loss_extras = ()
 
   def __init__(self, config, name="pixelcnn"):

@@ -67,7 +67,7 @@ class _ConvTranspose(tf.Module):
                                   "SAME") + self.bias
 
 
-class VAE(tf.Module):
+class VAE(density_model.DensityModel):
   """A convolutional VAE (Kingma & Welling 2014) with a discrete pixel likelihood.
 
   Model, with `z` in `R^L` (`L = latent_dim`) and `k` the image's `n_bits`
@@ -141,9 +141,7 @@ class VAE(tf.Module):
        ICLR 2016. https://arxiv.org/abs/1509.00519
   """
 
-  family = "vae"
   training_input = "uint8"
-  extras = frozenset({"elbo", "statistics"})
   loss_extras = ("reconstruction", "kl")
 
   def __init__(self, config, name="vae"):

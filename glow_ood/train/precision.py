@@ -30,6 +30,8 @@ import sys
 
 import tensorflow.compat.v2 as tf
 
+from glow_ood.configs import families
+
 __all__ = ["Choice", "resolve", "resolve_config", "cpu_flags",
            "gpu_capabilities", "NATIVE_CPU_FLAGS", "MIN_GPU_CAPABILITY"]
 
@@ -88,7 +90,8 @@ def resolve(requested, *, family, cpu_flags=None, gpus=()):  # pylint: disable=r
   Args:
     requested: `TrainConfig.mixed_precision`: `"auto"`, `"none"`,
       `"bfloat16"` or `"float16"`.
-    family: the model family; only `"glow"` has coupling networks.
+    family: the model family's name; only a family with the
+      `"coupling_precision"` capability (Glow) has coupling networks.
     cpu_flags: the CPU's flags (e.g. `cpu_flags()`), lower case, or `None`
       when they cannot be read. Consulted only when `gpus` is empty.
     gpus: `(name, (major, minor) or None)` of each GPU the run uses
@@ -99,11 +102,12 @@ def resolve(requested, *, family, cpu_flags=None, gpus=()):  # pylint: disable=r
     explicit `"bfloat16"` on hardware without it is kept, with a warning in
     the reason.
   """
-  if family != "glow":
+  if not families.get(family).has("coupling_precision"):
     if requested not in ("auto", "none"):
-      raise ValueError(f"mixed_precision={requested!r} applies to Glow's "
-                       f"coupling networks only, not to a {family} model; "
-                       "leave it at auto.")
+      raise ValueError(
+          f"mixed_precision={requested!r} applies to "
+          f"{families.titles_with('coupling_precision')}'s coupling networks "
+          f"only, not to a {family} model; leave it at auto.")
     return Choice(requested, "none",
                   f"a {family} model has no coupling networks")
   native, why = _native_here(cpu_flags, tuple(gpus))

@@ -32,6 +32,7 @@ from glow_ood import models
 from glow_ood import preprocessing
 from glow_ood import run_folder
 from glow_ood import write_errors
+from glow_ood.configs import families
 from glow_ood.data import pipeline
 from glow_ood.train import distribution
 from glow_ood.train import ema as ema_lib
@@ -90,10 +91,11 @@ class TrainState:
           "strategy.extended.worker_devices)[0] (train() does).")
     self._scaled_loss = precision == "float16"
     with strategy.scope():
-      glow_options = {} if config.family != "glow" else dict(
+      coupling_options = dict(
           coupling_compute_dtype=None if precision == "none" else precision,
-          recompute_couplings=config.recompute_couplings)
-      self.model = models.build_model(config.model, **glow_options)
+          recompute_couplings=config.recompute_couplings) if families.of_config(
+              config.model).has("coupling_precision") else {}
+      self.model = models.build_model(config.model, **coupling_options)
       variables = self.model.trainable_variables
       self.optimizer = optimizers.make_optimizer(config.optimizer, variables)
       self.ema = (ema_lib.ExponentialMovingAverage(variables, config.ema_decay)
@@ -243,7 +245,7 @@ class TrainState:
       bpd = self.model.data_init(x)
       if self.ema is not None:
         self.ema.reset()
-    what = "ActNorm" if self.config.family == "glow" else "the model"
+    what = families.of_config(self.config.model).initializes
     print(f"Initialized {what} on {count} images: {float(np.mean(bpd)):.4f} "
           "bits/dim.", flush=True)
 

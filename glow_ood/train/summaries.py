@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow.compat.v2 as tf
 
 from glow_ood import preprocessing
+from glow_ood.configs import families
 from glow_ood.data import transforms
 
 __all__ = ["TRAIN_DIR", "EVAL_DIR", "EVAL_SETS_DIR", "DESCRIPTIONS",
@@ -198,14 +199,14 @@ def evaluate(run, evaluator, eval_sets, writers, step, scorer=None):
 
 
 def write_samples(run, writer, step):
-  """Sample grids (EMA weights if configured): Glow's at each temperature,
-  the other families' one grid `samples` (no temperature); none if
-  `num_samples` is 0."""
+  """Sample grids (EMA weights if configured): one per temperature for a
+  family with the `"temperature"` capability (Glow), else one grid
+  `samples`; none if `num_samples` is 0."""
   config = run.config
   if not config.num_samples:
     return
   seed = [config.seed, int(step)]
-  if config.family == "glow":
+  if families.of_config(config.model).has("temperature"):
     draws = {f"samples/temperature_{t:g}": functools.partial(
         run.model.sample, config.num_samples, t, seed=seed)
              for t in config.sample_temperatures}

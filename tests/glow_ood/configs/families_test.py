@@ -1,5 +1,6 @@
-"""The model families in the configs: validation, config.json and the flags."""
+"""The model families in the configs: the registry, validation, config.json, flags."""
 
+import dataclasses
 import json
 
 from absl import flags
@@ -31,8 +32,9 @@ def test_a_config_json_written_before_families_is_a_glow():
 def test_an_unknown_family_in_config_json_is_refused():
   payload = configs.to_dict(configs.TrainConfig())
   payload["config"]["model"]["family"] = "diffusion"
-  with pytest.raises(ValueError, match=r"unknown model family 'diffusion'; "
-                                       r"known: glow, pixelcnn, vae"):
+  with pytest.raises(ValueError, match=r"Unknown model family 'diffusion'; "
+                                       r"known: glow, pixelcnn, vae\. .*pass "
+                                       r"--model_module="):
     configs.from_dict(payload)
 
 
@@ -105,11 +107,61 @@ def test_glow_flags_at_their_defaults_pass_for_other_families():
 
 
 def test_registry():
-  for family in configs.FAMILIES:
+  assert configs.families.names() == ("glow", "pixelcnn", "vae")
+  for family in configs.families.names():
     assert models.config_class(family).family == family
-    assert models.model_class(family).family == family
+    model_class = models.model_class(family)
+    assert issubclass(model_class, models.DensityModel)
+    assert model_class.__module__ == f"glow_ood.models.{family}"
   with pytest.raises(ValueError, match=r"Unknown model family 'flow'"):
     models.config_class("flow")
   with pytest.raises(TypeError, match=r"build_model needs a model config"):
     models.build_model(configs.DataConfig())
   assert models.describe(configs.VAEConfig()).startswith("VAE (widths 64,128")
+
+
+def test_capabilities_come_from_the_registry():
+  families = configs.families
+  assert [f.name for f in families.with_capability("decomposition")] == ["glow"]
+  assert families.get("vae").extras == frozenset({"elbo", "statistics"})
+  assert families.titles_with("coupling_precision") == "Glow"
+  assert families.titles_with("statistics") == "PixelCNN++ or VAE"
+  assert families.of_config(configs.VAEConfig()).initializes == "the model"
+  with pytest.raises(ValueError, match=r"Unknown capability 'latents'; known: "
+                                       r"decomposition, elbo, statistics"):
+    families.get("glow").has("latents")
+
+
+@dataclasses.dataclass(frozen=True)
+class _NoBits:
+  image_shape: tuple = (8, 8, 1)
+  dtype: str = "float32"
+  seed: int = 0
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(name="Pixel-Logistic"), ValueError, r"lower case letters, digits"),
+    (dict(config=_NoBits), TypeError,
+     r"_NoBits must be a frozen dataclass with the fields image_shape, "
+     r"n_bits, dtype, seed .*; it lacks n_bits\."),
+    (dict(capabilities=("latents",)), ValueError,
+     r"unknown capabilities latents"),
+    (dict(name="glow"), ValueError,
+     r"Model family 'glow' is registered already \(GlowConfig of "
+     r"glow_ood.configs.model\); choose another name\."),
+    (dict(config=configs.VAEConfig), ValueError,
+     r"VAEConfig is the config of the family 'vae' already"),
+])
+def test_register_refuses_what_does_not_fit(kwargs, error, message):
+  values = dict(name="mine", config=configs.families.get("vae").config_class,
+                model="my_models:Mine")
+  values.update(kwargs)
+  if "config" not in kwargs:
+    values["config"] = dataclasses.make_dataclass(
+        "MineConfig", [(f.name, f.type, dataclasses.field(default=f.default))
+                       for f in dataclasses.fields(configs.VAEConfig)],
+        frozen=True, namespace={"num_dims": 1, "replace": None})
+  name = values.pop("name")
+  with pytest.raises(error, match=message):
+    configs.families.register(name, **values)
+  assert configs.families.names() == ("glow", "pixelcnn", "vae")

@@ -101,6 +101,20 @@ def write_dataset(folder, name, make_images, seed):
              labels=np.zeros([num], np.int64))
 
 
+# The Glow's settings (`BenchmarkConfig.template`) the tests change.
+GLOW_FIELDS = ("num_levels", "num_steps_per_level", "hidden_width",
+               "coupling_scale")
+
+
+def benchmark_config(base=None, **values):
+  """`BenchmarkConfig(**values)` (or `base.replace`), the Glow's fields in its template."""
+  glow = {name: values.pop(name) for name in GLOW_FIELDS if name in values}
+  if base is None:
+    template = configs.families.get("glow").benchmark
+    return configs.BenchmarkConfig(template=template.replace(**glow), **values)
+  return base.replace(template=base.template.replace(**glow), **values)
+
+
 def toy_config(data_dir, **overrides):
   """The toy benchmark: 2 seeds of a tiny Glow, 16 steps each, 50 examples."""
   values = dict(
@@ -110,7 +124,7 @@ def toy_config(data_dir, **overrides):
       batch_sizes=(5, 10), num_bootstrap=50, data_dir=str(data_dir),
       eval_batch_size=50)
   values.update(overrides)
-  return configs.BenchmarkConfig(**values)
+  return benchmark_config(**values)
 
 
 class ToyRun(NamedTuple):
@@ -158,11 +172,13 @@ def test_results_json_has_every_pair_and_every_score(toy_run):
             encoding="utf-8") as f:
     saved = json.load(f)
   assert saved == json.loads(json.dumps(toy_run.results))
-  assert saved["format_version"] == 3 and list(saved["families"]) == ["glow"]
+  assert saved["format_version"] == 4 and list(saved["families"]) == ["glow"]
   family = saved["families"]["glow"]
   expected = json.loads(json.dumps(dataclasses.asdict(toy_run.config)))
-  del expected["pixelcnn"], expected["vae"]   # another family's settings
+  expected["template"]["family"] = "glow"
   assert family["config"] == expected
+  assert configs.from_dict({"format_version": 1, "type": "BenchmarkConfig",
+                            "config": family["config"]}) == toy_run.config
   assert set(family["cells"]) == set(COLUMNS)
   rows = _rows(toy_run.config)
   assert rows == ROWS
@@ -450,11 +466,13 @@ def test_changed_settings_do_not_resume_a_workdir(toy_run, tmp_path,
                                                   change):
   workdir = _copy_workdir(toy_run, tmp_path)
   (name, _), = change.items()
+  name = f"template.{name}" if name in GLOW_FIELDS else name
   with pytest.raises(ValueError, match=rf"other settings \({name}="):
-    ood_benchmark.run_benchmark(toy_run.config.replace(**change), workdir,
-                                log=lambda line: None)
+    ood_benchmark.run_benchmark(benchmark_config(toy_run.config, **change),
+                                workdir, log=lambda line: None)
   with open(os.path.join(workdir, "results.json"), encoding="utf-8") as f:
-    assert json.load(f)["families"]["glow"]["config"]["hidden_width"] == 8
+    saved = json.load(f)["families"]["glow"]["config"]
+  assert saved["template"]["hidden_width"] == 8
 
 
 def test_a_new_batch_size_adds_only_its_rows(toy_run, tmp_path):
@@ -475,9 +493,37 @@ def test_a_new_batch_size_adds_only_its_rows(toy_run, tmp_path):
   assert cells["latent_gof_batch_20"]["score"]["batch_size"] == 20
 
 
+def _format_3(toy_run):
+  """The toy run's results as format 3 wrote them: the Glow's settings flattened."""
+  results = json.loads(json.dumps(toy_run.results))
+  config = results["families"]["glow"]["config"]
+  template = config.pop("template")
+  config.update({name: template[name] for name in GLOW_FIELDS})
+  return dict(results, format_version=3)
+
+
+def test_a_format_3_results_file_resumes(toy_run, tmp_path):
+  workdir = _copy_workdir(toy_run, tmp_path)
+  with open(os.path.join(workdir, "results.json"), "w",
+            encoding="utf-8") as f:
+    json.dump(_format_3(toy_run), f)
+  log = []
+  results = ood_benchmark.run_benchmark(toy_run.config, workdir,
+                                        log=log.append)
+  assert log == ["toyin: all cells done (resumed)"]
+  assert results == json.loads(json.dumps(toy_run.results))
+  # Changed settings are still told apart from the flattened ones.
+  with open(os.path.join(workdir, "results.json"), "w",
+            encoding="utf-8") as f:
+    json.dump(_format_3(toy_run), f)
+  with pytest.raises(ValueError, match=r"other settings \(template.num_levels="):
+    ood_benchmark.run_benchmark(benchmark_config(toy_run.config, num_levels=1),
+                                workdir, log=lambda line: None)
+
+
 def _format_2(toy_run):
   """The toy run's results as the benchmark wrote them before format 3."""
-  family = json.loads(json.dumps(toy_run.results["families"]["glow"]))
+  family = _format_3(toy_run)["families"]["glow"]
   config = dict(family["config"], typicality_batch_size=5)
   del config["batch_sizes"], config["model_runs"]
   cells = {pair: {benchmark_rows.row_label(row, 2): cell
@@ -499,7 +545,7 @@ def test_a_format_2_results_file_is_read_by_row_identifiers(toy_run,
   results = ood_benchmark.run_benchmark(toy_run.config, workdir,
                                         log=log.append)
   assert log == ["toyin: all cells done (resumed)"]
-  assert results["format_version"] == 3
+  assert results["format_version"] == 4
   family = results["families"]["glow"]
   assert family["cells"] == json.loads(json.dumps(_cells(toy_run.results)))
   assert family["config"] == toy_run.results["families"]["glow"]["config"]
@@ -561,7 +607,8 @@ def test_model_runs_are_scored_without_training(toy_run, tmp_path):
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(model="vae"), "is a glow run; this benchmark is --model=vae"),
+    (dict(model="vae", template=None),
+     "is a glow run; this benchmark is --model=vae"),
     (dict(pairs=(("toyout", "toyin"),)),
      "is a model of toyin, which no --pairs entry has"),
 ])
@@ -661,7 +708,8 @@ def test_another_family_adds_its_cells_beside_glow(toy_run, tmp_path):
   workdir = _copy_workdir(toy_run, tmp_path)
   config = toy_run.config.replace(
       model="pixelcnn", pairs=PAIRS[:1], train_steps=4, background_l2=(10.,),
-      pixelcnn=toy_run.config.pixelcnn.replace(num_filters=4))
+      template=configs.families.get("pixelcnn").benchmark.replace(
+          num_filters=4))
   log = []
   results = ood_benchmark.run_benchmark(config, workdir, log=log.append)
   assert sum(line.startswith("training PixelCNN++") for line in log) == 4, log
@@ -684,7 +732,8 @@ def test_another_family_adds_its_cells_beside_glow(toy_run, tmp_path):
           "compressed_bits"} <= set(dose["used"] + dose["dropped"]), dose
   assert list(_cells(results, "pixelcnn")[COLUMNS[0]]) == rows
   saved = results["families"]["pixelcnn"]["config"]
-  assert "vae" not in saved and saved["pixelcnn"]["num_filters"] == 4
+  assert saved["template"]["family"] == "pixelcnn"
+  assert saved["template"]["num_filters"] == 4
   with open(os.path.join(workdir, "results.md"), encoding="utf-8") as f:
     text = f.read()
   assert "- PixelCNN++: 2 seeds of PixelCNN++ (1 hierarchy x 1 ResNet layer" in text
@@ -780,7 +829,7 @@ def test_a_damaged_results_file_is_refused_and_kept(toy_run, tmp_path):
 ])
 def test_bad_config_raises(change, message):
   with pytest.raises(ValueError, match=message):
-    configs.BenchmarkConfig(**change)
+    benchmark_config(**change)
 
 
 def test_batch_sizes_must_be_ints():
