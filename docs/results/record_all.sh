@@ -136,28 +136,20 @@ if have runs/two_moons/results.json; then
     --tolerance=mean_log_prob_z=3 --tolerance=mean_log_det=5 --tolerance=final_nll=3
 fi
 
-# Issue 21: the OOD benchmark's CIFAR-10 pairs on the CPU Glow run.
-if have runs/ood_benchmark_cifar10/results.json; then
-  python scripts/summarize_benchmark.py runs/ood_benchmark_cifar10/results.json runs/ood_benchmark_cifar10/summary.json
-  record --experiment=ood_benchmark_cifar10 \
-    --description="OOD benchmark on CIFAR-10 (JPEG) pairs with the CPU Glow runs/cifar10_glow_cpu: likelihood, typicality, input complexity, likelihood ratio, per-level likelihood, DoSE and latent goodness-of-fit, one image and batches of 5 and 10 (2000 images per set)" \
-    --command="python launch/train.py --flagfile=launch/flagfiles/cifar10_glow_cpu.cfg --workdir=runs/cifar10_glow_cpu" \
-    --command="python launch/ood_benchmark.py --flagfile=launch/flagfiles/ood_benchmark_cifar10.cfg" \
-    --command="python scripts/summarize_benchmark.py runs/ood_benchmark_cifar10/results.json runs/ood_benchmark_cifar10/summary.json" \
-    --workdir=runs/cifar10_glow_cpu --json=benchmark=runs/ood_benchmark_cifar10/summary.json \
-    --tolerance=auroc=0.03 --tolerance=auroc_low=0.03 --tolerance=auroc_high=0.03
-fi
-
-# Issue 21 on Fashion-MNIST: every score, the gradient tests included, on the main job.
-if have runs/ood_benchmark_fashion_mnist/results.json; then
-  python scripts/summarize_benchmark.py runs/ood_benchmark_fashion_mnist/results.json runs/ood_benchmark_fashion_mnist/summary.json
-  record --experiment=ood_benchmark_fashion_mnist \
-    --description="OOD benchmark on Fashion-MNIST pairs (MNIST, NotMNIST, flipped Fashion-MNIST) with the README's main-job Glow runs/fashion_mnist_glow_cpu: every score of the CIFAR-10 record plus the score test + typicality and the layer-wise gradient norms, one image and batches of 5 and 10 (2000 images per set; NotMNIST has 1000)" \
-    --command="python launch/train.py --flagfile=launch/flagfiles/fashion_mnist_glow_cpu.cfg --workdir=runs/fashion_mnist_glow_cpu" \
-    --command="python launch/ood_benchmark.py --flagfile=launch/flagfiles/ood_benchmark_fashion_mnist.cfg" \
-    --command="python scripts/summarize_benchmark.py runs/ood_benchmark_fashion_mnist/results.json runs/ood_benchmark_fashion_mnist/summary.json" \
-    --workdir=runs/fashion_mnist_glow_cpu --json=benchmark=runs/ood_benchmark_fashion_mnist/summary.json \
-    --tolerance=auroc=0.03 --tolerance=auroc_low=0.03 --tolerance=auroc_high=0.03
-fi
+# Issue 21: the OOD benchmark on a finished training run, condensed.
+benchmark_record() {  # name (ood_benchmark_<name>.cfg), run, description, extra args...
+  local name=ood_benchmark_$1 run=$2 description=$3; shift 3
+  have runs/$name/results.json || return 0
+  python scripts/summarize_benchmark.py runs/$name/results.json runs/$name/summary.json
+  record --experiment=$name --description="$description" \
+    --command="python launch/train.py --flagfile=launch/flagfiles/$run.cfg --workdir=runs/$run" \
+    --command="python launch/ood_benchmark.py --flagfile=launch/flagfiles/$name.cfg" \
+    --command="python scripts/summarize_benchmark.py runs/$name/results.json runs/$name/summary.json" \
+    --workdir=runs/$run --json=benchmark=runs/$name/summary.json \
+    --tolerance=auroc=0.03 --tolerance=auroc_low=0.03 --tolerance=auroc_high=0.03 "$@"
+}
+benchmark_record cifar10 cifar10_glow_cpu "OOD benchmark on CIFAR-10 (JPEG) pairs with the CPU Glow runs/cifar10_glow_cpu: likelihood, typicality, input complexity, likelihood ratio, per-level likelihood, DoSE and latent goodness-of-fit, one image and batches of 5 and 10 (2000 images per set)"
+benchmark_record fashion_mnist fashion_mnist_glow_cpu "OOD benchmark on Fashion-MNIST pairs (MNIST, NotMNIST, flipped Fashion-MNIST) with the README's main-job Glow runs/fashion_mnist_glow_cpu: every score of the CIFAR-10 record plus the score test + typicality and the layer-wise gradient norms, one image and batches of 5 and 10 (2000 images per set; NotMNIST has 1000)" \
+  --note="One model, so the intervals are over examples only."
 
 python scripts/render_docs.py
