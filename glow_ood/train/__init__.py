@@ -9,7 +9,9 @@ resolved against the hardware), `stopping` (wall budget, plateau), `clock`
 (training time over a run's life), `record` (evaluations.json,
 training.json), `warm_start` (`init_from`), `folder_lock` (the chief holds
 its workdir: one writer per run folder, `glow_ood.run_lock`), `preemption`
-(SIGTERM / SIGINT: checkpoint at the next step boundary, then stop).
+(SIGTERM / SIGINT: checkpoint at the next step boundary, then stop),
+`lost_workers` (a dead or hung worker of a cluster, named), `faults` (tests'
+fault injection: a worker that signals itself at a step).
 """
 
 from glow_ood.train import distribution
@@ -21,6 +23,7 @@ from glow_ood.train import summaries
 from glow_ood.train.loop import ConfigurationError
 from glow_ood.train.loop import TrainingDivergedError
 from glow_ood.train.loop import TrainingPreemptedError
+from glow_ood.train.loop import WorkerLostError
 from glow_ood.train.loop import train
 from glow_ood.train.step import TrainState
 from glow_ood.train.step import learning_rate_at
