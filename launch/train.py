@@ -25,6 +25,12 @@ A full or read-only disk while the run writes (a checkpoint, config.json,
 results.json, TensorBoard events) ends it with one line naming the file,
 the errno and the checkpoint the same command resumes from, exit code 74
 (`glow_ood.write_errors.EXIT_CODE`); nothing written before is lost.
+
+A worker of a cluster that dies, or sends no heartbeat for
+--worker_timeout_seconds (hung), stops the others within about that time
+with one line naming it (task and address), the newest checkpoint and this
+command, and exit code 69 (`glow_ood.train.lost_workers.EXIT_CODE`);
+restarting every worker with its command resumes from that checkpoint.
 """
 
 import os
@@ -40,6 +46,7 @@ from absl import flags
 from glow_ood import flags as glow_flags
 from glow_ood import run_folder
 from glow_ood import train
+from glow_ood.train import lost_workers
 from glow_ood.train import preemption
 
 FLAGS = flags.FLAGS
@@ -98,6 +105,14 @@ def main(argv):
     print(f"launch/train.py: {e.describe(_this_command())}", file=sys.stderr,
           flush=True)
     sys.exit(preemption.EXIT_CODE)
+  except train.WorkerLostError as e:
+    print(f"launch/train.py: {e.describe(_this_command())}", file=sys.stderr,
+          flush=True)
+    sys.stdout.flush()
+    # At once: TensorFlow's teardown waits on the lost peer's connections (up
+    # to a minute measured with a hung one). Nothing is left to write: the
+    # run lock is released, checkpoints and the events up to them are on disk.
+    os._exit(lost_workers.EXIT_CODE)  # pylint: disable=protected-access
   if results:   # the other workers of a cluster leave the table to the chief
     print_results_table(results, config.data.dataset)
 

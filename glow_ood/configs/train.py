@@ -86,6 +86,12 @@ class TrainConfig:
     strategy: `"mirrored"`, `"one_device"` or `"multi_worker_mirrored"`.
     devices: devices for the strategy, e.g. `("/cpu:0", "/cpu:1")`; empty
       means the strategy's default.
+    worker_timeout_seconds: under `multi_worker_mirrored`, a worker whose
+      heartbeats (sent by TensorFlow's coordination service, whatever the
+      worker's Python is doing) stop for this long counts as lost (hung,
+      frozen or cut off); the others stop with one line naming it
+      (`glow_ood.train.lost_workers`). A worker that dies is usually seen
+      sooner, by the next collective. Ignored by the other strategies.
     jit_compile: XLA-compile the per-replica forward/backward pass.
     steps_per_call: training steps per call of the compiled step function
       (one host round trip per call), so that the host does not throttle a
@@ -178,6 +184,9 @@ class TrainConfig:
   devices: Tuple[str, ...] = option(
       (), "Devices of the strategy (e.g. /gpu:0,/gpu:1); empty = the "
       "strategy's default.")
+  worker_timeout_seconds: int = option(
+      30, "multi_worker_mirrored: a worker silent (no heartbeat) for this "
+      "many seconds is lost; the others stop naming it.", minimum=1)
   jit_compile: bool = option(False, "XLA-compile the training step.")
   steps_per_call: int = option(
       1, "Training steps per compiled call (fewer host round trips).",

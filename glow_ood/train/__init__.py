@@ -11,7 +11,8 @@ training.json), `warm_start` (`init_from`), `folder_lock` (the chief holds
 its workdir: one writer per run folder, `glow_ood.run_lock`), `preemption`
 (SIGTERM / SIGINT: checkpoint at the next step boundary, then stop),
 `failed_writes` (a full or read-only disk: one line, and what a rerun
-resumes from).
+resumes from), `lost_workers` (a dead or hung worker of a cluster, named), `faults` (tests'
+fault injection: a worker that signals itself at a step).
 """
 
 from glow_ood.train import distribution
@@ -23,6 +24,7 @@ from glow_ood.train import summaries
 from glow_ood.train.loop import ConfigurationError
 from glow_ood.train.loop import TrainingDivergedError
 from glow_ood.train.loop import TrainingPreemptedError
+from glow_ood.train.loop import WorkerLostError
 from glow_ood.train.loop import train
 from glow_ood.train.step import TrainState
 from glow_ood.train.step import learning_rate_at

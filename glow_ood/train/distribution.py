@@ -13,12 +13,13 @@ import os
 import tensorflow.compat.v2 as tf
 
 from glow_ood.configs.train import STRATEGIES
+from glow_ood.train import lost_workers
 
 __all__ = ["STRATEGIES", "make_strategy", "check_global_batch", "check_devices",
            "is_chief", "is_chief_task", "barrier", "max_over_workers",
            "task_name"]
 
-def make_strategy(name, devices=()):
+def make_strategy(name, devices=(), worker_timeout_seconds=None):
   """Returns the strategy `name` over `devices` (default: the strategy's own choice).
 
   Args:
@@ -26,6 +27,10 @@ def make_strategy(name, devices=()):
       of `devices`, else GPU:0 or CPU:0) or `"multi_worker_mirrored"` (reads
       `TF_CONFIG`; a single worker without it).
     devices: sequence of device names, e.g. `("/cpu:0", "/cpu:1")`.
+    worker_timeout_seconds: `multi_worker_mirrored` only: the heartbeat
+      timeout after which a silent worker counts as lost
+      (`glow_ood.train.lost_workers.configure_heartbeats`). Default value:
+      `None`, TensorFlow's (10 s).
   """
   devices = list(devices)
   if devices and name != "multi_worker_mirrored":
@@ -46,6 +51,8 @@ def make_strategy(name, devices=()):
       raise ValueError("multi_worker_mirrored takes its devices from TF_CONFIG; "
                        "leave --devices empty.")
     _check_tf_config()
+    if worker_timeout_seconds is not None:
+      lost_workers.configure_heartbeats(worker_timeout_seconds)
     return tf.distribute.MultiWorkerMirroredStrategy()
   raise ValueError(f"Unknown strategy {name!r}; choose one of {STRATEGIES}.")
 

@@ -42,6 +42,11 @@ A write the disk refuses (full, read-only) ends the run with one
 resumes from; what was written before is intact
 (`glow_ood.train.failed_writes`).
 
+Under `multi_worker_mirrored`, a worker that dies, or sends no heartbeat for
+`worker_timeout_seconds` (hung), stops the others at their next collective
+with `WorkerLostError`, which names it and the newest checkpoint that a
+restart of every worker resumes from (`glow_ood.train.lost_workers`).
+
 `mixed_precision="auto"` is resolved first, on the devices of the strategy
 (`glow_ood.train.precision`), and the choice printed; everything after gets
 the resolved config, and config.json records what runs. It is not a resume
@@ -71,9 +76,11 @@ from glow_ood.configs import train as train_config
 from glow_ood.train import clock as clock_lib
 from glow_ood.train import distribution
 from glow_ood.train import failed_writes
+from glow_ood.train import faults
 from glow_ood.train import folder_lock
 from glow_ood.train import health
 from glow_ood.train import hparams
+from glow_ood.train import lost_workers
 from glow_ood.train import precision
 from glow_ood.train import preemption
 from glow_ood.train import record
@@ -83,9 +90,10 @@ from glow_ood.train import summaries
 from glow_ood.train import warm_start
 
 __all__ = ["train", "ConfigurationError", "TrainingDivergedError",
-           "TrainingPreemptedError"]
+           "TrainingPreemptedError", "WorkerLostError"]
 
 TrainingPreemptedError = preemption.TrainingPreemptedError
+WorkerLostError = lost_workers.WorkerLostError
 
 
 class ConfigurationError(ValueError):
@@ -257,16 +265,24 @@ def train(config, workdir, extra_files=None, clock=time.monotonic):
       at the next step boundary (the end of the current call of the step)
       and the final evaluation skipped; a re-run resumes from that
       checkpoint exactly (`glow_ood.train.preemption`).
+    WorkerLostError: under `multi_worker_mirrored`, another worker died, or
+      sent no heartbeat for `config.worker_timeout_seconds` (hung); its
+      message names it and the checkpoint a restart of every worker resumes
+      from (`glow_ood.train.lost_workers`).
   """
-  # The handlers are put back however training ends.
-  with preemption.SignalWatcher() as watcher:
+  # The handlers are put back however training ends; a lost worker of a
+  # cluster becomes one `WorkerLostError`.
+  with preemption.SignalWatcher() as watcher, lost_workers.reported(
+      config, workdir):
     return _train(config, workdir, extra_files, clock, watcher)
 
 
 def _train(config, workdir, extra_files, clock, watcher):
   """`train`'s body; `watcher` is the `preemption.SignalWatcher` it starts."""
   try:
-    strategy = distribution.make_strategy(config.strategy, config.devices)
+    fault = faults.from_environment()   # tests only: a signal at a step
+    strategy = distribution.make_strategy(config.strategy, config.devices,
+                                          config.worker_timeout_seconds)
     config, choice = precision.resolve_config(
         config, strategy.extended.worker_devices)
     distribution.check_global_batch(config.batch_size, strategy)
@@ -346,6 +362,9 @@ def _train(config, workdir, extra_files, clock, watcher):
                      "was not saved")
     run.train_seconds.assign(run_clock.seconds())
     run.save(step)
+    # The events of every step up to the newest checkpoint are on disk, however
+    # the process ends later (kill -9, a lost worker): a resume rewrites the rest.
+    writers.flush()
     logging.info("Saved the state after step %d (%.4f bits/dim on the probe "
                  "batch).", step, probe_bpd)
 
@@ -413,6 +432,8 @@ def _train(config, workdir, extra_files, clock, watcher):
       history.add(*last_evaluation)
       summaries.write_samples(run, eval_writer, step)
       line.reset_clock(step)
+    if fault is not None:
+      fault.at_boundary(step)
     if step < config.train_steps:
       stop = rules.check(step)
     # Every boundary, every worker (one collective on a cluster).

@@ -11,8 +11,8 @@ import pkgutil
 
 import tests.catalogue as catalogue
 
-# api 40, disk 12, inputs 31, preemption 2, runs 38.
-EXPECTED_CASES = 123
+# api 40, cluster 4, disk 12, inputs 31, preemption 2, runs 38.
+EXPECTED_CASES = 127
 
 
 def _cases():
