@@ -6,9 +6,13 @@ As a user scales out: the same command on every host, each with its own
 `glow_ood.train.faults`), so the chief stops with the lost-worker line and
 exit 69, naming the checkpoint of step `RESUME_STEP`; the same commands
 again resume there and finish. The run then equals a one-process run of the
-same global batch split over two local replicas, bit for bit: every weight
-of the final checkpoint, the training loss of every step (TensorBoard's
-`train/`) and the final bits/dim.
+same global batch split over two local replicas: every weight of the final
+checkpoint, the training loss of every step (TensorBoard's `train/`) and the
+final bits/dim, to float32 rounding (relative 1e-5; the cross-process
+all-reduce may sum in another order than the local one, and CI measured
+differences of 4e-7 relative in Adamax's moments). A resume that repeats,
+skips or loses a step moves the weights by about the learning rate (1e-3),
+hundreds of times more.
 """
 
 import os
@@ -151,17 +155,18 @@ def test_two_workers_lose_one_resume_and_equal_one_process(tmp_path):
   expected, got = weights(reference_dir / final), weights(workdir / final)
   assert sorted(got) == sorted(expected)
   for key, value in expected.items():
-    np.testing.assert_array_equal(got[key], value, err_msg=key)
+    np.testing.assert_allclose(got[key], value, rtol=1e-5, atol=1e-7,
+                               err_msg=key)
   steps, losses = step_losses(workdir)
   reference_steps, reference_losses = step_losses(reference_dir)
   assert list(steps) == list(reference_steps) == list(
       range(1, TRAIN_STEPS + 1))
-  np.testing.assert_array_equal(losses, reference_losses)
+  np.testing.assert_allclose(losses, reference_losses, rtol=1e-5)
   saved = run_folder.read_json(str(workdir / "results.json"), "results")
   assert saved["step"] == TRAIN_STEPS
   assert set(saved["bits_per_dim"]) == set(reference)
   for name, value in reference.items():
-    assert saved["bits_per_dim"][name] == value, name
+    assert saved["bits_per_dim"][name] == pytest.approx(value, rel=1e-5), name
 
 
 # The end-to-end tier (tests/conftest.py): run with `-m slow`.
