@@ -49,18 +49,14 @@ def define_flags(flag_values=FLAGS):
   flags.DEFINE_string("data_dir", None, "Local data folder (default: the "
                       "project's, $GLOW_OOD_DATA_DIR or ../shared/data).",
                       flag_values=flag_values)
-  flags.DEFINE_integer("train_steps", 300, "Steps per run.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("log_every", 25, "Steps between compared values.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("num_levels", 3, "Glow levels.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("num_steps_per_level", 4, "Steps per level.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("hidden_width", 64, "Coupling network width.",
-                       flag_values=flag_values)
-  flags.DEFINE_integer("batch_size", 32, "Batch size.",
-                       flag_values=flag_values)
+  for name, default, help_text in (
+      ("train_steps", 300, "Steps per run."),
+      ("log_every", 25, "Steps between compared values."),
+      ("num_levels", 3, "Glow levels."),
+      ("num_steps_per_level", 4, "Steps per level."),
+      ("hidden_width", 64, "Coupling network width."),
+      ("batch_size", 32, "Batch size.")):
+    flags.DEFINE_integer(name, default, help_text, flag_values=flag_values)
 
 
 def _config(precision):

@@ -91,14 +91,19 @@ def test_a_vae_run_resumes_and_relaunches_from_flags_cfg(data_dir, tmp_path):
   assert read_json(workdir, "results.json")["step"] == 6
 
 
-def test_evaluate_writes_the_same_outputs(trained, tmp_path):
-  family, workdir, _ = trained
-  output_dir = str(tmp_path / "evaluation")
+def evaluate_run(workdir, output_dir):
+  """`launch/evaluate.py` on 32 images of the run's sets and a constant image."""
   result = in_process.run("launch/evaluate.py", f"--workdir={workdir}",
                           f"--output_dir={output_dir}", "--num_examples=32",
                           "--datasets=constant:128", "--num_samples=2",
                           "--graying_factors=1,0.5")
   assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_evaluate_writes_the_same_outputs(trained, tmp_path):
+  family, workdir, _ = trained
+  output_dir = str(tmp_path / "evaluation")
+  evaluate_run(workdir, output_dir)
   results = read_json(output_dir, "results.json")
   assert results["runs"][0]["family"] == family
   summary = results["models"]["run"]["toy/test"]

@@ -30,6 +30,7 @@ from glow_ood.configs import validate
 from glow_ood.models import pixel_likelihoods
 from tests import launcher_error_line
 from tests.launch import in_process
+from tests.launch import model_families_test
 from tests.toy_data import toy_images
 from tests.toy_data import write_dataset
 
@@ -198,11 +199,7 @@ def test_train_and_resume(trained):
 def test_evaluate_scores_the_models_likelihood(trained, tmp_path):
   workdir, _, _ = trained
   output_dir = str(tmp_path / "evaluation")
-  result = in_process.run("launch/evaluate.py", f"--workdir={workdir}",
-                          f"--output_dir={output_dir}", "--num_examples=32",
-                          "--datasets=constant:128", "--num_samples=2",
-                          "--graying_factors=1,0.5")
-  assert result.returncode == 0, result.stderr[-3000:]
+  model_families_test.evaluate_run(workdir, output_dir)
   assert read_json(output_dir, "results.json")["runs"][0]["family"] == FAMILY
   model = runs.load_run(workdir).model
   images = toy_images(32, seed=(0, len("test")))   # the toy test split

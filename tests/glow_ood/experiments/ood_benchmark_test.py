@@ -493,6 +493,22 @@ def test_a_new_batch_size_adds_only_its_rows(toy_run, tmp_path):
   assert cells["latent_gof_batch_20"]["score"]["batch_size"] == 20
 
 
+def _write_results(workdir, results):
+  with open(os.path.join(workdir, "results.json"), "w",
+            encoding="utf-8") as f:
+    json.dump(results, f)
+
+
+def _resumed_from(toy_run, workdir, old_results):
+  """The toy benchmark re-run on `old_results` (an older format): all resumed."""
+  _write_results(workdir, old_results)
+  log = []
+  results = ood_benchmark.run_benchmark(toy_run.config, workdir,
+                                        log=log.append)
+  assert log == ["toyin: all cells done (resumed)"]
+  return results
+
+
 def _format_3(toy_run):
   """The toy run's results as format 3 wrote them: the Glow's settings flattened."""
   results = json.loads(json.dumps(toy_run.results))
@@ -504,18 +520,10 @@ def _format_3(toy_run):
 
 def test_a_format_3_results_file_resumes(toy_run, tmp_path):
   workdir = _copy_workdir(toy_run, tmp_path)
-  with open(os.path.join(workdir, "results.json"), "w",
-            encoding="utf-8") as f:
-    json.dump(_format_3(toy_run), f)
-  log = []
-  results = ood_benchmark.run_benchmark(toy_run.config, workdir,
-                                        log=log.append)
-  assert log == ["toyin: all cells done (resumed)"]
+  results = _resumed_from(toy_run, workdir, _format_3(toy_run))
   assert results == json.loads(json.dumps(toy_run.results))
   # Changed settings are still told apart from the flattened ones.
-  with open(os.path.join(workdir, "results.json"), "w",
-            encoding="utf-8") as f:
-    json.dump(_format_3(toy_run), f)
+  _write_results(workdir, _format_3(toy_run))
   with pytest.raises(ValueError, match=r"other settings \(template.num_levels="):
     ood_benchmark.run_benchmark(benchmark_config(toy_run.config, num_levels=1),
                                 workdir, log=lambda line: None)
@@ -538,13 +546,7 @@ def _format_2(toy_run):
 def test_a_format_2_results_file_is_read_by_row_identifiers(toy_run,
                                                              tmp_path):
   workdir = _copy_workdir(toy_run, tmp_path)
-  with open(os.path.join(workdir, "results.json"), "w",
-            encoding="utf-8") as f:
-    json.dump(_format_2(toy_run), f)
-  log = []
-  results = ood_benchmark.run_benchmark(toy_run.config, workdir,
-                                        log=log.append)
-  assert log == ["toyin: all cells done (resumed)"]
+  results = _resumed_from(toy_run, workdir, _format_2(toy_run))
   assert results["format_version"] == 4
   family = results["families"]["glow"]
   assert family["cells"] == json.loads(json.dumps(_cells(toy_run.results)))
@@ -768,10 +770,8 @@ def test_a_format_1_results_file_resumes(toy_run, tmp_path):
                        else benchmark_rows.row_label(row, 2)): cell
                       for row, cell in rows.items()}
                for pair, rows in family["cells"].items()}
-  with open(os.path.join(workdir, "results.json"), "w",
-            encoding="utf-8") as f:
-    json.dump({"config": old_config, "cells": old_cells,
-               "elapsed_seconds": 1.}, f)
+  _write_results(workdir, {"config": old_config, "cells": old_cells,
+                           "elapsed_seconds": 1.})
   for seed in range(2):
     seed_dir = os.path.join(workdir, "toyin", f"seed_{seed}")
     os.rename(os.path.join(seed_dir, BACKGROUND),
