@@ -1,16 +1,24 @@
-"""Where a compiled function's time goes: TensorFlow's profiler, summed per op type.
+"""Where a compiled function's wall time goes: TensorFlow's profiler, per op type.
 
-    rows, wall = profile_ops(lambda: step(x), calls=3)
+    trace = profile(lambda: step(x), calls=3)
+    rows = wall_shares(trace)          # op types, idle and host time: sum = wall
+    print("\n".join(format_rows(rows, top=12)))
 
 Runs `fn` under `tf.profiler.experimental` and reads the trace it writes
 (`*.xplane.pb`, the host plane `/host:CPU`). Every TensorFlow op execution is
 an event named `<op name>:<op type>` on one of the executor's threads
-(`tf_Compute/...`); the rows sum their durations per op type. Ops run
-concurrently on the inter-op threads, so the shares are of the summed op
-time, which can exceed the wall time.
+(`tf_Compute/...`), with a start and a duration.
+
+Ops run concurrently on the inter-op threads, so summed op time can exceed
+the wall time. `wall_shares` therefore splits the wall time itself: over
+each interval in which `k` ops run, each gets `1/k` of it; intervals with no
+op running inside the profiled span are "no op running" (the host: Python,
+dispatch, the sync at the end of a call). The rows sum to the measured wall
+time, so a share says what removing that op type's work would save at most.
 """
 
 import collections
+import dataclasses
 import glob
 import os
 import shutil
@@ -20,12 +28,36 @@ import time
 import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-__all__ = ["profile_ops", "format_rows"]
+__all__ = ["Event", "Trace", "events", "profile", "wall_shares",
+           "format_rows", "IDLE"]
+
+IDLE = "(no op running: host, dispatch, sync)"
 
 
-def _op_times(xspace):
-  """`{op type: (total seconds, count)}` over the executor threads' op events."""
-  totals = collections.defaultdict(lambda: [0., 0])
+@dataclasses.dataclass(frozen=True)
+class Event:
+  """One op execution: `[start, end)` in seconds from an arbitrary origin."""
+  name: str
+  op_type: str
+  start: float
+  end: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Trace:
+  """The op events of `calls` calls and the measured wall seconds per call."""
+  events: tuple
+  calls: int
+  wall: float
+
+
+def events(xspace):
+  """The executor threads' op events of an `XSpace`, as `Event`s.
+
+  Executor bookkeeping (`ExecutorState::Process`, names without `:`) and
+  threads other than `tf_Compute*` (tf.data, devices) are left out.
+  """
+  out = []
   for plane in xspace.planes:
     if plane.name != "/host:CPU":
       continue
@@ -33,55 +65,103 @@ def _op_times(xspace):
     for line in plane.lines:
       if not line.name.startswith("tf_Compute"):
         continue
+      origin = line.timestamp_ns * 1e-9
       for event in line.events:
         name = metadata[event.metadata_id].name
         if ":" not in name or "::" in name:   # executor bookkeeping
           continue
-        entry = totals[name.rsplit(":", 1)[1]]
-        entry[0] += event.duration_ps * 1e-12
-        entry[1] += 1
-  return {k: tuple(v) for k, v in totals.items()}
+        op_name, op_type = name.rsplit(":", 1)
+        start = origin + event.offset_ps * 1e-12
+        out.append(Event(op_name, op_type, start,
+                         start + event.duration_ps * 1e-12))
+  return sorted(out, key=lambda e: e.start)
 
 
-def profile_ops(fn, calls):
-  """Profiles `calls` calls of `fn` (already traced); returns `(rows, wall seconds)`.
+def _finish(out):
+  """Waits for `out`'s tensors on the host, as a training loop's read would."""
+  for t in tf.nest.flatten(out):
+    if hasattr(t, "numpy"):
+      t.numpy()
 
-  `rows`: list of `(op type, seconds per call, share of the op time, ops
-  per call)`, largest first.
+
+def profile(fn, calls, warmup=2):
+  """Profiles `calls` calls of `fn` after `warmup` unprofiled ones; a `Trace`.
+
+  The warm-up calls trace and compile `fn`, so the profile holds only
+  steady-state calls.
   """
+  for _ in range(warmup):
+    _finish(fn())
   folder = tempfile.mkdtemp(prefix="glow_ood_profile_")
   try:
     tf.profiler.experimental.start(folder)
     start = time.perf_counter()
     for _ in range(calls):
-      out = fn()
-    for t in tf.nest.flatten(out):
-      if hasattr(t, "numpy"):
-        t.numpy()
+      _finish(fn())
     wall = (time.perf_counter() - start) / calls
     tf.profiler.experimental.stop()
     paths = glob.glob(os.path.join(folder, "**", "*.xplane.pb"), recursive=True)
-    if not paths:
-      return [], wall
     xspace = xplane_pb2.XSpace()
-    with open(paths[0], "rb") as f:
-      xspace.ParseFromString(f.read())
+    if paths:
+      with open(paths[0], "rb") as f:
+        xspace.ParseFromString(f.read())
   finally:
     shutil.rmtree(folder, ignore_errors=True)
-  times = _op_times(xspace)
-  total = sum(t for t, _ in times.values()) or 1.
-  rows = [(op, t / calls, t / total, n // calls)
-          for op, (t, n) in sorted(times.items(), key=lambda kv: -kv[1][0])]
-  return rows, wall
+  return Trace(tuple(events(xspace)), calls, wall)
+
+
+def _attribute(trace_events):
+  """`{op type: seconds}` of wall time, each interval split among its ops."""
+  boundaries = []
+  for e in trace_events:
+    boundaries.append((e.start, 1, e.op_type))
+    boundaries.append((e.end, -1, e.op_type))
+  boundaries.sort(key=lambda b: (b[0], b[1]))
+  running = collections.Counter()
+  shares = collections.defaultdict(float)
+  last = None
+  for moment, change, op_type in boundaries:
+    if last is not None and moment > last:
+      active = sum(running.values())
+      if active:
+        for kind, n in running.items():
+          shares[kind] += (moment - last) * n / active
+    running[op_type] += change
+    if not running[op_type]:
+      del running[op_type]
+    last = moment
+  return shares
+
+
+def wall_shares(trace):
+  """Rows `(op type, wall seconds per call, share of the wall, ops per call)`.
+
+  Largest first; the `IDLE` row holds the measured wall time no op covered.
+  The seconds sum to `trace.wall` (up to the profiler's start-up, which
+  lands in `IDLE`).
+  """
+  shares = _attribute(trace.events)
+  counts = collections.Counter(e.op_type for e in trace.events)
+  total = trace.wall * trace.calls
+  covered = sum(shares.values())
+  shares[IDLE] = max(total - covered, 0.)
+  total = max(total, covered) or 1.
+  return [(op, seconds / trace.calls, seconds / total,
+           counts.get(op, 0) // trace.calls)
+          for op, seconds in sorted(shares.items(), key=lambda kv: -kv[1])]
 
 
 def format_rows(rows, top):
-  """The `top` rows as text lines."""
-  lines = [f"    {'op type':40s} {'ms/call':>9s} {'share':>6s} {'ops/call':>8s}"]
+  """The `top` rows as text lines, then the rest summed."""
+  lines = [f"    {'op type':40s} {'ms/call':>9s} {'of wall':>7s} "
+           f"{'ops/call':>8s}"]
   for op, seconds, share, count in rows[:top]:
-    lines.append(f"    {op:40s} {seconds * 1e3:9.1f} {share * 100:5.1f}% "
+    lines.append(f"    {op[:40]:40s} {seconds * 1e3:9.1f} {share * 100:6.1f}% "
                  f"{count:8d}")
-  rest = sum(share for _, _, share, _ in rows[top:])
+  rest = rows[top:]
   if rest:
-    lines.append(f"    {'(all other op types)':40s} {'':9s} {rest * 100:5.1f}%")
+    lines.append(f"    {'(all other op types)':40s} "
+                 f"{sum(r[1] for r in rest) * 1e3:9.1f} "
+                 f"{sum(r[2] for r in rest) * 100:6.1f}% "
+                 f"{sum(r[3] for r in rest):8d}")
   return lines

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from benchmarks import flops
 
-__all__ = ["measure_peak", "phases", "shape_ceiling", "loop_vs_bare",
+__all__ = ["measure_peak", "phases", "loop_vs_bare",
            "memory_line",
            "resident_mb", "peak_mb", "MEMORY_TAG", "scaling"]
 
@@ -93,61 +93,6 @@ def phases(dist, variables, train_step, log_prob, x, flops_fwd, peak, rounds,
                  f"{batch / seconds if seconds > 0 else float('inf'):8.2f} "
                  f"images/s  {extra}")
   return lines, {"log_prob": batch / t["log_prob"], "train": batch / t["train"]}
-
-
-def shape_ceiling(shapes, batch, flops_of, peak, train_rate=None,
-                  log_prob_rate=None, calls=5):
-  """What the model's own convolution shapes allow, each timed alone.
-
-  `shapes`: `{(h, w, k, c_in, c_out): count}` of one forward pass (NHWC,
-  SAME padding, stride 1, fp32, as the model runs them). Every distinct shape
-  is timed forward (`conv2d`), as a filter gradient
-  (`Conv2DBackpropFilter`) and as an input gradient (`Conv2DBackpropInput`),
-  each in its own `tf.function` on random tensors. The ceiling of a
-  log-prob is the count-weighted sum of the forward times; of a training
-  step, of all three. A step can only beat it by fusing work across
-  convolutions; the gap between it and the measured step is everything that
-  is not a convolution (and the convolutions' slowdown inside the graph).
-  `train_rate` / `log_prob_rate`: the measured images/s to compare with.
-  """
-  lines = [f"  {'conv (h w k cin->cout)':26s} {'count':>5s} {'share':>6s} "
-           f"{'fwd':>6s} {'dW':>6s} {'dX':>6s}  GFLOP/s"]
-  total = sum(n * flops_of(s) for s, n in shapes.items())
-  t_fwd = t_train = 0.
-  for shape, count in sorted(shapes.items(),
-                             key=lambda kv: -kv[1] * flops_of(kv[0])):
-    height, wid, k, c_in, c_out = shape
-    x = tf.random.normal([batch, height, wid, c_in])
-    kernel = tf.random.normal([k, k, c_in, c_out])
-    dy = tf.random.normal([batch, height, wid, c_out])
-    strides = [1, 1, 1, 1]
-    fwd = tf.function(lambda: tf.nn.conv2d(x, kernel, 1, "SAME"))
-    d_w = tf.function(lambda: tf.raw_ops.Conv2DBackpropFilter(
-        input=x, filter_sizes=kernel.shape, out_backprop=dy, strides=strides,
-        padding="SAME"))
-    d_x = tf.function(lambda: tf.raw_ops.Conv2DBackpropInput(
-        input_sizes=x.shape, filter=kernel, out_backprop=dy, strides=strides,
-        padding="SAME"))
-    seconds = [_seconds_per_call(f, (), calls) for f in (fwd, d_w, d_x)]
-    gflop = batch * flops_of(shape) / 1e9
-    rates = [gflop / t for t in seconds]
-    t_fwd += count * seconds[0]
-    t_train += count * sum(seconds)
-    lines.append(
-        f"  {height:2d}x{wid:<2d} {k}x{k} {c_in:4d} -> {c_out:<4d}        "
-        f"{count:5d} {100 * count * flops_of(shape) / total:5.1f}% "
-        f"{rates[0]:6.1f} {rates[1]:6.1f} {rates[2]:6.1f}")
-  gflop = batch * total / 1e9
-  for name, seconds, mult, measured in (
-      ("log-prob", t_fwd, 1, log_prob_rate),
-      ("training step", t_train, 3, train_rate)):
-    rate = mult * gflop / seconds
-    line = (f"  ceiling of a {name:13s} {batch / seconds:8.2f} images/s "
-            f"{rate:7.1f} GFLOP/s{_percent(rate, peak)}")
-    if measured:
-      line += f"; measured {measured:.2f} = {100 * measured * seconds / batch:.0f}% of it"
-    lines.append(line)
-  return lines
 
 
 def loop_vs_bare(model_config, batch, steps, steps_per_call, ema_decay, seed,

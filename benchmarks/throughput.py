@@ -13,10 +13,10 @@ One run prints, in order (`--sections`):
   compare  our training step and log-prob vs tfb.Glow's (ratio ours / tfp);
   phases   our log-prob (forward), backward and optimizer phases, each in
            conv GFLOP/s and percent of the measured conv peak;
-  ceiling  every convolution shape of the model timed alone (forward, filter
-           and input gradients): the images/s a step made of nothing but
-           these convolutions would reach, next to the measured step;
-  profile  the top op types of a profile of our training step, with shares;
+  profile  a profile of our real training step: each op type's share of
+           the step's wall time (concurrent ops split it, host time shown),
+           and each convolution shape's achieved GFLOP/s inside the step
+           (forward, kernel and input gradients), against the peak;
   loop     the training loop's step (`glow_ood.train.step.TrainState` under
            the default strategy: input pipeline, EMA, finite checks, one host
            sync per call) vs a bare step of the same model (forward, backward
@@ -68,10 +68,13 @@ import tensorflow_probability as tfp
 
 import bijectors
 from glow_ood import configs
+from glow_ood.experiments import records
 from glow_ood.train import optimizers
 
 from benchmarks import flops
+from benchmarks import conv_profile
 from benchmarks import profile_ops
+from benchmarks import report_file
 from benchmarks import sections as sections_lib
 
 tfb = tfp.bijectors
@@ -114,11 +117,10 @@ flags.DEFINE_integer("max_retries", 3, "Re-timings of a contended block.")
 flags.DEFINE_float("retry_sleep", 2.0, "Seconds to wait before a re-timing.")
 flags.DEFINE_bool("skip_train", False, "Only time log-prob.")
 flags.DEFINE_bool("skip_log_prob", False, "Only time the training step.")
-SECTIONS = ("peak", "compare", "phases", "ceiling", "profile", "loop", "memory",
-            "scaling")
+SECTIONS = ("peak", "compare", "phases", "profile", "loop", "memory", "scaling")
 flags.DEFINE_list("sections", list(SECTIONS),
                   f"Parts of the report, any of {', '.join(SECTIONS)}.")
-flags.DEFINE_integer("profile_calls", 2, "Profiled training steps.")
+flags.DEFINE_integer("profile_calls", 3, "Profiled training steps.")
 flags.DEFINE_integer("profile_top", 12, "Op types listed from the profile.")
 flags.DEFINE_integer("loop_steps", 10,
                      "Timed steps per block of the loop and of the bare step "
@@ -139,6 +141,11 @@ flags.DEFINE_enum("mixed_precision", "none",
                   "no auto).")
 flags.DEFINE_bool("recompute_couplings", False,
                   "Recompute our coupling activations in the backward pass.")
+flags.DEFINE_string(
+    "output", "",
+    "Also write the whole report to this file, headed by the command, the "
+    "commit and the machine (lscpu's model name and SIMD flags): the file "
+    "that numbers quoted from the run cite. Refused if it exists.")
 flags.DEFINE_bool("memory_child", False,
                   "Internal: run one memory measurement and print it.")
 
@@ -284,6 +291,15 @@ def main(argv):
   if FLAGS.memory_child:
     _memory_child()
     return
+  try:
+    with report_file.tee(FLAGS.output, sys.argv):
+      _report()
+  except report_file.OutputExistsError as e:
+    raise app.UsageError(str(e)) from None
+
+
+def _report():
+  """Prints every section of `--sections`."""
   sections = [v.strip() for v in FLAGS.sections if v.strip()]
   for v in sections:
     if v not in SECTIONS:
@@ -351,24 +367,9 @@ def main(argv):
       for line in lines:
         print(line, flush=True)
     if "profile" in sections:
-      rows, wall = profile_ops.profile_ops(lambda: train_step(x),
-                                           FLAGS.profile_calls)
-      print(f"\n== Profile of our training step ({FLAGS.profile_calls} "
-            f"steps, {wall:.2f} s wall per step; shares of the summed op "
-            "time)")
-      for line in profile_ops.format_rows(rows, FLAGS.profile_top):
-        print(line)
-  if "ceiling" in sections:
-    print("\n== Ceiling of the model's own convolution shapes (each timed "
-          "alone; share = of the forward conv FLOPs)")
-    shapes = flops.conv_shapes(image_shape, FLAGS.num_levels,
-                               FLAGS.num_steps_per_level, FLAGS.hidden_width,
-                               FLAGS.split_prior_type == "learned",
-                               FLAGS.coupling_scale == "additive")
-    for line in sections_lib.shape_ceiling(
-        shapes, batch, flops.shape_flops, peak, measured.get("train"),
-        measured.get("log_prob")):
-      print(line, flush=True)
+      print(f"\n== Profile of our training step ({FLAGS.profile_calls} steps)")
+      for line in _profile_lines(train_step, x, flops_fwd, peak):
+        print(line, flush=True)
   if "loop" in sections:
     print("\n== Training loop vs bare step (same model, images/s)")
     for line in sections_lib.loop_vs_bare(
@@ -388,20 +389,38 @@ def main(argv):
       print(line, flush=True)
 
 
+def _profile_lines(train_step, x, flops_fwd, peak):
+  """The profile section: wall shares per op type, then each conv shape."""
+  trace = profile_ops.profile(lambda: train_step(x), FLAGS.profile_calls)
+  batch = int(x.shape[0])
+  rate = 3 * flops_fwd * batch / trace.wall / 1e9
+  lines = [f"  {trace.wall:.3f} s wall per step ({batch / trace.wall:.2f} "
+           f"images/s, {rate:.1f} conv GFLOP/s"
+           + (f", {100 * rate / peak['conv']:.0f}% of the conv peak"
+              if peak else "") + ")",
+           "  Share of the wall time per op type (ops running at once split "
+           "it; the rows sum to the wall):"]
+  lines += profile_ops.format_rows(profile_ops.wall_shares(trace),
+                                   FLAGS.profile_top)
+  rows = conv_profile.conv_rows(
+      trace, train_step.get_concrete_function(x).graph)
+  lines.append("  Convolutions inside the step, per shape and kind (fwd, "
+               "kernel gradient dW, input gradient dX), each op's own run "
+               "time" + (", % of the conv peak:" if peak else ":"))
+  lines += conv_profile.format_rows(rows, peak and peak["conv"])
+  return lines
+
+
 def _machine():
-  """CPU model and whether it has AVX-512 (from /proc/cpuinfo)."""
-  model, avx512 = "unknown CPU", False
-  try:
-    with open("/proc/cpuinfo") as f:
-      for line in f:
-        if line.startswith("model name") and model == "unknown CPU":
-          model = line.split(":", 1)[1].strip()
-        if line.startswith("flags"):
-          avx512 = "avx512f" in line.split()
-  except OSError:
-    pass
-  return (f"{model}, {os.cpu_count()} CPUs, "
-          f"{'AVX-512' if avx512 else 'no AVX-512'}")
+  """CPU model, CPU count and the SIMD flags that decide speed (lscpu)."""
+  machine = records.machine_description()
+  simd = set(machine["simd_flags"])
+  vector = ("AVX-512" if "avx512f" in simd else
+            "AVX2" if "avx2" in simd else "no AVX2")
+  bf16 = [f for f in ("avx512_bf16", "amx_bf16") if f in simd]
+  return (f"{machine['model_name']}, {machine['cpus']} CPUs, {vector}, "
+          + (f"native bfloat16 ({', '.join(bf16)})" if bf16
+             else "no native bfloat16"))
 
 
 def _glow_config(image_shape):

@@ -4,7 +4,6 @@ import sys
 
 import numpy as np
 
-from benchmarks import flops
 from benchmarks import sections
 
 
@@ -26,22 +25,6 @@ def test_scaling_rows_cost_against_the_first_value_and_what_flops_predict():
   no_peak = sections.scaling([("batch_size", [4])],
                              lambda name, value: table[(name, value)], None)
   assert "%" not in no_peak[1]
-
-
-def test_shape_ceiling_shares_are_of_the_forward_flops():
-  # (16, 16, 3, 32, 32) twice: 2 * 4,718,592 FLOPs; (16, 16, 1, 32, 32):
-  # 524,288; shares of the 9,961,472: 94.7% and 5.3%.
-  shapes = {(16, 16, 1, 32, 32): 1, (16, 16, 3, 32, 32): 2}
-  lines = sections.shape_ceiling(shapes, 2, flops.shape_flops, None,
-                                 train_rate=1., log_prob_rate=2., calls=1)
-  assert len(lines) == 1 + len(shapes) + 2
-  largest, smallest = lines[1].split(), lines[2].split()
-  assert largest[:6] == ["16x16", "3x3", "32", "->", "32", "2"]
-  assert largest[6] == "94.7%" and smallest[6] == "5.3%"
-  assert all(float(v) > 0 for v in largest[7:10])   # GFLOP/s fwd, dW, dX
-  assert lines[3].startswith("  ceiling of a log-prob ")
-  assert lines[4].startswith("  ceiling of a training step ")
-  assert "; measured 1.00 = " in lines[4] and "; measured 2.00 = " in lines[3]
 
 
 def test_memory_line_reads_what_the_child_printed():

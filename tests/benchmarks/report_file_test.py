@@ -1,0 +1,37 @@
+"""Tests of `benchmarks.report_file`: the report copied after its header, and an existing file refused."""
+
+import pytest
+
+from benchmarks import report_file
+
+
+def test_the_file_holds_the_header_then_everything_printed(tmp_path, capsys):
+  path = tmp_path / "out" / "report.txt"
+  with report_file.tee(str(path), ["benchmarks/throughput.py", "--x=a b"]):
+    print("== section")
+    print("  12.5 images/s")
+  text = path.read_text()
+  lines = text.splitlines()
+  assert lines[0] == "command: python benchmarks/throughput.py '--x=a b'"
+  assert lines[1].startswith("commit: ")
+  assert lines[2].startswith("machine: ") and "CPUs" in lines[2]
+  assert lines[3].startswith("simd flags: ")
+  assert lines[4].startswith("recorded: ") and lines[4].endswith(" UTC")
+  assert lines[6:] == ["== section", "  12.5 images/s"]
+  assert capsys.readouterr().out == "== section\n  12.5 images/s\n"
+
+
+def test_an_existing_file_is_refused_and_kept(tmp_path):
+  path = tmp_path / "report.txt"
+  path.write_text("an earlier run\n")
+  with pytest.raises(report_file.OutputExistsError, match="report.txt exists"):
+    with report_file.tee(str(path), ["x.py"]):
+      raise AssertionError("the block must not run")
+  assert path.read_text() == "an earlier run\n"
+
+
+def test_no_path_copies_nothing(tmp_path, capsys):
+  with report_file.tee("", ["x.py"]):
+    print("only on screen")
+  assert capsys.readouterr().out == "only on screen\n"
+  assert not list(tmp_path.iterdir())
