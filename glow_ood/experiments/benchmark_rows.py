@@ -34,6 +34,7 @@ import re
 
 from glow_ood import scores as scores_lib
 from glow_ood.configs import families
+from glow_ood.models import density_model
 
 __all__ = ["score_rows", "likelihood_ratio_row", "batch_row", "level_row",
            "row_label", "row_of_label", "row_rank", "ROW_KINDS", "ModelScore"]
@@ -118,11 +119,13 @@ def score_rows(config, *, num_models=None, extras=None, num_levels=None):
 
   One row per score and, for the scores that test batches, per batch size
   of `config.batch_sizes`; one likelihood-ratio row per background setting.
-  Rows need what the models offer: WAIC several models; the per-level rows
-  and the latents' goodness-of-fit the `"decomposition"` extra (a Glow).
+  Rows need what the models offer: WAIC several models; a score with
+  `required_extras` (the per-level rows and the latents' goodness-of-fit:
+  `"decomposition"`) only models that have them (`Score.offered_by`).
   DoSE uses every statistic the models give (a model's own `"statistics"`
   extra included). The scores of `config.model_scores` come last, as
-  `ModelScore`s; likelihood regret needs the `"elbo"` extra (a VAE).
+  `ModelScore`s; one the models cannot serve (likelihood regret needs the
+  `"elbo"` of a VAE) raises `MissingExtraError` naming what is missing.
 
   Args:
     config: `BenchmarkConfig`.
@@ -135,7 +138,7 @@ def score_rows(config, *, num_models=None, extras=None, num_levels=None):
   num_models = config.num_seeds if num_models is None else num_models
   if extras is None:
     extras = families.get(config.model).extras
-  decomposes = "decomposition" in extras
+  decomposes = scores_lib.PerLevelLikelihood.offered_by(extras)
   if decomposes and num_levels is None:
     num_levels = config.template.num_levels
   sizes = config.batch_sizes
@@ -159,17 +162,18 @@ def score_rows(config, *, num_models=None, extras=None, num_levels=None):
     rows += [(batch_row(row, m),
               scores_lib.DoSE(estimator=estimator, batch_size=m), "batches")
              for m in sizes]
-  if decomposes:
+  if scores_lib.LatentGoodnessOfFit.offered_by(extras):
     rows.append(("latent_gof", scores_lib.LatentGoodnessOfFit(), "per_seed"))
     rows += [(batch_row("latent_gof", m),
               scores_lib.LatentGoodnessOfFit(batch_size=m), "batches")
              for m in sizes]
   for name in config.model_scores:
-    if name == "likelihood_regret" and "elbo" not in extras:
-      raise ValueError(
-          f"Likelihood regret re-fits a VAE's posterior; a {config.model} "
-          "model has none. Drop likelihood_regret from --model_scores, or "
-          "benchmark --model=vae.")
+    missing = scores_lib.score_class(name).missing_extras(extras)
+    if missing:
+      raise density_model.MissingExtraError(
+          density_model.missing_extra_message(
+              f"--model_scores={name}", missing[0], config.model, extras,
+              otherwise=f"drop {name} from --model_scores"))
     rows.append((name, ModelScore(name), "per_seed"))
     rows += [(batch_row(name, m), ModelScore(name, batch_size=m), "batches")
              for m in sizes]

@@ -70,7 +70,8 @@ import tensorflow.compat.v2 as tf
 from glow_ood.configs import families
 
 __all__ = ["DensityModel", "LossTerms", "Estimate", "EXTRAS",
-           "TRAINING_INPUTS", "require_extra", "MissingExtraError",
+           "TRAINING_INPUTS", "require_extra", "missing_extra_message",
+           "MissingExtraError",
            "sample_count", "check_count", "differentiable_log_prob"]
 
 EXTRAS = families.EXTRAS
@@ -143,11 +144,21 @@ def require_extra(model, extra, what):
   if extra not in EXTRAS:
     raise ValueError(f"Unknown model extra {extra!r}; known: {EXTRAS}.")
   if extra not in model.extras:
-    offered = ", ".join(sorted(model.extras)) or "none"
-    raise MissingExtraError(
-        f"{what} needs the model's {extra!r}, which a {model.family} model "
-        f"does not have (it offers: {offered}). Use a "
-        f"{families.titles_with(extra)} run for it, or leave it out.")
+    raise MissingExtraError(missing_extra_message(what, extra, model.family,
+                                                  model.extras))
+
+
+def missing_extra_message(what, extra, family, extras,
+                          otherwise="leave it out"):
+  """The one line saying that `what` needs `extra`, which `family` lacks.
+
+  Names what the family offers (`extras`), the families that have `extra`,
+  and the other way out (`otherwise`).
+  """
+  offered = ", ".join(sorted(extras)) or "none"
+  return (f"{what} needs the model's {extra!r}, which a {family} model does "
+          f"not have (it offers: {offered}). Use a "
+          f"{families.titles_with(extra)} run for it, or {otherwise}.")
 
 
 def check_count(value, name, where, minimum=0):

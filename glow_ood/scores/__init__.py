@@ -64,5 +64,6 @@ from glow_ood.scores.per_level import PerLevelLikelihood
 from glow_ood.scores.registry import make_score
 from glow_ood.scores.registry import SCORES
 from glow_ood.scores.registry import SCORES_WITH_MODEL
+from glow_ood.scores.registry import score_class
 from glow_ood.scores.typicality import Typicality
 from glow_ood.scores.waic import WAIC

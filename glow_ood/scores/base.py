@@ -32,11 +32,26 @@ class Score:
     requires_model: whether the constructor takes the density model
       (`make_score(name, model=model)`), which the score runs on
       `Features.images`.
+    required_extras: the model capabilities (`density_model.EXTRAS`) the
+      score needs: e.g. `("decomposition",)` for the per-level terms,
+      `("elbo",)` for a re-fitted posterior. A benchmark offers the score
+      only for models that have them (`offered_by`).
   """
   name = None
   required_features = ()
   requires_fit = False
   requires_model = False
+  required_extras = ()
+
+  @classmethod
+  def missing_extras(cls, extras):
+    """The `required_extras` not in `extras` (a model's), in order."""
+    return tuple(e for e in cls.required_extras if e not in extras)
+
+  @classmethod
+  def offered_by(cls, extras):
+    """Whether a model with `extras` has everything the score needs."""
+    return not cls.missing_extras(extras)
 
   def __init__(self):
     self._fitted = False

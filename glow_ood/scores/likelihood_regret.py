@@ -117,13 +117,15 @@ class LikelihoodRegret(base.Score):
   name = "likelihood_regret"
   required_features = ("images",)
   requires_model = True
+  required_extras = ("elbo",)
   requires_fit = False
 
   def __init__(self, model, num_steps=100, learning_rate=1e-2, num_samples=1,
                num_eval_samples=16, bound="elbo", eval_batch_size=64,
                batch_size=1, seed=0, memo=None):
     super().__init__()
-    density_model.require_extra(model, "elbo", "Likelihood regret")
+    for extra in self.required_extras:
+      density_model.require_extra(model, extra, "Likelihood regret")
     if bound not in BOUNDS:
       raise ValueError(f"LikelihoodRegret: bound must be one of {BOUNDS}; got "
                        f"{bound!r}.")

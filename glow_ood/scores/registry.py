@@ -16,7 +16,7 @@ from glow_ood.scores import per_level
 from glow_ood.scores import typicality
 from glow_ood.scores import waic
 
-__all__ = ["SCORES", "SCORES_WITH_MODEL", "make_score"]
+__all__ = ["SCORES", "SCORES_WITH_MODEL", "make_score", "score_class"]
 
 _CLASSES = {
     cls.name: cls for cls in (
@@ -40,15 +40,21 @@ SCORES_WITH_MODEL = tuple(name for name, cls in _CLASSES.items()
                           if cls.requires_model)
 
 
+def score_class(name):
+  """The `Score` subclass registered as `name` (one of `SCORES`)."""
+  if name not in _CLASSES:
+    raise ValueError(f"Unknown score {name!r}; choose one of {SCORES}.")
+  return _CLASSES[name]
+
+
 def make_score(name, **kwargs):
   """A new, unfitted score `name` (one of `SCORES`) built with `kwargs`.
 
   The scores of `SCORES_WITH_MODEL` need `model=` (the density model they
   run on `Features.images`).
   """
-  if name not in _CLASSES:
-    raise ValueError(f"Unknown score {name!r}; choose one of {SCORES}.")
-  if _CLASSES[name].requires_model and kwargs.get("model") is None:
+  cls = score_class(name)
+  if cls.requires_model and kwargs.get("model") is None:
     raise TypeError(f"The score {name!r} runs the model itself: "
                     f"make_score({name!r}, model=model, ...).")
-  return _CLASSES[name](**kwargs)
+  return cls(**kwargs)

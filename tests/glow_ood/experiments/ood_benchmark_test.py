@@ -38,6 +38,7 @@ from glow_ood import run_folder
 from glow_ood import runs as runs_lib
 from glow_ood import flags as glow_flags
 from glow_ood import metrics
+from glow_ood import models
 from glow_ood.experiments import benchmark_rows
 from glow_ood.experiments import ood_benchmark
 from glow_ood import likelihood_terms
@@ -695,9 +696,26 @@ def test_model_scores_add_their_rows_with_the_same_models(toy_run, tmp_path):
 
 def test_likelihood_regret_needs_a_vae(toy_run):
   config = toy_run.config.replace(model_scores=("likelihood_regret",))
-  with pytest.raises(ValueError, match="Likelihood regret re-fits a VAE's "
-                     "posterior; a glow model has none"):
+  with pytest.raises(models.MissingExtraError) as raised:
     ood_benchmark.score_rows(config)
+  assert str(raised.value) == (
+      "--model_scores=likelihood_regret needs the model's 'elbo', which a "
+      "glow model does not have (it offers: decomposition). Use a VAE run "
+      "for it, or drop likelihood_regret from --model_scores.")
+
+
+def test_rows_follow_the_extras_the_scores_require(toy_run):
+  # A family without the decomposition gets neither the per-level rows nor
+  # the latents' goodness-of-fit; one with it gets both.
+  without = [row for row, *_ in ood_benchmark.score_rows(
+      toy_run.config, extras=("statistics",))]
+  assert not [r for r in without if r.startswith(("level_", "latent_gof"))]
+  with_it = [row for row, *_ in ood_benchmark.score_rows(
+      toy_run.config, extras=("decomposition",), num_levels=2)]
+  assert {"level_1", "level_2", "latent_gof"} <= set(with_it)
+  assert scores_lib.LikelihoodRegret.missing_extras(("decomposition",)) == (
+      "elbo",)
+  assert scores_lib.score_class("likelihood_regret").offered_by(("elbo",))
 
 
 def test_model_scores_are_the_scores_that_run_the_model():
