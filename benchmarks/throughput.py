@@ -17,7 +17,7 @@ One run prints, in order (`--sections`):
            and input gradients): the images/s a step made of nothing but
            these convolutions would reach, next to the measured step;
   profile  the top op types of a profile of our training step, with shares;
-  loop     the training loop's step (`glow_ood.train.step.TrainState` under
+  loop     the training loop's step (`glow_ood.train.step.Trainer` under
            the default strategy: input pipeline, EMA, finite checks, one host
            sync per call) vs a bare step of the same model (forward, backward
            and Adamax in one tf.function on a fixed batch);

@@ -17,8 +17,10 @@ fault injection: a worker that signals itself at a step).
 
 from glow_ood.train import distribution
 from glow_ood.train import ema
+from glow_ood.train import inputs
 from glow_ood.train import optimizers
 from glow_ood.train import precision
+from glow_ood.train import state
 from glow_ood.train import step
 from glow_ood.train import summaries
 from glow_ood.train.loop import ConfigurationError
@@ -26,5 +28,6 @@ from glow_ood.train.loop import TrainingDivergedError
 from glow_ood.train.loop import TrainingPreemptedError
 from glow_ood.train.loop import WorkerLostError
 from glow_ood.train.loop import train
-from glow_ood.train.step import TrainState
+from glow_ood.train.state import TrainState
+from glow_ood.train.step import Trainer
 from glow_ood.train.step import learning_rate_at

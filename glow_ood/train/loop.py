@@ -80,10 +80,12 @@ from glow_ood.train import faults
 from glow_ood.train import folder_lock
 from glow_ood.train import health
 from glow_ood.train import hparams
+from glow_ood.train import inputs
 from glow_ood.train import lost_workers
 from glow_ood.train import precision
 from glow_ood.train import preemption
 from glow_ood.train import record
+from glow_ood.train import state as state_lib
 from glow_ood.train import step as step_lib
 from glow_ood.train import stopping
 from glow_ood.train import summaries
@@ -290,7 +292,7 @@ def _train(config, workdir, extra_files, clock, watcher):
       run_folder.check_writable(workdir, "workdir")
     train_images, eval_sets = _load_data(config)
     saved = _check_resumable(config, workdir)
-    run = step_lib.TrainState(config, workdir, strategy, train_images)
+    run = state_lib.TrainState(config, workdir, strategy, train_images)
     found = run.find_checkpoint()
     print(_precision_line(choice, saved, found is not None), flush=True)
     # A new run's warm start; a resumed run's own checkpoint wins.
@@ -302,6 +304,8 @@ def _train(config, workdir, extra_files, clock, watcher):
     if run.is_chief:
       _start_run_folder(workdir, config, extra_files)
     run.initialize_or_restore(found, source)
+    trainer = step_lib.Trainer(run)
+    iterator = inputs.make_iterator(run)   # at the restored step
   except (ValueError, FileNotFoundError, tf.errors.InvalidArgumentError) as e:
     raise ConfigurationError(str(e)) from e
   print(f"Training {models.describe(config.model)} "
@@ -402,7 +406,7 @@ def _train(config, workdir, extra_files, clock, watcher):
     num_steps = min([config.steps_per_call, config.train_steps - step] +
                     [every - step % every for every in intervals])
     with run_clock.training(num_steps * config.batch_size):
-      metrics = run.train_steps(run.iterator, num_steps)
+      metrics = trainer.train_steps(iterator, num_steps)
       step = int(run.step.numpy())
     applied = int(metrics["applied"])
     if applied:

@@ -1,4 +1,4 @@
-"""Tests of `glow_ood.train.step`: two replicas vs one device, non-finite steps, clipping, schedule.
+"""Tests of `glow_ood.train.step` and `glow_ood.train.state`: two replicas vs one device, ActNorm init, non-finite steps, clipping, schedule.
 
 Two-replica tests use the two logical CPUs of tests/conftest.py; the `runs`
 fixture records every state of a run (tests/glow_ood/train/recording.py).
@@ -24,6 +24,7 @@ from tests.glow_ood.train.recording import max_difference
 from tests.glow_ood.train.recording import needs_two_cpus
 from tests.glow_ood.train.recording import read_events
 from tests.glow_ood.train.recording import resolved
+from tests.glow_ood.train.recording import stepper
 from tests.glow_ood.train.recording import tiny_config
 from tests.glow_ood.train.recording import training_state
 
@@ -125,8 +126,9 @@ def test_replicas_agree_after_actnorm_init_and_steps(toy_dir, tmp_path):
                                atol=1e-6)
 
   before = [v.numpy() for v in run.model.trainable_variables]
+  steps = stepper(run)
   for _ in range(2):
-    metrics = run.train_step(run.iterator)
+    metrics = steps()
     assert bool(metrics["applied"])
   check_replicas_agree(run.model.variables)
   check_replicas_agree(run.optimizer.first_moments +
