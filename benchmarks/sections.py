@@ -99,8 +99,9 @@ def loop_vs_bare(model_config, batch, steps, steps_per_call, ema_decay, seed,
                  rounds=5):
   """The training loop's step vs a bare step of the same model, in images/s.
 
-  Loop: `TrainState` under the default strategy (`mirrored`), its input
-  pipeline on random uint8 images, Adamax, EMA (`ema_decay`), the finite
+  Loop: `TrainState` and its `Trainer` under the default strategy
+  (`mirrored`), the input pipeline (`glow_ood.train.inputs`) on random uint8
+  images, Adamax, EMA (`ema_decay`), the finite
   checks, and the loop's host reads after each call
   (`train_steps(iterator, steps_per_call)`). Bare: `Glow.log_prob`,
   gradient and Adamax in one `tf.function` on a fixed batch, no strategy.
@@ -113,6 +114,8 @@ def loop_vs_bare(model_config, batch, steps, steps_per_call, ema_decay, seed,
   from glow_ood import preprocessing
   from glow_ood.train import distribution
   from glow_ood.train import optimizers
+  from glow_ood.train import inputs
+  from glow_ood.train import state as state_lib
   from glow_ood.train import step as step_lib
 
   rng = np.random.default_rng(seed)
@@ -125,12 +128,13 @@ def loop_vs_bare(model_config, batch, steps, steps_per_call, ema_decay, seed,
       eval_datasets=(), ema_decay=ema_decay, steps_per_call=steps_per_call,
       seed=seed, mixed_precision="none")   # float32, as the bare step
   strategy = distribution.make_strategy(config.strategy)
-  run = step_lib.TrainState(config, tempfile.mkdtemp(prefix="glow_ood_loop_"),
-                            strategy, images)
+  run = state_lib.TrainState(config, tempfile.mkdtemp(prefix="glow_ood_loop_"),
+                             strategy, images)
   run.initialize_or_restore(None)
+  trainer, iterator = step_lib.Trainer(run), inputs.make_iterator(run)
 
   def loop_call():
-    metrics = run.train_steps(run.iterator, steps_per_call)
+    metrics = trainer.train_steps(iterator, steps_per_call)
     int(run.step.numpy())
     float(metrics["bits_per_dim"])
     int(metrics["applied"])

@@ -17,7 +17,7 @@ One run prints, in order (`--sections`):
            the step's wall time (concurrent ops split it, host time shown),
            and each convolution shape's achieved GFLOP/s inside the step
            (forward, kernel and input gradients), against the peak;
-  loop     the training loop's step (`glow_ood.train.step.TrainState` under
+  loop     the training loop's step (`glow_ood.train.step.Trainer` under
            the default strategy: input pipeline, EMA, finite checks, one host
            sync per call) vs a bare step of the same model (forward, backward
            and Adamax in one tf.function on a fixed batch);

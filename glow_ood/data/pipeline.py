@@ -58,6 +58,29 @@ def make_dataset(images, batch_size, *, n_bits=8, dequantization="uniform",
       one-process run sees, keyed by step. Default value: `(0, 1)` (all).
   """
   images = np.asarray(images)
+  index, count = _check_arguments(images, batch_size, n_bits, dequantization,
+                                  shuffle_buffer, mutation_rate, shard)
+  dataset = tf.data.Dataset.from_tensor_slices(images)
+  if shuffle:
+    dataset = dataset.shuffle(min(int(shuffle_buffer), max(len(images), 1)),
+                              seed=seed, reshuffle_each_iteration=True)
+  if repeat:
+    dataset = dataset.repeat()
+  dataset = dataset.batch(int(batch_size), drop_remainder=drop_remainder)
+  dataset = dataset.skip(int(start_batch))
+  if float(mutation_rate):
+    dataset = _mutated(dataset, float(mutation_rate), seed, start_batch)
+  dataset = _dequantized(dataset, dequantization, n_bits, seed, start_batch,
+                         dtype)
+  if count > 1:
+    size = int(batch_size) // count
+    dataset = dataset.map(lambda x: x[index * size:(index + 1) * size])
+  return dataset.prefetch(tf.data.AUTOTUNE)
+
+def _check_arguments(images, batch_size, n_bits, dequantization,
+                     shuffle_buffer, mutation_rate, shard):
+  """Raises `ValueError` on an argument `make_dataset` cannot take; returns
+  `shard` as `(index, count)` ints."""
   if images.dtype != np.uint8 or images.ndim != 4:
     raise ValueError(f"make_dataset needs uint8 images [N, H, W, C]; got "
                      f"{images.dtype} {images.shape}.")
@@ -73,36 +96,28 @@ def make_dataset(images, batch_size, *, n_bits=8, dequantization="uniform",
   if not 0 <= index < count or int(batch_size) % count:
     raise ValueError(f"shard=({index}, {count}) needs 0 <= index < count and "
                      f"a batch size divisible by count; got {batch_size}.")
-  dataset = tf.data.Dataset.from_tensor_slices(images)
-  if shuffle:
-    dataset = dataset.shuffle(min(int(shuffle_buffer), max(len(images), 1)),
-                              seed=seed, reshuffle_each_iteration=True)
-  if repeat:
-    dataset = dataset.repeat()
-  dataset = dataset.batch(int(batch_size), drop_remainder=drop_remainder)
-  dataset = dataset.skip(int(start_batch))
-  mutation_rate = float(mutation_rate)
-  if not 0. <= mutation_rate <= 1.:
-    raise ValueError(f"mutation_rate must be in [0, 1]; got {mutation_rate}.")
-  if mutation_rate:
-    dataset = _mutated(dataset, mutation_rate, seed, start_batch)
+  if not 0. <= float(mutation_rate) <= 1.:
+    raise ValueError(f"mutation_rate must be in [0, 1]; got "
+                     f"{float(mutation_rate)}.")
+  return index, count
+
+def _dequantized(dataset, dequantization, n_bits, seed, start_batch, dtype):
+  """uint8 batches -> `dtype` batches in `[-0.5, 0.5)` (`None`: unchanged);
+  seeded uniform noise is keyed by the batch's index in the whole stream."""
   if dequantization == "uniform" and seed is not None:
     seed = tf.constant(int(seed), tf.int64)
     dataset = tf.data.Dataset.zip(
         (dataset, tf.data.Dataset.counter(start=int(start_batch))))
-    dataset = dataset.map(
+    return dataset.map(
         lambda x, i: preprocessing.dequantize(
             x, n_bits, "uniform", seed=tf.stack([seed, i]), dtype=dtype),
         num_parallel_calls=tf.data.AUTOTUNE)
-  elif dequantization is not None:
-    dataset = dataset.map(
+  if dequantization is not None:
+    return dataset.map(
         lambda x: preprocessing.dequantize(x, n_bits, dequantization,
                                            dtype=dtype),
         num_parallel_calls=tf.data.AUTOTUNE)
-  if count > 1:
-    size = int(batch_size) // count
-    dataset = dataset.map(lambda x: x[index * size:(index + 1) * size])
-  return dataset.prefetch(tf.data.AUTOTUNE)
+  return dataset
 
 def _mutated(dataset, rate, seed, start_batch):
   """Mutates each batch with a seed keyed by its index in the stream."""

@@ -1,8 +1,10 @@
 """Training Glow: `train(TrainConfig, workdir)`, resumable, under a `tf.distribute` strategy.
 
-Modules, one concern each: `step` (the state under the strategy, ActNorm's
-init, the distributed step), `loop` (`train`: intervals, checkpoints,
-evaluation, config.json), `summaries` (TensorBoard scalars, evaluations,
+Modules, one concern each: `start` (every check before the first write,
+config.json), `state` (the state under the strategy: built, ActNorm's init
+or a warm start, restored, saved), `step` (the compiled distributed step),
+`inputs` (the per-replica input, keyed by step), `loop` (`train`: a loop
+over interval actions: log, checkpoint, evaluate, stop), `summaries` (TensorBoard scalars, evaluations,
 samples), `optimizers` (Adamax, Adam), `ema` (Polyak averaging),
 `distribution` (strategies by name), `precision` (`mixed_precision="auto"`
 resolved against the hardware), `stopping` (wall budget, plateau), `clock`
@@ -17,14 +19,18 @@ fault injection: a worker that signals itself at a step).
 
 from glow_ood.train import distribution
 from glow_ood.train import ema
+from glow_ood.train import inputs
 from glow_ood.train import optimizers
 from glow_ood.train import precision
+from glow_ood.train import start
+from glow_ood.train import state
 from glow_ood.train import step
 from glow_ood.train import summaries
-from glow_ood.train.loop import ConfigurationError
 from glow_ood.train.loop import TrainingDivergedError
 from glow_ood.train.loop import TrainingPreemptedError
 from glow_ood.train.loop import WorkerLostError
 from glow_ood.train.loop import train
-from glow_ood.train.step import TrainState
+from glow_ood.train.start import ConfigurationError
+from glow_ood.train.state import TrainState
+from glow_ood.train.step import Trainer
 from glow_ood.train.step import learning_rate_at

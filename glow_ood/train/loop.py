@@ -1,10 +1,21 @@
-"""Custom training loop for Glow under a `tf.distribute` strategy.
+"""The training loop: `train(config, workdir)`, a short loop over interval actions.
 
     results = train(TrainConfig(...), workdir="runs/x")
 
-The loop around `glow_ood.train.step`: intervals of logging, evaluation and
-checkpoints. Re-running with the same config and workdir resumes from the
-newest checkpoint that loads (model, optimizer, step, EMA, counters and the data
+As Orbit's `Controller` drives a trainer: `glow_ood.train.start` checks
+everything and builds the state (`glow_ood.train.state`), its compiled step
+(`glow_ood.train.step`) and its input (`glow_ood.train.inputs`); this loop
+runs calls of the step up to the next step boundary that an interval action
+is due at (`steps_per_call` at most, never across a multiple of an
+interval) and then runs the actions due: the check for consecutive skipped
+steps (every boundary), the progress line and train/ summaries
+(`log_every`), the checkpoint of a good state (`checkpoint_every`), the
+evaluation (`eval_every`, the chief), then the stop rules and the signal
+check (every boundary); after the loop, the last checkpoint, the final
+evaluation, results.json and training.json.
+
+Re-running with the same config and workdir resumes from the newest
+checkpoint that loads (model, optimizer, step, EMA, counters and the data
 iterator's position); the model and data settings must not change
 (`TrainConfig`'s `RESUME_FIELDS`). Writes under `workdir` (see
 `glow_ood.run_folder`): `config.json` (the whole config, before the first
@@ -59,46 +70,33 @@ there, says so, and config.json then records the new value (TensorBoard's
 import functools
 import os
 import time
+from typing import Callable, NamedTuple, Optional
 
 from absl import logging
-import tensorflow.compat.v2 as tf
 
 from bijectors import coupling_network
 
-from glow_ood import data
 from glow_ood import likelihood_terms
-from glow_ood import models
 from glow_ood import progress
 from glow_ood import run_folder
-from glow_ood import write_errors
-from glow_ood.configs import serialization
-from glow_ood.configs import train as train_config
 from glow_ood.train import clock as clock_lib
 from glow_ood.train import distribution
 from glow_ood.train import failed_writes
-from glow_ood.train import faults
 from glow_ood.train import folder_lock
 from glow_ood.train import health
 from glow_ood.train import hparams
 from glow_ood.train import lost_workers
-from glow_ood.train import precision
 from glow_ood.train import preemption
 from glow_ood.train import record
-from glow_ood.train import step as step_lib
+from glow_ood.train import start as start_lib
 from glow_ood.train import stopping
 from glow_ood.train import summaries
-from glow_ood.train import warm_start
 
-__all__ = ["train", "ConfigurationError", "TrainingDivergedError",
-           "TrainingPreemptedError", "WorkerLostError"]
+__all__ = ["train", "TrainingDivergedError", "TrainingPreemptedError",
+           "WorkerLostError"]
 
 TrainingPreemptedError = preemption.TrainingPreemptedError
 WorkerLostError = lost_workers.WorkerLostError
-
-
-class ConfigurationError(ValueError):
-  """The run cannot start: bad configuration, data or workdir (raised before
-  anything is written to the workdir)."""
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -131,83 +129,6 @@ class TrainingDivergedError(FloatingPointError):
     return (f"{self.problem}. {state}: lower the learning rate, add warm-up "
             "(warmup_steps) or clip gradients (grad_clip_norm), e.g. "
             f"{command}.")
-
-
-def _check_images(images, config, name):
-  if tuple(images.shape[1:]) != tuple(config.model.image_shape):
-    raise ValueError(
-        f"Dataset {name!r} has images of shape {tuple(images.shape[1:])} but "
-        f"the model expects {tuple(config.model.image_shape)}. Set the model's "
-        "image shape to the data's, or pad (--pad_to=32) / tile (--to_rgb) "
-        "the images.")
-
-
-def _check_resumable(config, workdir):
-  """A workdir's saved model / data settings must not change between runs.
-
-  Returns the saved config's dict (`{}` for a new folder).
-  """
-  if not os.path.exists(os.path.join(workdir, run_folder.CONFIG_FILE)):
-    return {}
-  payload = run_folder.read_json(
-      os.path.join(workdir, run_folder.CONFIG_FILE), "run config")
-  saved = payload.get("config", {})
-  # Fields added since the folder was written take their defaults (a run
-  # from before `data.train_split` existed trained on "train").
-  completed = serialization.to_dict(serialization.from_dict(
-      {"format_version": serialization.FORMAT_VERSION, "type": "TrainConfig",
-       "config": saved}))["config"]
-  run_folder.check_compatible(
-      completed, serialization.to_dict(config)["config"],
-      workdir, fields=train_config.RESUME_FIELDS,
-      fix="keep the model and data settings (relaunch with "
-      f"--flagfile={os.path.join(workdir, run_folder.FLAGS_FILE)}), or use a "
-      "new workdir")
-  for line in data.fingerprints.check_resume(payload, config.data,
-                                             config.eval_datasets, workdir):
-    print(line, flush=True)
-  return saved
-
-
-def _precision_line(choice, saved, resumed):
-  """`choice.message()`, and on resume the precision config.json held before
-  if it differs (a run moved to other hardware)."""
-  before = saved.get("mixed_precision")
-  if not resumed or before in (None, choice.value):
-    return choice.message()
-  return (f"{choice.message()} The steps so far ran with mixed_precision="
-          f"{before}; the run continues from its checkpoint (weights in the "
-          f"model's dtype) with {choice.value}, which config.json now "
-          "records.")
-
-
-def _start_run_folder(workdir, config, extra_files):
-  """Makes `workdir` (if new) and writes its metadata; the start has succeeded."""
-  fingerprints = data.fingerprints.of_run(config.data, config.eval_datasets)
-  created = not os.path.exists(workdir)
-  try:
-    os.makedirs(workdir, exist_ok=True)
-    run_folder.write_config(workdir, config, fingerprints)
-    for name, text in (extra_files or {}).items():
-      run_folder.write_text(os.path.join(workdir, name), text)
-  except OSError as e:
-    if created and os.path.isdir(workdir) and not os.listdir(workdir):
-      os.rmdir(workdir)
-    if isinstance(e, write_errors.WriteFailedError):
-      raise   # a full or read-only disk: one line of its own
-    raise ValueError(f"cannot write the run folder {workdir} ({e.strerror or e}); "
-                     "pass a writable workdir.") from e
-
-
-def _load_data(config):
-  train_images = data.load_images(config.data, "train")
-  _check_images(train_images, config, config.data.dataset)
-  eval_sets = data.load_evaluation_sets(  # fails early
-      config.data, config.eval_datasets, image_shape=config.model.image_shape,
-      num_examples=config.eval_num_examples, loaded={"train": train_images})
-  for name, images in eval_sets.items():
-    _check_images(images, config, name)
-  return train_images, eval_sets
 
 
 def _in_full_precision(evaluator):
@@ -274,201 +195,293 @@ def train(config, workdir, extra_files=None, clock=time.monotonic):
   # cluster becomes one `WorkerLostError`.
   with preemption.SignalWatcher() as watcher, lost_workers.reported(
       config, workdir):
-    return _train(config, workdir, extra_files, clock, watcher)
+    started = start_lib.start(config, workdir, extra_files)
+    return _Controller(started, workdir, clock, watcher).run()
 
 
-def _train(config, workdir, extra_files, clock, watcher):
-  """`train`'s body; `watcher` is the `preemption.SignalWatcher` it starts."""
-  try:
-    fault = faults.from_environment()   # tests only: a signal at a step
-    strategy = distribution.make_strategy(config.strategy, config.devices,
-                                          config.worker_timeout_seconds)
-    config, choice = precision.resolve_config(
-        config, strategy.extended.worker_devices)
-    distribution.check_global_batch(config.batch_size, strategy)
-    if distribution.is_chief(strategy):   # the one that will write it
-      run_folder.check_writable(workdir, "workdir")
-    train_images, eval_sets = _load_data(config)
-    saved = _check_resumable(config, workdir)
-    run = step_lib.TrainState(config, workdir, strategy, train_images)
-    found = run.find_checkpoint()
-    print(_precision_line(choice, saved, found is not None), flush=True)
-    # A new run's warm start; a resumed run's own checkpoint wins.
-    source = (warm_start.find_source(config)
-              if found is None and config.init_from else None)
-    history = (record.EvaluationHistory.read(workdir, found.step if found
-                                             else 0)
-               if run.is_chief else record.EvaluationHistory())
-    if run.is_chief:
-      _start_run_folder(workdir, config, extra_files)
-    run.initialize_or_restore(found, source)
-  except (ValueError, FileNotFoundError, tf.errors.InvalidArgumentError) as e:
-    raise ConfigurationError(str(e)) from e
-  print(f"Training {models.describe(config.model)} "
-        f"on {config.data.dataset} {tuple(run.train_images.shape)} with "
-        f"{strategy.num_replicas_in_sync} replica(s), global batch "
-        f"{config.batch_size}, {config.optimizer} lr {config.learning_rate:g}"
-        + ("" if run.is_chief else f"; this is {distribution.task_name(strategy)}"
-           ", the chief writes the run folder") + ".", flush=True)
-  # Only the chief writes the run folder.
-  writers = summaries.RunWriters(workdir, enabled=run.is_chief)
-  train_writer, eval_writer = writers.train, writers.eval
-  hparams.write_run_config(writers.root, config, int(run.step.numpy()))
-  # Evaluation runs outside `strategy.run`, where an ActNorm traces its
-  # initialization branch, which writes every replica's copy: one XLA cluster
-  # cannot hold that, so with several replicas evaluation runs without XLA.
+class _Action(NamedTuple):
+  """`run(step)` at the step boundaries where `due(step)`.
+
+  `every`: the action's interval; no call of the step runs across one of its
+  multiples. `None`: no interval of its own (due at every boundary).
+  """
+  every: Optional[int]
+  due: Callable[[int], bool]
+  run: Callable[[int], None]
+
+
+def _evaluators(state, strategy):
+  """`(evaluator, scorer)` of the run's model, both in full precision.
+
+  Evaluation runs outside `strategy.run`, where an ActNorm traces its
+  initialization branch, which writes every replica's copy: one XLA cluster
+  cannot hold that, so with several replicas evaluation runs without XLA.
+  A Glow's evaluation sets are scored with their decomposition (log p(z),
+  log|det|, for TensorBoard) in the same pass, as launch/evaluate.py does:
+  `scorer` (`None` for a model without one).
+  """
+  config = state.config
+  jit_compile = config.jit_compile and strategy.num_replicas_in_sync == 1
   evaluator = _in_full_precision(likelihood_terms.BitsPerDimEvaluator(
-      run.model, config.eval_batch_size,
-      jit_compile=config.jit_compile and strategy.num_replicas_in_sync == 1))
-  # A Glow's evaluation sets are scored with their decomposition (log p(z),
-  # log|det|, for TensorBoard) in the same pass, as launch/evaluate.py does.
+      state.model, config.eval_batch_size, jit_compile=jit_compile))
   scorer = (_in_full_precision(likelihood_terms.ModelScorer(
-      run.model, config.eval_batch_size,
-      jit_compile=config.jit_compile and strategy.num_replicas_in_sync == 1))
-            if "decomposition" in run.model.extras else None)
-  probe = run.train_images[:min(len(run.train_images), config.eval_batch_size,
-                                256)]
-  health_check = health.StateCheck(run.checkpoint_variables(), evaluator,
-                                   probe, config.max_loss_increase)
-  recent = health.RunningLoss()
+      state.model, config.eval_batch_size, jit_compile=jit_compile))
+            if "decomposition" in state.model.extras else None)
+  return evaluator, scorer
 
-  def finish(stop, final=None):
-    """Writes training.json (the chief)."""
-    if run.is_chief:
-      record.write_training_record(
-          workdir, stop, history, final, train_seconds=run_clock.seconds(),
-          images_per_second=run_clock.images_per_second(),
-          in_distribution=rules.in_distribution)
 
-  def diverged(problem):
-    path, good_step = run.last_good or (None, None)
-    error = TrainingDivergedError(problem, workdir, path, good_step,
-                                  min(config.learning_rate / 10, 1e-3))
-    finish(stopping.Stop(stopping.DIVERGED, int(run.step.numpy()), str(error)))
-    return error
+class _Progress:
+  """The progress line and the train/ summaries: the means of the steps
+  since the last line, with the last call's learning rate and gradient norm."""
 
-  def preempted(request, step):
-    """The error of a run stopped by a signal at `step` (its state saved)."""
-    path, _ = run.last_good
-    error = TrainingPreemptedError(request, step, config.train_steps, path)
-    finish(stopping.Stop(stopping.PREEMPTED, step, str(error)))
-    writers.flush()
-    return error
+  def __init__(self, state, writer, step):
+    self.state, self.writer = state, writer
+    config = state.config
+    self.line = progress.ProgressLine(config.train_steps, step,
+                                      config.batch_size)
+    self.names = ("bits_per_dim",) + tuple(state.model.loss_extras)
+    self.sums, self.count, self.logged = {}, 0, step
+    self.metrics = None   # of the latest call of the step
 
-  def save_if_good(step):
-    good, probe_bpd, reason = health_check.check(recent.take())
-    if not good:
-      raise diverged(f"The state after step {step} is not good: {reason}; it "
-                     "was not saved")
-    run.train_seconds.assign(run_clock.seconds())
-    run.save(step)
-    # The events of every step up to the newest checkpoint are on disk, however
-    # the process ends later (kill -9, a lost worker): a resume rewrites the rest.
-    writers.flush()
-    logging.info("Saved the state after step %d (%.4f bits/dim on the probe "
-                 "batch).", step, probe_bpd)
+  def add(self, metrics):
+    """Counts the applied steps of one call of the step."""
+    self.metrics = metrics
+    applied = int(metrics["applied"])
+    if applied:
+      for name in self.names:
+        self.sums[name] = self.sums.get(name, 0.) + float(metrics[name])
+      self.count += applied
 
-  def log(step, metrics):
+  def log(self, step):
     """The progress line and the train/ summaries of the steps since the last."""
-    nonlocal sums, count, logged
-    means = {k: v / max(count, 1) for k, v in sums.items()}
-    images_per_second = line(step, {"bits/dim": means.get("bits_per_dim",
-                                                          float("nan"))})
-    summaries.write_scalars(train_writer, step, dict(
+    state, metrics = self.state, self.metrics
+    means = {k: v / max(self.count, 1) for k, v in self.sums.items()}
+    images_per_second = self.line(step, {"bits/dim": means.get(
+        "bits_per_dim", float("nan"))})
+    summaries.write_scalars(self.writer, step, dict(
         {f"{k}": v for k, v in means.items()},
         learning_rate=float(metrics["learning_rate"]),
         grad_norm=float(metrics["grad_norm"]),
         images_per_second=images_per_second,
-        skipped_steps=float(run.num_skipped.numpy()),
-        **({"loss_scale": float(run.loss_scale.numpy())}
-           if config.mixed_precision == "float16" else {})))
-    sums, count, logged = {}, 0, step
+        skipped_steps=float(state.num_skipped.numpy()),
+        **({"loss_scale": float(state.loss_scale.numpy())}
+           if state.config.mixed_precision == "float16" else {})))
+    self.sums, self.count, self.logged = {}, 0, step
 
-  step = logged = int(run.step.numpy())
-  run_clock = clock_lib.RunClock(float(run.train_seconds.numpy()), clock)
-  agree = functools.partial(distribution.max_over_workers, strategy)
-  rules = stopping.StopRules(config, run_clock, history, agree=agree)
-  watcher.start()   # SIGTERM / SIGINT: stop at the next step boundary
-  request = None
-  stop = (rules.check(step, start=True) if step < config.train_steps
-          else None)
-  last_evaluation = None   # (step, results) of this process's latest
-  line = progress.ProgressLine(config.train_steps, step, config.batch_size)
-  sums, count = {}, 0
-  intervals = [config.log_every, config.checkpoint_every] + (
-      [config.eval_every] if config.eval_every else [])
-  while step < config.train_steps and stop is None:
-    # Up to steps_per_call steps in one call, never across an interval.
-    num_steps = min([config.steps_per_call, config.train_steps - step] +
-                    [every - step % every for every in intervals])
-    with run_clock.training(num_steps * config.batch_size):
-      metrics = run.train_steps(run.iterator, num_steps)
-      step = int(run.step.numpy())
+
+class _Evaluations:
+  """The chief's evaluations of the state, each added to `history`
+  (evaluations.json) and written to TensorBoard with samples."""
+
+  def __init__(self, state, evaluator, scorer, eval_sets, writers, history):
+    self.state, self.evaluator, self.scorer = state, evaluator, scorer
+    self.eval_sets, self.writers, self.history = eval_sets, writers, history
+    self.last = None   # (step, results) of the latest periodic one
+
+  def _evaluate(self, step):
+    return summaries.evaluate(self.state, self.evaluator, self.eval_sets,
+                              self.writers, step, self.scorer)
+
+  def periodic(self, step):
+    """The evaluation every `eval_every` steps."""
+    self.last = (step, self._evaluate(step))
+    self.history.add(*self.last)
+    summaries.write_samples(self.state, self.writers.eval, step)
+
+  def final(self, step):
+    """The results of the state after `step`: the periodic evaluation's if
+    it was of this very state."""
+    if self.last is not None and self.last[0] == step:
+      return self.last[1]
+    results = self._evaluate(step)
+    summaries.write_samples(self.state, self.writers.eval, step)
+    self.history.add(step, results)
+    return results
+
+
+class _Controller:
+  """Runs one started run (`glow_ood.train.start.Started`) to its end.
+
+  The loop (`run`) alternates calls of the step with the interval actions
+  due (`_actions`); `_end` saves, evaluates and records.
+  """
+
+  def __init__(self, started, workdir, clock, watcher):
+    self.config, self.strategy = started.config, started.strategy
+    self.state, self.trainer = started.state, started.trainer
+    self.iterator, self.fault = started.iterator, started.fault
+    self.history, self.workdir, self.watcher = (started.history, workdir,
+                                                watcher)
+    state, config = self.state, self.config
+    # Only the chief writes the run folder.
+    self.writers = summaries.RunWriters(workdir, enabled=state.is_chief)
+    hparams.write_run_config(self.writers.root, config,
+                             int(state.step.numpy()))
+    evaluator, scorer = _evaluators(state, self.strategy)
+    self.evaluations = _Evaluations(state, evaluator, scorer,
+                                    started.eval_sets, self.writers,
+                                    self.history)
+    probe = state.train_images[:min(len(state.train_images),
+                                    config.eval_batch_size, 256)]
+    self.health = health.StateCheck(state.checkpoint_variables(), evaluator,
+                                    probe, config.max_loss_increase)
+    self.recent = health.RunningLoss()
+    self.clock = clock_lib.RunClock(float(state.train_seconds.numpy()), clock)
+    self.agree = functools.partial(distribution.max_over_workers,
+                                   self.strategy)
+    self.rules = stopping.StopRules(config, self.clock, self.history,
+                                    agree=self.agree)
+    self.progress = None   # made by `run`, when the clock of its line starts
+
+  def run(self):
+    """Trains to the end; returns the final evaluation (`{}` off the chief)."""
+    config = self.config
+    step = int(self.state.step.numpy())
+    self.watcher.start()   # SIGTERM / SIGINT: stop at the next step boundary
+    request = None
+    stop = (self.rules.check(step, start=True) if step < config.train_steps
+            else None)
+    self.progress = _Progress(self.state, self.writers.train, step)
+    actions = self._actions()
+    intervals = [action.every for action in actions if action.every]
+    while step < config.train_steps and stop is None and request is None:
+      # Up to steps_per_call steps in one call, never across an interval.
+      step = self._run_steps(min(
+          [config.steps_per_call, config.train_steps - step] +
+          [every - step % every for every in intervals]))
+      for action in actions:
+        if action.due(step):
+          action.run(step)
+      if step < config.train_steps:
+        stop = self.rules.check(step)
+      # Every boundary, every worker (one collective on a cluster).
+      request = self.watcher.check(self.agree)
+    return self._end(step, stop, request)
+
+  def _actions(self):
+    """The interval actions, in the order they run at a boundary."""
+    config, state = self.config, self.state
+    end = config.train_steps
+    actions = [
+        _Action(None, lambda step: True, self._check_skips),
+        _Action(config.log_every,
+                lambda step: step % config.log_every == 0 or step == end,
+                self.progress.log),
+        _Action(config.checkpoint_every,
+                lambda step: (step % config.checkpoint_every == 0 and
+                              step < end and
+                              int(state.consecutive_skips.numpy()) == 0),
+                self._save_if_good)]
+    if config.eval_every:
+      actions.append(_Action(
+          config.eval_every,
+          lambda step: (state.is_chief and step % config.eval_every == 0 and
+                        step < end),
+          self._evaluate))
+    if self.fault is not None:
+      actions.append(_Action(None, lambda step: True,
+                             self.fault.at_boundary))
+    return actions
+
+  def _run_steps(self, num_steps):
+    """One call of the step: `num_steps` steps; returns the step after it."""
+    state = self.state
+    with self.clock.training(num_steps * self.config.batch_size):
+      metrics = self.trainer.train_steps(self.iterator, num_steps)
+      step = int(state.step.numpy())
+    self.progress.add(metrics)
     applied = int(metrics["applied"])
     if applied:
-      for name in ("bits_per_dim",) + tuple(run.model.loss_extras):
-        sums[name] = sums.get(name, 0.) + float(metrics[name])
-      count += applied
-      recent.add(float(metrics["bits_per_dim"]) / applied, applied)
-    consecutive = int(run.consecutive_skips.numpy())
+      self.recent.add(float(metrics["bits_per_dim"]) / applied, applied)
     if applied < num_steps:
       logging.warning("%d of steps %d-%d skipped: non-finite loss, gradient "
                       "or update (%d in a row, %d in all).",
                       num_steps - applied, step - num_steps + 1, step,
-                      consecutive, int(run.num_skipped.numpy()))
-    if consecutive >= config.max_consecutive_skips:
-      raise diverged(
+                      int(state.consecutive_skips.numpy()),
+                      int(state.num_skipped.numpy()))
+    return step
+
+  def _check_skips(self, step):
+    """Stops as diverged after `max_consecutive_skips` skipped steps in a row."""
+    consecutive = int(self.state.consecutive_skips.numpy())
+    if consecutive >= self.config.max_consecutive_skips:
+      raise self._diverged(
           f"{consecutive} consecutive training steps had a non-finite loss, "
           f"gradient or update (the last was step {step})")
-    if step % config.log_every == 0 or step == config.train_steps:
-      log(step, metrics)
-    if (step % config.checkpoint_every == 0 and step < config.train_steps and
-        consecutive == 0):
-      save_if_good(step)
-    if (run.is_chief and config.eval_every and step % config.eval_every == 0
-        and step < config.train_steps):
-      last_evaluation = (step, summaries.evaluate(
-          run, evaluator, eval_sets, writers, step, scorer))
-      history.add(*last_evaluation)
-      summaries.write_samples(run, eval_writer, step)
-      line.reset_clock(step)
-    if fault is not None:
-      fault.at_boundary(step)
-    if step < config.train_steps:
-      stop = rules.check(step)
-    # Every boundary, every worker (one collective on a cluster).
-    request = watcher.check(agree)
+
+  def _save_if_good(self, step):
+    """Checkpoints the state after `step` if it is good, else stops as diverged."""
+    good, probe_bpd, reason = self.health.check(self.recent.take())
+    if not good:
+      raise self._diverged(f"The state after step {step} is not good: "
+                           f"{reason}; it was not saved")
+    self.state.train_seconds.assign(self.clock.seconds())
+    self.state.save(step)
+    # The events of every step up to the newest checkpoint are on disk, however
+    # the process ends later (kill -9, a lost worker): a resume rewrites the rest.
+    self.writers.flush()
+    logging.info("Saved the state after step %d (%.4f bits/dim on the probe "
+                 "batch).", step, probe_bpd)
+
+  def _evaluate(self, step):
+    """The periodic evaluation (the chief); the throughput window restarts."""
+    self.evaluations.periodic(step)
+    self.progress.line.reset_clock(step)
+
+  def _end(self, step, stop, request):
+    """After the loop: the last line, checkpoint and evaluation; results.json
+    and training.json (the chief); raises if a signal stopped the run."""
+    self.clock.stop()   # the last save and the final evaluation do not count
+    # Stopped early between progress lines: log the steps since the last one
+    # (unless an evaluation at this step restarted the throughput window).
+    last_evaluation = self.evaluations.last or (None,)
+    if self.progress.logged != step and last_evaluation[0] != step:
+      self.progress.log(step)
+    if request is None:
+      stop = stop or stopping.completed(self.config, step)
+      print(stop.message, flush=True)
+    if self.state.last_good is None or self.state.last_good[1] != step:
+      self._save_if_good(step)
+    # Also a signal during that save: the final evaluation is not waited for.
+    request = self.watcher.check(self.agree)
     if request is not None:
-      break
-  run_clock.stop()   # the last save and the final evaluation do not count
-  # Stopped early between progress lines: log the steps since the last one
-  # (unless an evaluation at this step restarted the throughput window).
-  if logged != step and (last_evaluation or (None,))[0] != step:
-    log(step, metrics)
-  if request is None:
-    stop = stop or stopping.completed(config, step)
-    print(stop.message, flush=True)
-  if run.last_good is None or run.last_good[1] != step:
-    save_if_good(step)
-  # Also a signal during that save: the final evaluation is not waited for.
-  request = watcher.check(agree)
-  if request is not None:
-    raise preempted(request, step)
-  watcher.release()   # the evaluation: the signals act as before training
-  results = {}
-  if run.is_chief:
-    if last_evaluation is not None and last_evaluation[0] == step:
-      results = last_evaluation[1]   # this very state was just evaluated
-    else:
-      results = summaries.evaluate(run, evaluator, eval_sets, writers, step,
-                                   scorer)
-      summaries.write_samples(run, eval_writer, step)
-      history.add(step, results)
-    writers.flush()
-    run_folder.write_json(
-        os.path.join(workdir, run_folder.RESULTS_FILE),
-        {"step": step, "bits_per_dim": results,
-         "skipped_steps": int(run.num_skipped.numpy())})
-    finish(stop, results)
-  distribution.barrier(strategy)   # the other workers wait for the chief
-  return results
+      raise self._preempted(request, step)
+    self.watcher.release()   # the evaluation: the signals act as before training
+    results = {}
+    if self.state.is_chief:
+      results = self.evaluations.final(step)
+      self.writers.flush()
+      run_folder.write_json(
+          os.path.join(self.workdir, run_folder.RESULTS_FILE),
+          {"step": step, "bits_per_dim": results,
+           "skipped_steps": int(self.state.num_skipped.numpy())})
+      self._finish(stop, results)
+    distribution.barrier(self.strategy)   # the other workers wait for the chief
+    return results
+
+  def _finish(self, stop, final=None):
+    """Writes training.json (the chief)."""
+    if self.state.is_chief:
+      record.write_training_record(
+          self.workdir, stop, self.history, final,
+          train_seconds=self.clock.seconds(),
+          images_per_second=self.clock.images_per_second(),
+          in_distribution=self.rules.in_distribution)
+
+  def _diverged(self, problem):
+    """The error of a diverged run, after its training.json."""
+    path, good_step = self.state.last_good or (None, None)
+    error = TrainingDivergedError(problem, self.workdir, path, good_step,
+                                  min(self.config.learning_rate / 10, 1e-3))
+    self._finish(stopping.Stop(stopping.DIVERGED,
+                               int(self.state.step.numpy()), str(error)))
+    return error
+
+  def _preempted(self, request, step):
+    """The error of a run stopped by a signal at `step` (its state saved)."""
+    path, _ = self.state.last_good
+    error = preemption.TrainingPreemptedError(
+        request, step, self.config.train_steps, path)
+    self._finish(stopping.Stop(stopping.PREEMPTED, step, str(error)))
+    self.writers.flush()
+    return error

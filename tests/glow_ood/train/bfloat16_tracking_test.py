@@ -37,6 +37,7 @@ from glow_ood import preprocessing
 from glow_ood import train as train_lib
 from glow_ood.train import distribution
 from tests.glow_ood.train.recording import ONE_CPU
+from tests.glow_ood.train.recording import stepper
 from tests.toy_data import toy_images
 
 IMAGE_SHAPE = (16, 16, 3)
@@ -78,8 +79,7 @@ def test_bfloat16_training_tracks_float32(tmp_path):
   workdir = str(tmp_path / "run")
   warm = _state("none", workdir, images)
   assert warm.initialize_or_restore(warm.find_checkpoint())
-  assert int(warm.train_steps(warm.iterator, WARM_UP_STEPS)["applied"]) == (
-      WARM_UP_STEPS)
+  assert int(stepper(warm)(WARM_UP_STEPS)["applied"]) == WARM_UP_STEPS
   warm.save(WARM_UP_STEPS)
 
   states = {}
@@ -111,9 +111,10 @@ def test_bfloat16_training_tracks_float32(tmp_path):
   # Rounded in bfloat16: not float32's gradients.
   assert worst[0][1] < 1. - 1e-6, worst
 
-  losses = {name: np.array([float(state.train_step(state.iterator)["loss"])
+  steps = {name: stepper(state) for name, state in states.items()}
+  losses = {name: np.array([float(steps[name]()["loss"])
                             for _ in range(NUM_STEPS)])
-            for name, state in states.items()}
+            for name in states}
   assert np.all(np.isfinite(losses["bfloat16"]))
   # float32 learns over these steps (by far more than the tolerance).
   assert losses["none"][-3:].mean() < losses["none"][:3].mean() - 0.1

@@ -4,6 +4,7 @@ import pytest
 
 from glow_ood import train as train_lib
 from tests.glow_ood.train.recording import RecordingRun
+from tests.glow_ood.train.recording import RecordingTrainer
 from tests.toy_data import write_dataset
 
 
@@ -17,7 +18,8 @@ def toy_dir(tmp_path):
 
 @pytest.fixture
 def runs(monkeypatch):
-  """The `RecordingRun`s made by `train` calls in this test, in order."""
+  """The `RecordingRun`s made by `train` calls in this test, in order (each
+  stepped by a `RecordingTrainer`)."""
   made = []
 
   def make(*args, **kwargs):
@@ -25,5 +27,6 @@ def runs(monkeypatch):
     made.append(run)
     return run
 
-  monkeypatch.setattr(train_lib.step, "TrainState", make)
+  monkeypatch.setattr(train_lib.state, "TrainState", make)
+  monkeypatch.setattr(train_lib.step, "Trainer", RecordingTrainer)
   return made

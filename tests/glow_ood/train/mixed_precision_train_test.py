@@ -7,7 +7,7 @@ differences in brackets): per-step training bits/dim within 5e-3 bits/dim
 of float32 [2e-4 for both], gradient norms within 2% [0.25%], final
 bits/dim (results.json) within 5e-3 bits/dim [1e-4].
 
-The loss-scale tests drive `TrainState` directly: an overflow with a finite
+The loss-scale tests drive a `TrainState` and its `Trainer` directly: an overflow with a finite
 loss halves the scale, is skipped and counted in `num_skipped` but not in
 `consecutive_skips`; a non-finite loss is an ordinary skip; the scale
 doubles after `LOSS_SCALE_PERIOD` applied steps in a row.
@@ -25,11 +25,13 @@ from glow_ood import data
 from glow_ood import flags as glow_flags
 from glow_ood import train as train_lib
 from glow_ood.train import distribution
+from glow_ood.train import state as state_lib
 from glow_ood.train import step as step_lib
 from tests.glow_ood.train.recording import checkpoint_paths
 from tests.glow_ood.train.recording import checkpoint_tensors
 from tests.glow_ood.train.recording import max_difference
 from tests.glow_ood.train.recording import read_events
+from tests.glow_ood.train.recording import stepper
 from tests.glow_ood.train.recording import tiny_config
 
 NUM_STEPS = 10
@@ -100,8 +102,8 @@ def test_mixed_precision_training_follows_float32(toy_dir, tmp_path, runs):
   # Only float16 scales the loss: its scale is logged and checkpointed.
   assert sorted(events["float16"]["loss_scale"]) == list(range(1, 11))
   assert {float(v) for v in events["float16"]["loss_scale"].values()} == {
-      step_lib.INITIAL_LOSS_SCALE}
-  assert float(last["float16"][LOSS_SCALE_KEY]) == step_lib.INITIAL_LOSS_SCALE
+      state_lib.INITIAL_LOSS_SCALE}
+  assert float(last["float16"][LOSS_SCALE_KEY]) == state_lib.INITIAL_LOSS_SCALE
   for precision in ("none", "bfloat16"):
     assert "loss_scale" not in events[precision]
     assert LOSS_SCALE_KEY not in last[precision]
@@ -114,7 +116,7 @@ def _float16_state(toy_dir, workdir, **overrides):
   run = train_lib.TrainState(config, str(workdir), strategy,
                              data.load_images(config.data, "train"))
   assert run.initialize_or_restore(run.find_checkpoint())
-  return run
+  return run, stepper(run)
 
 
 def _counters(run):
@@ -128,13 +130,13 @@ def _weights(run):
 
 
 def test_float16_overflow_halves_the_loss_scale(toy_dir, tmp_path):
-  run = _float16_state(toy_dir, tmp_path / "run")
-  assert float(run.loss_scale.numpy()) == step_lib.INITIAL_LOSS_SCALE
+  run, steps = _float16_state(toy_dir, tmp_path / "run")
+  assert float(run.loss_scale.numpy()) == state_lib.INITIAL_LOSS_SCALE
 
   # A scale so large that the scaled loss overflows float32.
   run.loss_scale.assign(3e38)
   before = _weights(run)
-  metrics = run.train_step(run.iterator)
+  metrics = steps()
   assert not bool(metrics["applied"])
   assert np.isfinite(float(metrics["loss"]))   # the loss itself is fine
   assert float(run.loss_scale.numpy()) == pytest.approx(1.5e38, rel=1e-6)
@@ -149,7 +151,7 @@ def test_float16_overflow_halves_the_loss_scale(toy_dir, tmp_path):
   run.loss_scale.assign(scale)
   skips = 0
   while True:
-    metrics = run.train_step(run.iterator)
+    metrics = steps()
     if bool(metrics["applied"]):
       break
     skips += 1
@@ -168,7 +170,7 @@ def test_float16_overflow_halves_the_loss_scale(toy_dir, tmp_path):
   # Steps apply from here on, except that a batch with larger gradients may
   # still overflow at this edge scale: then it halves again, uncounted.
   counters = _counters(run)
-  metrics = run.train_steps(run.iterator, 4)
+  metrics = steps(4)
   applied = int(metrics["applied"])
   assert applied >= 2
   assert float(run.loss_scale.numpy()) == scale / 2. ** (4 - applied)
@@ -180,8 +182,9 @@ def test_float16_overflow_halves_the_loss_scale(toy_dir, tmp_path):
 def test_float16_scale_grows_and_nonfinite_loss_is_an_ordinary_skip(
     toy_dir, tmp_path, monkeypatch):
   monkeypatch.setattr(step_lib, "LOSS_SCALE_PERIOD", 3)   # read when traced
-  run = _float16_state(toy_dir, tmp_path / "run", nonfinite_loss_steps=(4,))
-  initial = step_lib.INITIAL_LOSS_SCALE
+  run, steps = _float16_state(toy_dir, tmp_path / "run",
+                              nonfinite_loss_steps=(4,))
+  initial = state_lib.INITIAL_LOSS_SCALE
   # (applied, scale, consecutive_skips, good steps) after steps 1-5.
   expected = [
       (True, initial, 0, 1), (True, initial, 0, 2),
@@ -189,7 +192,7 @@ def test_float16_scale_grows_and_nonfinite_loss_is_an_ordinary_skip(
       (False, 2 * initial, 1, 0),  # NaN loss: a real skip, scale kept
       (True, 2 * initial, 0, 1)]
   for step, want in enumerate(expected, start=1):
-    metrics = run.train_step(run.iterator)
+    metrics = steps()
     got = (bool(metrics["applied"]), float(run.loss_scale.numpy()),
            int(run.consecutive_skips.numpy()),
            int(run.loss_scale_good_steps.numpy()))

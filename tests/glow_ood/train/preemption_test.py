@@ -109,31 +109,35 @@ def test_the_error_is_one_line_naming_the_checkpoint_and_the_command():
   assert preemption.EXIT_CODE not in (0, 1, 2) and preemption.EXIT_CODE < 128
 
 
-def _signalling_state(signal_number, at_step, repeat_during_save):
-  """`TrainState` that sends itself `signal_number` while it runs step
-  `at_step` (before the call that holds it) and, if `repeat_during_save`,
-  SIGTERM and SIGINT again while the next checkpoint is written."""
+def _signalling(monkeypatch, signal_number, at_step, repeat_during_save):
+  """Makes `train` send itself `signal_number` while it runs step `at_step`
+  (before the call of its `Trainer` that holds it) and, if
+  `repeat_during_save`, SIGTERM and SIGINT again while its `TrainState`
+  writes the next checkpoint."""
+  sent = []
 
-  class SignallingState(train_lib.TrainState):
-    sent = False
+  class SignallingTrainer(train_lib.Trainer):
 
     def train_steps(self, iterator, num_steps):
-      first = int(self.step.numpy()) + 1
-      if not self.sent and first <= at_step < first + num_steps:
+      first = int(self.state.step.numpy()) + 1
+      if not sent and first <= at_step < first + num_steps:
         handler = signal.getsignal(signal_number)
         assert isinstance(getattr(handler, "__self__", None),
                           preemption.SignalWatcher), handler
         os.kill(os.getpid(), signal_number)
-        SignallingState.sent = True
+        sent.append(signal_number)
       return super().train_steps(iterator, num_steps)
 
+  class SignallingState(train_lib.TrainState):
+
     def save(self, step):
-      if self.sent and repeat_during_save:
+      if sent and repeat_during_save:
         os.kill(os.getpid(), signal.SIGTERM)
         os.kill(os.getpid(), signal.SIGINT)
       return super().save(step)
 
-  return SignallingState
+  monkeypatch.setattr(train_lib.step, "Trainer", SignallingTrainer)
+  monkeypatch.setattr(train_lib.state, "TrainState", SignallingState)
 
 
 @pytest.mark.parametrize("signal_number, steps_per_call, stop_step", [
@@ -148,8 +152,7 @@ def test_a_signal_saves_at_the_next_boundary_and_the_resume_is_exact(
                        log_every=2, checkpoint_every=1000)
   handlers = {s: signal.getsignal(s) for s in preemption.SIGNALS}
   workdir, full_dir = tmp_path / "preempted", tmp_path / "full"
-  monkeypatch.setattr(train_lib.step, "TrainState", _signalling_state(
-      signal_number, at_step=3, repeat_during_save=True))
+  _signalling(monkeypatch, signal_number, at_step=3, repeat_during_save=True)
   with pytest.raises(train_lib.TrainingPreemptedError) as info:
     train_lib.train(config, str(workdir))
   error = info.value
@@ -172,7 +175,8 @@ def test_a_signal_saves_at_the_next_boundary_and_the_resume_is_exact(
   assert record["message"] == str(error) and record["final_bits_per_dim"] is None
 
   # Re-running resumes there and ends with an uninterrupted run's weights.
-  monkeypatch.setattr(train_lib.step, "TrainState", train_lib.TrainState)
+  monkeypatch.setattr(train_lib.step, "Trainer", train_lib.Trainer)
+  monkeypatch.setattr(train_lib.state, "TrainState", train_lib.TrainState)
   resumed = train_lib.train(config, str(workdir))
   full = train_lib.train(config, str(full_dir))
   assert resumed == full

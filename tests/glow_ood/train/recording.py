@@ -1,8 +1,8 @@
 """Looking inside training runs, for the tests of `glow_ood.train`.
 
-`RecordingRun` replaces `TrainState` (see the `runs` fixture in conftest.py)
-and records the state after the restore / ActNorm initialization and after
-every step; the other helpers read a run folder's events and checkpoints.
+`RecordingRun` replaces `TrainState` and `RecordingTrainer` its `Trainer`
+(see the `runs` fixture in conftest.py): they record the state after the
+restore / ActNorm initialization and after every step; the other helpers read a run folder's events and checkpoints.
 """
 
 import os
@@ -83,34 +83,45 @@ def record_state(run, applied=True, loss=float("nan")):
 
 
 class RecordingRun(train_lib.TrainState):
-  """`TrainState` that keeps `State`s: `initial` (after restore / init), `history`."""
+  """`TrainState` that keeps `State`s: `initial` (after restore / init), and
+  `history` (after each step of its `RecordingTrainer`)."""
 
   def __init__(self, *args, **kwargs):
     super().__init__(*args, **kwargs)
     self.initial = None
     self.history = []
-    steps = self.train_steps
-
-    def recorded_steps(iterator, num_steps):
-      # One step per call, so that every step's state is recorded.
-      total = {}
-      for _ in range(num_steps):
-        metrics = steps(iterator, 1)
-        self.history.append(record_state(
-            self, applied=bool(metrics["applied"]),
-            loss=float(metrics["loss"])))
-        for name in ("bits_per_dim", "log_prob_z", "log_det", "applied"):
-          total[name] = total.get(name, 0) + metrics[name].numpy()
-        total.update({name: metrics[name].numpy()
-                      for name in ("loss", "grad_norm", "learning_rate")})
-      return total
-
-    self.train_steps = recorded_steps
 
   def initialize_or_restore(self, found, *args, **kwargs):
     result = super().initialize_or_restore(found, *args, **kwargs)
     self.initial = record_state(self)
     return result
+
+
+class RecordingTrainer(train_lib.Trainer):
+  """`Trainer` of a `RecordingRun` that records its state after every step."""
+
+  def train_steps(self, iterator, num_steps):
+    # One step per call, so that every step's state is recorded.
+    total = {}
+    for _ in range(num_steps):
+      metrics = super().train_steps(iterator, 1)
+      self.state.history.append(record_state(
+          self.state, applied=bool(metrics["applied"]),
+          loss=float(metrics["loss"])))
+      for name in ("bits_per_dim", "log_prob_z", "log_det", "applied"):
+        total[name] = total.get(name, 0) + metrics[name].numpy()
+      total.update({name: metrics[name].numpy()
+                    for name in ("loss", "grad_norm", "learning_rate")})
+    return total
+
+
+def stepper(run):
+  """Steps `run` (a restored or initialized `TrainState`) as `train` does:
+  `steps(k)` runs `k` steps (default 1) of one `Trainer` on one input
+  iterator made at the run's step (`glow_ood.train.inputs`)."""
+  trainer = train_lib.Trainer(run)
+  iterator = train_lib.inputs.make_iterator(run)
+  return lambda num_steps=1: trainer.train_steps(iterator, num_steps)
 
 
 def read_events(directory):

@@ -1,6 +1,6 @@
 """Several training steps per compiled call (`TrainConfig.steps_per_call`).
 
-A call of `TrainState.train_steps(iterator, k)` runs `k` steps in one
+A call of `Trainer.train_steps(iterator, k)` runs `k` steps in one
 `tf.while_loop`; it must be the same training as `k` calls of one step, and
 `train` must cut calls at the logging / checkpoint intervals so that what it
 logs and saves does not depend on `steps_per_call`. (No `runs` fixture here:
@@ -21,6 +21,7 @@ from tests.glow_ood.train.recording import checkpoint_tensors
 from tests.glow_ood.train.recording import max_difference
 from tests.glow_ood.train.recording import read_events
 from tests.glow_ood.train.recording import resolved
+from tests.glow_ood.train.recording import stepper
 from tests.glow_ood.train.recording import tiny_config
 from tests.glow_ood.train.recording import training_state
 
@@ -31,15 +32,15 @@ LAST = ("loss", "grad_norm", "learning_rate")
 
 @pytest.fixture
 def call_sizes(monkeypatch):
-  """`num_steps` of each `TrainState.train_steps` call (the real one runs)."""
+  """`num_steps` of each `Trainer.train_steps` call (the real one runs)."""
   sizes = []
-  real = step_lib.TrainState.train_steps
+  real = step_lib.Trainer.train_steps
 
   def spy(self, iterator, num_steps):
     sizes.append(num_steps)
     return real(self, iterator, num_steps)
 
-  monkeypatch.setattr(step_lib.TrainState, "train_steps", spy)
+  monkeypatch.setattr(step_lib.Trainer, "train_steps", spy)
   return sizes
 
 
@@ -117,7 +118,8 @@ def test_train_steps_equals_single_steps(toy_dir, tmp_path):
   initial = [v.numpy() for v in run.checkpoint_variables()]
   run.save(0)
 
-  calls = [_numpy(run.train_steps(run.iterator, 3)) for _ in range(2)]
+  steps = stepper(run)
+  calls = [_numpy(steps(3)) for _ in range(2)]
   after_calls = [v.numpy() for v in run.checkpoint_variables()]
   assert int(run.step.numpy()) == 6
   assert int(run.optimizer.iterations.numpy()) == 6
@@ -126,7 +128,8 @@ def test_train_steps_equals_single_steps(toy_dir, tmp_path):
   assert int(run.step.numpy()) == 0
   for value, variable in zip(initial, run.checkpoint_variables()):
     np.testing.assert_array_equal(variable.numpy(), value)
-  steps = [_numpy(run.train_step(run.iterator)) for _ in range(6)]
+  single = stepper(run)   # a new iterator, at the restored step
+  steps = [_numpy(single()) for _ in range(6)]
   assert all(bool(s["applied"]) for s in steps)
   # The loss did change over the steps (the sums are not of one value).
   assert len({float(s["loss"]) for s in steps}) == 6
@@ -153,7 +156,7 @@ def test_a_skipped_step_does_not_poison_the_sums_of_its_call(toy_dir,
                                                              tmp_path):
   config = tiny_config(toy_dir, nonfinite_loss_steps=(2,))
   run = _state(config, tmp_path / "run")
-  metrics = _numpy(run.train_steps(run.iterator, 3))
+  metrics = _numpy(stepper(run)(3))
   assert int(metrics["applied"]) == 2
   assert int(run.num_skipped.numpy()) == 1
   assert int(run.consecutive_skips.numpy()) == 0
