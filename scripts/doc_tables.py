@@ -13,6 +13,7 @@ import os
 
 from scripts import appendix_tables
 from scripts import benchmark_tables
+from scripts import float_path_tables
 from scripts import grayscale_tables
 from scripts.table_format import (auroc_cell, commit_cell,
                                   decomposition_table, detected, detection,
@@ -580,6 +581,7 @@ TABLES = {
     **grayscale_tables.TABLES,
     **appendix_tables.TABLES,
     **benchmark_tables.TABLES,
+    **float_path_tables.TABLES,
 }
 
 

@@ -57,8 +57,11 @@ flags.DEFINE_multi_string("curves", [], "<key>=<run folder>: the bits/dim of "
                           "each set at every periodic evaluation, from the "
                           "run's TensorBoard events (<workdir>/eval).")
 flags.DEFINE_multi_string("tolerance", [], "<metric name>=<absolute "
-                          "tolerance> for re-runs, e.g. bits_per_dim=0.05 "
-                          "(repeat; 'default' for the rest).")
+                          "tolerance> for re-runs, e.g. bits_per_dim=0.05, "
+                          "or <path pattern>=<tolerance> for some paths, e.g. "
+                          "'*/uniform_random/*/bits_per_dim=1' (repeat; "
+                          "'default' for the rest; the longest matching "
+                          "pattern wins).")
 flags.DEFINE_multi_string("note", [], "A sentence the record keeps (repeat).")
 flags.DEFINE_boolean("check", False, "Compare the given metrics with the "
                      "existing record instead of writing it.")

@@ -30,6 +30,7 @@ against a record within its tolerance. Pure Python (no TensorFlow).
 """
 
 import datetime
+import fnmatch
 import os
 import platform
 import re
@@ -40,7 +41,8 @@ from glow_ood import run_folder
 __all__ = ["RECORD_FORMAT", "SIMD_FLAG_PATTERN", "machine_description",
            "git_commit", "make_record", "write_record", "read_record",
            "run_summary", "evaluation_metrics", "evaluation_curves",
-           "compare", "flatten", "rerun_entry"]
+           "compare", "flatten", "rerun_entry", "tolerance_of",
+           "is_pattern"]
 
 RECORD_FORMAT = 1
 # The cpu flags that say which vector instructions the machine has.
@@ -294,9 +296,11 @@ def flatten(metrics, prefix=""):
 def compare(record, metrics):
   """Metric paths where `metrics` differs from `record` beyond its tolerance.
 
-  The tolerance of a path is the record's `tolerance` entry whose key is the
-  path's last component (e.g. "bits_per_dim", "auroc"), else its
-  "default" entry; paths with neither are not compared. Returns a list of
+  The tolerance of a path (`tolerance_of`) is the record's `tolerance`
+  entry whose key is a pattern matching the path (e.g.
+  "*/constant:*/bits_per_dim"; the longest matching pattern wins), else the
+  entry whose key is the path's last component (e.g. "bits_per_dim",
+  "auroc"), else its "default" entry; paths with none are not compared. Returns a list of
   `(path, recorded, measured, tolerance)`; a path missing from `metrics` is
   reported with `measured = None`.
   """
@@ -305,17 +309,40 @@ def compare(record, metrics):
           if new is None or abs(new - value) > allowed]
 
 
+def _kind(path):
+  """A metric path's kind: its last component, or a per-level list's name."""
+  kind = path.rsplit("/", 1)[-1]
+  if kind.isdigit():
+    kind = path.rsplit("/", 2)[-2]
+  return kind
+
+
+def is_pattern(key):
+  """Whether a tolerance key is a path pattern (has "/" or "*") rather than a kind."""
+  return "/" in key or "*" in key
+
+
+def tolerance_of(tolerance, path):
+  """The absolute tolerance of metric `path` under a record's `tolerance`, or None.
+
+  Patterns (`is_pattern`, `fnmatch` syntax against the whole path) first,
+  the longest matching one; then the path's kind; then "default".
+  """
+  patterns = sorted((k for k in tolerance if is_pattern(k)), key=len,
+                    reverse=True)
+  for key in patterns:
+    if fnmatch.fnmatchcase(path, key):
+      return tolerance[key]
+  return tolerance.get(_kind(path), tolerance.get("default"))
+
+
 def _compared(record, metrics):
   """`(path, kind, recorded, measured or None, tolerance)` of every compared path."""
-  tolerance = record["tolerance"]
   measured = flatten(metrics)
   for path, value in sorted(flatten(record["metrics"]).items()):
-    kind = path.rsplit("/", 1)[-1]
-    if kind.isdigit():   # a per-level list: the list's name decides
-      kind = path.rsplit("/", 2)[-2]
-    allowed = tolerance.get(kind, tolerance.get("default"))
+    allowed = tolerance_of(record["tolerance"], path)
     if allowed is not None:
-      yield path, kind, value, measured.get(path), allowed
+      yield path, _kind(path), value, measured.get(path), allowed
 
 
 def rerun_entry(record, metrics, *, runs=None, repo_dir=".", machine=None):

@@ -181,3 +181,28 @@ def test_evaluation_curves_read_the_trainers_eval_events(tmp_path):
   curves = records.evaluation_curves(str(tmp_path))
   assert curves == {"steps": [100, 300], "bits_per_dim": {
       "cifar10_jpeg/test": [4., 3.25], "svhn_cropped/test": [3., 2.5]}}
+
+
+def test_tolerance_patterns_before_kinds_before_the_default():
+  tolerance = {"bits_per_dim": 0.1, "default": 0.01,
+               "*/constant:*/bits_per_dim": 0.4,
+               "*/constant:128/*/bits_per_dim": 0.9,
+               "evaluation/detection/*": 0.2}
+  of = lambda path: records.tolerance_of(tolerance, path)
+  assert of("evaluation/sets/mnist/test/bits_per_dim") == 0.1
+  assert of("evaluation/sets/constant:0/test/bits_per_dim") == 0.4
+  # The longest matching pattern wins.
+  assert of("evaluation/sets/constant:128/test/bits_per_dim") == 0.9
+  assert of("evaluation/detection/mnist/test/auroc") == 0.2
+  assert of("evaluation/sets/mnist/test/log_prob_z") == 0.01
+  assert records.tolerance_of({"auroc": 0.05}, "a/bits_per_dim") is None
+  # Per-level lists go by the list's name.
+  assert of("evaluation/sets/mnist/test/bits_per_dim/2") == 0.1
+  record = {"metrics": {"evaluation": {"sets": {
+      "constant:0": {"test": {"bits_per_dim": 1.5}},
+      "mnist": {"test": {"bits_per_dim": 3.3}}}}}, "tolerance": tolerance}
+  measured = {"evaluation": {"sets": {
+      "constant:0": {"test": {"bits_per_dim": 1.8}},
+      "mnist": {"test": {"bits_per_dim": 3.45}}}}}
+  assert records.compare(record, measured) == [
+      ("evaluation/sets/mnist/test/bits_per_dim", 3.3, 3.45, 0.1)]
