@@ -33,11 +33,11 @@ import numpy as np
 
 from glow_ood import analysis
 from glow_ood import data
+from glow_ood import fileio
 from glow_ood import likelihood_terms
 from glow_ood import metrics
 from glow_ood import plots
 from glow_ood import preprocessing
-from glow_ood import run_folder
 from glow_ood.configs import families
 from glow_ood.data import special as special_datasets
 from glow_ood.experiments import report
@@ -163,7 +163,7 @@ def evaluate(runs, config, output_dir, stream=None):
     runs: sequence of `glow_ood.runs.Run` of one experiment (same dataset and image shape).
     config: `glow_ood.configs.EvaluationConfig`.
     output_dir: folder for results.json, results.md, scores.npz, figures/;
-      written only once everything is computed (`run_folder.staged_outputs`),
+      written only once everything is computed (`fileio.staged_outputs`),
       so a failure leaves it as it was.
     stream: where progress bars go. Default value: `sys.stderr`.
 
@@ -173,7 +173,7 @@ def evaluate(runs, config, output_dir, stream=None):
   runs = list(runs)
   if not runs:
     raise ValueError("evaluate needs at least one run.")
-  run_folder.check_writable(output_dir, "output_dir")
+  fileio.check_writable(output_dir, "output_dir")
   _check_compatible(runs)
   data_config = config.run_data(runs[0].config.data)   # + --data_dir, ...
   sets = data.load_evaluation_sets(
@@ -238,13 +238,13 @@ def evaluate(runs, config, output_dir, stream=None):
     results["graying"] = dict(dataset=in_test, **graying.to_json())
   # Everything is staged, then moved in place: a failure leaves output_dir
   # (a previous evaluation's files) as it was.
-  with run_folder.staged_outputs(output_dir) as stage:
+  with fileio.staged_outputs(output_dir) as stage:
     figures = _figures(runs, sets, scores, ensemble_discrete_log_prob, graying,
                        config, os.path.join(stage, "figures"))
     results["figures"] = {name: [os.path.relpath(p, stage) for p in paths]
                           for name, paths in figures.items()}
-    run_folder.save_npz(os.path.join(stage, "scores.npz"), **arrays)
-    run_folder.write_json(os.path.join(stage, "results.json"), results)
-    run_folder.write_text(os.path.join(stage, "results.md"),
+    fileio.save_npz(os.path.join(stage, "scores.npz"), **arrays)
+    fileio.write_json(os.path.join(stage, "results.json"), results)
+    fileio.write_text(os.path.join(stage, "results.md"),
                           report.results_markdown(results))
   return results

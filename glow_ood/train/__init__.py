@@ -16,7 +16,6 @@ fault injection: a worker that signals itself at a step).
 """
 
 from glow_ood.train import distribution
-from glow_ood.train import ema
 from glow_ood.train import optimizers
 from glow_ood.train import precision
 from glow_ood.train import step

@@ -28,8 +28,8 @@ import os
 
 import tensorflow.compat.v2 as tf
 
-from glow_ood import checkpoints
-from glow_ood import run_folder
+from glow_ood.runs import checkpoints
+from glow_ood.runs import folder as run_folder
 from glow_ood import write_errors
 
 __all__ = ["say_what_resumes", "what_a_rerun_does"]

@@ -16,7 +16,7 @@ chief is.
 import contextlib
 import functools
 
-from glow_ood import run_lock
+from glow_ood.runs import lock as run_lock
 from glow_ood.train import distribution
 
 __all__ = ["one_writer"]

@@ -34,7 +34,7 @@ import os
 import tensorflow.compat.v2 as tf
 from tensorboard.plugins.hparams import api as hp
 
-from glow_ood import run_folder
+from glow_ood.runs import folder as run_folder
 from glow_ood.configs import serialization
 from glow_ood.train import summaries
 

@@ -69,7 +69,7 @@ from glow_ood import data
 from glow_ood import likelihood_terms
 from glow_ood import models
 from glow_ood import progress
-from glow_ood import run_folder
+from glow_ood.runs import folder as run_folder
 from glow_ood import write_errors
 from glow_ood.configs import serialization
 from glow_ood.configs import train as train_config
@@ -87,7 +87,7 @@ from glow_ood.train import record
 from glow_ood.train import step as step_lib
 from glow_ood.train import stopping
 from glow_ood.train import summaries
-from glow_ood.train import warm_start
+from glow_ood.runs import warm_start
 
 __all__ = ["train", "ConfigurationError", "TrainingDivergedError",
            "TrainingPreemptedError", "WorkerLostError"]

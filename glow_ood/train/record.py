@@ -37,7 +37,7 @@ preemption, which have no final evaluation):
 import numbers
 import os
 
-from glow_ood import run_folder
+from glow_ood.runs import folder as run_folder
 
 __all__ = ["EvaluationHistory", "write_training_record"]
 

@@ -27,18 +27,18 @@ import tempfile
 import numpy as np
 import tensorflow.compat.v2 as tf
 
-from glow_ood import checkpoints
+from glow_ood.runs import checkpoints
 from glow_ood import models
 from glow_ood import preprocessing
-from glow_ood import run_folder
+from glow_ood.runs import folder as run_folder
 from glow_ood import write_errors
 from glow_ood.configs import families
 from glow_ood.data import pipeline
 from glow_ood.train import distribution
-from glow_ood.train import ema as ema_lib
+from glow_ood.models import ema as ema_lib
 from glow_ood.train import optimizers
 from glow_ood.train import regularization
-from glow_ood.train import warm_start
+from glow_ood.runs import warm_start
 
 __all__ = ["TrainState", "learning_rate_at", "LOSS_SCALE_PERIOD",
            "INITIAL_LOSS_SCALE"]
