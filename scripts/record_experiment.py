@@ -82,7 +82,7 @@ def _metrics():
   metrics = {}
   for key, path in _pairs(FLAGS.evaluation, "evaluation").items():
     results = fileio.read_json(path, what="evaluation results",
-                                   fix="run launch/evaluate.py first")
+                               fix="run launch/evaluate.py first")
     metrics[key] = records.evaluation_metrics(results)
   for key, path in _pairs(FLAGS.json, "json").items():
     metrics[key] = fileio.read_json(path, what="metrics file")

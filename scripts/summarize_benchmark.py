@@ -50,7 +50,7 @@ def main(argv):
     sys.exit("usage: python scripts/summarize_benchmark.py <results.json> "
              "<summary.json>")
   results = fileio.read_json(argv[1], what="benchmark results",
-                                 fix="run launch/ood_benchmark.py first")
+                             fix="run launch/ood_benchmark.py first")
   fileio.write_json(argv[2], summarize(results))
   print(f"Wrote {argv[2]}.")
 

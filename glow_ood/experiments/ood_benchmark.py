@@ -198,7 +198,7 @@ def _background_dir(config, seed_dir, mutation_rate, l2_weight):
   if config.model == families.DEFAULT and l2_weight == 0. and os.path.exists(
       os.path.join(legacy, run_folder.CONFIG_FILE)):
     saved = fileio.read_json(os.path.join(legacy, run_folder.CONFIG_FILE),
-                                 "run config")
+                             "run config")
     if saved.get("config", {}).get("data", {}).get(
         "mutation_rate") == mutation_rate:
       return legacy
@@ -682,7 +682,7 @@ def run_benchmark(config, workdir, log=print):
     log(f"{dataset}: {len(outs)} cell(s) written to {path}")
   fileio.write_json(path, results)
   fileio.write_text(os.path.join(workdir, "results.md"),
-                        benchmark_markdown(results, config))
+                    benchmark_markdown(results, config))
   return results
 
 

@@ -161,7 +161,7 @@ def run_summary(workdir):
   reason, wall time, the evaluation history).
   """
   config = fileio.read_json(os.path.join(workdir, run_folder.CONFIG_FILE),
-                                what="run config")["config"]
+                            what="run config")["config"]
   summary = {
       "model": config["model"],
       "dataset": config["data"]["dataset"],
@@ -176,7 +176,7 @@ def run_summary(workdir):
   training_file = os.path.join(workdir, "training.json")
   if os.path.exists(training_file):
     summary["training"] = fileio.read_json(training_file,
-                                               what="training summary")
+                                           what="training summary")
   return summary
 
 

@@ -40,7 +40,7 @@ def test_write_text_and_save_npz(tmp_path):
   # The name is kept as given: numpy.savez would append ".npz" to "scores".
   fileio.save_npz(str(tmp_path / "scores"), x=np.arange(3))
   fileio.save_npz(str(tmp_path / "scores.npz"), compressed=False,
-                      y=np.ones(2))
+                  y=np.ones(2))
   with np.load(tmp_path / "scores") as arrays:
     np.testing.assert_array_equal(arrays["x"], [0, 1, 2])
   with np.load(tmp_path / "scores.npz") as arrays:

@@ -247,7 +247,7 @@ def run(config, output_path=None, progress=None):
   """
   if output_path is not None:
     fileio.check_writable(os.path.dirname(os.path.abspath(output_path)),
-                              "output_path's folder")
+                          "output_path's folder")
   cells = _load_cells(output_path, config)
   grid = [(scale, d) for scale in config.scales for d in config.dims]
   num_trained = 0

@@ -83,10 +83,10 @@ def test_finished_step(tmp_path):
   for reason, done in (("plateau", True), ("wall_budget", True),
                        ("diverged", False), ("train_steps", False)):
     fileio.write_json(str(tmp_path / "training.json"),
-                          {"step": 3, "stop_reason": reason})
+                      {"step": 3, "stop_reason": reason})
     assert run_folder.finished_step(str(tmp_path), 5) == (3 if done else None)
   fileio.write_json(str(tmp_path / "training.json"),
-                        {"step": 2, "stop_reason": "plateau"})
+                    {"step": 2, "stop_reason": "plateau"})
   assert run_folder.finished_step(str(tmp_path), 5) is None
   (tmp_path / "results.json").write_text("")
   with pytest.raises(ValueError, match=r"results.json is empty .*: delete it "
