@@ -263,7 +263,7 @@ def run(config, output_path=None, progress=None):
     num_trained += 1
     if output_path is not None:
       fileio.write_json(output_path, {"config": _config_dict(config),
-                                "cells": _sorted_cells(cells)})
+                                      "cells": _sorted_cells(cells)})
     if progress:
       progress(f"{prefix} trained in {cell['train_seconds']:.1f} s: "
                f"{_summary(cell)}")
