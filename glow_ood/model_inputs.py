@@ -45,7 +45,7 @@ import tensorflow.compat.v2 as tf
 from glow_ood import preprocessing
 
 __all__ = ["DATA_BOUND", "FAR_OUTSIDE_BOUND", "float_images", "uint8_images",
-           "flat_latents", "uint8_image_batch"]
+           "discrete_uint8_images", "flat_latents", "uint8_image_batch"]
 
 # Dequantized images lie in [-0.5, 0.5]; raw pixels 0..255 (as floats) almost
 # always reach beyond +-2, and no dequantized image or evaluation point near
@@ -97,6 +97,39 @@ def uint8_images(images, config, where):
   images = preprocessing.as_uint8_images(images, where)
   _check_image_shape(images, config, where, "images")
   return images
+
+
+def discrete_uint8_images(images, config, where, model_input):
+  """`uint8_images` for a model of the discrete pixels, which takes no floats.
+
+  A model of the pixels' `n_bins` levels (PixelCNN, VAE) is given raw 8-bit
+  pixels, never dequantized floats: a float `images` raises `TypeError`
+  naming the conversions back (floats in `[-0.5, 0.5)`, i.e. dequantized
+  images and samples: `preprocessing.to_uint8(x, n_bits)`; floats in
+  `[0, 1]`: `tf.cast(tf.round(x * 255.), tf.uint8)`). Anything else is
+  checked as by `uint8_images`.
+
+  Args:
+    images: `uint8` `Tensor` or array `[..., H, W, C]` of pixels 0..255.
+    config: the model's config (`image_shape`, `n_bits`, `dtype`).
+    where: Python `str`, the method the messages name, e.g. `"VAE.encode"`.
+    model_input: Python `str`, what the message says the images are to the
+      model, e.g. `"the VAE's training_input"`.
+
+  Returns:
+    `images` as a `uint8` `Tensor` of the same shape.
+  """
+  dtype = getattr(images, "dtype", None)
+  if dtype is None:
+    dtype = np.asarray(images).dtype
+  if tf.as_dtype(dtype).is_floating:
+    raise TypeError(
+        f"{where} takes uint8 images [..., H, W, C] (raw 8-bit pixels "
+        f"0..255, {model_input}) but got {tf.as_dtype(dtype).name}"
+        " values; convert floats in [-0.5, 0.5) (dequantized images, "
+        "samples) with preprocessing.to_uint8(x, n_bits), floats in [0, 1] "
+        "with tf.cast(tf.round(x * 255.), tf.uint8).")
+  return uint8_images(images, config, where)
 
 
 def flat_latents(z, config, where):

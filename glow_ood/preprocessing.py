@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow.compat.v2 as tf
 
 __all__ = ["DEQUANTIZATIONS", "check_n_bits", "check_uint8_dtype",
-           "as_uint8_images", "dequantize",
+           "as_uint8_images", "to_bins", "dequantize",
            "discretization_correction", "bits_per_dim", "log_prob_from_bits_per_dim", "to_uint8"]
 
 DEQUANTIZATIONS = ("uniform", "center")
@@ -77,6 +77,16 @@ def as_uint8_images(images, caller):
   return tf.convert_to_tensor(images, tf.uint8)
 
 
+def to_bins(images, n_bits):
+  """uint8 pixels `[...]` -> their int32 bins `k = floor(pixel / 2**(8 - n_bits))`, `[...]`.
+
+  `k` is in `{0, ..., n_bins - 1}`, `n_bins = 2**n_bits`: the levels a
+  `n_bits` model sees (`n_bits = 8`: the pixels themselves). `images` must
+  already be a uint8 `Tensor` (`as_uint8_images`); `n_bits` a Python `int`.
+  """
+  return tf.cast(images, tf.int32) // (2 ** (8 - int(n_bits)))
+
+
 def dequantize(images, n_bits=8, dequantization="uniform", seed=None,
                dtype=tf.float32):
   """uint8 images `[..., H, W, C]` -> floats in `[-0.5, 0.5)` of the same shape.
@@ -97,8 +107,7 @@ def dequantize(images, n_bits=8, dequantization="uniform", seed=None,
                      f"of {DEQUANTIZATIONS}.")
   images = as_uint8_images(images, "dequantize")
   n_bins = 2 ** int(n_bits)
-  bins = tf.cast(images, tf.int32) // (2 ** (8 - int(n_bits)))
-  x = tf.cast(bins, dtype)
+  x = tf.cast(to_bins(images, n_bits), dtype)
   if dequantization == "center":
     x += 0.5
   elif seed is None:

@@ -22,8 +22,8 @@ from launch import bootstrap  # pylint: disable=g-bad-import-order
 from absl import flags
 
 from glow_ood import data
+from glow_ood import fileio
 from glow_ood import flags as glow_flags
-from glow_ood import run_folder
 from glow_ood import runs
 from glow_ood.experiments import analyze_data
 
@@ -40,7 +40,7 @@ def main(argv):
   output_dir = FLAGS.output_dir or (
       os.path.join(FLAGS.workdir, "analysis") if FLAGS.workdir else
       os.path.join("runs", "analysis_" + config.datasets[0].replace(":", "_")))
-  run_folder.check_writable(output_dir, "--output_dir")
+  fileio.check_writable(output_dir, "--output_dir")
   run = runs.load_run(FLAGS.workdir) if FLAGS.workdir else None
   # Every dataset before any work (p: its train split, the others: test).
   data_config = config.run_data(run.config.data) if run is not None else (

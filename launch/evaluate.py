@@ -17,7 +17,7 @@ what each table and figure is. --tensorboard also writes the numbers and
 log p(x) histograms per set as TensorBoard summaries into <workdir>/evaluate/
 (--summaries_dir elsewhere; glow_ood/experiments/evaluation_summaries.py).
 
-One writer per run folder (glow_ood/run_lock.py): writing into a run folder
+One writer per run folder (glow_ood/runs/lock.py): writing into a run folder
 (the default --output_dir) holds it, so a training run there refuses this
 program and the other way round; an --output_dir outside the run folder
 scores a run while it trains. A scored dataset whose files differ from those
@@ -36,12 +36,13 @@ from absl import flags
 import numpy as np
 
 from glow_ood import data
+from glow_ood import fileio
 from glow_ood import flags as glow_flags
-from glow_ood import run_folder
-from glow_ood import run_lock
 from glow_ood import runs
 from glow_ood.experiments import evaluate
 from glow_ood.experiments import evaluation_summaries
+from glow_ood.runs import folder as run_folder
+from glow_ood.runs import lock as run_lock
 
 FLAGS = flags.FLAGS
 bootstrap.import_model_modules(__file__)   # its families get their flags
@@ -86,7 +87,7 @@ def data_warnings(members, config):
   recorded when it trained (`glow_ood.data.fingerprints`)."""
   lines = []
   for member in members:
-    payload = run_folder.read_json(
+    payload = fileio.read_json(
         os.path.join(member.workdir, run_folder.CONFIG_FILE), "run config")
     lines += data.fingerprints.evaluation_warnings(
         payload, config.run_data(member.config.data), config.datasets,
@@ -111,14 +112,14 @@ def main(argv):
   del argv
   workdirs = FLAGS.workdir
   output_dir = FLAGS.output_dir or default_output_dir(workdirs)
-  run_folder.check_writable(output_dir, "--output_dir")
+  fileio.check_writable(output_dir, "--output_dir")
   members = [runs.load_run(w, step=FLAGS.step, use_ema=FLAGS.use_ema)
              for w in workdirs]
   config = glow_flags.to_evaluation_config(FLAGS, members[0].config)
   check_datasets(members, config)
   folders = summaries_folders(members)
   for folder in folders.values():
-    run_folder.check_writable(folder, "--summaries_dir")
+    fileio.check_writable(folder, "--summaries_dir")
   for line in data_warnings(members, config):
     print(line, flush=True)
   with run_lock.hold_all(

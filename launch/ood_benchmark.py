@@ -33,8 +33,8 @@ from launch import bootstrap  # pylint: disable=g-bad-import-order
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import flags
 
+from glow_ood import fileio
 from glow_ood import flags as glow_flags
-from glow_ood import run_folder
 from glow_ood.experiments import ood_benchmark
 
 FLAGS = flags.FLAGS
@@ -46,7 +46,7 @@ def main(argv):
   del argv
   start = time.perf_counter()
   config = glow_flags.to_benchmark_config(FLAGS)
-  run_folder.check_writable(FLAGS.workdir, "--workdir")
+  fileio.check_writable(FLAGS.workdir, "--workdir")
   ood_benchmark.run_benchmark(config, FLAGS.workdir,
                               log=lambda line: print(line, flush=True))
   with open(os.path.join(FLAGS.workdir, "results.md"), encoding="utf-8") as f:

@@ -44,8 +44,8 @@ from launch import bootstrap  # pylint: disable=g-bad-import-order
 from absl import flags
 
 from glow_ood import flags as glow_flags
-from glow_ood import run_folder
 from glow_ood import train
+from glow_ood.runs import folder as run_folder
 from glow_ood.train import lost_workers
 from glow_ood.train import preemption
 

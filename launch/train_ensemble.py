@@ -117,8 +117,8 @@ def check_members(workdir, command):
   Raises `ValueError` / `FileNotFoundError` with one line (what and the fix).
   """
   from glow_ood import data  # pylint: disable=g-import-not-at-top
-  from glow_ood import run_folder  # pylint: disable=g-import-not-at-top
-  run_folder.check_writable(workdir, "--workdir")
+  from glow_ood import fileio  # pylint: disable=g-import-not-at-top
+  fileio.check_writable(workdir, "--workdir")
   config = member_config(command)
   if config is None:
     return
@@ -140,7 +140,7 @@ def finished_step(member_dir, command):
   config = member_config(command)
   if config is None:
     return None
-  from glow_ood import run_folder  # pylint: disable=g-import-not-at-top
+  from glow_ood.runs import folder as run_folder  # pylint: disable=g-import-not-at-top
   member = os.path.basename(os.path.normpath(member_dir))
   return run_folder.finished_step(
       member_dir, config.train_steps,

@@ -30,8 +30,8 @@ from launch import bootstrap  # pylint: disable=g-bad-import-order
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import flags
 
+from glow_ood import fileio
 from glow_ood import flags as glow_flags
-from glow_ood import run_folder
 from glow_ood.experiments.two_moons import experiment
 from glow_ood.plots import limiting_bounds
 
@@ -54,7 +54,7 @@ def main(argv):
   del argv
   results_path = os.path.join(FLAGS.output_dir, "results.json")
   config = glow_flags.to_two_moons_config(FLAGS)
-  run_folder.check_writable(FLAGS.output_dir, "--output_dir")
+  fileio.check_writable(FLAGS.output_dir, "--output_dir")
   results = experiment.run(config, output_path=results_path,
                            progress=lambda line: print(line, flush=True))
   print(f"Trained {results['num_trained_cells']} of "

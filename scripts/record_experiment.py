@@ -37,7 +37,7 @@ from absl import flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 # pylint: disable=g-import-not-at-top,wrong-import-position
-from glow_ood import run_folder
+from glow_ood import fileio
 from glow_ood.experiments import records
 
 RESULTS_DIR = os.path.join("docs", "results")
@@ -84,11 +84,11 @@ def _pairs(values, flag):
 def _metrics():
   metrics = {}
   for key, path in _pairs(FLAGS.evaluation, "evaluation").items():
-    results = run_folder.read_json(path, what="evaluation results",
-                                   fix="run launch/evaluate.py first")
+    results = fileio.read_json(path, what="evaluation results",
+                               fix="run launch/evaluate.py first")
     metrics[key] = records.evaluation_metrics(results)
   for key, path in _pairs(FLAGS.json, "json").items():
-    metrics[key] = run_folder.read_json(path, what="metrics file")
+    metrics[key] = fileio.read_json(path, what="metrics file")
   for key, workdir in _pairs(FLAGS.curves, "curves").items():
     metrics[key] = records.evaluation_curves(workdir)
   if not metrics:

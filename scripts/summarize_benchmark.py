@@ -18,7 +18,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 # pylint: disable=g-import-not-at-top,wrong-import-position
-from glow_ood import run_folder
+from glow_ood import fileio
 from glow_ood.experiments import benchmark_rows
 
 
@@ -49,9 +49,9 @@ def main(argv):
   if len(argv) != 3:
     sys.exit("usage: python scripts/summarize_benchmark.py <results.json> "
              "<summary.json>")
-  results = run_folder.read_json(argv[1], what="benchmark results",
-                                 fix="run launch/ood_benchmark.py first")
-  run_folder.write_json(argv[2], summarize(results))
+  results = fileio.read_json(argv[1], what="benchmark results",
+                             fix="run launch/ood_benchmark.py first")
+  fileio.write_json(argv[2], summarize(results))
   print(f"Wrote {argv[2]}.")
 
 

@@ -3,8 +3,10 @@
 A static (AST) read of every module's imports, deferred imports inside functions
 included: no cycle between modules (a package's `__init__` re-exporting its own
 modules is not one); `absl.flags` only in `glow_ood/flags/` and `launch/`;
-`bijectors/` never imports `glow_ood`; `glow_ood/configs/` imports neither
-TensorFlow nor absl; `glow_ood/` keeps about ten top-level modules, each with
+`bijectors/` never imports `glow_ood`; `glow_ood/runs/` never imports
+`glow_ood.train` (the trainer writes run folders through it);
+`glow_ood/configs/` imports neither TensorFlow nor absl; `glow_ood/` keeps
+about ten top-level modules, each with
 a docstring.
 """
 
@@ -107,6 +109,10 @@ def test_layering():
           name == "glow_ood.flags" or name.startswith("glow_ood.flags.")):
         problems.append(f"{name} imports absl.flags (only glow_ood.flags and "
                         "launch/ may)")
+      if (name == "glow_ood.runs" or name.startswith("glow_ood.runs.")) and (
+          target.startswith(("glow_ood.train", "glow_ood.experiments"))):
+        problems.append(f"{name} imports {target} (a run folder sits below "
+                        "the trainer, which writes it)")
       if name.startswith("bijectors") and target.startswith("glow_ood"):
         problems.append(f"{name} imports {target}")
       if name.startswith("glow_ood.configs") and target.split(".")[0] in (

@@ -30,18 +30,18 @@ Which source a name reads follows `glow_ood.data.sources.load_source`
 (`source="auto"`: the npz file if present, else tfds), so a run that read
 tfds and now finds an npz file of the same name sees a change of source.
 `RECORD_KEY` is the key of the record in config.json
-(`glow_ood.run_folder.write_config`); runs written before it have none.
+(`glow_ood.runs.folder.write_config`); runs written before it have none.
 """
 
 import hashlib
 import os
 import zipfile
 
-from glow_ood import run_folder
 from glow_ood.configs import split_names
 from glow_ood.data import loading
 from glow_ood.data import sources
 from glow_ood.data import special
+from glow_ood.runs import folder as run_folder
 
 __all__ = ["RECORD_KEY", "DataChangedError", "of_datasets", "of_run",
            "training_keys", "compare", "describe", "check_resume",

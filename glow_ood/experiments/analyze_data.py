@@ -27,16 +27,16 @@ import os
 import numpy as np
 
 from glow_ood import data as data_lib
+from glow_ood import fileio
+from glow_ood import likelihood_terms
 from glow_ood import plots
 from glow_ood import progress as progress_lib
-from glow_ood import run_folder
-from glow_ood.configs import families
-from glow_ood.experiments import report
-from glow_ood import likelihood_terms
-from glow_ood.data import special as special_datasets
 from glow_ood.analysis import data_statistics as data_statistics_lib
 from glow_ood.analysis import latent_statistics as latent_statistics_lib
 from glow_ood.analysis import second_order
+from glow_ood.configs import families
+from glow_ood.data import special as special_datasets
+from glow_ood.experiments import report
 
 __all__ = ["analyze"]
 
@@ -183,7 +183,7 @@ def _markdown(out):
 
 def analyze(config, output_dir, run=None, stream=None):
   """Computes and writes the analysis; returns the JSON-ready dict."""
-  run_folder.check_writable(output_dir, "output_dir")
+  fileio.check_writable(output_dir, "output_dir")
   datasets = _datasets(config, run)
   image_shape = config.image_shape
   if run is not None:
@@ -232,13 +232,13 @@ def analyze(config, output_dir, run=None, stream=None):
           stream=stream)
     out["latent_statistics"] = {n: s.summary() for n, s in latent.items()}
   # Staged, then moved in place: a failure leaves output_dir as it was.
-  with run_folder.staged_outputs(output_dir) as stage:
+  with fileio.staged_outputs(output_dir) as stage:
     figures = _figures(run, datasets, stats, latent,
                        os.path.join(stage, "figures"))
     out["figures"] = {n: [os.path.relpath(p, stage) for p in paths]
                       for n, paths in figures.items()}
-    run_folder.write_json(os.path.join(stage, "analysis.json"), out)
-    run_folder.write_text(os.path.join(stage, "analysis.md"), _markdown(out))
+    fileio.write_json(os.path.join(stage, "analysis.json"), out)
+    fileio.write_text(os.path.join(stage, "analysis.md"), _markdown(out))
   return out
 
 

@@ -33,11 +33,11 @@ import numpy as np
 
 from glow_ood import analysis
 from glow_ood import data
+from glow_ood import fileio
 from glow_ood import likelihood_terms
 from glow_ood import metrics
 from glow_ood import plots
 from glow_ood import preprocessing
-from glow_ood import run_folder
 from glow_ood.configs import families
 from glow_ood.data import special as special_datasets
 from glow_ood.experiments import report
@@ -163,7 +163,7 @@ def evaluate(runs, config, output_dir, stream=None):
     runs: sequence of `glow_ood.runs.Run` of one experiment (same dataset and image shape).
     config: `glow_ood.configs.EvaluationConfig`.
     output_dir: folder for results.json, results.md, scores.npz, figures/;
-      written only once everything is computed (`run_folder.staged_outputs`),
+      written only once everything is computed (`fileio.staged_outputs`),
       so a failure leaves it as it was.
     stream: where progress bars go. Default value: `sys.stderr`.
 
@@ -173,7 +173,7 @@ def evaluate(runs, config, output_dir, stream=None):
   runs = list(runs)
   if not runs:
     raise ValueError("evaluate needs at least one run.")
-  run_folder.check_writable(output_dir, "output_dir")
+  fileio.check_writable(output_dir, "output_dir")
   _check_compatible(runs)
   data_config = config.run_data(runs[0].config.data)   # + --data_dir, ...
   sets = data.load_evaluation_sets(
@@ -181,20 +181,9 @@ def evaluate(runs, config, output_dir, stream=None):
       num_examples=config.num_examples)
   in_distribution = runs[0].config.data.dataset
   in_test = f"{in_distribution}/test"
-  scores, arrays = {}, {}
   scorers = {run.name: likelihood_terms.ModelScorer(run.model, config.batch_size)
              for run in runs}
-  for run in runs:
-    scorer = scorers[run.name]
-    scores[run.name] = {
-        name: scorer(images, description=f"{run.name}: {name}", stream=stream)
-        for name, images in sets.items()}
-    for name, result in scores[run.name].items():
-      for term in ("discrete_log_prob", "bits_per_dim", "log_prob_z",
-                   "log_det", "log_prob_z_per_level", "log_det_per_level",
-                   "log_prob_stderr"):
-        if getattr(result, term) is not None:   # by the model's family
-          arrays[f"{run.name}/{name}/{term}"] = getattr(result, term)
+  scores, arrays = _score_sets(runs, scorers, sets, stream)
   results = dict(
       in_distribution=in_distribution,
       runs=[dict(name=r.name, workdir=r.workdir, step=r.step,
@@ -208,27 +197,10 @@ def evaluate(runs, config, output_dir, stream=None):
                  for r in runs})
   ensemble_discrete_log_prob = None
   if len(runs) > 1:
-    num_dims = scores[runs[0].name][in_test].num_dims
-    n_bits = scores[runs[0].name][in_test].n_bits
-    # log p_ens(x) = logsumexp_m log p_m(x) - log M of the continuous
-    # densities; its bits/dim and discrete log P_ens(image) as for one model.
-    ensemble_log_prob = {
-        name: metrics.ensemble_log_prob(
-            np.stack([scores[r.name][name].log_prob for r in runs]))
-        for name in sets}
-    ensemble_bits = {n: metrics.bits_per_dim(v, num_dims, n_bits)
-                     for n, v in ensemble_log_prob.items()}
-    ensemble_discrete_log_prob = {
-        n: metrics.discrete_log_prob(v, num_dims, n_bits)
-        for n, v in ensemble_log_prob.items()}
+    results["ensemble"], ensemble_discrete_log_prob = _ensemble(
+        runs, scores, in_test, config)
     for name, values in ensemble_discrete_log_prob.items():
       arrays[f"ensemble/{name}/discrete_log_prob"] = values
-    results["ensemble"] = dict(
-        members=[r.name for r in runs],
-        bits_per_dim={n: float(np.mean(v)) for n, v in ensemble_bits.items()},
-        discrete_log_prob={n: float(np.mean(v))
-                           for n, v in ensemble_discrete_log_prob.items()},
-        detection=_detection(ensemble_bits, in_test, config))
   graying = None
   if config.graying_factors:
     graying = analysis.graying.graying_curve(
@@ -238,13 +210,68 @@ def evaluate(runs, config, output_dir, stream=None):
     results["graying"] = dict(dataset=in_test, **graying.to_json())
   # Everything is staged, then moved in place: a failure leaves output_dir
   # (a previous evaluation's files) as it was.
-  with run_folder.staged_outputs(output_dir) as stage:
+  with fileio.staged_outputs(output_dir) as stage:
     figures = _figures(runs, sets, scores, ensemble_discrete_log_prob, graying,
                        config, os.path.join(stage, "figures"))
     results["figures"] = {name: [os.path.relpath(p, stage) for p in paths]
                           for name, paths in figures.items()}
-    run_folder.save_npz(os.path.join(stage, "scores.npz"), **arrays)
-    run_folder.write_json(os.path.join(stage, "results.json"), results)
-    run_folder.write_text(os.path.join(stage, "results.md"),
-                          report.results_markdown(results))
+    fileio.save_npz(os.path.join(stage, "scores.npz"), **arrays)
+    fileio.write_json(os.path.join(stage, "results.json"), results)
+    fileio.write_text(os.path.join(stage, "results.md"),
+                      report.results_markdown(results))
   return results
+
+
+# The per-example terms of `likelihood_terms.ModelScores` kept in scores.npz
+# (those a model's family has).
+_ARRAY_TERMS = ("discrete_log_prob", "bits_per_dim", "log_prob_z", "log_det",
+                "log_prob_z_per_level", "log_det_per_level", "log_prob_stderr")
+
+
+def _score_sets(runs, scorers, sets, stream):
+  """Every run's `ModelScores` of every set, and the arrays for scores.npz.
+
+  Returns:
+    `({run name: {set name: ModelScores}}, {"<run>/<set>/<term>": [N...]})`.
+  """
+  scores, arrays = {}, {}
+  for run in runs:
+    scorer = scorers[run.name]
+    scores[run.name] = {
+        name: scorer(images, description=f"{run.name}: {name}", stream=stream)
+        for name, images in sets.items()}
+    for name, result in scores[run.name].items():
+      for term in _ARRAY_TERMS:
+        if getattr(result, term) is not None:   # by the model's family
+          arrays[f"{run.name}/{name}/{term}"] = getattr(result, term)
+  return scores, arrays
+
+
+def _ensemble(runs, scores, in_test, config):
+  """The ensemble's results entry and its discrete log P_ens(image) per set.
+
+  log p_ens(x) = logsumexp_m log p_m(x) - log M of the members' continuous
+  densities ([N] per set); its bits/dim and discrete log P_ens(image) as for
+  one model.
+
+  Returns:
+    `(results["ensemble"], {set name: [N] discrete log P_ens(image)})`.
+  """
+  num_dims = scores[runs[0].name][in_test].num_dims
+  n_bits = scores[runs[0].name][in_test].n_bits
+  ensemble_log_prob = {
+      name: metrics.ensemble_log_prob(
+          np.stack([scores[r.name][name].log_prob for r in runs]))
+      for name in scores[runs[0].name]}
+  ensemble_bits = {n: metrics.bits_per_dim(v, num_dims, n_bits)
+                   for n, v in ensemble_log_prob.items()}
+  ensemble_discrete_log_prob = {
+      n: metrics.discrete_log_prob(v, num_dims, n_bits)
+      for n, v in ensemble_log_prob.items()}
+  entry = dict(
+      members=[r.name for r in runs],
+      bits_per_dim={n: float(np.mean(v)) for n, v in ensemble_bits.items()},
+      discrete_log_prob={n: float(np.mean(v))
+                         for n, v in ensemble_discrete_log_prob.items()},
+      detection=_detection(ensemble_bits, in_test, config))
+  return entry, ensemble_discrete_log_prob

@@ -67,20 +67,21 @@ import numpy as np
 
 from glow_ood import configs as config_lib
 from glow_ood import data
+from glow_ood import fileio
 from glow_ood import likelihood_terms
 from glow_ood import metrics
 from glow_ood import models as models_lib
-from glow_ood import run_folder
 from glow_ood import runs as runs_lib
 from glow_ood import scores as scores_lib
 from glow_ood import train as train_lib
 from glow_ood.configs import families
 from glow_ood.configs import serialization
-from glow_ood.scores import pass_memo
 from glow_ood.experiments import benchmark_rows
 from glow_ood.experiments import report
 from glow_ood.experiments.benchmark_rows import likelihood_ratio_row
 from glow_ood.experiments.benchmark_rows import score_rows
+from glow_ood.runs import folder as run_folder
+from glow_ood.scores import pass_memo
 
 __all__ = ["score_rows", "likelihood_ratio_row", "run_benchmark",
            "benchmark_markdown", "family_config", "RESULTS_FORMAT"]
@@ -196,8 +197,8 @@ def _background_dir(config, seed_dir, mutation_rate, l2_weight):
   legacy = os.path.join(seed_dir, "background")
   if config.model == families.DEFAULT and l2_weight == 0. and os.path.exists(
       os.path.join(legacy, run_folder.CONFIG_FILE)):
-    saved = run_folder.read_json(os.path.join(legacy, run_folder.CONFIG_FILE),
-                                 "run config")
+    saved = fileio.read_json(os.path.join(legacy, run_folder.CONFIG_FILE),
+                             "run config")
     if saved.get("config", {}).get("data", {}).get(
         "mutation_rate") == mutation_rate:
       return legacy
@@ -625,11 +626,11 @@ def run_benchmark(config, workdir, log=print):
     workdir: folder of the trained models and results.json / results.md.
     log: callable for progress lines. Default value: `print`.
   """
-  run_folder.check_writable(workdir, "workdir")
+  fileio.check_writable(workdir, "workdir")
   path = os.path.join(workdir, "results.json")
   results = {"format_version": RESULTS_FORMAT, "families": {}}
   if os.path.exists(path):
-    results = _upgraded(run_folder.read_json(
+    results = _upgraded(fileio.read_json(
         path, "benchmark results file",
         fix="delete it and re-run the same command: the trained models in "
         f"{workdir} are reused, only the cells are scored again"), path)
@@ -677,11 +678,11 @@ def run_benchmark(config, workdir, log=print):
     family["elapsed_seconds"] = (family.get("elapsed_seconds", 0.)
                                  + time.perf_counter() - start)
     start = time.perf_counter()
-    run_folder.write_json(path, results)
+    fileio.write_json(path, results)
     log(f"{dataset}: {len(outs)} cell(s) written to {path}")
-  run_folder.write_json(path, results)
-  run_folder.write_text(os.path.join(workdir, "results.md"),
-                        benchmark_markdown(results, config))
+  fileio.write_json(path, results)
+  fileio.write_text(os.path.join(workdir, "results.md"),
+                    benchmark_markdown(results, config))
   return results
 
 

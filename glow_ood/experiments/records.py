@@ -36,7 +36,9 @@ import platform
 import re
 import subprocess
 
-from glow_ood import run_folder
+from glow_ood import fileio
+
+from glow_ood.runs import folder as run_folder
 
 __all__ = ["RECORD_FORMAT", "SIMD_FLAG_PATTERN", "machine_description",
            "git_commit", "make_record", "write_record", "read_record",
@@ -121,12 +123,12 @@ def make_record(experiment, description, commands, metrics, *, tolerance,
 def write_record(path, record):
   """Writes `record` atomically as indented JSON with sorted keys."""
   _check(record, path)
-  run_folder.write_json(path, _rounded(record), indent=1)
+  fileio.write_json(path, _rounded(record), indent=1)
 
 
 def read_record(path):
   """A record read from `path`, checked for the required keys."""
-  record = run_folder.read_json(path, what="experiment record")
+  record = fileio.read_json(path, what="experiment record")
   _check(record, path)
   return record
 
@@ -160,8 +162,8 @@ def run_summary(workdir):
   numbers) and, when the trainer wrote it, `training.json` (steps, stop
   reason, wall time, the evaluation history).
   """
-  config = run_folder.read_json(os.path.join(workdir, run_folder.CONFIG_FILE),
-                                what="run config")["config"]
+  config = fileio.read_json(os.path.join(workdir, run_folder.CONFIG_FILE),
+                            what="run config")["config"]
   summary = {
       "model": config["model"],
       "dataset": config["data"]["dataset"],
@@ -175,8 +177,8 @@ def run_summary(workdir):
       summary[key] = value
   training_file = os.path.join(workdir, "training.json")
   if os.path.exists(training_file):
-    summary["training"] = run_folder.read_json(training_file,
-                                               what="training summary")
+    summary["training"] = fileio.read_json(training_file,
+                                           what="training summary")
   return summary
 
 

@@ -57,40 +57,64 @@ def results_markdown(results):
       ["run", "workdir", "step", "model"],
       [[r["name"], f"`{r['workdir']}`", r["step"], _model_text(r)]
        for r in runs]))
-  sets = list(results["num_examples"])
+  out += _bits_per_dim_section(results, names)
+  decomposed = [n for n in names if all(
+      "log_prob_z" in m for m in results["models"][n].values())]
+  estimated = [n for n in names if n not in decomposed]
+  out += _estimated_section(results, estimated)
+  out += _decomposition_section(results, decomposed)
+  out += _detection_section(results, names)
+  if "graying" in results:
+    out += _graying_section(results["graying"])
+  if results.get("figures"):
+    out.append("\n## Figures\n\n")
+    out += [f"- {name}: {', '.join(paths)}\n"
+            for name, paths in results["figures"].items()]
+  return "".join(out)
+
+
+def _bits_per_dim_section(results, names):
+  """Bits/dim of every set for every run (and the ensemble)."""
+  in_distribution = results["in_distribution"]
   header = ["dataset/split", "role", "images"] + [f"{n} bits/dim" for n in names]
   if "ensemble" in results:
     header.append("ensemble bits/dim")
   rows = []
-  for name in sets:
+  for name in results["num_examples"]:
     row = [name, _role(name, in_distribution), results["num_examples"][name]]
     row += [f"{results['models'][n][name]['bits_per_dim']:.4f}" for n in names]
     if "ensemble" in results:
       row.append(f"{results['ensemble']['bits_per_dim'][name]:.4f}")
     rows.append(row)
-  out.append("\n## Bits/dim (paper Fig. 1, 9, 10)\n")
-  out.append(markdown_table(header, rows))
-  decomposed = [n for n in names if all(
-      "log_prob_z" in m for m in results["models"][n].values())]
-  estimated = [n for n in names if n not in decomposed]
-  if estimated:
-    out.append("\n## log P(image), means in nats\n\n")
-    out.append("Exact for a PixelCNN; for a VAE an importance-sampled (IWAE) "
-               "estimate, with the standard error of the mean.\n\n")
-    for n in estimated:
-      models = results["models"][n]
-      out.append(f"Run {n}:\n\n")
-      out.append(markdown_table(
-          ["dataset/split", "log P(image)", "standard error"],
-          [[name, f"{m['discrete_log_prob']:.2f}",
-            f"{m['discrete_log_prob_stderr']:.3f}"
-            if "discrete_log_prob_stderr" in m else "exact"]
-           for name, m in models.items()]))
-      out.append("\n")
-  if decomposed:
-    out.append("\n## Decomposition of log p(x), means in nats (paper Fig. 4, "
-               "5)\n")
-    out.append("`log p(x) = log p(z) + log|det dz/dx| - D n_bits log 2`.\n\n")
+  return ["\n## Bits/dim (paper Fig. 1, 9, 10)\n", markdown_table(header, rows)]
+
+
+def _estimated_section(results, estimated):
+  """Mean log P(image) of the runs without a decomposition, with standard errors."""
+  if not estimated:
+    return []
+  out = ["\n## log P(image), means in nats\n\n",
+         "Exact for a PixelCNN; for a VAE an importance-sampled (IWAE) "
+         "estimate, with the standard error of the mean.\n\n"]
+  for n in estimated:
+    models = results["models"][n]
+    out.append(f"Run {n}:\n\n")
+    out.append(markdown_table(
+        ["dataset/split", "log P(image)", "standard error"],
+        [[name, f"{m['discrete_log_prob']:.2f}",
+          f"{m['discrete_log_prob_stderr']:.3f}"
+          if "discrete_log_prob_stderr" in m else "exact"]
+         for name, m in models.items()]))
+    out.append("\n")
+  return out
+
+
+def _decomposition_section(results, decomposed):
+  """Mean log p(x) = log p(z) + log|det| (in total and per level) of the decomposed runs."""
+  if not decomposed:
+    return []
+  out = ["\n## Decomposition of log p(x), means in nats (paper Fig. 4, 5)\n",
+         "`log p(x) = log p(z) + log|det dz/dx| - D n_bits log 2`.\n\n"]
   for n in decomposed:
     models = results["models"][n]
     out.append(f"Run {n}:\n\n")
@@ -103,10 +127,15 @@ def results_markdown(results):
           ", ".join(f"{v:.1f}" for v in m["log_det_per_level"])]
          for name, m in models.items()]))
     out.append("\n")
-  out.append("## Detecting out-of-distribution inputs by bits/dim\n\n")
-  out.append("Each set against the in-distribution test split; the score is "
-             "bits/dim (higher = more OOD), so AUROC < 0.5 means the set gets "
-             "*higher* likelihood than the test split.\n\n")
+  return out
+
+
+def _detection_section(results, names):
+  """AUROC & co. of bits/dim as an OOD score, per run (and for the ensemble)."""
+  out = ["## Detecting out-of-distribution inputs by bits/dim\n\n",
+         "Each set against the in-distribution test split; the score is "
+         "bits/dim (higher = more OOD), so AUROC < 0.5 means the set gets "
+         "*higher* likelihood than the test split.\n\n"]
   for n in names:
     out.append(f"Run {n}:\n\n")
     out.append(markdown_table(_DETECTION_HEADER,
@@ -118,24 +147,23 @@ def results_markdown(results):
     out.append(markdown_table(_DETECTION_HEADER,
                               _detection_rows(results["ensemble"]["detection"])))
     out.append("\n")
-  if "graying" in results:
-    graying = results["graying"]
-    out.append(f"## Graying {graying['dataset']} (paper Fig. 6c)\n\n")
-    out.append("Pixels shrunk toward 128: `128 + factor (x - 128)`.\n\n")
-    mean = graying["mean"]
-    if "log_prob_z" in mean:
-      out.append(markdown_table(
-          ["factor", "bits/dim", "log p(z)", "log \\|det\\|"],
-          [[f"{f:g}", f"{b:.4f}", f"{z:.1f}", f"{d:.1f}"] for f, b, z, d in zip(
-              graying["factors"], mean["bits_per_dim"], mean["log_prob_z"],
-              mean["log_det"])]))
-    else:   # a model without Glow's decomposition
-      out.append(markdown_table(
-          ["factor", "bits/dim"],
-          [[f"{f:g}", f"{b:.4f}"] for f, b in zip(graying["factors"],
-                                                 mean["bits_per_dim"])]))
-  if results.get("figures"):
-    out.append("\n## Figures\n\n")
-    out += [f"- {name}: {', '.join(paths)}\n"
-            for name, paths in results["figures"].items()]
-  return "".join(out)
+  return out
+
+
+def _graying_section(graying):
+  """Bits/dim (and, with a decomposition, its terms) of the grayed test images."""
+  out = [f"## Graying {graying['dataset']} (paper Fig. 6c)\n\n",
+         "Pixels shrunk toward 128: `128 + factor (x - 128)`.\n\n"]
+  mean = graying["mean"]
+  if "log_prob_z" in mean:
+    out.append(markdown_table(
+        ["factor", "bits/dim", "log p(z)", "log \\|det\\|"],
+        [[f"{f:g}", f"{b:.4f}", f"{z:.1f}", f"{d:.1f}"] for f, b, z, d in zip(
+            graying["factors"], mean["bits_per_dim"], mean["log_prob_z"],
+            mean["log_det"])]))
+  else:   # a model without Glow's decomposition
+    out.append(markdown_table(
+        ["factor", "bits/dim"],
+        [[f"{f:g}", f"{b:.4f}"] for f, b in zip(graying["factors"],
+                                               mean["bits_per_dim"])]))
+  return out

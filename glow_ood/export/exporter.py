@@ -9,29 +9,29 @@
 
 Steps: refuse an `output_dir` that exists and is not empty; load the fit
 images (`calibration`) and fit the typicality test on them; build the
-`serving.ServingModule`; save it to a temporary sibling folder with
+`serving.ServingModule`; save it to a staging folder beside `output_dir` with
 `assets.extra/export_info.json` (the `metadata` signature's JSON); reload it
 and check that it gives the in-memory function's log P(image) on the fit
 images (`verify`; `tests/launch/export_test.py` checks these numbers
-against `launch/evaluate.py`'s); move the folder into place. A failure
-leaves no `output_dir`; a full or read-only disk raises
-`glow_ood.write_errors.WriteFailedError` naming `output_dir` and the errno.
+against `launch/evaluate.py`'s); move the folder into place
+(`glow_ood.fileio.staged_outputs`). A failure leaves no `output_dir`; a full
+or read-only disk raises `glow_ood.write_errors.WriteFailedError` naming
+`output_dir` and the errno.
 """
 
+import dataclasses
 import json
 import os
-import shutil
 import sys
-import uuid
+from typing import Optional
 
 import numpy as np
 import tensorflow.compat.v2 as tf
 
+from glow_ood import fileio
 from glow_ood import models
 from glow_ood import progress as progress_lib
-from glow_ood import run_folder
 from glow_ood import scores as scores_lib
-from glow_ood import write_errors
 from glow_ood.export import calibration
 from glow_ood.export import image_ops
 from glow_ood.export import serving
@@ -50,7 +50,7 @@ _VERIFY_IMAGES = 64
 
 def check_output_dir(output_dir, flag="--output_dir"):
   """Raises a one-line `ValueError` unless `output_dir` is new or an empty folder."""
-  run_folder.check_writable(output_dir, flag)
+  fileio.check_writable(output_dir, flag)
   if os.path.isdir(output_dir) and os.listdir(output_dir):
     raise ValueError(
         f"{flag}={output_dir} exists and is not empty; an export never "
@@ -172,60 +172,27 @@ def export_run(run, config, output_dir, use_ema=True, stream=None, log=print):
   _print(log, f"Exporting {run.name} (step {run.step}): "
               f"{models.describe(model.config)}, images {list(image_shape)}.")
   split = calibration.fit_split(run.config, config.typicality_fit_split)
-  data_config = run.config.data
-  reshapes = data_config.pad_to is not None or data_config.to_rgb
-  fit_images = None
-  if split != "none" or (config.pad_like_training and reshapes):
-    fit_images = calibration.load_fit_images(
-        run.config, "test" if split == "none" else split,
-        config.typicality_num_examples, data_dir=config.data_dir)
   likelihood = serving.likelihood_function(model)
-  if fit_images is not None:
-    check_images, raw_images = fit_images.images, fit_images.raw_images
-    what = f"scoring {fit_images.dataset}/{fit_images.split}"
-  else:   # nothing to fit: check the export on seeded noise images
-    check_images = np.random.default_rng(0).integers(
-        0, 256, (16, *image_shape)).astype(np.uint8)
-    raw_images = None
-    what = "scoring 16 noise images"
-  starts = range(0, len(check_images), config.batch_size)
-  bar = progress_lib.ProgressBar(len(starts), what, stream)
-  scored = serving.score_images(likelihood, check_images, config.batch_size,
+  checked = _check_images(run, config, split, image_shape)
+  starts = range(0, len(checked.images), config.batch_size)
+  bar = progress_lib.ProgressBar(len(starts), checked.what, stream)
+  scored = serving.score_images(likelihood, checked.images, config.batch_size,
                                 progress=bar)
   bar.close()
   fit = None
   if split != "none":
-    fit = calibration.fit_typicality(scored["log_prob"], fit_images, config)
-    _print(log, f"Typicality fitted on {fit_images.dataset}/{split} "
-                f"({len(fit_images.images)} of {fit_images.num_available} "
-                f"images): entropy {fit.entropy:.6g} nats, threshold "
-                f"{fit.threshold:.6g} nats (alpha {fit.alpha:g}, batches of "
-                f"{fit.batch_size}).")
-  dataset_shape = None
-  if config.pad_like_training and raw_images is not None:
-    if raw_images.shape[1:] != image_shape:
-      dataset_shape = tuple(raw_images.shape[1:])
-      padded = image_ops.pad_like_training(tf.constant(raw_images),
-                                           image_shape).numpy()
-      if not np.array_equal(padded, check_images):
-        raise ValueError("The in-graph padding does not reproduce the run's "
-                         "data pipeline on the fit images; not exporting.")
-  png_agreement = (_png_agreement(check_images) if config.input_complexity
+    fit = calibration.fit_typicality(scored["log_prob"], checked.fit_images,
+                                     config)
+    _print(log, f"Typicality fitted on {checked.fit_images.dataset}/{split} "
+                f"({len(checked.fit_images.images)} of "
+                f"{checked.fit_images.num_available} images): entropy "
+                f"{fit.entropy:.6g} nats, threshold {fit.threshold:.6g} nats "
+                f"(alpha {fit.alpha:g}, batches of {fit.batch_size}).")
+  dataset_shape = _dataset_shape(config, checked, image_shape)
+  png_agreement = (_png_agreement(checked.images) if config.input_complexity
                    else None)
-  left_out = {}
-  if not terms_lib.has_decomposition(model):
-    left_out["decomposition"] = (f"a {run.config.family} model has no "
-                                 "decomposition of log p(x)")
-  if fit is None:
-    left_out["typicality"] = "--typicality_fit_split=none"
-  if not config.input_complexity:
-    left_out["input_complexity"] = "--noinput_complexity"
-  if dataset_shape is None:
-    left_out["pad_like_training"] = (
-        "--nopad_like_training" if not config.pad_like_training else
-        "the run used its images as stored: no pad_to, no to_rgb"
-        if not reshapes else "the dataset's shape is the model's")
-  metadata = _metadata(run, use_ema, fit, check_images, dataset_shape,
+  left_out = _left_out(run, config, fit, dataset_shape)
+  metadata = _metadata(run, use_ema, fit, checked.images, dataset_shape,
                        png_agreement)
   metadata["left_out"] = left_out
   module = serving.ServingModule(model, typicality=fit,
@@ -237,42 +204,109 @@ def export_run(run, config, output_dir, use_ema=True, stream=None, log=print):
   _print(log, f"Signatures: {', '.join(signatures)}.")
   for name, why in left_out.items():
     _print(log, f"Left out: {name} ({why}).")
-  verify = ((lambda temp: _verify(temp, likelihood, check_images, raw_images,
-                                  log)) if config.verify else None)
+  verify = ((lambda stage: _verify(stage, likelihood, checked.images,
+                                   checked.raw_images, log))
+            if config.verify else None)
   _save_into_place(module, signatures, metadata, output_dir, verify)
   _print(log, f"Written to {output_dir}/ (saved_model_cli show --dir "
               f"{output_dir} --all lists the signatures).")
   return metadata
 
 
+@dataclasses.dataclass(frozen=True)
+class _CheckImages:
+  """The images an export is fitted and checked on.
+
+  Attributes:
+    images: uint8 `[N, H, W, C]` at the model's shape (padded like training).
+    raw_images: the same images as stored (before `pad_to` / `to_rgb`), or
+      `None` (seeded noise: nothing was loaded).
+    fit_images: the `calibration.FitImages` loaded, or `None`.
+    what: the progress bar's label.
+  """
+  images: np.ndarray
+  raw_images: Optional[np.ndarray]
+  fit_images: Optional[calibration.FitImages]
+  what: str
+
+
+def _reshapes(run):
+  """Whether the run's data pipeline changes the stored images' shape."""
+  return run.config.data.pad_to is not None or run.config.data.to_rgb
+
+
+def _check_images(run, config, split, image_shape):
+  """The fit split's images if a fit or the padding needs them, else seeded noise."""
+  fit_images = None
+  if split != "none" or (config.pad_like_training and _reshapes(run)):
+    fit_images = calibration.load_fit_images(
+        run.config, "test" if split == "none" else split,
+        config.typicality_num_examples, data_dir=config.data_dir)
+  if fit_images is not None:
+    return _CheckImages(
+        images=fit_images.images, raw_images=fit_images.raw_images,
+        fit_images=fit_images,
+        what=f"scoring {fit_images.dataset}/{fit_images.split}")
+  # Nothing to fit: check the export on seeded noise images.
+  noise = np.random.default_rng(0).integers(
+      0, 256, (16, *image_shape)).astype(np.uint8)
+  return _CheckImages(images=noise, raw_images=None, fit_images=None,
+                      what="scoring 16 noise images")
+
+
+def _dataset_shape(config, checked, image_shape):
+  """The stored images' shape if `pad_like_training` is exported, else `None`.
+
+  Raises:
+    ValueError: the in-graph padding does not give the pipeline's images.
+  """
+  raw_images = checked.raw_images
+  if (not config.pad_like_training or raw_images is None or
+      raw_images.shape[1:] == image_shape):
+    return None
+  padded = image_ops.pad_like_training(tf.constant(raw_images),
+                                       image_shape).numpy()
+  if not np.array_equal(padded, checked.images):
+    raise ValueError("The in-graph padding does not reproduce the run's "
+                     "data pipeline on the fit images; not exporting.")
+  return tuple(raw_images.shape[1:])
+
+
+def _left_out(run, config, fit, dataset_shape):
+  """`{signature: why}` of the signatures this export does not have."""
+  left_out = {}
+  if not terms_lib.has_decomposition(run.model):
+    left_out["decomposition"] = (f"a {run.config.family} model has no "
+                                 "decomposition of log p(x)")
+  if fit is None:
+    left_out["typicality"] = "--typicality_fit_split=none"
+  if not config.input_complexity:
+    left_out["input_complexity"] = "--noinput_complexity"
+  if dataset_shape is None:
+    left_out["pad_like_training"] = (
+        "--nopad_like_training" if not config.pad_like_training else
+        "the run used its images as stored: no pad_to, no to_rgb"
+        if not _reshapes(run) else "the dataset's shape is the model's")
+  return left_out
+
+
 def _save_into_place(module, signatures, metadata, output_dir, verify):
-  """Saves `module` (its `signatures`) with `metadata` into a temporary sibling of `output_dir`,
-  checks it with `verify(temp) -> max |difference|` (unless `None`, which
-  adds `"verified_max_abs_difference"` to `metadata`), and renames it to
-  `output_dir`; on any failure nothing is left.
+  """Saves `module` (its `signatures`) with `metadata` to `output_dir`, staged.
+
+  The SavedModel is written into a staging folder beside `output_dir`
+  (`glow_ood.fileio.staged_outputs`), checked with `verify(stage) -> max
+  |difference|` (unless `None`; the result is added to `metadata` as
+  `"verified_max_abs_difference"`), and renamed to `output_dir`; on any
+  failure nothing is left.
 
   Raises:
     glow_ood.write_errors.WriteFailedError: the disk refused a write (full,
       read-only), naming `output_dir` and the errno.
   """
-  parent = os.path.dirname(os.path.abspath(output_dir))
-  temp = os.path.join(parent, f".{os.path.basename(os.path.abspath(output_dir))}"
-                              f".{uuid.uuid4().hex[:8]}{run_folder.TEMP_SUFFIX}")
-  try:
-    os.makedirs(parent, exist_ok=True)
-    tf.saved_model.save(module, temp, signatures=signatures)
-    run_folder.write_json(os.path.join(temp, INFO_FILE), metadata)
+  with fileio.staged_outputs(output_dir) as stage:
+    tf.saved_model.save(module, stage, signatures=signatures)
+    fileio.write_json(os.path.join(stage, INFO_FILE), metadata)
     if verify is not None:
-      metadata["verified_max_abs_difference"] = verify(temp)
-      run_folder.write_json(os.path.join(temp, INFO_FILE), metadata)
+      metadata["verified_max_abs_difference"] = verify(stage)
+      fileio.write_json(os.path.join(stage, INFO_FILE), metadata)
     check_output_dir(output_dir)   # still new or empty
-    if os.path.isdir(output_dir):
-      os.rmdir(output_dir)
-    os.rename(temp, output_dir)
-  except (OSError, tf.errors.OpError) as e:
-    failed = write_errors.from_error(e)
-    if failed is None:
-      raise
-    raise failed.at(output_dir) from e   # the folder, not its temporary
-  finally:
-    shutil.rmtree(temp, ignore_errors=True)

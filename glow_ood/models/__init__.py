@@ -8,6 +8,8 @@
 The families are declared in `glow_ood.configs.families`; `register` adds
 one of your own (a config dataclass and a `DensityModel`; README: "Bring your
 own model"), `config_class(family)` / `model_class(family)` look one up.
+`ema` is the Polyak average of a model's weights that training keeps and
+evaluation reads (`glow_ood.runs.warm_start.read_evaluation_weights`).
 """
 
 from glow_ood.configs import families

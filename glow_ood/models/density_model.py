@@ -65,14 +65,15 @@ from typing import Dict, NamedTuple, Optional
 import math
 import operator
 
+import numpy as np
 import tensorflow.compat.v2 as tf
 
 from glow_ood.configs import families
 
 __all__ = ["DensityModel", "LossTerms", "Estimate", "EXTRAS",
            "TRAINING_INPUTS", "require_extra", "missing_extra_message",
-           "MissingExtraError",
-           "sample_count", "check_count", "differentiable_log_prob"]
+           "MissingExtraError", "sample_count", "check_count", "stateless_seed",
+           "differentiable_log_prob"]
 
 EXTRAS = families.EXTRAS
 TRAINING_INPUTS = ("dequantized", "uint8")
@@ -181,6 +182,28 @@ def check_count(value, name, where, minimum=0):
 def sample_count(num_samples, where):
   """`num_samples` of `sample(n)` as a Python `int >= 0` (`check_count`)."""
   return check_count(num_samples, "num_samples", where)
+
+
+def stateless_seed(seed, where):
+  """The int64 seed `[2]` of TensorFlow's stateless random ops, from a `seed` argument.
+
+  `None`: a fresh one, drawn from the global generator (a different draw
+  each call); a Python or numpy `int` `s`: `[s, 0]`; a pair of integers
+  (`Tensor`, array, tuple): itself, cast to int64.
+
+  Raises:
+    ValueError: anything else (naming `where`).
+  """
+  if seed is None:
+    return tf.random.uniform([2], minval=-2 ** 31, maxval=2 ** 31 - 1,
+                             dtype=tf.int64)
+  if isinstance(seed, (int, np.integer)):
+    return tf.constant([int(seed), 0], tf.int64)
+  seed = tf.convert_to_tensor(seed)
+  if not seed.dtype.is_integer or seed.shape.as_list() != [2]:
+    raise ValueError(f"{where}: seed must be an int or [2] integers; "
+                     f"got {seed.dtype.name} of shape {seed.shape}.")
+  return tf.cast(seed, tf.int64)
 
 
 def differentiable_log_prob(model, images, num_samples=1, seed=None):

@@ -49,6 +49,7 @@ import tensorflow_probability as tfp
 from tensorflow_probability.python.layers import weight_norm
 
 from glow_ood import model_inputs
+from glow_ood import preprocessing
 from glow_ood.configs.pixelcnn import PixelCNNConfig
 from glow_ood.models import density_model
 
@@ -292,30 +293,22 @@ class PixelCNN(density_model.DensityModel):
     shape = [num_samples, *self._config.image_shape]
     if num_samples == 0:
       return tf.zeros(shape, self._dtype)
-    bins = self._sample_bins(num_samples, _seed_pair(seed))
+    bins = self._sample_bins(num_samples, density_model.stateless_seed(seed, "PixelCNN.sample"))
     return (tf.cast(bins, self._dtype) + 0.5) / (self._high + 1) - 0.5
 
   # -- Internals ---------------------------------------------------------------
 
   def _check_images(self, images, where):
     """uint8 `[..., H, W, C]` as a `Tensor`; `TypeError` / `ValueError` otherwise."""
-    dtype = getattr(images, "dtype", None)
-    if dtype is None:
-      dtype = np.asarray(images).dtype
-    if tf.as_dtype(dtype).is_floating:
-      raise TypeError(
-          f"{where} takes uint8 images [..., H, W, C] (raw 8-bit pixels "
-          f"0..255, the PixelCNN's training_input; it models the pixels "
-          f"exactly, without dequantization) but got {tf.as_dtype(dtype).name}"
-          " values; convert floats in [-0.5, 0.5) (dequantized images, "
-          "samples) with preprocessing.to_uint8(x, n_bits), floats in [0, 1] "
-          "with tf.cast(tf.round(x * 255.), tf.uint8).")
-    return model_inputs.uint8_images(images, self._config, where)
+    return model_inputs.discrete_uint8_images(
+        images, self._config, where,
+        "the PixelCNN's training_input; it models the pixels exactly, without "
+        "dequantization")
 
   def _bins(self, images):
     """uint8 images -> their bins `k` as floats of the model's dtype."""
-    bins = tf.cast(images, tf.int32) // (2 ** (8 - self._config.n_bits))
-    return tf.cast(bins, self._dtype)
+    return tf.cast(preprocessing.to_bins(images, self._config.n_bits),
+                   self._dtype)
 
   def _log_prob(self, images, training, where):
     images = self._check_images(images, where)
@@ -461,17 +454,3 @@ def _discretized_logistic_sample(loc, scale, high, seed):
                                   maxval=1. - tiny, dtype=loc.dtype)
   y = loc + scale * (tf.math.log(u) - tf.math.log1p(-u))
   return tf.clip_by_value(tf.round(y), 0., high)
-
-
-def _seed_pair(seed):
-  """A stateless seed `[2]` from `None` (a fresh one), an `int` or a pair."""
-  if seed is None:
-    return tf.random.uniform([2], minval=-2 ** 31, maxval=2 ** 31 - 1,
-                             dtype=tf.int64)
-  if isinstance(seed, (int, np.integer)):
-    return tf.constant([int(seed), 0], tf.int64)
-  seed = tf.convert_to_tensor(seed)
-  if not seed.dtype.is_integer or seed.shape.as_list() != [2]:
-    raise ValueError(f"PixelCNN.sample: seed must be an int or [2] integers; "
-                     f"got {seed.dtype.name} of shape {seed.shape}.")
-  return tf.cast(seed, tf.int64)

@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow.compat.v2 as tf
 
 from glow_ood import model_inputs
+from glow_ood import preprocessing
 from glow_ood.configs.vae import VAEConfig
 from glow_ood.models import dense
 from glow_ood.models import density_model
@@ -264,7 +265,7 @@ class VAE(density_model.DensityModel):
     features = self._features(bins)
     loc, log_scale = self._gaussian(features)
     eps = _keyed_normal(
-        _seed_pair(EVAL_SEED if seed is None else seed), self._image_keys(bins),
+        _eval_seed(seed, "VAE.discrete_log_prob"), self._image_keys(bins),
         num_samples, self._config.latent_dim, self._dtype)  # [K, B, L]
     log_weights = []
     for start in range(0, num_samples, samples_per_chunk):
@@ -301,7 +302,8 @@ class VAE(density_model.DensityModel):
     `seed`: stateless seed (`int` or `[2]`); `None` draws a fresh one.
     """
     num_samples = density_model.sample_count(num_samples, "VAE.sample")
-    seeds = tf.random.experimental.stateless_split(_seed_pair(seed), 2)
+    seeds = tf.random.experimental.stateless_split(
+        density_model.stateless_seed(seed, "VAE.sample"), 2)
     z = tf.random.stateless_normal([num_samples, self._config.latent_dim],
                                    seed=seeds[0], dtype=self._dtype)
     params = self._decode(z)
@@ -343,7 +345,7 @@ class VAE(density_model.DensityModel):
     features = self._features(bins)
     loc, log_scale = self._gaussian(features)
     z, log_q = self._posterior_sample(
-        loc, log_scale, features, self._normals(num_samples, loc, seed))
+        loc, log_scale, features, self._normals(num_samples, loc, seed, where))
     reconstruction = tf.reduce_mean(self._log_likelihood(bins, z), axis=0)
     if self._config.posterior == "flow":
       kl = tf.reduce_mean(log_q - _log_prior(z), axis=0)
@@ -387,7 +389,7 @@ class VAE(density_model.DensityModel):
     features = self._features(bins)
     loc, log_scale = self._gaussian(features)
     eps = _keyed_normal(
-        _seed_pair(EVAL_SEED if seed is None else seed),
+        _eval_seed(seed, "VAE.summary_statistics"),
         self._image_keys(bins), num_samples, self._config.latent_dim,
         self._dtype)   # [S, B, L]
     z, log_q = self._posterior_sample(loc, log_scale, features, eps)
@@ -441,7 +443,7 @@ class VAE(density_model.DensityModel):
                                    [-1, self._config.latent_dim])
                         for t in posterior)
     eps = _keyed_normal(
-        _seed_pair(EVAL_SEED if seed is None else seed), self._image_keys(bins),
+        _eval_seed(seed, "VAE.log_weights"), self._image_keys(bins),
         num_samples, self._config.latent_dim, self._dtype)   # [S, B, L]
     z, log_q = self._posterior_sample(loc, log_scale, features, eps)
     weights = self._log_likelihood(bins, z) + _log_prior(z) - log_q
@@ -479,7 +481,8 @@ class VAE(density_model.DensityModel):
     features = self._features(bins)
     loc, log_scale = self._gaussian(features)
     z, log_q = self._posterior_sample(
-        loc, log_scale, features, self._normals(num_samples, loc, seed))
+        loc, log_scale, features,
+        self._normals(num_samples, loc, seed, "VAE.posterior_sample"))
     shape = tf.concat([[num_samples], batch_shape], 0)
     return (tf.reshape(z, tf.concat([shape, [self._config.latent_dim]], 0)),
             tf.reshape(log_q, shape))
@@ -501,19 +504,10 @@ class VAE(density_model.DensityModel):
 
   def _bins(self, images, where):
     """uint8 images `[..., H, W, C]` -> (int32 bins `[B, H, W, C]`, batch shape)."""
-    dtype = getattr(images, "dtype", None)
-    if dtype is None:
-      dtype = np.asarray(images).dtype
-    if tf.as_dtype(dtype).is_floating:
-      raise TypeError(
-          f"{where} takes uint8 images [..., H, W, C] (raw 8-bit pixels "
-          f"0..255, the VAE's training_input) but got {tf.as_dtype(dtype).name}"
-          " values; convert floats in [-0.5, 0.5) (dequantized images, "
-          "samples) with preprocessing.to_uint8(x, n_bits), floats in [0, 1] "
-          "with tf.cast(tf.round(x * 255.), tf.uint8).")
-    images = model_inputs.uint8_images(images, self._config, where)
+    images = model_inputs.discrete_uint8_images(
+        images, self._config, where, "the VAE's training_input")
     batch_shape = tf.shape(images)[:-3]
-    bins = tf.cast(images, tf.int32) // (2 ** (8 - self._config.n_bits))
+    bins = preprocessing.to_bins(images, self._config.n_bits)
     return tf.reshape(bins, [-1, *self._config.image_shape]), batch_shape
 
   def _encode(self, bins):
@@ -532,11 +526,11 @@ class VAE(density_model.DensityModel):
     loc, log_scale = tf.split(self.encoder_dense(features), 2, axis=-1)
     return loc, log_scale
 
-  def _normals(self, num_samples, loc, seed):
+  def _normals(self, num_samples, loc, seed, where):
     """Standard normals `[S, B, L]` (`loc` `[B, L]`) from a stateless seed."""
     return tf.random.stateless_normal(
-        tf.concat([[num_samples], tf.shape(loc)], 0), seed=_seed_pair(seed),
-        dtype=self._dtype)
+        tf.concat([[num_samples], tf.shape(loc)], 0),
+        seed=density_model.stateless_seed(seed, where), dtype=self._dtype)
 
   def _posterior_sample(self, loc, log_scale, features, eps):
     """`z ~ q(z | k)` `[S, B, L]` and `log q(z | k)` `[S, B]`.
@@ -604,11 +598,7 @@ def _keyed_normal(seed, keys, num_samples, dim, dtype):
   return tf.transpose(eps, [1, 0, 2])
 
 
-def _seed_pair(seed):
-  """A stateless seed `[2]` from `None` (a fresh one), an `int` or a pair."""
-  if seed is None:
-    return tf.random.uniform([2], minval=-2 ** 31, maxval=2 ** 31 - 1,
-                             dtype=tf.int64)
-  if isinstance(seed, (int, np.integer)):
-    return tf.constant([int(seed), 0], tf.int64)
-  return tf.convert_to_tensor(seed)
+def _eval_seed(seed, where):
+  """`density_model.stateless_seed` of `seed`, `EVAL_SEED` for `None`."""
+  return density_model.stateless_seed(EVAL_SEED if seed is None else seed,
+                                      where)

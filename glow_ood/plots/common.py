@@ -22,7 +22,7 @@ import matplotlib.colors
 import matplotlib.pyplot as plt
 import numpy as np
 
-from glow_ood import run_folder
+from glow_ood import fileio
 
 __all__ = ["PAPER_COLORS", "default_colors", "assign_colors", "finite_values",
            "finite_curve", "check_mapping", "save_figure"]
@@ -184,7 +184,7 @@ def save_figure(fig, path, dpi=150, tight=True):
     tight: crop the white margin (`bbox_inches="tight"`). Default value: `True`.
 
   Each file is written to a temporary name and renamed
-  (`run_folder.replaced_atomically`): a kill leaves the previous figure.
+  (`fileio.replaced_atomically`): a kill leaves the previous figure.
 
   Returns:
     `[png_path, pdf_path]`.
@@ -196,7 +196,7 @@ def save_figure(fig, path, dpi=150, tight=True):
   try:
     paths = [path + ".png", path + ".pdf"]
     for output in paths:
-      with run_folder.replaced_atomically(output) as temp:
+      with fileio.replaced_atomically(output) as temp:
         fig.savefig(temp, format=output[-3:], dpi=dpi,
                     bbox_inches="tight" if tight else None)
   finally:

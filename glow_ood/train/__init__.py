@@ -5,20 +5,20 @@ config.json), `state` (the state under the strategy: built, ActNorm's init
 or a warm start, restored, saved), `step` (the compiled distributed step),
 `inputs` (the per-replica input, keyed by step), `loop` (`train`: a loop
 over interval actions: log, checkpoint, evaluate, stop), `summaries` (TensorBoard scalars, evaluations,
-samples), `optimizers` (Adamax, Adam), `ema` (Polyak averaging),
-`distribution` (strategies by name), `precision` (`mixed_precision="auto"`
+samples), `optimizers` (Adamax, Adam), `distribution` (strategies by name), `precision` (`mixed_precision="auto"`
 resolved against the hardware), `stopping` (wall budget, plateau), `clock`
 (training time over a run's life), `record` (evaluations.json,
-training.json), `warm_start` (`init_from`), `folder_lock` (the chief holds
-its workdir: one writer per run folder, `glow_ood.run_lock`), `preemption`
+training.json), `folder_lock` (the chief holds
+its workdir: one writer per run folder, `glow_ood.runs.lock`), `preemption`
 (SIGTERM / SIGINT: checkpoint at the next step boundary, then stop),
 `failed_writes` (a full or read-only disk: one line, and what a rerun
 resumes from), `lost_workers` (a dead or hung worker of a cluster, named), `faults` (tests'
-fault injection: a worker that signals itself at a step).
+fault injection: a worker that signals itself at a step). The EMA of the
+weights is `glow_ood.models.ema`; a warm start (`init_from`) and the run
+folder's files are `glow_ood.runs`.
 """
 
 from glow_ood.train import distribution
-from glow_ood.train import ema
 from glow_ood.train import inputs
 from glow_ood.train import optimizers
 from glow_ood.train import precision

@@ -14,13 +14,13 @@ does:
     run resumes from ckpt-6 (step 6).
 
 What is left is safe to resume from: JSON files are replaced atomically
-(`glow_ood.run_folder.replaced_atomically`: the previous file stays), a
+(`glow_ood.fileio.replaced_atomically`: the previous file stays), a
 failed checkpoint save leaves nothing of itself that could be taken for a
-checkpoint (`glow_ood.checkpoints.discard_failed_save`) and every earlier
+checkpoint (`glow_ood.runs.checkpoints.discard_failed_save`) and every earlier
 checkpoint as it was; an event file ends at its last whole record
 (TensorBoard and `glow_ood.plots.read_scalars` read up to it, and a resumed
 run writes a new event file). The checkpoint named is the newest that loads
-(`glow_ood.checkpoints.newest_loadable`), which is where the rerun starts.
+(`glow_ood.runs.checkpoints.newest_loadable`), which is where the rerun starts.
 """
 
 import functools
@@ -28,8 +28,8 @@ import os
 
 import tensorflow.compat.v2 as tf
 
-from glow_ood import checkpoints
-from glow_ood import run_folder
+from glow_ood.runs import checkpoints
+from glow_ood.runs import folder as run_folder
 from glow_ood import write_errors
 
 __all__ = ["say_what_resumes", "what_a_rerun_does"]

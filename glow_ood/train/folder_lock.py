@@ -1,4 +1,4 @@
-"""`train` holds its run folder: one writer per workdir (`glow_ood.run_lock`).
+"""`train` holds its run folder: one writer per workdir (`glow_ood.runs.lock`).
 
     @folder_lock.one_writer
     def train(config, workdir, ...): ...
@@ -16,7 +16,7 @@ chief is.
 import contextlib
 import functools
 
-from glow_ood import run_lock
+from glow_ood.runs import lock as run_lock
 from glow_ood.train import distribution
 
 __all__ = ["one_writer"]

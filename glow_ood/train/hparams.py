@@ -34,7 +34,8 @@ import os
 import tensorflow.compat.v2 as tf
 from tensorboard.plugins.hparams import api as hp
 
-from glow_ood import run_folder
+from glow_ood import fileio
+from glow_ood.runs import folder as run_folder
 from glow_ood.configs import serialization
 from glow_ood.train import summaries
 
@@ -107,7 +108,7 @@ def _run_configs(logdir):
     dirs[:] = sorted(d for d in dirs if d != run_folder.CHECKPOINTS_DIR)
     if run_folder.CONFIG_FILE not in files:
       continue
-    saved = run_folder.read_json(os.path.join(root, run_folder.CONFIG_FILE),
+    saved = fileio.read_json(os.path.join(root, run_folder.CONFIG_FILE),
                                  "run config")
     if saved.get("type") == "TrainConfig":
       found[os.path.relpath(root, logdir)] = serialization.from_dict(saved)

@@ -18,7 +18,7 @@ Re-running with the same config and workdir resumes from the newest
 checkpoint that loads (model, optimizer, step, EMA, counters and the data
 iterator's position); the model and data settings must not change
 (`TrainConfig`'s `RESUME_FIELDS`). Writes under `workdir` (see
-`glow_ood.run_folder`): `config.json` (the whole config, before the first
+`glow_ood.runs.folder`): `config.json` (the whole config, before the first
 step), `checkpoints/`, TensorBoard events (the hparams and config in the
 folder itself, then `train/`, `eval/`, `eval_sets/`: `glow_ood.train.summaries`), and
 `results.json` (final bits/dim per set) at the end; under
@@ -38,7 +38,7 @@ checkpoint, runs the final evaluation, prints one line saying why it stopped
 and how to continue, and writes `training.json` (`glow_ood.train.record`;
 also after a divergence). `evaluations.json` keeps every evaluation, for the
 plateau rule across resumes. A new run with `init_from` starts from another
-run's weights instead of the data-dependent init (`glow_ood.train.warm_start`);
+run's weights instead of the data-dependent init (`glow_ood.runs.warm_start`);
 a resumed one restores its own checkpoint.
 
 SIGTERM or SIGINT (a scheduler's preemption, Ctrl-C) while training stops
@@ -76,9 +76,10 @@ from absl import logging
 
 from bijectors import coupling_network
 
+from glow_ood import fileio
 from glow_ood import likelihood_terms
 from glow_ood import progress
-from glow_ood import run_folder
+from glow_ood.runs import folder as run_folder
 from glow_ood.train import clock as clock_lib
 from glow_ood.train import distribution
 from glow_ood.train import failed_writes
@@ -174,7 +175,7 @@ def train(config, workdir, extra_files=None, clock=time.monotonic):
       shape, a changed model on resume, an `init_from` of another model),
       raised before anything is written to `workdir`; also data that
       differ from what config.json records (`glow_ood.data.fingerprints`).
-    glow_ood.run_lock.RunFolderBusyError: another live process writes
+    glow_ood.runs.lock.RunFolderBusyError: another live process writes
       `workdir` (`glow_ood.train.folder_lock`).
     glow_ood.write_errors.WriteFailedError: the disk refused a write (full,
       read-only): a checkpoint, a JSON file of the folder, TensorBoard
@@ -451,7 +452,7 @@ class _Controller:
     if self.state.is_chief:
       results = self.evaluations.final(step)
       self.writers.flush()
-      run_folder.write_json(
+      fileio.write_json(
           os.path.join(self.workdir, run_folder.RESULTS_FILE),
           {"step": step, "bits_per_dim": results,
            "skipped_steps": int(self.state.num_skipped.numpy())})

@@ -58,8 +58,8 @@ import tensorflow.compat.v2 as tf
 # it keeps to the paths of the installed TensorFlow.
 from tensorflow.python.distribute import collective_all_reduce_strategy as _mwms  # pylint: disable=g-direct-tensorflow-import
 
-from glow_ood import checkpoints
-from glow_ood import run_folder
+from glow_ood.runs import checkpoints
+from glow_ood.runs import folder as run_folder
 
 __all__ = ["EXIT_CODE", "PEER_ERRORS", "Task", "Lost", "WorkerLostError",
            "configure_heartbeats", "cluster_tasks", "probe", "named_tasks",

@@ -52,7 +52,7 @@ coordinates through the cluster's coordination service instead; it is not
 used because it restores from and saves to its own `CheckpointManager`
 (numbered by calls, trusting the state file), which would bypass the run
 folder's checkpoints (`ckpt-<step>`, found from their own files and
-health-checked: `glow_ood.checkpoints`, `glow_ood.train.health`), and it
+health-checked: `glow_ood.runs.checkpoints`, `glow_ood.train.health`), and it
 handles only multi-worker strategies.
 """
 

@@ -5,7 +5,7 @@
     write_training_record(workdir, stop, history, final, ...)   # at the end
 
 Two small JSON files of the run folder, written by the chief, atomically
-(`glow_ood.run_folder.write_json`):
+(`glow_ood.fileio.write_json`):
 
 `evaluations.json`, rewritten after every evaluation (periodic and final):
 
@@ -37,7 +37,8 @@ preemption, which have no final evaluation):
 import numbers
 import os
 
-from glow_ood import run_folder
+from glow_ood import fileio
+from glow_ood.runs import folder as run_folder
 
 __all__ = ["EvaluationHistory", "write_training_record"]
 
@@ -82,7 +83,7 @@ class EvaluationHistory:
     path = os.path.join(workdir, run_folder.EVALUATIONS_FILE)
     if not os.path.exists(path):
       return cls(path)
-    entries = _check_entries(run_folder.read_json(
+    entries = _check_entries(fileio.read_json(
         path, "evaluation history", fix=_FIX).get("evaluations"), path)
     return cls(path, [e for e in entries if e["step"] <= int(up_to_step)])
 
@@ -91,7 +92,7 @@ class EvaluationHistory:
     rewrites the file."""
     self._by_step[int(step)] = {k: float(v) for k, v in bits_per_dim.items()}
     if self._path is not None:
-      run_folder.write_json(self._path, {"evaluations": self.entries()})
+      fileio.write_json(self._path, {"evaluations": self.entries()})
 
   def at(self, step):
     """`{set name: bits/dim}` of the evaluation at `step`, or `None`."""
@@ -116,7 +117,7 @@ def write_training_record(workdir, stop, history, final, *, train_seconds,
     images_per_second: Python `float` or `None`, this process's mean.
     in_distribution: the in-distribution test set's name, `"<dataset>/test"`.
   """
-  run_folder.write_json(os.path.join(workdir, run_folder.TRAINING_FILE), {
+  fileio.write_json(os.path.join(workdir, run_folder.TRAINING_FILE), {
       "step": int(stop.step), "stop_reason": stop.reason,
       "message": stop.message, "train_seconds": float(train_seconds),
       "images_per_second": (None if images_per_second is None

@@ -17,9 +17,10 @@ from typing import Any, NamedTuple, Optional
 
 import tensorflow.compat.v2 as tf
 
+from glow_ood import fileio
 from glow_ood import data
 from glow_ood import models
-from glow_ood import run_folder
+from glow_ood.runs import folder as run_folder
 from glow_ood import write_errors
 from glow_ood.configs import serialization
 from glow_ood.configs import train as train_config
@@ -30,7 +31,7 @@ from glow_ood.train import precision
 from glow_ood.train import record
 from glow_ood.train import state as state_lib
 from glow_ood.train import step as step_lib
-from glow_ood.train import warm_start
+from glow_ood.runs import warm_start
 
 __all__ = ["start", "Started", "ConfigurationError"]
 
@@ -76,7 +77,7 @@ def start(config, workdir, extra_files=None):
         config, strategy.extended.worker_devices)
     distribution.check_global_batch(config.batch_size, strategy)
     if distribution.is_chief(strategy):   # the one that will write it
-      run_folder.check_writable(workdir, "workdir")
+      fileio.check_writable(workdir, "workdir")
     train_images, eval_sets = _load_data(config)
     saved = _check_resumable(config, workdir)
     state = state_lib.TrainState(config, workdir, strategy, train_images)
@@ -121,7 +122,7 @@ def _check_resumable(config, workdir):
   """
   if not os.path.exists(os.path.join(workdir, run_folder.CONFIG_FILE)):
     return {}
-  payload = run_folder.read_json(
+  payload = fileio.read_json(
       os.path.join(workdir, run_folder.CONFIG_FILE), "run config")
   saved = payload.get("config", {})
   # Fields added since the folder was written take their defaults (a run
@@ -161,7 +162,7 @@ def _start_run_folder(workdir, config, extra_files):
     os.makedirs(workdir, exist_ok=True)
     run_folder.write_config(workdir, config, fingerprints)
     for name, text in (extra_files or {}).items():
-      run_folder.write_text(os.path.join(workdir, name), text)
+      fileio.write_text(os.path.join(workdir, name), text)
   except OSError as e:
     if created and os.path.isdir(workdir) and not os.listdir(workdir):
       os.rmdir(workdir)

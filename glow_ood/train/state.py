@@ -13,8 +13,8 @@ run's life, and one `tf.train.Checkpoint` of all of them in
 weights from ActNorm's (the model's) data-dependent init, once, in
 cross-replica context on one global batch (the same images on every worker,
 so every worker gets the same values), or from another run
-(`glow_ood.train.warm_start`); a resumed run restores the newest checkpoint
-that loads (`glow_ood.checkpoints`), the init flags included. What updates
+(`glow_ood.runs.warm_start`); a resumed run restores the newest checkpoint
+that loads (`glow_ood.runs.checkpoints`), the init flags included. What updates
 the state is `glow_ood.train.step`; what feeds it, `glow_ood.train.inputs`.
 """
 
@@ -25,17 +25,17 @@ import tempfile
 import numpy as np
 import tensorflow.compat.v2 as tf
 
-from glow_ood import checkpoints
+from glow_ood.runs import checkpoints
 from glow_ood import models
 from glow_ood import preprocessing
-from glow_ood import run_folder
+from glow_ood.runs import folder as run_folder
 from glow_ood import write_errors
 from glow_ood.configs import families
 from glow_ood.train import distribution
-from glow_ood.train import ema as ema_lib
+from glow_ood.models import ema as ema_lib
 from glow_ood.train import inputs
 from glow_ood.train import optimizers
-from glow_ood.train import warm_start
+from glow_ood.runs import warm_start
 
 __all__ = ["TrainState", "INITIAL_LOSS_SCALE"]
 

@@ -20,7 +20,7 @@ import pytest
 
 import glow_ood.train
 from glow_ood import data
-from glow_ood import run_folder
+from glow_ood.runs import folder as run_folder
 from tests import toy_data
 from tests.catalogue import harness
 from tests.launch import in_process

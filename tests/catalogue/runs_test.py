@@ -21,10 +21,10 @@ import sys
 import numpy as np
 import pytest
 
-from glow_ood import checkpoints
-from glow_ood import run_folder
-from glow_ood import run_lock
 from glow_ood import runs as runs_lib
+from glow_ood.runs import checkpoints
+from glow_ood.runs import folder as run_folder
+from glow_ood.runs import lock as run_lock
 from tests import REPO
 from tests import toy_data
 from tests.catalogue import harness

@@ -28,10 +28,10 @@ from tests.toy_data import write_dataset
 from glow_ood import configs
 from glow_ood import data
 from glow_ood import likelihood_terms
-from glow_ood import run_folder
 from glow_ood import runs
 from glow_ood import scores as scores_lib
 from glow_ood.export import calibration
+from glow_ood.runs import folder as run_folder
 
 FAMILIES = ("glow", "pixelcnn", "vae")
 OOD = "constant:128"

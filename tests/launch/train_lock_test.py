@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from glow_ood import run_lock
+from glow_ood.runs import lock as run_lock
 from tests import REPO
 from tests.launch.train_test import DATA_DIR
 from tests.launch.train_test import launch_in_process

@@ -22,10 +22,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from glow_ood import run_folder
+from glow_ood import fileio
+
 from glow_ood import train as train_lib
 from glow_ood.configs import TrainConfig
 from glow_ood.plots import training_curves
+from glow_ood.runs import folder as run_folder
 from glow_ood.train import lost_workers
 from tests.launch import loopback_cluster
 from tests.launch.train_test import DATA_DIR
@@ -162,7 +164,7 @@ def test_two_workers_lose_one_resume_and_equal_one_process(tmp_path):
   assert list(steps) == list(reference_steps) == list(
       range(1, TRAIN_STEPS + 1))
   np.testing.assert_allclose(losses, reference_losses, rtol=1e-5)
-  saved = run_folder.read_json(str(workdir / "results.json"), "results")
+  saved = fileio.read_json(str(workdir / "results.json"), "results")
   assert saved["step"] == TRAIN_STEPS
   assert set(saved["bits_per_dim"]) == set(reference)
   for name, value in reference.items():

@@ -33,13 +33,15 @@ import time
 import numpy as np
 import tensorflow.compat.v2 as tf
 
-from glow_ood import run_folder
+from glow_ood import fileio
+
 from glow_ood.configs import serialization
 from glow_ood.configs.two_moons import GRID_FIELDS
 from glow_ood.configs.two_moons import SCALES
-from glow_ood.train import optimizers
 from glow_ood.experiments.two_moons import data
 from glow_ood.experiments.two_moons import realnvp
+from glow_ood.runs import folder as run_folder
+from glow_ood.train import optimizers
 
 __all__ = ["log_prob_z_bound", "log_det_bound",
            "train_cell", "run"]
@@ -188,7 +190,7 @@ def _load_cells(path, config):
   """`{(scale, D): cell}` from a results file written with a compatible config."""
   if path is None or not os.path.exists(path):
     return {}
-  saved = run_folder.read_json(
+  saved = fileio.read_json(
       path, "two-moons results file",
       fix="delete it and re-run the same command to retrain its cells")
   if not ("config" in saved and "cells" in saved):
@@ -244,8 +246,8 @@ def run(config, output_path=None, progress=None):
     ValueError: if `output_path` holds results of another configuration.
   """
   if output_path is not None:
-    run_folder.check_writable(os.path.dirname(os.path.abspath(output_path)),
-                              "output_path's folder")
+    fileio.check_writable(os.path.dirname(os.path.abspath(output_path)),
+                          "output_path's folder")
   cells = _load_cells(output_path, config)
   grid = [(scale, d) for scale in config.scales for d in config.dims]
   num_trained = 0
@@ -260,8 +262,8 @@ def run(config, output_path=None, progress=None):
     cells[scale, num_dims] = cell
     num_trained += 1
     if output_path is not None:
-      run_folder.write_json(output_path, {"config": _config_dict(config),
-                                "cells": _sorted_cells(cells)})
+      fileio.write_json(output_path, {"config": _config_dict(config),
+                                      "cells": _sorted_cells(cells)})
     if progress:
       progress(f"{prefix} trained in {cell['train_seconds']:.1f} s: "
                f"{_summary(cell)}")

@@ -34,15 +34,15 @@ import pytest
 from launch import bootstrap
 from tests import REPO
 from glow_ood import configs
-from glow_ood import run_folder
-from glow_ood import runs as runs_lib
 from glow_ood import flags as glow_flags
+from glow_ood import likelihood_terms
 from glow_ood import metrics
 from glow_ood import models
+from glow_ood import runs as runs_lib
+from glow_ood import scores as scores_lib
 from glow_ood.experiments import benchmark_rows
 from glow_ood.experiments import ood_benchmark
-from glow_ood import likelihood_terms
-from glow_ood import scores as scores_lib
+from glow_ood.runs import folder as run_folder
 
 IN_SHAPE = (8, 8, 1)
 OUT_SHAPE = (6, 6, 1)

@@ -21,9 +21,9 @@ from bijectors import coupling_network
 import glow_ood
 from glow_ood import data
 from glow_ood import likelihood_terms
-from glow_ood import run_folder
 from glow_ood import train as train_lib
 from glow_ood.configs import TrainConfig
+from glow_ood.runs import folder as run_folder
 from tests.toy_data import write_dataset
 from tests.glow_ood.train.recording import DATA_DIR
 from tests.glow_ood.train.recording import ONE_CPU

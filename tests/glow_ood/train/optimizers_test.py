@@ -1,4 +1,4 @@
-"""Tests of `glow_ood.train.optimizers` (Adamax, Adam) and `glow_ood.train.ema`.
+"""Tests of `glow_ood.train.optimizers` (Adamax, Adam) and `glow_ood.models.ema`.
 
 The optimizers are checked step by step against a direct numpy transcription
 of their documented update rules on a small quadratic, whose gradient is known
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from glow_ood.train import ema as ema_lib
+from glow_ood.models import ema as ema_lib
 from glow_ood.train import optimizers
 
 # f(w) = 0.5 * sum(a * (w - c)**2): gradient a * (w - c), different scales per

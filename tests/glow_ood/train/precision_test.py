@@ -13,9 +13,9 @@ import pytest
 
 from bijectors import coupling_network
 from glow_ood import configs
-from glow_ood import run_folder
 from glow_ood import runs as runs_lib
 from glow_ood import train as train_lib
+from glow_ood.runs import folder as run_folder
 from glow_ood.train import precision
 from tests.glow_ood.train.recording import ONE_CPU
 from tests.glow_ood.train.recording import resolved

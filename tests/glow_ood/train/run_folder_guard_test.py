@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from glow_ood import data
-from glow_ood import run_folder
-from glow_ood import run_lock
 from glow_ood import train as train_lib
 from glow_ood.configs import TrainConfig
+from glow_ood.runs import folder as run_folder
+from glow_ood.runs import lock as run_lock
 from glow_ood.train import distribution
 from glow_ood.train import folder_lock
 from tests.glow_ood.train.recording import tiny_config

@@ -12,7 +12,7 @@ import types
 import numpy as np
 import tensorflow as tf
 
-from glow_ood import run_folder
+from glow_ood.runs import folder as run_folder
 from glow_ood.train import hparams
 from glow_ood.train import summaries
 

@@ -1,4 +1,4 @@
-"""Tests of `glow_ood.train.warm_start` (`TrainConfig.init_from`).
+"""Tests of a warm start (`TrainConfig.init_from`; `glow_ood.runs.warm_start`).
 
 A source run (the tiny toy Glow of tests/toy_data.py, 2 steps with EMA decay
 0.5, so its averaged and raw weights differ) is trained; a new run on other
@@ -14,10 +14,10 @@ import shutil
 import numpy as np
 import pytest
 
-from glow_ood import run_folder
 from glow_ood import runs as runs_lib
 from glow_ood import train as train_lib
 from glow_ood.configs import TrainConfig
+from glow_ood.runs import folder as run_folder
 from tests.glow_ood.train.recording import assert_all_close
 from tests.glow_ood.train.recording import max_difference
 from tests.toy_data import tiny_glow_config

@@ -16,8 +16,8 @@ import pytest
 import tensorflow as tf
 
 import glow_ood
-from glow_ood import runs as runs_lib
 from glow_ood import data
+from glow_ood import runs as runs_lib
 from glow_ood import train as train_lib
 from glow_ood.configs import TrainConfig
 from tests.toy_data import tiny_train_config

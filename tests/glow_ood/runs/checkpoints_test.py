@@ -1,4 +1,4 @@
-"""Tests of `glow_ood.checkpoints`: the state file read from relative and absolute folders."""
+"""Tests of `glow_ood.runs.checkpoints`: the state file read from relative and absolute folders."""
 
 import logging
 import os
@@ -6,7 +6,7 @@ import os
 import pytest
 import tensorflow as tf
 
-from glow_ood import checkpoints
+from glow_ood.runs import checkpoints
 
 
 @pytest.mark.parametrize("relative", [False, True])

@@ -19,11 +19,11 @@ from typing import Optional
 
 import tensorflow.compat.v2 as tf
 
-from glow_ood import checkpoints
-from glow_ood import run_folder
 from glow_ood.configs import serialization
 from glow_ood.configs.train import TrainConfig
-from glow_ood.train import ema as ema_lib
+from glow_ood.models import ema as ema_lib
+from glow_ood.runs import checkpoints
+from glow_ood.runs import folder as run_folder
 
 __all__ = ["Source", "find_source", "read_evaluation_weights"]
 

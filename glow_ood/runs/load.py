@@ -11,11 +11,11 @@ weights from its latest (or `step`'s) checkpoint.
 import dataclasses
 import os
 
-from glow_ood import checkpoints
 from glow_ood import models
-from glow_ood import run_folder
 from glow_ood.configs import TrainConfig
-from glow_ood.train import warm_start
+from glow_ood.runs import checkpoints
+from glow_ood.runs import folder as run_folder
+from glow_ood.runs import warm_start
 
 __all__ = ["Run", "load_run", "checkpoint_path", "restore_model"]
 
@@ -57,7 +57,7 @@ def load_run(workdir, step=None, use_ema=True, name=None):
 def checkpoint_path(workdir, step=None):
   """Path of the newest checkpoint in `<workdir>/checkpoints` that loads (or of `step`'s).
 
-  Checkpoints are found from their own files (`glow_ood.checkpoints`), so a
+  Checkpoints are found from their own files (`glow_ood.runs.checkpoints`), so a
   missing or garbled state file or a damaged newest checkpoint does not hide
   the intact ones; what was passed over is printed (once).
 

@@ -1,4 +1,4 @@
-"""Polyak averaging (an exponential moving average of the weights) for evaluation."""
+"""Polyak averaging of a model's weights: kept by training, read for evaluation."""
 
 import contextlib
 

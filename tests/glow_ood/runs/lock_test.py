@@ -1,4 +1,4 @@
-"""Tests of `glow_ood.run_lock`: one writer per folder, the holder named, stale locks taken over."""
+"""Tests of `glow_ood.runs.lock`: one writer per folder, the holder named, stale locks taken over."""
 
 import fcntl
 import json
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from glow_ood import run_lock
+from glow_ood.runs import lock as run_lock
 
 HOST = socket.gethostname()
 
