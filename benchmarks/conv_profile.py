@@ -13,13 +13,19 @@ it computes. Its shape `(h, w, k, c_in, c_out)` (output height and width,
 kernel size, channels; NHWC, stride 1) and kind give its FLOPs:
 `2 n h w k^2 c_in c_out` for a batch of `n` images, the same for all three
 kinds (the forward, the kernel's gradient and the input's gradient each do
-one multiply-add per kernel weight per output pixel). Time is the events'
-own durations (an op's own run time, not its share of the wall: see
-`profile_ops.wall_shares`), so GFLOP/s is what the kernel achieved while it
-ran, in the step, with whatever else ran beside it.
+one multiply-add per kernel weight per output pixel).
+
+Two times per row: the events' own durations, and their share of the wall
+(`profile_ops.event_shares`: ops that run at once split the interval). The
+rate is of the wall share: what the shape delivers to the step. Two ops
+running at once (a layer's kernel and input gradients often do) share the
+cores, so each one's own duration is longer than it would be alone; the
+wall share counts that time once.
 """
 
 import collections
+
+from benchmarks import profile_ops
 
 __all__ = ["KINDS", "conv_of", "conv_rows", "format_rows"]
 
@@ -80,15 +86,17 @@ def _flops(shape):
 
 
 def conv_rows(trace, graph):
-  """Rows `(shape, kind, ops per call, ms per call, GFLOP/s)`, most time first.
+  """Rows `(shape, kind, ops per call, own ms per call, wall ms per call,
+  GFLOP/s)`, most wall time first.
 
   `shape` is `(h, w, k, c_in, c_out)`, or None for convolution events whose
   op is not in `graph` (nested functions) or whose shape is unknown; their
-  GFLOP/s is None.
+  GFLOP/s is None. GFLOP/s is of the wall share.
   """
   ops = {op.name: op for op in graph.get_operations()}
-  totals = collections.defaultdict(lambda: [0, 0., 0])   # count, s, flops
-  for event in trace.events:
+  totals = collections.defaultdict(lambda: [0, 0., 0., 0])   # n, own, wall, flops
+  shares = profile_ops.event_shares(trace.events)
+  for event, wall in zip(trace.events, shares):
     if "Conv2D" not in event.op_type:
       continue
     found = conv_of(ops[event.name]) if event.name in ops else None
@@ -102,26 +110,27 @@ def conv_rows(trace, graph):
     entry = totals[key]
     entry[0] += 1
     entry[1] += event.end - event.start
-    entry[2] += flops
+    entry[2] += wall
+    entry[3] += flops
   rows = []
-  for (shape, kind), (count, seconds, flops) in totals.items():
-    rate = flops / seconds / 1e9 if shape and seconds else None
-    rows.append((shape, kind, count // trace.calls,
-                 1e3 * seconds / trace.calls, rate))
-  return sorted(rows, key=lambda r: -r[3])
+  for (shape, kind), (count, own, wall, flops) in totals.items():
+    rate = flops / wall / 1e9 if shape and wall else None
+    rows.append((shape, kind, count // trace.calls, 1e3 * own / trace.calls,
+                 1e3 * wall / trace.calls, rate))
+  return sorted(rows, key=lambda r: -r[4])
 
 
 def format_rows(rows, peak=None):
   """Text lines of `conv_rows`, with each rate's percent of `peak` GFLOP/s."""
   lines = [f"    {'conv (h w k cin->cout)':26s} {'kind':>4s} {'ops':>4s} "
-           f"{'ms/call':>8s} {'GFLOP/s':>8s}"]
-  for shape, kind, count, ms, rate in rows:
+           f"{'own ms':>8s} {'wall ms':>8s} {'GFLOP/s':>8s}"]
+  for shape, kind, count, own, ms, rate in rows:
     if shape:
       height, width, k, c_in, c_out = shape
       label = f"{height}x{width} {k}x{k} {c_in} -> {c_out}"
     else:
       label = "(shape not in the graph)"
-    text = f"    {label:26s} {kind:>4s} {count:4d} {ms:8.2f} "
+    text = f"    {label:26s} {kind:>4s} {count:4d} {own:8.2f} {ms:8.2f} "
     if rate is None:
       text += f"{'-':>8s}"
     else:

@@ -28,8 +28,8 @@ import time
 import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-__all__ = ["Event", "Trace", "events", "profile", "wall_shares",
-           "format_rows", "IDLE"]
+__all__ = ["Event", "Trace", "events", "event_shares", "profile",
+           "wall_shares", "format_rows", "IDLE"]
 
 IDLE = "(no op running: host, dispatch, sync)"
 
@@ -110,26 +110,38 @@ def profile(fn, calls, warmup=2):
   return Trace(tuple(events(xspace)), calls, wall)
 
 
+def event_shares(trace_events):
+  """Each event's share of the wall time: `[seconds]`, in the events' order.
+
+  Over each interval in which `k` events run, each gets `1/k` of it, so the
+  shares sum to the time during which any op ran.
+  """
+  boundaries = []
+  for index, e in enumerate(trace_events):
+    boundaries.append((e.start, 1, index))
+    boundaries.append((e.end, -1, index))
+  boundaries.sort(key=lambda b: (b[0], b[1]))
+  running = set()
+  shares = [0.] * len(trace_events)
+  last = None
+  for moment, change, index in boundaries:
+    if last is not None and moment > last and running:
+      piece = (moment - last) / len(running)
+      for active in running:
+        shares[active] += piece
+    if change > 0:
+      running.add(index)
+    else:
+      running.discard(index)
+    last = moment
+  return shares
+
+
 def _attribute(trace_events):
   """`{op type: seconds}` of wall time, each interval split among its ops."""
-  boundaries = []
-  for e in trace_events:
-    boundaries.append((e.start, 1, e.op_type))
-    boundaries.append((e.end, -1, e.op_type))
-  boundaries.sort(key=lambda b: (b[0], b[1]))
-  running = collections.Counter()
   shares = collections.defaultdict(float)
-  last = None
-  for moment, change, op_type in boundaries:
-    if last is not None and moment > last:
-      active = sum(running.values())
-      if active:
-        for kind, n in running.items():
-          shares[kind] += (moment - last) * n / active
-    running[op_type] += change
-    if not running[op_type]:
-      del running[op_type]
-    last = moment
+  for event, seconds in zip(trace_events, event_shares(trace_events)):
+    shares[event.op_type] += seconds
   return shares
 
 

@@ -58,6 +58,12 @@ def test_concurrent_ops_split_the_wall_and_the_rest_is_host_time():
   assert {op: s for op, s, _, _ in halved}["MatMul"] == pytest.approx(1.375)
 
 
+def test_each_events_share_of_the_wall():
+  events = profile_ops.events(_xspace())
+  # MatMul [0, 2) shares [1, 1.5) with Conv2D: 1 + 0.25 + 0.5.
+  assert profile_ops.event_shares(events) == pytest.approx([1.75, .25, 1.])
+
+
 def test_format_rows_lists_the_top_and_sums_the_rest():
   rows = [("MatMul", 1.5e-3, .75, 2), ("Conv2D", 5e-4, .25, 1)]
   assert profile_ops.format_rows(rows, 1) == [
