@@ -133,11 +133,7 @@ def summary_lines(rates):
 
 def main(argv):
   del argv
-  try:
-    with report_file.tee(FLAGS.output, sys.argv):
-      _report()
-  except report_file.OutputExistsError as e:
-    raise app.UsageError(str(e)) from None
+  report_file.run(FLAGS.output, sys.argv, _report)
 
 
 def _report():

@@ -16,9 +16,11 @@ import os
 import shlex
 import sys
 
+from absl import app
+
 from glow_ood.experiments import records
 
-__all__ = ["header", "tee", "OutputExistsError"]
+__all__ = ["header", "tee", "run", "OutputExistsError"]
 
 
 class OutputExistsError(FileExistsError):
@@ -81,3 +83,16 @@ def tee(path, argv, repo_dir="."):
       yield
     finally:
       sys.stdout = stdout
+
+
+def run(path, argv, report):
+  """Calls `report()` inside `tee(path, argv)`; an existing `path` is a usage error.
+
+  For an absl program's `main`: the refusal is one line and exit code 1,
+  before anything is measured.
+  """
+  try:
+    with tee(path, argv):
+      report()
+  except OutputExistsError as e:
+    raise app.UsageError(str(e)) from None

@@ -291,11 +291,7 @@ def main(argv):
   if FLAGS.memory_child:
     _memory_child()
     return
-  try:
-    with report_file.tee(FLAGS.output, sys.argv):
-      _report()
-  except report_file.OutputExistsError as e:
-    raise app.UsageError(str(e)) from None
+  report_file.run(FLAGS.output, sys.argv, _report)
 
 
 def _report():

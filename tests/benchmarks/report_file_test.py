@@ -35,3 +35,14 @@ def test_no_path_copies_nothing(tmp_path, capsys):
     print("only on screen")
   assert capsys.readouterr().out == "only on screen\n"
   assert not list(tmp_path.iterdir())
+
+
+def test_run_refuses_an_existing_file_as_a_usage_error(tmp_path):
+  from absl import app  # pylint: disable=g-import-not-at-top
+  path = tmp_path / "report.txt"
+  path.write_text("kept\n")
+  with pytest.raises(app.UsageError, match="exists; choose a new file name"):
+    report_file.run(str(path), ["x.py"], lambda: print("measured"))
+  assert path.read_text() == "kept\n"
+  report_file.run(str(tmp_path / "new.txt"), ["x.py"], lambda: print("ok"))
+  assert (tmp_path / "new.txt").read_text().endswith("\nok\n")
