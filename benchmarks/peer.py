@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from absl import app
 from absl import flags
 
+from benchmarks import architecture_flags
 from benchmarks import report_file
 from glow_ood.experiments import records
 
@@ -42,12 +43,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 flags.DEFINE_string("peer_python", None, "Python of the peer's virtualenv.")
 flags.DEFINE_string("peer_repo", None,
                     "A checkout of rosinality/glow-pytorch (has model.py).")
-flags.DEFINE_integer("num_levels", 3, "Levels (the peer's n_block).")
-flags.DEFINE_integer("num_steps_per_level", 8, "Steps per level (n_flow).")
-flags.DEFINE_integer("hidden_width", 512, "Coupling width (filter_size).")
-flags.DEFINE_integer("batch_size", 32, "Images per batch.")
-flags.DEFINE_integer("image_size", 32, "Image height = width.")
-flags.DEFINE_integer("channels", 3, "Image channels.")
+architecture_flags.define()
 flags.DEFINE_enum("precision", "none", ["none", "bfloat16"],
                   "float32 on both sides, or bfloat16 on both.")
 flags.DEFINE_integer("rounds", 7, "Alternating rounds.")

@@ -72,6 +72,7 @@ from glow_ood.experiments import records
 from glow_ood.train import optimizers
 
 from benchmarks import flops
+from benchmarks import architecture_flags
 from benchmarks import conv_profile
 from benchmarks import profile_ops
 from benchmarks import report_file
@@ -82,12 +83,7 @@ tfd = tfp.distributions
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_integer("num_levels", 3, "Glow levels (L); tfb.Glow num_glow_blocks.")
-flags.DEFINE_integer("num_steps_per_level", 8, "Steps per level (K).")
-flags.DEFINE_integer("hidden_width", 512, "Coupling network width.")
-flags.DEFINE_integer("batch_size", 32, "Images per batch.")
-flags.DEFINE_integer("image_size", 32, "Image height = width.")
-flags.DEFINE_integer("channels", 3, "Image channels.")
+architecture_flags.define()
 flags.DEFINE_bool("jit_compile", False, "XLA-compile both tf.functions.")
 flags.DEFINE_enum(
     "coupling_scale", "sigmoid", list(configs.COUPLING_SCALES),
