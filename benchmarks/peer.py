@@ -23,8 +23,6 @@ CPU with native bfloat16 (AVX512_BF16 or AMX): elsewhere both emulate it.
 """
 
 import os
-import statistics
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -34,11 +32,11 @@ from absl import app
 from absl import flags
 
 from benchmarks import architecture_flags
+from benchmarks import peer_timing
 from benchmarks import report_file
 from glow_ood.experiments import records
 
 FLAGS = flags.FLAGS
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 flags.DEFINE_string("peer_python", None, "Python of the peer's virtualenv.")
 flags.DEFINE_string("peer_repo", None,
@@ -52,87 +50,13 @@ flags.DEFINE_string("output", "", "Also write the report to this file, "
                     "headed by command, commit and machine (never overwritten).")
 flags.mark_flags_as_required(["peer_python", "peer_repo"])
 
-MODES = ("train", "log_prob")
-
-
-class Worker:
-  """A timing server process (`glow_worker.py` / `torch_glow_worker.py`)."""
-
-  def __init__(self, name, command):
-    self.name = name
-    self._process = subprocess.Popen(command, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
-    self.banner = self._read()
-
-  def _read(self):
-    line = self._process.stdout.readline()
-    if not line:
-      code = self._process.wait()
-      raise RuntimeError(f"The {self.name} worker exited ({code}) before "
-                         "answering; its error is printed above.")
-    return line.strip()
-
-  def seconds(self, mode, calls):
-    """Seconds `calls` calls of `mode` took."""
-    self._process.stdin.write(f"{mode} {calls}\n")
-    self._process.stdin.flush()
-    return float(self._read())
-
-  def close(self):
-    self._process.stdin.close()
-    self._process.wait()
-
-
-def commands():
-  """`{"ours": argv, "peer": argv}` of the two workers."""
-  shared = [f"--num_levels={FLAGS.num_levels}",
-            f"--num_steps_per_level={FLAGS.num_steps_per_level}",
-            f"--hidden_width={FLAGS.hidden_width}",
-            f"--batch_size={FLAGS.batch_size}",
-            f"--image_size={FLAGS.image_size}", f"--channels={FLAGS.channels}"]
-  ours = [sys.executable, os.path.join(HERE, "glow_worker.py"),
-          f"--mixed_precision={FLAGS.precision}"] + shared
-  peer = [FLAGS.peer_python, os.path.join(HERE, "torch_glow_worker.py"),
-          f"--peer_repo={FLAGS.peer_repo}", f"--levels={FLAGS.num_levels}",
-          f"--steps={FLAGS.num_steps_per_level}",
-          f"--width={FLAGS.hidden_width}", f"--batch={FLAGS.batch_size}",
-          f"--image_size={FLAGS.image_size}", f"--channels={FLAGS.channels}",
-          f"--precision={FLAGS.precision}"]
-  return {"ours": ours, "peer": peer}
-
-
-def alternate(workers, rounds, calls, batch):
-  """`{mode: {side: [images/s per round]}}`, sides alternating first."""
-  rates = {mode: {side: [] for side in workers} for mode in MODES}
-  order = list(workers)
-  for r in range(rounds):
-    sides = order if r % 2 == 0 else order[::-1]
-    for mode in MODES:
-      for side in sides:
-        rates[mode][side].append(
-            batch * calls / workers[side].seconds(mode, calls))
-  return rates
-
-
-def summary_lines(rates):
-  """One line per mode: medians, their ratio, the per-round ratios' range."""
-  lines = []
-  for mode, sides in rates.items():
-    ours, peer = statistics.median(sides["ours"]), statistics.median(
-        sides["peer"])
-    per_round = sorted(a / b for a, b in zip(sides["ours"], sides["peer"]))
-    lines.append(f"  {mode:9s} ours {ours:8.2f} images/s   peer {peer:8.2f} "
-                 f"images/s   ours / peer {ours / peer:.2f}x (rounds "
-                 f"{per_round[0]:.2f}x .. {per_round[-1]:.2f}x)")
-  return lines
-
-
 def main(argv):
   del argv
   report_file.run(FLAGS.output, sys.argv, _report)
 
 
 def _report():
+  """Starts both workers, alternates them and prints the summary."""
   machine = records.machine_description()
   print(f"Machine: {machine['model_name']}, {machine['cpus']} CPUs; SIMD: "
         f"{' '.join(machine['simd_flags'])}")
@@ -143,15 +67,18 @@ def _report():
         "calls per side and mode")
   workers = {}
   try:
-    for side, command in commands().items():
-      workers[side] = Worker(side, command)
+    arch = peer_timing.Architecture(
+        *(FLAGS[name].value for name in peer_timing.Architecture._fields))
+    for side, command in peer_timing.commands(
+        arch, FLAGS.precision, FLAGS.peer_python, FLAGS.peer_repo).items():
+      workers[side] = peer_timing.Worker(side, command)
       print(f"  {side}: {workers[side].banner}", flush=True)
-    rates = alternate(workers, FLAGS.rounds, FLAGS.steps_per_round,
+    rates = peer_timing.alternate(workers, FLAGS.rounds, FLAGS.steps_per_round,
                       FLAGS.batch_size)
   finally:
     for worker in workers.values():
       worker.close()
-  for line in summary_lines(rates):
+  for line in peer_timing.summary_lines(rates):
     print(line, flush=True)
 
 

@@ -1,12 +1,15 @@
-"""Tests of `benchmarks.peer`: the alternation, the summary and our timing worker (the PyTorch side needs the peer's own virtualenv and is not run here)."""
+"""Tests of `benchmarks.peer_timing` (the parts of `benchmarks/peer.py`): the alternation, the summary and our timing worker (the PyTorch side needs the peer's own virtualenv and is not run here).
+
+`benchmarks/peer.py` itself defines absl flags that launch/ programs define
+too, so it is not imported in the test process.
+"""
 
 import os
 import sys
 
 import pytest
-from absl import flags
 
-from benchmarks import peer
+from benchmarks import peer_timing as peer
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -43,8 +46,7 @@ def test_a_worker_that_dies_is_reported_by_name():
     peer.Worker("peer", [sys.executable, "-c", "import sys; sys.exit(3)"])
 
 
-def test_our_worker_serves_timings(monkeypatch):
-  del monkeypatch
+def test_our_worker_serves_timings():
   worker = peer.Worker("ours", [
       sys.executable, os.path.join(REPO, "benchmarks", "glow_worker.py"),
       "--num_levels=2", "--num_steps_per_level=1", "--hidden_width=8",
@@ -58,15 +60,21 @@ def test_our_worker_serves_timings(monkeypatch):
 
 
 def test_worker_commands_carry_the_architecture():
-  flags.FLAGS(["peer.py", "--peer_python=/venv/bin/python",
-               "--peer_repo=/src/glow-pytorch", "--num_levels=2",
-               "--hidden_width=64", "--precision=bfloat16"])
-  try:
-    commands = peer.commands()
-  finally:
-    flags.FLAGS.unparse_flags()
+  arch = peer.Architecture(num_levels=2, num_steps_per_level=8, hidden_width=64,
+                           batch_size=32, image_size=32, channels=3)
+  commands = peer.commands(arch, "bfloat16", "/venv/bin/python",
+                           "/src/glow-pytorch")
   assert commands["peer"][0] == "/venv/bin/python"
   assert "--levels=2" in commands["peer"] and "--width=64" in commands["peer"]
   assert "--precision=bfloat16" in commands["peer"]
+  assert "--peer_repo=/src/glow-pytorch" in commands["peer"]
   assert "--num_levels=2" in commands["ours"]
   assert "--mixed_precision=bfloat16" in commands["ours"]
+
+
+def test_no_test_imports_a_benchmark_program_that_defines_flags():
+  # A program's absl flags would clash with launch/'s in the same process.
+  import sys as sys_lib  # pylint: disable=g-import-not-at-top,reimported
+  for name in ("benchmarks.peer", "benchmarks.throughput",
+               "benchmarks.architecture_flags"):
+    assert name not in sys_lib.modules, name
