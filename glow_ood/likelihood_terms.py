@@ -11,11 +11,11 @@ from glow_ood import model_inputs
 from glow_ood import progress as progress_lib
 from glow_ood.models import density_model
 
-__all__ = ["ModelScores", "ModelScorer", "BitsPerDimEvaluator"]
+__all__ = ["LikelihoodTerms", "LikelihoodTermsEvaluator", "BitsPerDimEvaluator"]
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelScores:
+class LikelihoodTerms:
   """log p(x) of N images and (for a Glow) its decomposition, numpy float64, per example.
 
   `discrete_log_prob` is the log-probability of the images' bins, the
@@ -43,10 +43,10 @@ class ModelScores:
     log_prob_stderr: `[N]`, the standard error of `discrete_log_prob` where
       it is an estimate (VAE), else `None`.
     latents: float32 `[N, D]`, a flow's standardized latents
-      (`Glow.decompose_and_encode`), if asked for (`ModelScorer(...,
+      (`Glow.decompose_and_encode`), if asked for (`LikelihoodTermsEvaluator(...,
       latents=True)`), else `None`.
     statistics: `{name: [N]}`, the model's `summary_statistics`, if asked
-      for (`ModelScorer(..., statistics=True)`), else `None`.
+      for (`LikelihoodTermsEvaluator(..., statistics=True)`), else `None`.
   """
   discrete_log_prob: np.ndarray
   bits_per_dim: np.ndarray
@@ -121,8 +121,8 @@ def _image_batch_spec(model):
   return tf.TensorSpec([None, *model.config.image_shape], tf.uint8)
 
 
-class ModelScorer:
-  """`ModelScores` of uint8 image arrays under `model`, with one traced function.
+class LikelihoodTermsEvaluator:
+  """`LikelihoodTerms` of uint8 image arrays under `model`, one traced function.
 
   A Glow's images are dequantized at bin centres (deterministic), as in
   evaluation, and decomposed; any other family's give
@@ -137,9 +137,10 @@ class ModelScorer:
     model: a density model (`glow_ood.models.density_model`).
     batch_size: Python `int`. Default value: `256`.
     jit_compile: XLA-compile the batch function. Default value: `False`.
-    latents: Python `bool`, keep `ModelScores.latents` (`[N, D]` float32:
+    latents: Python `bool`, keep `LikelihoodTerms.latents` (`[N, D]`
+      float32:
       4 D bytes per image). Default value: `False`.
-    statistics: Python `bool`, compute `ModelScores.statistics`. Default
+    statistics: Python `bool`, compute `LikelihoodTerms.statistics`. Default
       value: `False`.
 
   Raises:
@@ -157,10 +158,10 @@ class ModelScorer:
     self._decomposes = "decomposition" in model.extras
     if latents:
       density_model.require_extra(model, "decomposition",
-                                  "ModelScorer(latents=True)")
+                                  "LikelihoodTermsEvaluator(latents=True)")
     if statistics:
       density_model.require_extra(model, "statistics",
-                                  "ModelScorer(statistics=True)")
+                                  "LikelihoodTermsEvaluator(statistics=True)")
 
     def model_statistics(images):
       if not statistics:
@@ -195,9 +196,9 @@ class ModelScorer:
                            input_signature=[_image_batch_spec(model)])
 
   def __call__(self, images, description: Optional[str] = None, stream=None):
-    """uint8 `[N, H, W, C]` -> `ModelScores`; a progress bar if `description`."""
+    """uint8 `[N, H, W, C]` -> `LikelihoodTerms`; a progress bar if `description`."""
     images = model_inputs.uint8_image_batch(
-        images, self._model.config, "ModelScorer")
+        images, self._model.config, "LikelihoodTermsEvaluator")
     config = self._model.config
     if not len(images):
       raise ValueError("No images to score.")
@@ -220,7 +221,7 @@ class ModelScorer:
                   if k.startswith("statistic/")} or None
     if not self._decomposes:
       discrete = joined["discrete_log_prob"]
-      return ModelScores(
+      return LikelihoodTerms(
           discrete_log_prob=discrete,
           bits_per_dim=-discrete / (num_dims * np.log(2.)),
           log_prob_z=None, log_prob_z_per_level=None, log_det=None,
@@ -229,7 +230,7 @@ class ModelScorer:
           log_prob_stderr=joined.get("log_prob_stderr"),
           statistics=statistics)
     log_prob = joined["log_prob_z"] + joined["log_det"]
-    return ModelScores(
+    return LikelihoodTerms(
         discrete_log_prob=metrics.discrete_log_prob(log_prob, num_dims,
                                                     config.n_bits),
         bits_per_dim=metrics.bits_per_dim(log_prob, num_dims, config.n_bits),

@@ -8,7 +8,7 @@ integers), and the paper's second-order argument predicts that a
 constant-volume Glow gives the grayed images a *higher* likelihood: lower
 bits/dim as `a` falls, for in- and out-of-distribution data alike.
 
-    curve = graying_curve(ModelScorer(model), cifar10_test, [1., .75, .5, .25])
+    curve = graying_curve(LikelihoodTermsEvaluator(model), cifar10_test, [1., .75, .5, .25])
     curve.means()["bits_per_dim"]            # [F], falling with the factor
     variance_sums_by_factor(cifar10_test, [1., .5])   # [F, C], ~ factor^2
 """
@@ -23,7 +23,7 @@ from glow_ood.analysis import data_statistics
 
 __all__ = ["GrayingCurve", "graying_curve", "variance_sums_by_factor", "TERMS"]
 
-# The per-example terms of `glow_ood.likelihood_terms.ModelScores` a curve keeps.
+# The per-example terms of `glow_ood.likelihood_terms.LikelihoodTerms` a curve keeps.
 TERMS = ("bits_per_dim", "discrete_log_prob", "log_prob_z", "log_det")
 
 
@@ -31,8 +31,8 @@ TERMS = ("bits_per_dim", "discrete_log_prob", "log_prob_z", "log_det")
 class GrayingCurve:
   """Per-example likelihood terms of `N` images grayed by `F` factors.
 
-  Row `f` holds `ModelScores` of `grayed_images(images, factors[f])`; numpy
-  float64 (see `glow_ood.likelihood_terms.ModelScores` for each term's definition).
+  Row `f` holds `LikelihoodTerms` of `grayed_images(images, factors[f])`; numpy
+  float64 (see `glow_ood.likelihood_terms.LikelihoodTerms` for each term's definition).
 
   Attributes:
     factors: `[F]`, the contrast factors in [0, 1].
@@ -93,8 +93,8 @@ def graying_curve(scorer, images, factors, description: Optional[str] = None,
   """Scores `grayed_images(images, a)` under a model for each factor `a`.
 
   Args:
-    scorer: a `glow_ood.likelihood_terms.ModelScorer` (`scorer(images, description=)`
-      -> `ModelScores`).
+    scorer: a `glow_ood.likelihood_terms.LikelihoodTermsEvaluator` (`scorer(images, description=)`
+      -> `LikelihoodTerms`).
     images: uint8 `[N, H, W, C]` of the scorer's model's image shape.
     factors: sequence of `F` floats in [0, 1].
     description: Python `str`; if given, each factor's scoring shows a progress

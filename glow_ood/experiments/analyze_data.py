@@ -79,7 +79,7 @@ def _model_input(mean_pixels_over_256):
 def _second_order(run, stats, images, config, name_p, output_stream):
   """Predicted vs measured gaps for every q, as JSON-ready dicts."""
   model = run.model
-  scorer = likelihood_terms.ModelScorer(model, config.batch_size)
+  scorer = likelihood_terms.LikelihoodTermsEvaluator(model, config.batch_size)
   limit = config.num_model_examples
   # Gaps of the discrete log P(image) are those of log p(x): the constant
   # -D n_bits log 2 cancels.

@@ -3,7 +3,7 @@
 `evaluate(runs, config, output_dir)` loads the in-distribution train and test
 splits and every other dataset of `config.datasets` (test split; shapes
 conformed to the model's, e.g. MNIST padded to 32x32x3), scores each with each
-run (`glow_ood.likelihood_terms.ModelScorer`: log p(x), bits/dim, and for a
+run (`glow_ood.likelihood_terms.LikelihoodTermsEvaluator`: log p(x), bits/dim, and for a
 Glow log p(z), log|det|, per level; for a VAE the estimate's standard error),
 and writes to `output_dir`:
 
@@ -181,7 +181,7 @@ def evaluate(runs, config, output_dir, stream=None):
       num_examples=config.num_examples)
   in_distribution = runs[0].config.data.dataset
   in_test = f"{in_distribution}/test"
-  scorers = {run.name: likelihood_terms.ModelScorer(run.model, config.batch_size)
+  scorers = {run.name: likelihood_terms.LikelihoodTermsEvaluator(run.model, config.batch_size)
              for run in runs}
   scores, arrays = _score_sets(runs, scorers, sets, stream)
   results = dict(
@@ -222,17 +222,17 @@ def evaluate(runs, config, output_dir, stream=None):
   return results
 
 
-# The per-example terms of `likelihood_terms.ModelScores` kept in scores.npz
+# The per-example terms of `likelihood_terms.LikelihoodTerms` kept in scores.npz
 # (those a model's family has).
 _ARRAY_TERMS = ("discrete_log_prob", "bits_per_dim", "log_prob_z", "log_det",
                 "log_prob_z_per_level", "log_det_per_level", "log_prob_stderr")
 
 
 def _score_sets(runs, scorers, sets, stream):
-  """Every run's `ModelScores` of every set, and the arrays for scores.npz.
+  """Every run's `LikelihoodTerms` of every set, and the arrays for scores.npz.
 
   Returns:
-    `({run name: {set name: ModelScores}}, {"<run>/<set>/<term>": [N...]})`.
+    `({run name: {set name: LikelihoodTerms}}, {"<run>/<set>/<term>": [N...]})`.
   """
   scores, arrays = {}, {}
   for run in runs:

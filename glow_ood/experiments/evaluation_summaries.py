@@ -67,7 +67,7 @@ def default_folders(runs):
 
 
 def scalars(summary):
-  """A set's `likelihood_terms.ModelScores.summary()` (results.json) -> `{tag: float}`."""
+  """A set's `likelihood_terms.LikelihoodTerms.summary()` (results.json) -> `{tag: float}`."""
   out = {}
   for name, value in summary.items():
     if name.endswith("_per_level"):

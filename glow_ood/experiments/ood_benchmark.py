@@ -408,11 +408,11 @@ def _auroc_cell(in_values, out_values, num_bootstrap):
 
 
 def _score_models(config, models, sets, workdir, log):
-  """Per model: `ModelScores` of every set, and of its backgrounds; level sizes.
+  """Per model: `LikelihoodTerms` of every set, and of its backgrounds; level sizes.
 
   Returns:
     `(scored, backgrounds, num_dims_per_level, trained)`: `[{set:
-    ModelScores}]`, `[{(mu, lambda): {set: ModelScores}}]` (no "fit" set),
+    LikelihoodTerms}]`, `[{(mu, lambda): {set: LikelihoodTerms}}]` (no "fit" set),
     per model its levels' latent sizes or `None`, and the models themselves
     (for the scores that run them).
   """
@@ -422,7 +422,7 @@ def _score_models(config, models, sets, workdir, log):
       config, models, channels, workdir, log):
     trained.append(model)
     extras = model.extras
-    scorer = likelihood_terms.ModelScorer(
+    scorer = likelihood_terms.LikelihoodTermsEvaluator(
         model, config.eval_batch_size, latents="decomposition" in extras,
         statistics="statistics" in extras)
     scored.append({name: scorer(images) for name, images in sets.items()})
@@ -436,7 +436,7 @@ def _score_models(config, models, sets, workdir, log):
           _background_dir(config, seed_dir, mu, l2),
           f"{_title(config.model)} background of {seed_dir} (mu={mu:g}, "
           f"lambda={l2:g})", log)
-      scorer = likelihood_terms.ModelScorer(background, config.eval_batch_size)
+      scorer = likelihood_terms.LikelihoodTermsEvaluator(background, config.eval_batch_size)
       backgrounds[-1][mu, l2] = {name: scorer(images)
                                  for name, images in sets.items()
                                  if name != "fit"}
@@ -475,7 +475,7 @@ def _evaluate_in_distribution(config, models, outs, workdir, log):
   make_score = _model_score_maker(config, trained, len(sets))
   seeds = range(models.num_models)
   features = {
-      (seed, name): scores_lib.from_model_scores(
+      (seed, name): scores_lib.from_likelihood_terms(
           scored[seed][name], members=[scored[s][name] for s in seeds],
           images=sets[name], num_dims_per_level=level_sizes[seed])
       for seed in seeds for name in sets}

@@ -1,7 +1,7 @@
 """The per-example numbers of `launch/evaluate.py`'s scores.npz, as graph ops.
 
 `likelihood_terms(model, images)` computes, inside a traced function, what
-`glow_ood.likelihood_terms.ModelScorer` computes batch by batch in numpy, by
+`glow_ood.likelihood_terms.LikelihoodTermsEvaluator` computes batch by batch in numpy, by
 the same arithmetic in the same precision: the model's float32 terms, then
 float64 from there on. So an exported model gives scores.npz's numbers on
 the same images (to float32 round-off of the model's own terms, which is

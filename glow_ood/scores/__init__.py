@@ -49,7 +49,7 @@ from glow_ood.scores.base import Score
 from glow_ood.scores.dose import DoSE
 from glow_ood.scores.dose import statistics_of
 from glow_ood.scores.features import Features
-from glow_ood.scores.features import from_model_scores
+from glow_ood.scores.features import from_likelihood_terms
 from glow_ood.scores.gradient_norms import GradientNorms
 from glow_ood.scores.gradient_score import GradientScoreTest
 from glow_ood.scores.input_complexity import compressed_bits

@@ -52,13 +52,13 @@ import numpy as np
 
 from glow_ood import preprocessing
 
-__all__ = ["Features", "FIELDS", "FIELD_HINTS", "from_model_scores"]
+__all__ = ["Features", "FIELDS", "FIELD_HINTS", "from_likelihood_terms"]
 
 # How to provide each field, for error messages of scores that need it.
 FIELD_HINTS = {
     "discrete_log_prob": ("log P(image) = log p(x) - D n_bits log 2 in nats "
                           "per example (Features.from_decomposition("
-                          "model.decompose(x), ...) or ModelScores."
+                          "model.decompose(x), ...) or LikelihoodTerms."
                           "discrete_log_prob)"),
     "num_dims": "D = H * W * C of the model's input (Glow.num_dims)",
     "discrete_log_prob_members": ("[M, N] discrete_log_prob of the same "
@@ -76,10 +76,10 @@ FIELD_HINTS = {
                            "model.flow.latent_shapes]"),
     "images": "uint8 [N, H, W, C], the images the model scored",
     "latents": ("[N, D] a flow's standardized latents, levels flattened "
-                "and concatenated (likelihood_terms.ModelScorer(model, "
+                "and concatenated (likelihood_terms.LikelihoodTermsEvaluator(model, "
                 "latents=True), or Glow.encode of the preprocessed images)"),
     "statistics": ("{name: [N]} the model's per-example summary statistics "
-                   "(likelihood_terms.ModelScorer(model, statistics=True), "
+                   "(likelihood_terms.LikelihoodTermsEvaluator(model, statistics=True), "
                    "or model.summary_statistics(images))"),
 }
 FIELDS = tuple(FIELD_HINTS)
@@ -303,18 +303,18 @@ class Features:
                **fields)
 
 
-def from_model_scores(scores, *, members=None, background=None, images=None,
+def from_likelihood_terms(scores, *, members=None, background=None, images=None,
                       num_dims_per_level=None):
-  """`Features` from `glow_ood.likelihood_terms.ModelScores` of one dataset.
+  """`Features` from `glow_ood.likelihood_terms.LikelihoodTerms` of one dataset.
 
   The scores' `latents` and `statistics` (when the scorer was asked for
   them) are copied too.
 
   Args:
-    scores: `ModelScores` of the model being tested.
-    members: optional sequence of `ModelScores` of ensemble members (on the
+    scores: `LikelihoodTerms` of the model being tested.
+    members: optional sequence of `LikelihoodTerms` of ensemble members (on the
       same images, same order) -> `discrete_log_prob_members` `[M, N]`.
-    background: optional `ModelScores` of the background model.
+    background: optional `LikelihoodTerms` of the background model.
     images: optional uint8 `[N, H, W, C]`, the scored images.
     num_dims_per_level: optional per-level latent sizes (for per-dimension
       per-level scores), e.g. `[s.num_elements() for s in flow.latent_shapes]`.

@@ -225,7 +225,7 @@ def _evaluators(state, strategy):
   jit_compile = config.jit_compile and strategy.num_replicas_in_sync == 1
   evaluator = _in_full_precision(likelihood_terms.BitsPerDimEvaluator(
       state.model, config.eval_batch_size, jit_compile=jit_compile))
-  scorer = (_in_full_precision(likelihood_terms.ModelScorer(
+  scorer = (_in_full_precision(likelihood_terms.LikelihoodTermsEvaluator(
       state.model, config.eval_batch_size, jit_compile=jit_compile))
             if "decomposition" in state.model.extras else None)
   return evaluator, scorer

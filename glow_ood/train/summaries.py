@@ -132,7 +132,7 @@ def write_scalars(writer, step, values):
 
 
 def likelihood_scalars(scores):
-  """Scalars of a `likelihood_terms.ModelScores`: the means of its terms (nats per image).
+  """Scalars of a `likelihood_terms.LikelihoodTerms`: the means of its terms (nats per image).
 
   `log_prob_z`, `log_det`, `log_prob_z/level_<l>`, `log_det/level_<l>`,
   `log_det/<kind>`; `{}` for a model without the decomposition (PixelCNN,
@@ -170,7 +170,7 @@ def evaluate(run, evaluator, eval_sets, writers, step, scorer=None):
     eval_sets: `{"<dataset>/<split>": uint8 images}`.
     writers: `RunWriters`.
     step: Python `int`.
-    scorer: uint8 images -> `likelihood_terms.ModelScores` (a Glow's, with
+    scorer: uint8 images -> `likelihood_terms.LikelihoodTerms` (a Glow's, with
       the decomposition), or `None`; if given, the one pass over each set
       (its `bits_per_dim` the results, as `launch/evaluate.py` computes
       them), and `evaluator` is not called.

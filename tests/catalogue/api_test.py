@@ -104,8 +104,8 @@ CASES = [
         TypeError, ("BitsPerDimEvaluator", "uint8", "uint16"),
         id="bits-per-dim-evaluator-uint16"),
     pytest.param(
-        lambda: likelihood_terms.ModelScorer(_glow(), 4)(_images(np.int32)),
-        TypeError, ("ModelScorer", "uint8", "int32"),
+        lambda: likelihood_terms.LikelihoodTermsEvaluator(_glow(), 4)(_images(np.int32)),
+        TypeError, ("LikelihoodTermsEvaluator", "uint8", "int32"),
         id="model-scorer-int32"),
     # -- Value ranges. -----------------------------------------------------
     pytest.param(
@@ -159,8 +159,8 @@ CASES = [
         ValueError, ("num_samples", ">= 0", "-1"),
         id="sample-negative-count"),
     pytest.param(
-        lambda: likelihood_terms.ModelScorer(_glow(), 4)(_images()[0]),
-        ValueError, ("ModelScorer", "[N, 8, 8, 1]", "[8, 8, 1]",
+        lambda: likelihood_terms.LikelihoodTermsEvaluator(_glow(), 4)(_images()[0]),
+        ValueError, ("LikelihoodTermsEvaluator", "[N, 8, 8, 1]", "[8, 8, 1]",
                      "batch axis"),
         id="model-scorer-single-image"),
     # -- Shapes given to the bijectors. ------------------------------------

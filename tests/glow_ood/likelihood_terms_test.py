@@ -1,6 +1,6 @@
-"""Tests of `glow_ood.likelihood_terms.ModelScorer`, its units and its progress bar.
+"""Tests of `glow_ood.likelihood_terms.LikelihoodTermsEvaluator`, its units and its progress bar.
 
-`ModelScorer` must give, per example, what the model itself gives
+`LikelihoodTermsEvaluator` must give, per example, what the model itself gives
 (`Glow.bits_per_dim`, `Glow.log_prob`) whatever the batching, and split
 log P(image) (`discrete_log_prob`) into its terms exactly:
 
@@ -60,15 +60,15 @@ def images():
                          np.zeros((1,) + IMAGE_SHAPE, np.uint8)])
 
 
-# 1. ModelScorer against the model.
+# 1. LikelihoodTermsEvaluator against the model.
 
 BATCH_SIZES = (1, 4, 64)
 
 
 @pytest.fixture(scope="module")
 def scores_by_batch_size(model, images):
-  """`ModelScores` of the 11 images with batches of 1, 4 (4 + 4 + 3) and 64."""
-  return {b: likelihood_terms.ModelScorer(model, b)(images) for b in BATCH_SIZES}
+  """`LikelihoodTerms` of the 11 images with batches of 1, 4 (4 + 4 + 3) and 64."""
+  return {b: likelihood_terms.LikelihoodTermsEvaluator(model, b)(images) for b in BATCH_SIZES}
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_same_numbers_whatever_the_batch_size(scores_by_batch_size):
 @pytest.mark.parametrize("n_bits", [8, 5])
 def test_discrete_log_prob_is_the_sum_of_its_terms(images, n_bits):
   model = make_model(n_bits=n_bits)
-  scores = likelihood_terms.ModelScorer(model, 4)(images)
+  scores = likelihood_terms.LikelihoodTermsEvaluator(model, 4)(images)
   assert scores.num_dims == NUM_DIMS and scores.n_bits == n_bits
   # log P = log p(z) + log|det| - D n_bits log 2.
   np.testing.assert_allclose(
@@ -169,7 +169,7 @@ def test_summary_is_the_mean_of_each_term(scores):
 
 def test_latents_come_from_the_same_pass_as_the_terms(model, images, scores):
   assert scores.latents is None and scores.statistics is None
-  with_latents = likelihood_terms.ModelScorer(model, 4, latents=True)(images)
+  with_latents = likelihood_terms.LikelihoodTermsEvaluator(model, 4, latents=True)(images)
   assert with_latents.latents.shape == (11, NUM_DIMS)
   assert with_latents.latents.dtype == np.float32
   np.testing.assert_allclose(
@@ -181,7 +181,7 @@ def test_latents_come_from_the_same_pass_as_the_terms(model, images, scores):
     np.testing.assert_array_equal(getattr(with_latents, term),
                                   getattr(scores, term))
   dims = [int(s.num_elements()) for s in model.flow.latent_shapes]
-  features = scores_lib.from_model_scores(with_latents,
+  features = scores_lib.from_likelihood_terms(with_latents,
                                                num_dims_per_level=dims)
   np.testing.assert_array_equal(features.latents, with_latents.latents)
   # The latents are standardized under the learned priors: each level's
@@ -196,7 +196,7 @@ def test_latents_come_from_the_same_pass_as_the_terms(model, images, scores):
                              rtol=1e-4, atol=1e-3)
   assert np.abs(prior_log_det).min() > 0.01
   with pytest.raises(glow_ood.models.MissingExtraError, match="statistics"):
-    likelihood_terms.ModelScorer(model, statistics=True)
+    likelihood_terms.LikelihoodTermsEvaluator(model, statistics=True)
 
 
 def test_statistics_of_a_model_that_offers_them():
@@ -204,8 +204,8 @@ def test_statistics_of_a_model_that_offers_them():
   vae = VAE(glow_ood.configs.VAEConfig(image_shape=IMAGE_SHAPE, widths=(4, 8),
                                        latent_dim=2, eval_samples=3, seed=0))
   images = toy_images(7, seed=2)
-  plain = likelihood_terms.ModelScorer(vae, 3)(images)
-  scored = likelihood_terms.ModelScorer(vae, 3, statistics=True)(images)
+  plain = likelihood_terms.LikelihoodTermsEvaluator(vae, 3)(images)
+  scored = likelihood_terms.LikelihoodTermsEvaluator(vae, 3, statistics=True)(images)
   np.testing.assert_array_equal(scored.discrete_log_prob,
                                 plain.discrete_log_prob)
   expected = vae.summary_statistics(images)
@@ -213,14 +213,14 @@ def test_statistics_of_a_model_that_offers_them():
   for name, value in expected.items():
     np.testing.assert_allclose(scored.statistics[name], value.numpy(),
                                rtol=1e-5, atol=1e-5)
-  features = scores_lib.from_model_scores(scored)
+  features = scores_lib.from_likelihood_terms(scored)
   assert sorted(features.statistics) == sorted(expected)
   with pytest.raises(glow_ood.models.MissingExtraError, match="decomposition"):
-    likelihood_terms.ModelScorer(vae, latents=True)
+    likelihood_terms.LikelihoodTermsEvaluator(vae, latents=True)
 
 
 def test_bad_inputs(model, images):
-  scorer = likelihood_terms.ModelScorer(model, 4)
+  scorer = likelihood_terms.LikelihoodTermsEvaluator(model, 4)
   with pytest.raises(TypeError, match=r"uint8.*got float32"):
     scorer(images.astype(np.float32))
   with pytest.raises(ValueError, match=r"\[N, 8, 8, 1\].*\[11, 8, 8, 3\].*"
@@ -231,7 +231,7 @@ def test_bad_inputs(model, images):
   with pytest.raises(ValueError, match=r"No images"):
     scorer(images[:0])
   with pytest.raises(ValueError, match=r"batch_size must be >= 1; got 0"):
-    likelihood_terms.ModelScorer(model, 0)
+    likelihood_terms.LikelihoodTermsEvaluator(model, 0)
 
 
 # 2. Progress output.
@@ -243,7 +243,7 @@ def _lines(text):
 def test_scorer_progress_goes_to_the_given_stream(model, images, scores,
                                                   capsys):
   stream = io.StringIO()
-  scorer = likelihood_terms.ModelScorer(model, 4)
+  scorer = likelihood_terms.LikelihoodTermsEvaluator(model, 4)
   with_bar = scorer(images, description="toy/test", stream=stream)
   np.testing.assert_array_equal(with_bar.discrete_log_prob,
                                 scores.discrete_log_prob)

@@ -139,7 +139,7 @@ def test_with_a_trained_run(toy, tmp_path):
 
   # The same numbers from the restored run, in this process.
   run = runs_lib.load_run(str(workdir))
-  scorer = likelihood_terms.ModelScorer(run.model, 16)
+  scorer = likelihood_terms.LikelihoodTermsEvaluator(run.model, 16)
   measured = (
       np.mean(scorer(data.subsample(images["toyq"], 32)).discrete_log_prob)
       - np.mean(scorer(data.subsample(images["toyp"], 32)).discrete_log_prob))

@@ -254,7 +254,7 @@ def test_typicality_is_fitted_on_the_held_out_split(exported, family):
     assert len(log_prob) == len(images)
   else:
     model = runs.load_run(x.workdir).model
-    log_prob = likelihood_terms.ModelScorer(model)(images).discrete_log_prob
+    log_prob = likelihood_terms.LikelihoodTermsEvaluator(model)(images).discrete_log_prob
   score = scores_lib.Typicality().fit(
       scores_lib.Features(discrete_log_prob=log_prob))
   assert fitted["fitted_on"]["num_examples"] == len(images)

@@ -38,7 +38,7 @@ def model(images):
 
 @pytest.fixture(scope="module")
 def scorer(model):
-  return likelihood_terms.ModelScorer(model, batch_size=4)
+  return likelihood_terms.LikelihoodTermsEvaluator(model, batch_size=4)
 
 
 def test_latent_statistics_match_direct_encoding(model, images):

@@ -302,7 +302,7 @@ def test_measured_gap(with_run):
   out, run, m, b = (with_run[k] for k in ("out", "run", "m", "b"))
   images = with_run["images"]
   assert list(out["second_order"]) == ["toyq", "toyr"]
-  scorer = likelihood_terms.ModelScorer(run.model, 16)
+  scorer = likelihood_terms.LikelihoodTermsEvaluator(run.model, 16)
   log_p = {n: scorer(data.subsample(x, NUM_MODEL)).discrete_log_prob
            for n, x in images.items()}
   x_p = _model_scale(data.subsample(images["toyp"], NUM_MODEL))

@@ -185,9 +185,9 @@ def test_scores_npz_holds_every_term_per_example(experiment, ensemble):
     per_level = key.endswith("_per_level")
     assert values.shape == ((counts[name], 2) if per_level else
                             (counts[name],)), key
-  # The arrays are ModelScorer's (and their means the results.json numbers).
+  # The arrays are LikelihoodTermsEvaluator's (and their means the results.json numbers).
   run = experiment.runs[1]
-  scores = likelihood_terms.ModelScorer(run.model, 7)(experiment.images("toy/test"))
+  scores = likelihood_terms.LikelihoodTermsEvaluator(run.model, 7)(experiment.images("toy/test"))
   for term in TERMS:
     np.testing.assert_allclose(ensemble.arrays[f"seed4/toy/test/{term}"],
                                getattr(scores, term), rtol=1e-6, atol=1e-4,

@@ -1,7 +1,7 @@
 """`glow_ood.experiments.evaluation_summaries`: launch/evaluate.py's numbers as TensorBoard events.
 
 The results dict is built the way `evaluate.evaluate` builds it (its
-`models` entries are `ModelScores.summary()`), for two runs (a Glow with the
+`models` entries are `LikelihoodTerms.summary()`), for two runs (a Glow with the
 decomposition, a model without) and their ensemble; no model is run.
 """
 
@@ -23,7 +23,7 @@ def _scores(seed, decomposed):
                                  "coupling": ld.sum(1) / 2})
   if not decomposed:
     terms = {k: None for k in terms}
-  return likelihood_terms.ModelScores(
+  return likelihood_terms.LikelihoodTerms(
       discrete_log_prob=log_prob - 64 * 8 * np.log(2.),
       bits_per_dim=-(log_prob - 64 * 8 * np.log(2.)) / (64 * np.log(2.)),
       num_dims=64, n_bits=8, **terms)

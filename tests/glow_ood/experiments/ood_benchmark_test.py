@@ -275,7 +275,7 @@ def _npz_images(toy_run, name, split):
 
 @pytest.fixture(scope="module")
 def recomputed(toy_run):
-  """`(scores, images)`: per seed, per set, `ModelScores` of the model (with
+  """`(scores, images)`: per seed, per set, `LikelihoodTerms` of the model (with
   its latents) and the background model; the images of each set.
 
   The sets are built from the npz files by hand: the validation split the
@@ -300,9 +300,9 @@ def recomputed(toy_run):
                        ((0, 0), (1, 1), (1, 1), (0, 0)))}
   scores = []
   for seed in range(toy_run.config.num_seeds):
-    model = likelihood_terms.ModelScorer(_restore(toy_run, seed, False), 50,
+    model = likelihood_terms.LikelihoodTermsEvaluator(_restore(toy_run, seed, False), 50,
                                          latents=True)
-    background = likelihood_terms.ModelScorer(_restore(toy_run, seed, True), 50)
+    background = likelihood_terms.LikelihoodTermsEvaluator(_restore(toy_run, seed, True), 50)
     scores.append({name: (model(x), background(x))
                    for name, x in images.items()})
   return scores, images
@@ -359,7 +359,7 @@ def test_cells_recomputed_from_the_trained_models(toy_run, recomputed, out):
   # restored models' latents (levels of 32 and 32 values) and the images,
   # fitted on the held-out split.
   def features(scored, name):
-    return scores_lib.from_model_scores(scored[name][0], images=images[name],
+    return scores_lib.from_likelihood_terms(scored[name][0], images=images[name],
                                         num_dims_per_level=(32, 32))
 
   for row, make, batched in [
@@ -597,7 +597,7 @@ def test_model_runs_are_scored_without_training(toy_run, tmp_path):
   rest = np.setdiff1d(np.arange(NUM_TEST), scored)
   fit = np.sort(np.random.default_rng(1).choice(rest, 60, replace=False))
   model = runs_lib.load_run(run).model
-  entropy = np.mean(-likelihood_terms.ModelScorer(model, 60)(
+  entropy = np.mean(-likelihood_terms.LikelihoodTermsEvaluator(model, 60)(
       test[fit]).discrete_log_prob)
   fitted = cells["typicality"]["score"]["fitted_per_seed"][0]
   assert fitted["entropy"] == pytest.approx(entropy, rel=1e-9)

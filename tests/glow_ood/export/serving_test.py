@@ -2,7 +2,7 @@
 
 The model is an initialized 8x8x1 Glow (2 levels of 1 step, width 8), not
 trained: what is tested is that the serving functions compute the Python
-path's numbers (`likelihood_terms.ModelScorer`, `glow_ood.scores`) and check
+path's numbers (`likelihood_terms.LikelihoodTermsEvaluator`, `glow_ood.scores`) and check
 their inputs. Reloading without `glow_ood` and matching `launch/evaluate.py`
 for every family is `tests/launch/export_test.py`'s.
 """
@@ -37,7 +37,7 @@ class ServingModuleTest(tf.test.TestCase):
         cls.model, typicality=cls.fit, dataset_shape=(6, 6, 1),
         metadata={"run": {"name": "tiny"}})
     cls.signatures = cls.module.signatures
-    cls.expected = likelihood_terms.ModelScorer(cls.model)(cls.images)
+    cls.expected = likelihood_terms.LikelihoodTermsEvaluator(cls.model)(cls.images)
 
   def serve(self, name, images=None):
     images = self.images if images is None else images
@@ -144,7 +144,7 @@ class EdgePaddedGlowSavedModelTest(tf.test.TestCase):
     loaded = tf.saved_model.load(path).signatures["log_prob"]
     for num in (1, 5):
       images = toy_images(num, seed=3)
-      expected = likelihood_terms.ModelScorer(model)(images).discrete_log_prob
+      expected = likelihood_terms.LikelihoodTermsEvaluator(model)(images).discrete_log_prob
       self.assertAllClose(loaded(images=tf.constant(images))["log_prob"],
                           expected, rtol=0, atol=1e-4)
 

@@ -192,7 +192,7 @@ def test_config_is_json(heldout, estimator):
 
 
 def test_on_a_tiny_glows_statistics_dose_flags_the_too_likely_images():
-  """A Glow's own statistics (ModelScorer with latents): the paper's failure.
+  """A Glow's own statistics (LikelihoodTermsEvaluator with latents): the paper's failure.
 
   The model (ActNorm-initialized on toy images, untrained) gives the same
   blocky images without their pixel noise a *higher* likelihood than its
@@ -206,11 +206,11 @@ def test_on_a_tiny_glows_statistics_dose_flags_the_too_likely_images():
       image_shape=(8, 8, 1), num_levels=2, num_steps_per_level=1,
       hidden_width=8, seed=3))
   model.initialize(model.preprocess(toy_images(256, seed=0)))
-  scorer = likelihood_terms.ModelScorer(model, 256, latents=True)
+  scorer = likelihood_terms.LikelihoodTermsEvaluator(model, 256, latents=True)
   dims = [int(s.num_elements()) for s in model.flow.latent_shapes]
 
   def features(images):
-    return scores.from_model_scores(scorer(images), images=images,
+    return scores.from_likelihood_terms(scorer(images), images=images,
                                     num_dims_per_level=dims)
 
   blocks = np.random.default_rng(3).integers(40, 216, (300, 2, 2, 1))

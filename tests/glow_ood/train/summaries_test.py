@@ -143,7 +143,7 @@ def test_flatten_gives_dotted_scalar_hyperparameters(tmp_path):
 
 def test_a_model_without_decomposition_gets_bits_per_dim_only(tmp_path):
   # (PixelCNN, VAE: `scorer` is None, and their scores have no decomposition.)
-  scores = likelihood_terms.ModelScores(
+  scores = likelihood_terms.LikelihoodTerms(
       discrete_log_prob=np.array([-100.]), bits_per_dim=np.array([2.]),
       log_prob_z=None, log_prob_z_per_level=None, log_det=None,
       log_det_per_level=None, log_det_per_kind=None, num_dims=64, n_bits=8)
