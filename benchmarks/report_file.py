@@ -27,11 +27,23 @@ class OutputExistsError(FileExistsError):
   """The report file exists already."""
 
 
+def portable_command(argv, run_dir="."):
+  """`argv` with absolute paths (bare or as `--flag=<path>`) made relative to
+  `run_dir`, the folder the program ran in (the repository root), so a kept
+  report names no machine's folders."""
+  def relative(arg):
+    flag, sep, value = arg.rpartition("=")
+    if os.path.isabs(value):
+      return flag + sep + os.path.relpath(value, run_dir)
+    return arg
+  return [relative(arg) for arg in argv]
+
+
 def header(argv, repo_dir="."):
-  """The header lines: command, commit, machine, time."""
+  """The header lines: command (`portable_command`), commit, machine, time."""
   machine = records.machine_description()
   now = datetime.datetime.now(datetime.timezone.utc)
-  command = list(argv)
+  command = portable_command(argv, repo_dir)
   if command and command[0].endswith(".py"):
     command.insert(0, "python")
   return [

@@ -21,6 +21,14 @@ def test_the_file_holds_the_header_then_everything_printed(tmp_path, capsys):
   assert capsys.readouterr().out == "== section\n  12.5 images/s\n"
 
 
+def test_absolute_paths_in_the_command_become_relative_to_where_it_ran():
+  assert report_file.portable_command(
+      ["benchmarks/peer.py", "--peer_python=/work/venv/bin/python",
+       "/work/repo/x.txt", "--rounds=5", "--label=a=b"], "/work/repo") == [
+           "benchmarks/peer.py", "--peer_python=../venv/bin/python", "x.txt",
+           "--rounds=5", "--label=a=b"]
+
+
 def test_an_existing_file_is_refused_and_kept(tmp_path):
   path = tmp_path / "report.txt"
   path.write_text("an earlier run\n")
