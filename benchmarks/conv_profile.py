@@ -62,19 +62,15 @@ def conv_of(op):
 
 def _conv_shape(op, kind):
   """`(n, h, w, k, c_in, c_out)` of a convolution op of `kind`."""
-  if kind == "fwd":
-    images, kernel, out = op.inputs[0], op.inputs[1], op.outputs[0]
-    kernel_dims = _dims(kernel)
-  elif kind == "dW":   # input, filter_sizes, out_backprop
-    images, out = op.inputs[0], op.inputs[2]
-    kernel_dims = _dims(op.outputs[0])
-  else:                # input_sizes, filter, out_backprop
-    images, out = op.outputs[0], op.inputs[2]
-    kernel_dims = _dims(op.inputs[1])
-  out_dims = _dims(out)
+  if kind == "fwd":    # input, filter -> output
+    kernel, out = op.inputs[1], op.outputs[0]
+  elif kind == "dW":   # input, filter_sizes, out_backprop -> filter gradient
+    kernel, out = op.outputs[0], op.inputs[2]
+  else:                # input_sizes, filter, out_backprop -> input gradient
+    kernel, out = op.inputs[1], op.inputs[2]
+  kernel_dims, out_dims = _dims(kernel), _dims(out)
   if not kernel_dims or not out_dims or None in out_dims + kernel_dims:
     return None
-  del images
   n, height, width, _ = out_dims
   k, _, c_in, c_out = kernel_dims
   return (n, height, width, k, c_in, c_out)

@@ -330,11 +330,10 @@ def tolerance_of(tolerance, path):
   Patterns (`is_pattern`, `fnmatch` syntax against the whole path) first,
   the longest matching one; then the path's kind; then "default".
   """
-  patterns = sorted((k for k in tolerance if is_pattern(k)), key=len,
-                    reverse=True)
-  for key in patterns:
-    if fnmatch.fnmatchcase(path, key):
-      return tolerance[key]
+  matching = [k for k in tolerance if is_pattern(k)
+              and fnmatch.fnmatchcase(path, k)]
+  if matching:
+    return tolerance[max(matching, key=len)]
   return tolerance.get(_kind(path), tolerance.get("default"))
 
 
