@@ -543,6 +543,18 @@ def _difference_cell(largest):
       for kind, item in largest.items()) or "-"
 
 
+def _training_cell(rerun):
+  """"14000 steps, 52.3 min" per re-run folder that has a training summary."""
+  cells = []
+  for run in rerun["runs"].values():
+    if "training_step" in run:
+      text = f"{run['training_step']} steps"
+      if "training_train_seconds" in run:
+        text += f", {run['training_train_seconds'] / 60:.1f} min"
+      cells.append(text)
+  return "; ".join(cells) or "-"
+
+
 def reruns_table(records):
   """Each kept re-run of a record: machine, precision, what differed beyond tolerance."""
   rows = []
@@ -552,12 +564,13 @@ def reruns_table(records):
       rows.append((
           f"[`{name}`](results/{name}.json)", rerun["checked_at"],
           machine_cell(rerun), _precision_cell(rerun, record),
-          f"{len(beyond)} of {rerun['numbers_compared']}",
+          _training_cell(rerun), f"{len(beyond)} of {rerun['numbers_compared']}",
           _difference_cell(rerun["largest_differences"])))
   if not rows:
     return "*No re-run of a record is kept yet.*\n"
   return markdown_table(("record", "re-run", "machine", "precision",
-                         "beyond tolerance", "largest difference (where)"),
+                         "training", "beyond tolerance",
+                         "largest difference (where)"),
                         rows)
 
 

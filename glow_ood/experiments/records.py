@@ -353,8 +353,10 @@ def rerun_entry(record, metrics, *, runs=None, repo_dir=".", machine=None):
     record: the record (`read_record`).
     metrics: the re-run's metrics, in the record's `metrics` form.
     runs: `{run name: run_summary(...)}` of the re-run's folders; their
-      mixed precision and steps are kept (what most often explains a
-      difference).
+      mixed precision, step limit and batch (what most often explains a
+      difference) are kept, and from their `training.json` the steps
+      reached, the stop reason, the training seconds and images/s (as
+      `training_<key>`).
     repo_dir, machine: as `make_record`'s.
 
   Returns:
@@ -370,13 +372,21 @@ def rerun_entry(record, metrics, *, runs=None, repo_dir=".", machine=None):
         largest[kind]["difference"])):
       largest[kind] = {"path": path, "difference": new - value}
   kept = ("mixed_precision", "train_steps", "batch_size")
+  trained = ("step", "stop_reason", "train_seconds", "images_per_second")
+
+  def kept_of(summary):
+    entry = {key: summary[key] for key in kept if key in summary}
+    training = summary.get("training", {})
+    entry.update({f"training_{key}": training[key] for key in trained
+                  if training.get(key) is not None})
+    return entry
+
   return {
       "checked_at": datetime.datetime.now(datetime.timezone.utc).strftime(
           "%Y-%m-%d %H:%M UTC"),
       "commit": git_commit(repo_dir),
       "machine": machine or machine_description(),
-      "runs": {name: {key: summary[key] for key in kept if key in summary}
-               for name, summary in (runs or {}).items()},
+      "runs": {name: kept_of(summary) for name, summary in (runs or {}).items()},
       "numbers_compared": len(compared),
       "beyond_tolerance": [
           {"path": path, "recorded": value, "measured": new,

@@ -132,12 +132,20 @@ def test_a_rerun_entry_says_what_differed_and_by_how_much(tmp_path):
   metrics["sets"]["cifar10_jpeg/test"]["bits_per_dim"] -= 0.01
   metrics["detection"]["svhn_cropped/test"]["auroc"] -= 0.02
   runs = {"x": {"mixed_precision": "none", "train_steps": 1500,
-                "batch_size": 64, "dataset": "cifar10_jpeg"}}
+                "batch_size": 64, "dataset": "cifar10_jpeg",
+                "training": {"step": 1500, "stop_reason": "train_steps",
+                             "train_seconds": 240.5,
+                             "images_per_second": None, "history": []}}}
   entry = records.rerun_entry(
       record, metrics, runs=runs, repo_dir=str(tmp_path),
       machine=records.machine_description(LSCPU))
+  # The settings that explain a difference, and how long it trained (a
+  # resumed process's images/s is null: not kept).
   assert entry["runs"] == {"x": {"mixed_precision": "none",
-                                 "train_steps": 1500, "batch_size": 64}}
+                                 "train_steps": 1500, "batch_size": 64,
+                                 "training_step": 1500,
+                                 "training_stop_reason": "train_steps",
+                                 "training_train_seconds": 240.5}}
   assert entry["beyond_tolerance"] == [
       {"path": "sets/svhn_cropped/test/bits_per_dim", "recorded": 2.5,
        "measured": pytest.approx(2.7), "tolerance": 0.05}]
