@@ -535,10 +535,15 @@ def _precision_cell(rerun, record):
   return text if ours == theirs else f"{text} (record: {', '.join(theirs)})"
 
 
+def _signed(value):
+  """+0.094; +5.05e+12 where three decimals would be digits of noise."""
+  return f"{value:+.3f}" if abs(value) < 1000 else f"{value:+.3g}"
+
+
 def _difference_cell(largest):
   """"bits/dim +0.094 (sets/constant:0/test)" per kind of number."""
   return "; ".join(
-      f"{kind} {item['difference']:+.3f} "
+      f"{kind} {_signed(item['difference'])} "
       f"({item['path'].rsplit('/', 1)[0]})"
       for kind, item in largest.items()) or "-"
 
