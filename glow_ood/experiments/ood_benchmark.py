@@ -421,14 +421,15 @@ def _score_models(config, models, sets, workdir, log):
   for _, model, seed_dir, background_config in _models(
       config, models, channels, workdir, log):
     trained.append(model)
-    extras = model.extras
+    capabilities = model.capabilities
     scorer = likelihood_terms.LikelihoodTermsEvaluator(
-        model, config.eval_batch_size, latents="decomposition" in extras,
-        statistics="statistics" in extras)
+        model, config.eval_batch_size,
+        latents="decomposition" in capabilities,
+        statistics="statistics" in capabilities)
     scored.append({name: scorer(images) for name, images in sets.items()})
     level_sizes.append(
         [int(np.prod(s)) for s in model.flow.latent_shapes]
-        if "decomposition" in extras else None)
+        if "decomposition" in capabilities else None)
     backgrounds.append({})
     for mu, l2 in config.background_settings:
       background = _trained_model(

@@ -696,25 +696,26 @@ def test_model_scores_add_their_rows_with_the_same_models(toy_run, tmp_path):
 
 def test_likelihood_regret_needs_a_vae(toy_run):
   config = toy_run.config.replace(model_scores=("likelihood_regret",))
-  with pytest.raises(models.MissingExtraError) as raised:
+  with pytest.raises(models.MissingCapabilityError) as raised:
     ood_benchmark.score_rows(config)
   assert str(raised.value) == (
-      "--model_scores=likelihood_regret needs the model's 'elbo', which a "
-      "glow model does not have (it offers: decomposition). Use a VAE run "
-      "for it, or drop likelihood_regret from --model_scores.")
+      "--model_scores=likelihood_regret needs the model capability 'elbo', "
+      "which a glow model does not have (its capabilities: "
+      "coupling_precision, decomposition, temperature). Use a VAE run for "
+      "it, or drop likelihood_regret from --model_scores.")
 
 
-def test_rows_follow_the_extras_the_scores_require(toy_run):
+def test_rows_follow_the_capabilities_the_scores_require(toy_run):
   # A family without the decomposition gets neither the per-level rows nor
   # the latents' goodness-of-fit; one with it gets both.
   without = [row for row, *_ in ood_benchmark.score_rows(
-      toy_run.config, extras=("statistics",))]
+      toy_run.config, capabilities=("statistics",))]
   assert not [r for r in without if r.startswith(("level_", "latent_gof"))]
   with_it = [row for row, *_ in ood_benchmark.score_rows(
-      toy_run.config, extras=("decomposition",), num_levels=2)]
+      toy_run.config, capabilities=("decomposition",), num_levels=2)]
   assert {"level_1", "level_2", "latent_gof"} <= set(with_it)
-  assert scores_lib.LikelihoodRegret.missing_extras(("decomposition",)) == (
-      "elbo",)
+  assert scores_lib.LikelihoodRegret.missing_capabilities(
+      ("decomposition",)) == ("elbo",)
   assert scores_lib.score_class("likelihood_regret").offered_by(("elbo",))
 
 
