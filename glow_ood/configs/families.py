@@ -82,7 +82,7 @@ _importing = []   # the --model_module being imported (`import_module`)
 class ModelConfig:
   """Annotation of a field holding any registered family's config.
 
-  `TrainConfig.model` and `BenchmarkConfig.template` are `ModelConfig`s:
+  `TrainConfig.model` and `BenchmarkConfig.model` are `ModelConfig`s:
   their `__post_init__` checks the value with `of_config`, serialization
   reads its class from the `"family"` key, flags leave it out (a nested
   config). Never instantiated.

@@ -134,14 +134,14 @@ def score_rows(config, *, num_models=None, capabilities=None,
     capabilities: the models' capabilities (`density_model.CAPABILITIES`).
       Default value: those of `config.model`'s family.
     num_levels: levels of a model with the decomposition. Default value:
-      `config.template.num_levels`.
+      `config.model.num_levels`.
   """
   num_models = config.num_seeds if num_models is None else num_models
   if capabilities is None:
-    capabilities = families.get(config.model).capabilities
+    capabilities = families.of_config(config.model).capabilities
   decomposes = scores_lib.PerLevelLikelihood.offered_by(capabilities)
   if decomposes and num_levels is None:
-    num_levels = config.template.num_levels
+    num_levels = config.model.num_levels
   sizes = config.batch_sizes
   rows = [("nll", scores_lib.NegativeLogLikelihood(), "per_seed"),
           ("typicality", scores_lib.Typicality(batch_size=1), "per_seed")]
@@ -173,7 +173,7 @@ def score_rows(config, *, num_models=None, capabilities=None,
     if missing:
       raise density_model.MissingCapabilityError(
           density_model.missing_capability_message(
-              f"--model_scores={name}", missing[0], config.model,
+              f"--model_scores={name}", missing[0], config.family,
               capabilities, otherwise=f"drop {name} from --model_scores"))
     rows.append((name, ModelScore(name), "per_seed"))
     rows += [(batch_row(name, m), ModelScore(name, batch_size=m), "batches")

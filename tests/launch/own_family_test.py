@@ -224,7 +224,7 @@ def test_the_benchmark_scores_it(plugin, data_dir, tmp_path):
       "--eval_batch_size=32")
   assert result.returncode == 0, result.stderr[-3000:]
   family = read_json(workdir, "results.json")["families"][FAMILY]
-  assert family["config"]["template"] == {
+  assert family["config"]["model"] == {
       "family": FAMILY, "module": PLUGIN, "image_shape": [8, 8, 1],
       "init_log_scale": 3., "n_bits": 8, "dtype": "float32", "seed": 0}
   rows = list(family["cells"]["toy -> uniform_random"])
