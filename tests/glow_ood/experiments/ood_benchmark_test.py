@@ -804,8 +804,9 @@ def test_a_format_1_results_file_resumes(toy_run, tmp_path):
   """Results and background folders of the Glow-only benchmark are reused."""
   workdir = _copy_workdir(toy_run, tmp_path)
   family = json.loads(json.dumps(toy_run.results["families"]["glow"]))
-  old_config = dict(family["config"], mutation_rate=0.2,
-                    typicality_batch_size=5)
+  # The Glow's settings flattened into the config, as in format 3.
+  old_config = dict(_format_3(toy_run)["families"]["glow"]["config"],
+                    mutation_rate=0.2, typicality_batch_size=5)
   for name in ("model", "background_l2", "batch_sizes", "model_runs"):
     del old_config[name]
   # Rows keyed by their labels; the one likelihood ratio without settings.
