@@ -26,7 +26,7 @@ class LikelihoodTerms:
   `glow_ood.models.glow.Decomposition`); for a PixelCNN the exact likelihood; for
   a VAE an importance-sampled estimate with its standard error
   `log_prob_stderr`. The decomposition fields are `None` for a model
-  without the `"decomposition"` extra (`glow_ood.models.density_model`).
+  without the `"decomposition"` capability (`glow_ood.models.density_model`).
 
   Attributes:
     discrete_log_prob: `[N]`, log P(image) in nats (discrete).
@@ -85,9 +85,10 @@ class LikelihoodTerms:
   def level_contributions(self):
     """`[N, L]`: level l's share of log p(x) (nats), `log p(z_l) + log|det_l|`."""
     if not self.has_decomposition:
-      raise density_model.MissingExtraError(
-          "The per-level likelihood needs the model's 'decomposition' (a "
-          "Glow); these scores come from a model without it.")
+      raise density_model.MissingCapabilityError(
+          "The per-level likelihood needs the model capability "
+          "'decomposition' (a Glow); these scores come from a model without "
+          "it.")
     return self.log_prob_z_per_level + self.log_det_per_level
 
   def summary(self):
@@ -129,9 +130,9 @@ class LikelihoodTermsEvaluator:
   `model.discrete_log_prob` (and its standard error, if an estimate).
   On request, in the same traced function (for DoSE and the latents'
   goodness-of-fit, `glow_ood.scores`): a flow's standardized latents
-  (`latents=True`, the `"decomposition"` extra, from the same pass of the
-  flow) and the model's `summary_statistics` (`statistics=True`, the
-  `"statistics"` extra).
+  (`latents=True`, the `"decomposition"` capability, from the same pass of
+  the flow) and the model's `summary_statistics` (`statistics=True`, the
+  `"statistics"` capability).
 
   Args:
     model: a density model (`glow_ood.models.density_model`).
@@ -144,8 +145,8 @@ class LikelihoodTermsEvaluator:
       value: `False`.
 
   Raises:
-    MissingExtraError: `latents` or `statistics` asked of a model without
-      the extra.
+    MissingCapabilityError: `latents` or `statistics` asked of a model
+      without the capability.
   """
 
   def __init__(self, model, batch_size=256, jit_compile=False, latents=False,
@@ -155,13 +156,13 @@ class LikelihoodTermsEvaluator:
     self._model = model
     self._batch_size = int(batch_size)
 
-    self._decomposes = "decomposition" in model.extras
+    self._decomposes = "decomposition" in model.capabilities
     if latents:
-      density_model.require_extra(model, "decomposition",
-                                  "LikelihoodTermsEvaluator(latents=True)")
+      density_model.require_capability(
+          model, "decomposition", "LikelihoodTermsEvaluator(latents=True)")
     if statistics:
-      density_model.require_extra(model, "statistics",
-                                  "LikelihoodTermsEvaluator(statistics=True)")
+      density_model.require_capability(
+          model, "statistics", "LikelihoodTermsEvaluator(statistics=True)")
 
     def model_statistics(images):
       if not statistics:

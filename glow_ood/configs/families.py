@@ -9,8 +9,9 @@ without building one:
     flag_prefix    of the flags of its own fields (`--pixelcnn_num_filters`;
                    Glow's are unprefixed). The fields every family shares,
                    `SHARED_FIELDS`, have one flag each whatever the family.
-    capabilities   the optional parts its models offer (`CAPABILITIES`);
-                   programs ask `family.has("decomposition")`, never its name.
+    capabilities   what its models offer beyond the common interface
+                   (`CAPABILITIES`); programs ask
+                   `family.has("decomposition")`, never its name.
     benchmark      the model the OOD benchmark trains (`SHARED_FIELDS` set
                    per dataset and seed), e.g. a CPU-size PixelCNN++.
     initializes    what its `data_init` initializes, for the progress line.
@@ -41,13 +42,14 @@ from glow_ood.configs import model as glow_config
 from glow_ood.configs import pixelcnn as pixelcnn_config
 from glow_ood.configs import vae as vae_config
 
-__all__ = ["Family", "ModelConfig", "CAPABILITIES", "EXTRAS", "SHARED_FIELDS",
+__all__ = ["Family", "ModelConfig", "CAPABILITIES", "SHARED_FIELDS",
            "DEFAULT", "register", "unregister", "get", "of_config", "names",
            "all_families", "with_capability", "titles_with", "import_module",
            "default_config"]
 
-# The optional parts of a family's models. The first three are the model's
-# own methods (`density_model.EXTRAS`, `model.extras`):
+# What a family's models may offer besides the interface every model has
+# (`model.capabilities`, `density_model.require_capability`), each named by
+# the methods or arguments it gives:
 #   decomposition       `decompose`, `decompose_and_encode`, `flow.latent_shapes`:
 #                       log p(x) per level and layer kind (per-level terms);
 #                       the config has `num_levels`.
@@ -60,8 +62,8 @@ __all__ = ["Family", "ModelConfig", "CAPABILITIES", "EXTRAS", "SHARED_FIELDS",
 #                       a lower precision and can be recomputed in the
 #                       backward pass (`TrainConfig.mixed_precision`,
 #                       `recompute_couplings`).
-EXTRAS = ("decomposition", "elbo", "statistics")
-CAPABILITIES = EXTRAS + ("temperature", "coupling_precision")
+CAPABILITIES = ("decomposition", "elbo", "statistics", "temperature",
+                "coupling_precision")
 
 # The fields every family's config has, with one flag each (`--image_shape`,
 # `--n_bits`, `--dtype`, `--model_seed`), that the OOD benchmark sets per
@@ -80,7 +82,7 @@ _importing = []   # the --model_module being imported (`import_module`)
 class ModelConfig:
   """Annotation of a field holding any registered family's config.
 
-  `TrainConfig.model` and `BenchmarkConfig.template` are `ModelConfig`s:
+  `TrainConfig.model` and `BenchmarkConfig.model` are `ModelConfig`s:
   their `__post_init__` checks the value with `of_config`, serialization
   reads its class from the `"family"` key, flags leave it out (a nested
   config). Never instantiated.
@@ -107,11 +109,6 @@ class Family:
       return self.model
     module, _, name = self.model.partition(":")
     return getattr(importlib.import_module(module), name)
-
-  @property
-  def extras(self):
-    """`frozenset` of the capabilities among `EXTRAS` (`model.extras`)."""
-    return self.capabilities & frozenset(EXTRAS)
 
   def has(self, capability):
     """Whether the family's models offer `capability` (one of `CAPABILITIES`)."""
@@ -174,7 +171,8 @@ def register(name, *, config, model, title=None, flag_prefix=None,
       `density_model` interface), or the `"module:Class"` path of it.
     title: its name in tables. Default value: `name`.
     flag_prefix: prefix of its own fields' flags. Default value: `name + "_"`.
-    capabilities: the optional parts its models offer, from `CAPABILITIES`.
+    capabilities: what its models offer beyond the common interface, from
+      `CAPABILITIES`.
     benchmark: the model config the OOD benchmark trains. Default value:
       `config()`.
     initializes: what its `data_init` initializes, for the progress line.

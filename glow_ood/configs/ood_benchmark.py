@@ -5,7 +5,6 @@ from typing import Optional, Tuple
 
 from glow_ood.configs import dataset_names
 from glow_ood.configs import families
-from glow_ood.configs._validation import check_choice
 from glow_ood.configs._validation import option
 from glow_ood.configs._validation import validate
 
@@ -43,8 +42,13 @@ FREE_FIELDS = ("pairs", "data_dir", "mutation_rate", "background_l2",
 MODEL_SCORES = ("gradient_score_test", "gradient_norms", "likelihood_regret")
 
 # The model-config fields the benchmark sets itself, per dataset and seed
-# (the template's own are not used).
+# (those of `BenchmarkConfig.model` are not used).
 TEMPLATE_FIELDS = families.SHARED_FIELDS
+
+
+def _default_model():
+  """The default family's registered benchmark model (a CPU-size Glow)."""
+  return families.get(families.DEFAULT).benchmark
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,9 +57,14 @@ class BenchmarkConfig:
 
   Attributes:
     pairs: `(in-distribution, out-of-distribution)` dataset names.
-    model: the family of the benchmark's models (a name of
-      `glow_ood.configs.families`); one benchmark folder holds the cells of
-      every family run in it, each with its own settings.
+    model: the config of the benchmark's models, whose class is their
+      family (`family`), as `TrainConfig.model`: any registered family's
+      (`GlowConfig`, ...), but for the fields of `TEMPLATE_FIELDS`, which the
+      benchmark sets per dataset and seed (`model_config`). One benchmark
+      folder holds the cells of every family run in it, each with its own
+      settings. Default value: the default family's registered `benchmark`
+      model (a CPU-size Glow); `--model=<family>` starts from that
+      family's.
     num_seeds: models (and background models) per in-distribution dataset
       the benchmark trains models for.
     model_runs: finished training runs (`launch/train.py` folders) to score
@@ -65,10 +74,6 @@ class BenchmarkConfig:
       and the images). Their backgrounds are trained by the benchmark: the
       run's model on its data, mutated, with the benchmark's training.
     image_size: images are zero-padded to `image_size` squares.
-    template: the config of the models, of the family `model`, but for the
-      fields of `TEMPLATE_FIELDS`, which the benchmark sets per dataset and
-      seed. Default value: `None`, the family's registered `benchmark`
-      template (a CPU-size model).
     train_steps, batch_size, learning_rate, warmup_steps: the training.
     mutation_rate: `mu` of the background models; several = a sweep.
     background_l2: L2 weights `lambda` of the background models
@@ -93,8 +98,8 @@ class BenchmarkConfig:
   """
   pairs: Tuple[Tuple[str, str], ...] = option(
       DEFAULT_PAIRS, "in->out dataset pairs (quote them in a shell).")
-  model: str = option(families.DEFAULT, "Model family of the benchmark's "
-                      "models.")
+  model: families.ModelConfig = dataclasses.field(
+      default_factory=_default_model)
   num_seeds: int = option(3, "Models (and background models) per "
                           "in-distribution dataset; >= 2 (the ensemble score "
                           "needs several models).", minimum=2)
@@ -104,10 +109,6 @@ class BenchmarkConfig:
       "one dataset are its seeds), e.g. runs/cifar10_glow_cpu.")
   image_size: int = option(32, "Images are zero-padded to this square size.",
                            minimum=1)
-  template: Optional[families.ModelConfig] = option(
-      None, "The config of the models, of the family model, but for the "
-      "fields the benchmark sets per dataset and seed (none: the family's "
-      "registered benchmark model); set by the family's flags.", flag=False)
   train_steps: int = option(1000, "Training steps per model.", minimum=1)
   batch_size: int = option(64, "Training batch.", minimum=1)
   learning_rate: float = option(1e-3, "Peak learning rate.", minimum=0.,
@@ -143,16 +144,12 @@ class BenchmarkConfig:
 
   def __post_init__(self):
     validate(self)
-    check_choice("BenchmarkConfig", "model", self.model, families.names())
-    family = families.get(self.model)
-    if self.template is None:
-      object.__setattr__(self, "template", family.benchmark)
-    elif families.of_config(self.template,
-                            "BenchmarkConfig.template") is not family:
-      raise ValueError(
-          f"BenchmarkConfig.template is a {self.template.family} config; "
-          f"model={self.model!r} takes a "
-          f"{family.config_class.__name__}.")
+    if isinstance(self.model, str):
+      raise TypeError(
+          "BenchmarkConfig.model is the models' config (e.g. "
+          f"families.get({self.model!r}).benchmark), not a family name; got "
+          f"{self.model!r}.")
+    families.of_config(self.model, "BenchmarkConfig.model")
     for name in ("mutation_rate", "background_l2"):
       values = getattr(self, name)
       if not values or len(set(values)) != len(values):
@@ -190,9 +187,14 @@ class BenchmarkConfig:
     return tuple((mu, l2) for mu in self.mutation_rate
                  for l2 in self.background_l2)
 
+  @property
+  def family(self):
+    """The models' family's name (`glow_ood.configs.families`)."""
+    return self.model.family
+
   def model_config(self, image_shape, seed):
-    """The template for images of `image_shape` and `seed`."""
-    return self.template.replace(image_shape=image_shape, seed=seed)
+    """`model` for images of `image_shape` and `seed`."""
+    return self.model.replace(image_shape=image_shape, seed=seed)
 
   @property
   def in_distributions(self):

@@ -114,33 +114,34 @@ def level_row(level):
   return f"level_{int(level)}"
 
 
-def score_rows(config, *, num_models=None, extras=None, num_levels=None):
+def score_rows(config, *, num_models=None, capabilities=None,
+               num_levels=None):
   """`[(row, Score, kind)]`: the scores of one in-distribution dataset, in order.
 
   One row per score and, for the scores that test batches, per batch size
   of `config.batch_sizes`; one likelihood-ratio row per background setting.
   Rows need what the models offer: WAIC several models; a score with
-  `required_extras` (the per-level rows and the latents' goodness-of-fit:
-  `"decomposition"`) only models that have them (`Score.offered_by`).
-  DoSE uses every statistic the models give (a model's own `"statistics"`
-  extra included). The scores of `config.model_scores` come last, as
+  `required_capabilities` (the per-level rows and the latents'
+  goodness-of-fit: `"decomposition"`) only models that have them
+  (`Score.offered_by`). DoSE uses every statistic the models give (those of
+  a model's `"statistics"` capability included). The scores of `config.model_scores` come last, as
   `ModelScore`s; one the models cannot serve (likelihood regret needs the
-  `"elbo"` of a VAE) raises `MissingExtraError` naming what is missing.
+  `"elbo"` of a VAE) raises `MissingCapabilityError` naming what is missing.
 
   Args:
     config: `BenchmarkConfig`.
     num_models: models of the dataset. Default value: `config.num_seeds`.
-    extras: the models' extras (`density_model.EXTRAS`). Default value: those
-      of `config.model`'s family.
+    capabilities: the models' capabilities (`density_model.CAPABILITIES`).
+      Default value: those of `config.model`'s family.
     num_levels: levels of a model with the decomposition. Default value:
-      `config.template.num_levels`.
+      `config.model.num_levels`.
   """
   num_models = config.num_seeds if num_models is None else num_models
-  if extras is None:
-    extras = families.get(config.model).extras
-  decomposes = scores_lib.PerLevelLikelihood.offered_by(extras)
+  if capabilities is None:
+    capabilities = families.of_config(config.model).capabilities
+  decomposes = scores_lib.PerLevelLikelihood.offered_by(capabilities)
   if decomposes and num_levels is None:
-    num_levels = config.template.num_levels
+    num_levels = config.model.num_levels
   sizes = config.batch_sizes
   rows = [("nll", scores_lib.NegativeLogLikelihood(), "per_seed"),
           ("typicality", scores_lib.Typicality(batch_size=1), "per_seed")]
@@ -162,18 +163,18 @@ def score_rows(config, *, num_models=None, extras=None, num_levels=None):
     rows += [(batch_row(row, m),
               scores_lib.DoSE(estimator=estimator, batch_size=m), "batches")
              for m in sizes]
-  if scores_lib.LatentGoodnessOfFit.offered_by(extras):
+  if scores_lib.LatentGoodnessOfFit.offered_by(capabilities):
     rows.append(("latent_gof", scores_lib.LatentGoodnessOfFit(), "per_seed"))
     rows += [(batch_row("latent_gof", m),
               scores_lib.LatentGoodnessOfFit(batch_size=m), "batches")
              for m in sizes]
   for name in config.model_scores:
-    missing = scores_lib.score_class(name).missing_extras(extras)
+    missing = scores_lib.score_class(name).missing_capabilities(capabilities)
     if missing:
-      raise density_model.MissingExtraError(
-          density_model.missing_extra_message(
-              f"--model_scores={name}", missing[0], config.model, extras,
-              otherwise=f"drop {name} from --model_scores"))
+      raise density_model.MissingCapabilityError(
+          density_model.missing_capability_message(
+              f"--model_scores={name}", missing[0], config.family,
+              capabilities, otherwise=f"drop {name} from --model_scores"))
     rows.append((name, ModelScore(name), "per_seed"))
     rows += [(batch_row(name, m), ModelScore(name, batch_size=m), "batches")
              for m in sizes]

@@ -1,10 +1,10 @@
 """OOD-score benchmark: every score of `glow_ood.scores` on in -> out dataset pairs.
 
 For each in-distribution dataset of `config.pairs`, `run_benchmark` takes its
-models, of the family `config.model` (any registered: Glow, PixelCNN++, VAE,
-or one of your own) built from `config.template`: the finished
-training runs of `config.model_runs` that were trained on it, or else
-`num_seeds` models it trains (or reuses, if finished) itself; and, per model,
+models, of the family of `config.model` (any registered: Glow, PixelCNN++,
+VAE, or one of your own) and built from it: the finished training runs of
+`config.model_runs` that were trained on it, or else `num_seeds` models it
+trains (or reuses, if finished) itself; and, per model,
 one background model of the same family for every `(mu, lambda)` of
 `config.background_settings`: trained on inputs mutated at rate `mu` (Ren et
 al.) with an L2 penalty `lambda` on its weights. The folders are
@@ -42,7 +42,7 @@ in-distribution images were not (`preprocessing`: zero-padding from another
 size, grayscale tiled to RGB) and the model runs it scored, written as they
 complete:
 
-    {"format_version": 4,
+    {"format_version": 5,
      "families": {"glow": {"config": {...}, "cells": {pair: {row: cell}},
                            "preprocessing": {pair: [note, ...]},
                            "model_runs": {dataset: {...}},
@@ -53,9 +53,10 @@ benchmark resumes; a pair that lacks a row (a new score, batch size or
 background setting) is scored again with the models it has. Running it with
 another `--model` in the same folder adds that family's cells, which
 `benchmark_markdown` puts beside the others' in one table with a model
-column. Results files of formats 1 and 2 (rows keyed by their labels) and 3
+column. Results files of formats 1 and 2 (rows keyed by their labels), 3
 (Glow's settings flattened into the config, the other families' nested under
-their names, where format 4 has the family's `template`) are read as format 4.
+their names) and 4 (the config's `model` the family's name, its settings in
+`template`, where format 5 has them in `model`) are read as format 5.
 """
 
 import dataclasses
@@ -86,9 +87,9 @@ from glow_ood.scores import pass_memo
 __all__ = ["score_rows", "likelihood_ratio_row", "run_benchmark",
            "benchmark_markdown", "family_config", "RESULTS_FORMAT"]
 
-RESULTS_FORMAT = 4
+RESULTS_FORMAT = 5
 # Format 3's settings of the default family's models, flattened into the
-# config (format 4: `template`), with the defaults they had.
+# config (format 4: `template`; 5: `model`), with the defaults they had.
 _FORMAT_3_FLAT = {"num_levels": 3, "num_steps_per_level": 2,
                   "hidden_width": 64, "coupling_scale": "sigmoid"}
 # DataConfig fields that may differ between the runs of one dataset: the
@@ -187,15 +188,15 @@ def _run_background_config(config, run_config, background):
 def _seed_dir(config, workdir, dataset, seed, reused=False):
   run_dir = os.path.join(workdir, dataset,
                          f"run_{seed}" if reused else f"seed_{seed}")
-  if config.model == families.DEFAULT:
+  if config.family == families.DEFAULT:
     return run_dir
-  return os.path.join(run_dir, config.model)
+  return os.path.join(run_dir, config.family)
 
 
 def _background_dir(config, seed_dir, mutation_rate, l2_weight):
   """The folder of a background; a pre-sweep (default-family) one is reused."""
   legacy = os.path.join(seed_dir, "background")
-  if config.model == families.DEFAULT and l2_weight == 0. and os.path.exists(
+  if config.family == families.DEFAULT and l2_weight == 0. and os.path.exists(
       os.path.join(legacy, run_folder.CONFIG_FILE)):
     saved = fileio.read_json(os.path.join(legacy, run_folder.CONFIG_FILE),
                              "run config")
@@ -236,10 +237,11 @@ def _model_runs(config):
   where = f"--model_runs={','.join(config.model_runs)}"
   for folder in config.model_runs:
     train = run_folder.read_config(folder, config_lib.TrainConfig)
-    if train.family != config.model:
+    if train.family != config.family:
       raise ValueError(
           f"{where}: {folder} is a {train.family} run; this benchmark is "
-          f"--model={config.model}. Pass runs of that family, or set --model.")
+          f"--model={config.family}. Pass runs of that family, or set "
+          "--model.")
     dataset = train.data.dataset
     if dataset not in config.in_distributions:
       raise ValueError(
@@ -277,11 +279,11 @@ def _run_identity(train):
 
 def _models_of(config, dataset, runs):
   """The `_Models` of `dataset`: its model runs, else the benchmark's own."""
-  decomposes = families.get(config.model).has("decomposition")
+  decomposes = families.of_config(config.model).has("decomposition")
   if not runs:
     return _Models(dataset, _data_config(config, dataset, 0), (), "validation",
                    config.num_seeds,
-                   config.template.num_levels if decomposes else None)
+                   config.model.num_levels if decomposes else None)
   trains = [train for _, train, _ in runs]
   model = trains[0].model
   held_out = {(t.data.validation_size, t.data.seed) for t in trains}
@@ -301,7 +303,7 @@ def _models(config, models, channels, workdir, log):
   `background config` maps `(mu, lambda)` to the `TrainConfig` of the
   model's background of that setting.
   """
-  family = _title(config.model)
+  family = _title(config.family)
   dataset = models.dataset
   if not models.runs:
     for seed in range(config.num_seeds):
@@ -421,20 +423,21 @@ def _score_models(config, models, sets, workdir, log):
   for _, model, seed_dir, background_config in _models(
       config, models, channels, workdir, log):
     trained.append(model)
-    extras = model.extras
+    capabilities = model.capabilities
     scorer = likelihood_terms.LikelihoodTermsEvaluator(
-        model, config.eval_batch_size, latents="decomposition" in extras,
-        statistics="statistics" in extras)
+        model, config.eval_batch_size,
+        latents="decomposition" in capabilities,
+        statistics="statistics" in capabilities)
     scored.append({name: scorer(images) for name, images in sets.items()})
     level_sizes.append(
         [int(np.prod(s)) for s in model.flow.latent_shapes]
-        if "decomposition" in extras else None)
+        if "decomposition" in capabilities else None)
     backgrounds.append({})
     for mu, l2 in config.background_settings:
       background = _trained_model(
           background_config((mu, l2)),
           _background_dir(config, seed_dir, mu, l2),
-          f"{_title(config.model)} background of {seed_dir} (mu={mu:g}, "
+          f"{_title(config.family)} background of {seed_dir} (mu={mu:g}, "
           f"lambda={l2:g})", log)
       scorer = likelihood_terms.LikelihoodTermsEvaluator(background, config.eval_batch_size)
       backgrounds[-1][mu, l2] = {name: scorer(images)
@@ -531,18 +534,28 @@ def _runs_record(config, models):
 # results.json
 
 def _upgraded(results, path):
-  """`results.json` of format 1 (Glow only), 2 (rows by label) or 3 as format 4."""
+  """`results.json` of format 1 (Glow only), 2 (rows by label), 3 or 4 as format 5."""
   version = results.get("format_version")
-  if version in (2, 3, RESULTS_FORMAT) and not isinstance(
+  if isinstance(version, int) and version > RESULTS_FORMAT:
+    raise ValueError(
+        f"{path} is of results format {version}, newer than this glow_ood's "
+        f"{RESULTS_FORMAT}; use the glow_ood that wrote it, or another "
+        "workdir.")
+  if version in (2, 3, 4, RESULTS_FORMAT) and not isinstance(
       results.get("families"), dict):
     raise ValueError(f"{path} is no benchmark results file (it has no "
                      "'families'); move it away or use another workdir.")
   if version == RESULTS_FORMAT:
     return results
-  if version == 3:
+  if version == 4:
     return {"format_version": RESULTS_FORMAT,
-            "families": {name: _family_of_format_3(family)
+            "families": {name: _family_of_format_4(family)
                          for name, family in results["families"].items()}}
+  if version == 3:
+    return _upgraded({
+        "format_version": 4,
+        "families": {name: _family_of_format_3(family)
+                     for name, family in results["families"].items()}}, path)
   if version == 2:
     return _upgraded({
         "format_version": 3,
@@ -612,6 +625,23 @@ def _family_of_format_3(family):
   return family
 
 
+def _family_of_format_4(family):
+  """A family of format 4: its config's `model` its name, its settings in `template`.
+
+  Format 5 keeps the settings in `model`, as `TrainConfig` does (the family
+  in their `"family"` key).
+  """
+  family = dict(family)
+  saved = dict(family.get("config") or {})
+  name = saved.get("model", families.DEFAULT)
+  template = saved.pop("template", None)
+  if template is None:
+    template = serialization.to_dict(families.get(name).benchmark)["config"]
+  saved["model"] = {"family": name, **template}
+  family["config"] = saved
+  return family
+
+
 def _saved_config(saved):
   """The `BenchmarkConfig` of a family's saved settings (missing: defaults)."""
   return serialization.from_dict({"format_version": serialization.FORMAT_VERSION,
@@ -644,12 +674,12 @@ def run_benchmark(config, workdir, log=print):
                       what=f"--pairs={pairs}")
   model_runs = _model_runs(config)
   current = family_config(config)
-  family = results["families"].setdefault(config.model, {"cells": {}})
+  family = results["families"].setdefault(config.family, {"cells": {}})
   if family.get("config") is not None:
     run_folder.check_compatible(
         family["config"], current, workdir,
         ignore=config_lib.ood_benchmark.FREE_FIELDS,
-        fix=f"use the same settings for --model={config.model}, or a new "
+        fix=f"use the same settings for --model={config.family}, or a new "
         "workdir")
   family["config"] = current
   start = time.perf_counter()

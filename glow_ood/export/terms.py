@@ -7,7 +7,7 @@ float64 from there on. So an exported model gives scores.npz's numbers on
 the same images (to float32 round-off of the model's own terms, which is
 zero when the batches are the same). With `D = H W C`:
 
-  Glow (the "decomposition" extra), images dequantized at the bin centres:
+  Glow (the "decomposition" capability), images dequantized at the bin centres:
     log_prob_z, log_det                     [B]      nats (model dtype -> f64)
     log_prob_z_per_level, log_det_per_level [B, L]
     log_det_<kind>                          [B]      actnorm, permutation, ...
@@ -34,7 +34,7 @@ DECOMPOSITION_TERMS = ("log_prob_z", "log_det", "log_prob_z_per_level",
 
 def has_decomposition(model):
   """Whether `model` offers Glow's decomposition of log p(x)."""
-  return "decomposition" in model.extras
+  return "decomposition" in model.capabilities
 
 
 def likelihood_terms(model, images):

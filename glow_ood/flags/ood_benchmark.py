@@ -1,10 +1,11 @@
 """The flags of `launch/ood_benchmark.py` and their `BenchmarkConfig`.
 
 One flag per `BenchmarkConfig` field; `--model` picks the family
-(`glow_ood.configs.families`, `--model_module` for one of your own), whose
-own flags (as in `launch/train.py`: Glow's `--num_levels`, ...,
-`--pixelcnn_*`, `--vae_*`) set its `template`, with the family's registered
-benchmark model (CPU-size) as defaults. The model fields the benchmark sets
+(`glow_ood.configs.families`, `--model_module` for one of your own) of
+`BenchmarkConfig.model`, the models' config, whose own flags (as in
+`launch/train.py`: Glow's `--num_levels`, ..., `--pixelcnn_*`, `--vae_*`)
+set its fields, with the family's registered benchmark model (CPU-size) as
+defaults. The model fields the benchmark sets
 itself (image shape, bits, dtype, seed) have no flag. A flag of another
 family than `--model`'s is refused unless at its default.
 """
@@ -18,7 +19,7 @@ from glow_ood.flags import families as family_flags
 
 __all__ = ["define_ood_benchmark_flags", "to_benchmark_config", "parse_pair"]
 
-_BENCHMARK = dict(exclude=("pairs", "model"))
+_BENCHMARK = dict(exclude=("pairs",))   # `model`: the family's flags
 
 
 def define_ood_benchmark_flags(flag_values=flags.FLAGS):
@@ -60,8 +61,8 @@ def to_benchmark_config(flag_values):
                                 **_BENCHMARK)
   family = families.get(flag_values.model)
   family_flags.refuse_other_family_flags(flag_values, family.name)
-  template = family.benchmark.replace(**_fields.field_values(
+  model = family.benchmark.replace(**_fields.field_values(
       flag_values, family.config_class, **family_flags.family_selection(family)))
   return configs.BenchmarkConfig(
-      pairs=tuple(parse_pair(p) for p in flag_values.pairs),
-      model=family.name, template=template, **values)
+      pairs=tuple(parse_pair(p) for p in flag_values.pairs), model=model,
+      **values)

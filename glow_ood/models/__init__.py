@@ -19,13 +19,13 @@ from glow_ood.models import density_model
 from glow_ood.models.density_model import DensityModel
 from glow_ood.models.density_model import Estimate
 from glow_ood.models.density_model import LossTerms
-from glow_ood.models.density_model import MissingExtraError
-from glow_ood.models.density_model import require_extra
+from glow_ood.models.density_model import MissingCapabilityError
+from glow_ood.models.density_model import require_capability
 
 __all__ = ["build_model", "config_class", "model_class", "describe",
            "register", "unregister", "families", "density_model",
-           "DensityModel", "Estimate", "LossTerms", "MissingExtraError",
-           "require_extra"]
+           "DensityModel", "Estimate", "LossTerms", "MissingCapabilityError",
+           "require_capability"]
 
 
 def config_class(family):

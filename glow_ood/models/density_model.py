@@ -20,8 +20,8 @@ experiments use nothing else, so they serve every family alike:
                       objective in bits/dim (a differentiable upper bound
                       of -log2 P(image) / D: Glow's dequantization bound,
                       the exact PixelCNN likelihood, the VAE's negative
-                      ELBO) and named per-example extras in nats.
-  loss_extras         tuple of the names of `loss_terms(x).extras`.
+                      ELBO) and its named per-example parts in nats.
+  loss_part_names     tuple of the names of `loss_terms(x).parts`.
   data_init(x)        data-dependent initialization on one global batch
                       of training input (ActNorm, weight norm), called once
                       in cross-replica context before training; returns
@@ -41,9 +41,10 @@ experiments use nothing else, so they serve every family alike:
   sample(n, seed=None)
                       `n` images `[n, H, W, C]` in [-0.5, 0.5)
                       (`preprocessing.to_uint8` makes them displayable).
-  extras              frozenset of the optional parts a model offers (its
-                      family's registered capabilities among `EXTRAS`;
-                      `DensityModel` gives it): `"decomposition"` (Glow's `decompose`: log p(z),
+  capabilities        frozenset of what the model offers beyond this
+                      interface (its family's registered capabilities,
+                      `CAPABILITIES`; `DensityModel` gives it), e.g.
+                      `"decomposition"` (Glow's `decompose`: log p(z),
                       log|det| per level and kind; `decompose_and_encode`:
                       the same and the standardized latents), `"elbo"` (the
                       VAE's `elbo_terms`, and `log_weights`: the per-sample
@@ -54,8 +55,8 @@ experiments use nothing else, so they serve every family alike:
                       VAE's rate, distortion and posterior entropy, the
                       PixelCNN's per-pixel NLL spread and quantiles).
 
-`require_extra(model, extra, what)` raises the one clear error a score or an
-analysis gives when the model lacks what it needs;
+`require_capability(model, capability, what)` raises the one clear error a
+score or an analysis gives when the model lacks what it needs;
 `differentiable_log_prob(model, images)` is the per-example log-likelihood
 whose gradient in the weights the gradient scores take (`glow_ood.scores`).
 """
@@ -70,24 +71,32 @@ import tensorflow.compat.v2 as tf
 
 from glow_ood.configs import families
 
-__all__ = ["DensityModel", "LossTerms", "Estimate", "EXTRAS",
-           "TRAINING_INPUTS", "require_extra", "missing_extra_message",
-           "MissingExtraError", "sample_count", "check_count", "stateless_seed",
+__all__ = ["DensityModel", "LossTerms", "Estimate", "CAPABILITIES",
+           "TRAINING_INPUTS", "require_capability",
+           "missing_capability_message", "MissingCapabilityError",
+           "sample_count", "check_count", "stateless_seed",
            "differentiable_log_prob"]
 
-EXTRAS = families.EXTRAS
+CAPABILITIES = families.CAPABILITIES
 TRAINING_INPUTS = ("dequantized", "uint8")
 
 
 class DensityModel(tf.Module):
-  """The base of every family's model: `family` and `extras` from its registration.
+  """The base of every family's model: `family` and `capabilities` from its registration.
 
   A subclass sets `self.config` (or a `config` property) to its family's
   config and implements the rest of the interface above (`training_input`,
-  `loss_terms`, `loss_extras`, `data_init`, `is_initialized`,
-  `discrete_log_prob`, `sample`, and the methods of its extras); it may
-  replace `bits_per_dim`.
+  `loss_terms`, `loss_part_names`, `data_init`, `is_initialized`,
+  `discrete_log_prob`, `sample`, and the methods of its capabilities); it
+  may replace `bits_per_dim`.
   """
+
+  def __init_subclass__(cls, **kwargs):
+    super().__init_subclass__(**kwargs)
+    if hasattr(cls, "loss_extras"):   # the name before loss_part_names
+      raise TypeError(
+          f"{cls.__name__}.loss_extras is called loss_part_names now (the "
+          "names of loss_terms(x).parts); rename it.")
 
   @property
   def family(self):
@@ -95,9 +104,9 @@ class DensityModel(tf.Module):
     return type(self.config).family
 
   @property
-  def extras(self):
-    """`frozenset` of the family's capabilities among `EXTRAS`."""
-    return families.of_config(self.config).extras
+  def capabilities(self):
+    """`frozenset` of the family's capabilities (`CAPABILITIES`)."""
+    return families.of_config(self.config).capabilities
 
   def bits_per_dim(self, images):
     """`-discrete_log_prob(images).log_prob / (D log 2)` of uint8 images -> `[...]`."""
@@ -105,17 +114,28 @@ class DensityModel(tf.Module):
     return -log_prob / (self.config.num_dims * math.log(2.))
 
 
-class LossTerms(NamedTuple):
-  """A training batch's objective, per example.
+class _LossTerms(NamedTuple):
+  bits_per_dim: tf.Tensor
+  parts: Dict[str, tf.Tensor]
+
+
+class LossTerms(_LossTerms):
+  """A training batch's objective, per example, and its named parts.
 
   Attributes:
     bits_per_dim: `[B]` float, the objective (lower is better) in bits/dim.
-    extras: `{name: [B]}` other per-example terms in nats (summed and logged
-      by the trainer as `train/<name>`), e.g. Glow's `log_prob_z` and
-      `log_det`, the VAE's `reconstruction` and `kl`.
+    parts: `{name: [B]}` per-example terms of the objective in nats (summed
+      and logged by the trainer as `train/<name>`; the model's
+      `loss_part_names`), e.g. Glow's `log_prob_z` and `log_det`, the VAE's
+      `reconstruction` and `kl`; `{}` for none.
   """
-  bits_per_dim: tf.Tensor
-  extras: Dict[str, tf.Tensor]
+  __slots__ = ()
+
+  def __new__(cls, *args, **kwargs):
+    if "extras" in kwargs:   # the keyword before `parts`
+      raise TypeError("LossTerms(extras=...) is LossTerms(parts=...) now: "
+                      "the objective's per-example parts, {name: [B]}.")
+    return super().__new__(cls, *args, **kwargs)
 
 
 class Estimate(NamedTuple):
@@ -130,36 +150,38 @@ class Estimate(NamedTuple):
   stderr: Optional[tf.Tensor] = None
 
 
-class MissingExtraError(ValueError):
-  """A score or analysis needs a part the model's family does not offer."""
+class MissingCapabilityError(ValueError):
+  """A score or analysis needs a capability the model's family lacks."""
 
 
-def require_extra(model, extra, what):
-  """Raises `MissingExtraError` unless `model` offers `extra` (see `EXTRAS`).
+def require_capability(model, capability, what):
+  """Raises `MissingCapabilityError` unless `model` offers `capability`.
 
   Args:
     model: a density model.
-    extra: one of `EXTRAS`.
+    capability: one of `CAPABILITIES`.
     what: what needs it, for the message (e.g. "the per-level likelihood").
   """
-  if extra not in EXTRAS:
-    raise ValueError(f"Unknown model extra {extra!r}; known: {EXTRAS}.")
-  if extra not in model.extras:
-    raise MissingExtraError(missing_extra_message(what, extra, model.family,
-                                                  model.extras))
+  if capability not in CAPABILITIES:
+    raise ValueError(f"Unknown model capability {capability!r}; known: "
+                     f"{', '.join(CAPABILITIES)}.")
+  if capability not in model.capabilities:
+    raise MissingCapabilityError(missing_capability_message(
+        what, capability, model.family, model.capabilities))
 
 
-def missing_extra_message(what, extra, family, extras,
-                          otherwise="leave it out"):
-  """The one line saying that `what` needs `extra`, which `family` lacks.
+def missing_capability_message(what, capability, family, capabilities,
+                               otherwise="leave it out"):
+  """The one line saying that `what` needs `capability`, which `family` lacks.
 
-  Names what the family offers (`extras`), the families that have `extra`,
-  and the other way out (`otherwise`).
+  Names the family's capabilities (`capabilities`), the families that have
+  `capability`, and the other way out (`otherwise`).
   """
-  offered = ", ".join(sorted(extras)) or "none"
-  return (f"{what} needs the model's {extra!r}, which a {family} model does "
-          f"not have (it offers: {offered}). Use a "
-          f"{families.titles_with(extra)} run for it, or {otherwise}.")
+  offered = ", ".join(sorted(capabilities)) or "none"
+  return (f"{what} needs the model capability {capability!r}, which a "
+          f"{family} model does not have (its capabilities: {offered}). Use "
+          f"a {families.titles_with(capability)} run for it, or "
+          f"{otherwise}.")
 
 
 def check_count(value, name, where, minimum=0):
@@ -213,7 +235,7 @@ def differentiable_log_prob(model, images, num_samples=1, seed=None):
   (the per-example function whose parameter gradient the gradient scores of
   `glow_ood.scores` take):
 
-    * a model with the `"elbo"` extra (the VAE): the ELBO
+    * a model with the `"elbo"` capability (the VAE): the ELBO
       `(1/S) sum_s log w_s` of `S = num_samples` draws of `model.log_weights`
       (reparameterized; keyed by `seed` and the image, so an image's value
       does not depend on its batch): the VAE's training objective, whose
@@ -234,7 +256,7 @@ def differentiable_log_prob(model, images, num_samples=1, seed=None):
   Returns:
     float `[...]` of the model's dtype.
   """
-  if "elbo" in model.extras:
+  if "elbo" in model.capabilities:
     return tf.reduce_mean(
         model.log_weights(images, num_samples=num_samples, seed=seed), axis=0)
   return model.discrete_log_prob(images).log_prob

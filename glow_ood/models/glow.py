@@ -91,7 +91,7 @@ class Glow(density_model.DensityModel):
   """
 
   training_input = "dequantized"
-  loss_extras = ("log_prob_z", "log_det")
+  loss_part_names = ("log_prob_z", "log_det")
 
   def __init__(self, config, validate_args=False, coupling_compute_dtype=None,
                recompute_couplings=False, name="glow"):
@@ -153,14 +153,14 @@ class Glow(density_model.DensityModel):
   def loss_terms(self, x):
     """`density_model.LossTerms` of a training batch of dequantized images `x`.
 
-    bits/dim `-(log p(x) - D log 2**n_bits) / (D log 2)` per example, extras
+    bits/dim `-(log p(x) - D log 2**n_bits) / (D log 2)` per example, parts
     `log_prob_z` and `log_det` (nats, `decompose`'s terms).
     """
     terms = self.decompose(x)
     return density_model.LossTerms(
         bits_per_dim=preprocessing.bits_per_dim(
             terms.log_prob, self.num_dims, self._config.n_bits),
-        extras={"log_prob_z": terms.log_prob_z, "log_det": terms.log_det})
+        parts={"log_prob_z": terms.log_prob_z, "log_det": terms.log_det})
 
   def discrete_log_prob(self, images):
     """`density_model.Estimate` of log P(image) (nats) of uint8 images `[..., H, W, C]`.

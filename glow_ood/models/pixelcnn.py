@@ -110,7 +110,7 @@ class PixelCNN(density_model.DensityModel):
   """
 
   training_input = "uint8"
-  loss_extras = ()
+  loss_part_names = ()
 
   def __init__(self, config, name="pixelcnn"):
     super().__init__(name=name)
@@ -171,11 +171,11 @@ class PixelCNN(density_model.DensityModel):
     """`density_model.LossTerms` of a training batch of uint8 images `[..., H, W, C]`.
 
     bits/dim `-log P(k) / (D log 2)` per example (`[...]`), the exact
-    likelihood with dropout on; no extras.
+    likelihood with dropout on; no parts.
     """
     log_prob = self._log_prob(images, True, "PixelCNN.loss_terms")
     return density_model.LossTerms(bits_per_dim=self._bits(log_prob),
-                                   extras={})
+                                   parts={})
 
   def discrete_log_prob(self, images):
     """`density_model.Estimate` of log P(k) (nats) of uint8 images `[..., H, W, C]`.
@@ -226,7 +226,7 @@ class PixelCNN(density_model.DensityModel):
   def summary_statistics(self, images):
     """Per-example statistics of uint8 images `[..., H, W, C]` besides log P.
 
-    The "statistics" extra (`density_model`), for DoSE: over the `H W`
+    The "statistics" capability (`density_model`), for DoSE: over the `H W`
     per-pixel negative log-likelihoods `-per_pixel_log_prob(images)` (nats)
     of each image, their standard deviation `pixel_nll_std` and their 10%,
     50% and 90% quantiles `pixel_nll_q10`, `pixel_nll_q50`, `pixel_nll_q90`

@@ -143,7 +143,7 @@ class VAE(density_model.DensityModel):
   """
 
   training_input = "uint8"
-  loss_extras = ("reconstruction", "kl")
+  loss_part_names = ("reconstruction", "kl")
 
   def __init__(self, config, name="vae"):
     super().__init__(name=name)
@@ -208,7 +208,7 @@ class VAE(density_model.DensityModel):
     """`density_model.LossTerms` of a training batch of uint8 images `[..., H, W, C]`.
 
     bits/dim `-elbo / (D log 2)` per example with `config.train_samples`
-    fresh reparameterized samples of q; extras `reconstruction` and `kl`
+    fresh reparameterized samples of q; parts `reconstruction` and `kl`
     (nats, see `elbo_terms`; the flow posterior's `kl` is the Monte Carlo
     estimate over those samples).
     """
@@ -216,7 +216,7 @@ class VAE(density_model.DensityModel):
                              "VAE.loss_terms")
     return density_model.LossTerms(
         bits_per_dim=self._to_bits_per_dim(terms["elbo"]),
-        extras={"reconstruction": terms["reconstruction"], "kl": terms["kl"]})
+        parts={"reconstruction": terms["reconstruction"], "kl": terms["kl"]})
 
   def data_init(self, images):
     """No data-dependent initialization: the batch's `-elbo / (D log 2)`, `[...]`.
@@ -314,7 +314,7 @@ class VAE(density_model.DensityModel):
       bins = pixel_likelihoods.categorical_sample(params, seeds[1])
     return (tf.cast(bins, self._dtype) + 0.5) / self._n_bins - 0.5
 
-  # -- The "elbo" extra and its parts ------------------------------------------
+  # -- The "elbo" capability and its terms -------------------------------------
 
   def elbo_terms(self, images, num_samples=1, seed=None):
     """The ELBO of uint8 images `[..., H, W, C]` and its two terms, nats per example.
@@ -359,7 +359,7 @@ class VAE(density_model.DensityModel):
   def summary_statistics(self, images, num_samples=1, seed=None):
     """Per-example statistics of uint8 images `[..., H, W, C]` besides log P (nats).
 
-    The "statistics" extra (`density_model`), for DoSE: with `S =
+    The "statistics" capability (`density_model`), for DoSE: with `S =
     num_samples` draws `z_s ~ q(z | k)`, keyed by the seed and the image
     (as `discrete_log_prob`'s: an image's values do not depend on its batch),
 

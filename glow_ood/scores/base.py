@@ -32,8 +32,8 @@ class Score:
     requires_model: whether the constructor takes the density model
       (`make_score(name, model=model)`), which the score runs on
       `Features.images`.
-    required_extras: the model capabilities (`density_model.EXTRAS`) the
-      score needs: e.g. `("decomposition",)` for the per-level terms,
+    required_capabilities: the model capabilities (`density_model.
+      CAPABILITIES`) the score needs: e.g. `("decomposition",)` for the per-level terms,
       `("elbo",)` for a re-fitted posterior. A benchmark offers the score
       only for models that have them (`offered_by`).
   """
@@ -41,17 +41,18 @@ class Score:
   required_features = ()
   requires_fit = False
   requires_model = False
-  required_extras = ()
+  required_capabilities = ()
 
   @classmethod
-  def missing_extras(cls, extras):
-    """The `required_extras` not in `extras` (a model's), in order."""
-    return tuple(e for e in cls.required_extras if e not in extras)
+  def missing_capabilities(cls, capabilities):
+    """The `required_capabilities` not in `capabilities` (a model's), in order."""
+    return tuple(c for c in cls.required_capabilities
+                 if c not in capabilities)
 
   @classmethod
-  def offered_by(cls, extras):
-    """Whether a model with `extras` has everything the score needs."""
-    return not cls.missing_extras(extras)
+  def offered_by(cls, capabilities):
+    """Whether a model with `capabilities` has everything the score needs."""
+    return not cls.missing_capabilities(capabilities)
 
   def __init__(self):
     self._fitted = False

@@ -264,7 +264,7 @@ class LatentGoodnessOfFit(base.Score):
       value: `0`.
   """
   name = "latent_goodness_of_fit"
-  required_extras = ("decomposition",)
+  required_capabilities = ("decomposition",)
   required_features = ("latents", "num_dims_per_level")
   requires_fit = True
 

@@ -94,7 +94,7 @@ class LikelihoodRegret(base.Score):
   """`B(k; tau_hat) - B(k; tau)`: the bound's gain from a per-image posterior (module doc).
 
   Args:
-    model: a trained VAE (a model with the `"elbo"` extra); read, never
+    model: a trained VAE (a model with the `"elbo"` capability); read, never
       written.
     num_steps: Python `int >= 0`, Adam steps per image. Default value:
       `100` (the paper's).
@@ -112,20 +112,20 @@ class LikelihoodRegret(base.Score):
       model (`GradientScoreTest`'s). Default value: a new one.
 
   Raises:
-    MissingExtraError: the model has no `"elbo"` extra.
+    MissingCapabilityError: the model has no `"elbo"` capability.
   """
   name = "likelihood_regret"
   required_features = ("images",)
   requires_model = True
-  required_extras = ("elbo",)
+  required_capabilities = ("elbo",)
   requires_fit = False
 
   def __init__(self, model, num_steps=100, learning_rate=1e-2, num_samples=1,
                num_eval_samples=16, bound="elbo", eval_batch_size=64,
                batch_size=1, seed=0, memo=None):
     super().__init__()
-    for extra in self.required_extras:
-      density_model.require_extra(model, extra, "Likelihood regret")
+    for capability in self.required_capabilities:
+      density_model.require_capability(model, capability, "Likelihood regret")
     if bound not in BOUNDS:
       raise ValueError(f"LikelihoodRegret: bound must be one of {BOUNDS}; got "
                        f"{bound!r}.")

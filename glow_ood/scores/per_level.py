@@ -55,7 +55,7 @@ class PerLevelLikelihood(base.Score):
        https://arxiv.org/abs/2006.08545
   """
   name = "per_level_likelihood"
-  required_extras = ("decomposition",)
+  required_capabilities = ("decomposition",)
 
   def __init__(self, level=-1, units="nats"):
     super().__init__()

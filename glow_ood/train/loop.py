@@ -227,7 +227,7 @@ def _evaluators(state, strategy):
       state.model, config.eval_batch_size, jit_compile=jit_compile))
   scorer = (_in_full_precision(likelihood_terms.LikelihoodTermsEvaluator(
       state.model, config.eval_batch_size, jit_compile=jit_compile))
-            if "decomposition" in state.model.extras else None)
+            if "decomposition" in state.model.capabilities else None)
   return evaluator, scorer
 
 
@@ -240,7 +240,7 @@ class _Progress:
     config = state.config
     self.line = progress.ProgressLine(config.train_steps, step,
                                       config.batch_size)
-    self.names = ("bits_per_dim",) + tuple(state.model.loss_extras)
+    self.names = ("bits_per_dim",) + tuple(state.model.loss_part_names)
     self.sums, self.count, self.logged = {}, 0, step
     self.metrics = None   # of the latest call of the step
 

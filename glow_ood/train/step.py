@@ -66,13 +66,14 @@ class Trainer:
     self._nonfinite_steps = tf.constant(
         sorted(self.config.nonfinite_loss_steps) or [-1], tf.int64)
     self._train_steps = tf.function(self._train_steps_fn, autograph=False)
-    self._metric_names = ("bits_per_dim",) + tuple(state.model.loss_extras)
+    self._metric_names = (("bits_per_dim",)
+                          + tuple(state.model.loss_part_names))
 
   def train_steps(self, iterator, num_steps):
     """Runs `num_steps` training steps in one compiled call.
 
     Returns a dict of scalars: `bits_per_dim` and the model's
-    `loss_extras` (Glow: `log_prob_z`, `log_det`; VAE: `reconstruction`,
+    `loss_part_names` (Glow: `log_prob_z`, `log_det`; VAE: `reconstruction`,
     `kl`): the sums over the applied steps of the batch means; `applied`:
     how many steps were applied; `loss`, `grad_norm`, `learning_rate`: those
     of the last step.
@@ -114,8 +115,8 @@ class Trainer:
     if state.scaled_loss:
       grads = [g / state.loss_scale for g in grads]
     sums = {"bits_per_dim": tf.reduce_sum(bpd)}
-    sums.update({name: tf.reduce_sum(terms.extras[name])
-                 for name in state.model.loss_extras})
+    sums.update({name: tf.reduce_sum(terms.parts[name])
+                 for name in state.model.loss_part_names})
     return loss, grads, sums
 
   def _train_steps_fn(self, iterator, num_steps):

@@ -195,7 +195,7 @@ def test_latents_come_from_the_same_pass_as_the_terms(model, images, scores):
   np.testing.assert_allclose(prior_log_det, terms["latent_log_det"].numpy(),
                              rtol=1e-4, atol=1e-3)
   assert np.abs(prior_log_det).min() > 0.01
-  with pytest.raises(glow_ood.models.MissingExtraError, match="statistics"):
+  with pytest.raises(glow_ood.models.MissingCapabilityError, match="statistics"):
     likelihood_terms.LikelihoodTermsEvaluator(model, statistics=True)
 
 
@@ -215,7 +215,7 @@ def test_statistics_of_a_model_that_offers_them():
                                rtol=1e-5, atol=1e-5)
   features = scores_lib.from_likelihood_terms(scored)
   assert sorted(features.statistics) == sorted(expected)
-  with pytest.raises(glow_ood.models.MissingExtraError, match="decomposition"):
+  with pytest.raises(glow_ood.models.MissingCapabilityError, match="decomposition"):
     likelihood_terms.LikelihoodTermsEvaluator(vae, latents=True)
 
 

@@ -71,7 +71,7 @@ class PixelLogistic(models.DensityModel):
   """`log P(k) = sum_i log L(k_i; loc_i, exp(log_scale_i))`, `L` binned (`pixel_likelihoods`)."""
 
   training_input = "uint8"
-  loss_extras = ()
+  loss_part_names = ()
   is_initialized = True
 
   def __init__(self, config):
@@ -94,7 +94,7 @@ class PixelLogistic(models.DensityModel):
   def loss_terms(self, images):
     log_p = self.discrete_log_prob(images).log_prob
     return models.LossTerms(
-        bits_per_dim=-log_p / (self.config.num_dims * np.log(2.)), extras={})
+        bits_per_dim=-log_p / (self.config.num_dims * np.log(2.)), parts={})
 
   def data_init(self, images):
     return self.loss_terms(images).bits_per_dim   # nothing to initialize
@@ -224,7 +224,7 @@ def test_the_benchmark_scores_it(plugin, data_dir, tmp_path):
       "--eval_batch_size=32")
   assert result.returncode == 0, result.stderr[-3000:]
   family = read_json(workdir, "results.json")["families"][FAMILY]
-  assert family["config"]["template"] == {
+  assert family["config"]["model"] == {
       "family": FAMILY, "module": PLUGIN, "image_shape": [8, 8, 1],
       "init_log_scale": 3., "n_bits": 8, "dtype": "float32", "seed": 0}
   rows = list(family["cells"]["toy -> uniform_random"])
@@ -311,6 +311,23 @@ def test_a_run_of_an_unregistered_family_is_one_line(trained, tmp_path,
   result = in_process.run("launch/evaluate.py", f"--workdir={workdir}")
   line = launcher_error_line(result, "launch/evaluate.py")
   assert f"{path}: TrainConfig.model: {message}" in line
+
+
+def test_a_model_with_the_names_of_older_versions_is_refused():
+  # The names of the loss's parts were `loss_extras` and `LossTerms.extras`.
+  with pytest.raises(TypeError) as raised:
+    class OldPixelLogistic(PixelLogistic):  # pylint: disable=unused-variable
+      loss_extras = ()
+  assert str(raised.value) == (
+      "OldPixelLogistic.loss_extras is called loss_part_names now (the names "
+      "of loss_terms(x).parts); rename it.")
+  with pytest.raises(TypeError) as raised:
+    models.LossTerms(bits_per_dim=tf.zeros([2]), extras={})
+  assert str(raised.value) == (
+      "LossTerms(extras=...) is LossTerms(parts=...) now: the objective's "
+      "per-example parts, {name: [B]}.")
+  terms = models.LossTerms(tf.ones([2]), parts={"a": tf.zeros([2])})
+  assert list(terms.parts) == ["a"] and terms.bits_per_dim.shape == [2]
 
 
 def test_help_lists_the_familys_flags(plugin):

@@ -123,7 +123,7 @@ def test_registry():
 def test_capabilities_come_from_the_registry():
   families = configs.families
   assert [f.name for f in families.with_capability("decomposition")] == ["glow"]
-  assert families.get("vae").extras == frozenset({"elbo", "statistics"})
+  assert families.get("vae").capabilities == frozenset({"elbo", "statistics"})
   assert families.titles_with("coupling_precision") == "Glow"
   assert families.titles_with("statistics") == "PixelCNN++ or VAE"
   assert families.of_config(configs.VAEConfig()).initializes == "the model"

@@ -102,18 +102,18 @@ def write_dataset(folder, name, make_images, seed):
              labels=np.zeros([num], np.int64))
 
 
-# The Glow's settings (`BenchmarkConfig.template`) the tests change.
+# The Glow's settings (`BenchmarkConfig.model`) the tests change.
 GLOW_FIELDS = ("num_levels", "num_steps_per_level", "hidden_width",
                "coupling_scale")
 
 
 def benchmark_config(base=None, **values):
-  """`BenchmarkConfig(**values)` (or `base.replace`), the Glow's fields in its template."""
+  """`BenchmarkConfig(**values)` (or `base.replace`), the Glow's fields in its model."""
   glow = {name: values.pop(name) for name in GLOW_FIELDS if name in values}
   if base is None:
-    template = configs.families.get("glow").benchmark
-    return configs.BenchmarkConfig(template=template.replace(**glow), **values)
-  return base.replace(template=base.template.replace(**glow), **values)
+    model = configs.families.get("glow").benchmark
+    return configs.BenchmarkConfig(model=model.replace(**glow), **values)
+  return base.replace(model=base.model.replace(**glow), **values)
 
 
 def toy_config(data_dir, **overrides):
@@ -173,10 +173,10 @@ def test_results_json_has_every_pair_and_every_score(toy_run):
             encoding="utf-8") as f:
     saved = json.load(f)
   assert saved == json.loads(json.dumps(toy_run.results))
-  assert saved["format_version"] == 4 and list(saved["families"]) == ["glow"]
+  assert saved["format_version"] == 5 and list(saved["families"]) == ["glow"]
   family = saved["families"]["glow"]
   expected = json.loads(json.dumps(dataclasses.asdict(toy_run.config)))
-  expected["template"]["family"] = "glow"
+  expected["model"]["family"] = "glow"
   assert family["config"] == expected
   assert configs.from_dict({"format_version": 1, "type": "BenchmarkConfig",
                             "config": family["config"]}) == toy_run.config
@@ -467,13 +467,13 @@ def test_changed_settings_do_not_resume_a_workdir(toy_run, tmp_path,
                                                   change):
   workdir = _copy_workdir(toy_run, tmp_path)
   (name, _), = change.items()
-  name = f"template.{name}" if name in GLOW_FIELDS else name
+  name = f"model.{name}" if name in GLOW_FIELDS else name
   with pytest.raises(ValueError, match=rf"other settings \({name}="):
     ood_benchmark.run_benchmark(benchmark_config(toy_run.config, **change),
                                 workdir, log=lambda line: None)
   with open(os.path.join(workdir, "results.json"), encoding="utf-8") as f:
     saved = json.load(f)["families"]["glow"]["config"]
-  assert saved["template"]["hidden_width"] == 8
+  assert saved["model"]["hidden_width"] == 8
 
 
 def test_a_new_batch_size_adds_only_its_rows(toy_run, tmp_path):
@@ -510,24 +510,49 @@ def _resumed_from(toy_run, workdir, old_results):
   return results
 
 
+def _format_4(toy_run):
+  """The toy run's results as format 4 wrote them: the family's name in `model`.
+
+  Format 4's config had `"model": "glow"` and the models' config, with its
+  `"family"`, in `"template"`.
+  """
+  results = json.loads(json.dumps(toy_run.results))
+  config = results["families"]["glow"]["config"]
+  config["template"] = config.pop("model")
+  config["model"] = "glow"
+  return dict(results, format_version=4)
+
+
 def _format_3(toy_run):
   """The toy run's results as format 3 wrote them: the Glow's settings flattened."""
-  results = json.loads(json.dumps(toy_run.results))
+  results = _format_4(toy_run)
   config = results["families"]["glow"]["config"]
   template = config.pop("template")
   config.update({name: template[name] for name in GLOW_FIELDS})
   return dict(results, format_version=3)
 
 
-def test_a_format_3_results_file_resumes(toy_run, tmp_path):
+@pytest.mark.parametrize("old_format", [_format_4, _format_3])
+def test_an_older_results_file_resumes(toy_run, tmp_path, old_format):
   workdir = _copy_workdir(toy_run, tmp_path)
-  results = _resumed_from(toy_run, workdir, _format_3(toy_run))
+  results = _resumed_from(toy_run, workdir, old_format(toy_run))
   assert results == json.loads(json.dumps(toy_run.results))
-  # Changed settings are still told apart from the flattened ones.
-  _write_results(workdir, _format_3(toy_run))
-  with pytest.raises(ValueError, match=r"other settings \(template.num_levels="):
+  # Changed settings are still told apart from the old file's.
+  _write_results(workdir, old_format(toy_run))
+  with pytest.raises(ValueError, match=r"other settings \(model.num_levels="):
     ood_benchmark.run_benchmark(benchmark_config(toy_run.config, num_levels=1),
                                 workdir, log=lambda line: None)
+
+
+def test_a_results_file_of_a_newer_format_is_refused(toy_run, tmp_path):
+  workdir = _copy_workdir(toy_run, tmp_path)
+  newer = dict(json.loads(json.dumps(toy_run.results)), format_version=6)
+  _write_results(workdir, newer)
+  with pytest.raises(ValueError) as raised:
+    ood_benchmark.run_benchmark(toy_run.config, workdir, log=lambda line: None)
+  assert str(raised.value) == (
+      f"{workdir}/results.json is of results format 6, newer than this "
+      "glow_ood's 5; use the glow_ood that wrote it, or another workdir.")
 
 
 def _format_2(toy_run):
@@ -548,7 +573,7 @@ def test_a_format_2_results_file_is_read_by_row_identifiers(toy_run,
                                                              tmp_path):
   workdir = _copy_workdir(toy_run, tmp_path)
   results = _resumed_from(toy_run, workdir, _format_2(toy_run))
-  assert results["format_version"] == 4
+  assert results["format_version"] == 5
   family = results["families"]["glow"]
   assert family["cells"] == json.loads(json.dumps(_cells(toy_run.results)))
   assert family["config"] == toy_run.results["families"]["glow"]["config"]
@@ -610,7 +635,7 @@ def test_model_runs_are_scored_without_training(toy_run, tmp_path):
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(model="vae", template=None),
+    (dict(model=configs.families.get("vae").benchmark),
      "is a glow run; this benchmark is --model=vae"),
     (dict(pairs=(("toyout", "toyin"),)),
      "is a model of toyin, which no --pairs entry has"),
@@ -696,25 +721,26 @@ def test_model_scores_add_their_rows_with_the_same_models(toy_run, tmp_path):
 
 def test_likelihood_regret_needs_a_vae(toy_run):
   config = toy_run.config.replace(model_scores=("likelihood_regret",))
-  with pytest.raises(models.MissingExtraError) as raised:
+  with pytest.raises(models.MissingCapabilityError) as raised:
     ood_benchmark.score_rows(config)
   assert str(raised.value) == (
-      "--model_scores=likelihood_regret needs the model's 'elbo', which a "
-      "glow model does not have (it offers: decomposition). Use a VAE run "
-      "for it, or drop likelihood_regret from --model_scores.")
+      "--model_scores=likelihood_regret needs the model capability 'elbo', "
+      "which a glow model does not have (its capabilities: "
+      "coupling_precision, decomposition, temperature). Use a VAE run for "
+      "it, or drop likelihood_regret from --model_scores.")
 
 
-def test_rows_follow_the_extras_the_scores_require(toy_run):
+def test_rows_follow_the_capabilities_the_scores_require(toy_run):
   # A family without the decomposition gets neither the per-level rows nor
   # the latents' goodness-of-fit; one with it gets both.
   without = [row for row, *_ in ood_benchmark.score_rows(
-      toy_run.config, extras=("statistics",))]
+      toy_run.config, capabilities=("statistics",))]
   assert not [r for r in without if r.startswith(("level_", "latent_gof"))]
   with_it = [row for row, *_ in ood_benchmark.score_rows(
-      toy_run.config, extras=("decomposition",), num_levels=2)]
+      toy_run.config, capabilities=("decomposition",), num_levels=2)]
   assert {"level_1", "level_2", "latent_gof"} <= set(with_it)
-  assert scores_lib.LikelihoodRegret.missing_extras(("decomposition",)) == (
-      "elbo",)
+  assert scores_lib.LikelihoodRegret.missing_capabilities(
+      ("decomposition",)) == ("elbo",)
   assert scores_lib.score_class("likelihood_regret").offered_by(("elbo",))
 
 
@@ -727,9 +753,8 @@ def test_another_family_adds_its_cells_beside_glow(toy_run, tmp_path):
   """A PixelCNN++ run in the Glow run's folder: its own models, rows, L2."""
   workdir = _copy_workdir(toy_run, tmp_path)
   config = toy_run.config.replace(
-      model="pixelcnn", pairs=PAIRS[:1], train_steps=4, background_l2=(10.,),
-      template=configs.families.get("pixelcnn").benchmark.replace(
-          num_filters=4))
+      model=configs.families.get("pixelcnn").benchmark.replace(num_filters=4),
+      pairs=PAIRS[:1], train_steps=4, background_l2=(10.,))
   log = []
   results = ood_benchmark.run_benchmark(config, workdir, log=log.append)
   assert sum(line.startswith("training PixelCNN++") for line in log) == 4, log
@@ -752,8 +777,8 @@ def test_another_family_adds_its_cells_beside_glow(toy_run, tmp_path):
           "compressed_bits"} <= set(dose["used"] + dose["dropped"]), dose
   assert list(_cells(results, "pixelcnn")[COLUMNS[0]]) == rows
   saved = results["families"]["pixelcnn"]["config"]
-  assert saved["template"]["family"] == "pixelcnn"
-  assert saved["template"]["num_filters"] == 4
+  assert saved["model"]["family"] == "pixelcnn"
+  assert saved["model"]["num_filters"] == 4
   with open(os.path.join(workdir, "results.md"), encoding="utf-8") as f:
     text = f.read()
   assert "- PixelCNN++: 2 seeds of PixelCNN++ (1 hierarchy x 1 ResNet layer" in text
@@ -779,8 +804,9 @@ def test_a_format_1_results_file_resumes(toy_run, tmp_path):
   """Results and background folders of the Glow-only benchmark are reused."""
   workdir = _copy_workdir(toy_run, tmp_path)
   family = json.loads(json.dumps(toy_run.results["families"]["glow"]))
-  old_config = dict(family["config"], mutation_rate=0.2,
-                    typicality_batch_size=5)
+  # The Glow's settings flattened into the config, as in format 3.
+  old_config = dict(_format_3(toy_run)["families"]["glow"]["config"],
+                    mutation_rate=0.2, typicality_batch_size=5)
   for name in ("model", "background_l2", "batch_sizes", "model_runs"):
     del old_config[name]
   # Rows keyed by their labels; the one likelihood ratio without settings.
@@ -830,7 +856,6 @@ def test_a_damaged_results_file_is_refused_and_kept(toy_run, tmp_path):
     (dict(mutation_rate=(0.2, 0.2)), "mutation_rate needs distinct values"),
     (dict(background_l2=()), "background_l2 needs distinct values"),
     (dict(background_l2=(-1.,)), "background_l2 must be >= 0"),
-    (dict(model="flow"), "model='flow' is not one of"),
     (dict(coupling_scale="affine"), "coupling_scale='affine' is not one of"),
     (dict(hidden_width=0), "hidden_width must be >= 1"),
     # One example is always scored: batches hold 2 or more.
@@ -848,6 +873,26 @@ def test_a_damaged_results_file_is_refused_and_kept(toy_run, tmp_path):
 def test_bad_config_raises(change, message):
   with pytest.raises(ValueError, match=message):
     benchmark_config(**change)
+
+
+@pytest.mark.parametrize("model, message", [
+    ("vae", "BenchmarkConfig.model is the models' config (e.g. "
+            "families.get('vae').benchmark), not a family name; got 'vae'."),
+    (configs.DataConfig(), "BenchmarkConfig.model must be one of GlowConfig, "
+                           "PixelCNNConfig, VAEConfig"),
+])
+def test_the_model_is_a_model_config(model, message):
+  with pytest.raises(TypeError) as raised:
+    configs.BenchmarkConfig(model=model)
+  assert str(raised.value).startswith(message)
+
+
+def test_the_model_is_the_families_benchmark_model_by_default():
+  config = configs.BenchmarkConfig()
+  assert config.model == configs.families.get("glow").benchmark
+  assert config.family == "glow"
+  assert config.model_config((8, 8, 1), 3) == config.model.replace(
+      image_shape=(8, 8, 1), seed=3)
 
 
 def test_batch_sizes_must_be_ints():
@@ -903,7 +948,7 @@ def test_cifar10_flagfile_scores_the_issue_pairs_with_the_cpu_glow_run():
   values = _parsed(f"--flagfile={flagfile}")
   config = glow_flags.to_benchmark_config(values)
   assert values.workdir == "runs/ood_benchmark_cifar10"
-  assert config.model == "glow" and config.model_runs == (
+  assert config.family == "glow" and config.model_runs == (
       "runs/cifar10_glow_cpu",)
   assert config.pairs == tuple(("cifar10_jpeg", out) for out in (
       "svhn_cropped", "jpeg:svhn_cropped:75", "celeba32", "tiny_imagenet32",

@@ -141,7 +141,7 @@ class NormalizationTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllEqual(bits, model.bits_per_dim(images))
     terms = model.loss_terms(images)
     self.assertIsInstance(terms, density_model.LossTerms)
-    self.assertEqual(terms.extras, {})
+    self.assertEqual(terms.parts, {})
     self.assertEqual(terms.bits_per_dim.shape, (8,))
     self.assertNotAllClose(terms.bits_per_dim, bits)
     # Only the n_bits bins of the 8-bit pixels count; batch shapes are kept.
@@ -386,7 +386,7 @@ class InterfaceTest(tf.test.TestCase):
     self.assertEqual(model.family, "pixelcnn")
     self.assertEqual(model.family, model.config.family)
     self.assertEqual(model.training_input, "uint8")
-    self.assertEqual(model.extras, frozenset({"statistics"}))
+    self.assertEqual(model.capabilities, frozenset({"statistics"}))
     self.assertEqual(model.num_dims, 4)
     images = random_images(model.config, 2, seed=11)
     floats = preprocessing.dequantize(images, 2, "center")

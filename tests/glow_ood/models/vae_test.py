@@ -82,11 +82,12 @@ class VAEInterfaceTest(tf.test.TestCase):
     self.assertEqual(model.family, config.family)
     self.assertEqual(model.training_input, "uint8")
     self.assertIn(model.training_input, density_model.TRAINING_INPUTS)
-    self.assertEqual(model.extras, frozenset({"elbo", "statistics"}))
-    density_model.require_extra(model, "elbo", "the ELBO")
-    density_model.require_extra(model, "statistics", "DoSE")
-    with self.assertRaises(density_model.MissingExtraError):
-      density_model.require_extra(model, "decomposition", "per-level terms")
+    self.assertEqual(model.capabilities, frozenset({"elbo", "statistics"}))
+    density_model.require_capability(model, "elbo", "the ELBO")
+    density_model.require_capability(model, "statistics", "DoSE")
+    with self.assertRaises(density_model.MissingCapabilityError):
+      density_model.require_capability(model, "decomposition",
+                                       "per-level terms")
     self.assertIs(model.config, config)
     self.assertEqual(model.num_dims, 4)
     self.assertTrue(model.is_initialized)
@@ -120,13 +121,13 @@ class VAEInterfaceTest(tf.test.TestCase):
     images = all_images()[::37]
     terms = model.loss_terms(images)
     self.assertIsInstance(terms, density_model.LossTerms)
-    self.assertEqual(sorted(terms.extras), ["kl", "reconstruction"])
-    self.assertCountEqual(model.loss_extras, terms.extras)
+    self.assertEqual(sorted(terms.parts), ["kl", "reconstruction"])
+    self.assertCountEqual(model.loss_part_names, terms.parts)
     self.assertEqual(terms.bits_per_dim.shape, [len(images)])
-    elbo = terms.extras["reconstruction"] - terms.extras["kl"]
+    elbo = terms.parts["reconstruction"] - terms.parts["kl"]
     self.assertAllClose(terms.bits_per_dim, -elbo / (4 * np.log(2.)))
     self.assertAllGreater(terms.bits_per_dim, 0.)
-    self.assertAllGreaterEqual(terms.extras["kl"], 0.)
+    self.assertAllGreaterEqual(terms.parts["kl"], 0.)
 
   def test_data_init_evaluates_reproducibly(self):
     model = VAE(tiny_config())
@@ -573,7 +574,7 @@ class VAEFlowPosteriorTest(tf.test.TestCase):
         loss = tf.reduce_mean(terms.bits_per_dim)
       grads = tape.gradient(loss, model.trainable_variables)
       optimizer.apply_gradients(zip(grads, model.trainable_variables))
-      return loss, tf.reduce_mean(terms.extras["kl"])
+      return loss, tf.reduce_mean(terms.parts["kl"])
 
     before = float(tf.reduce_mean(model.data_init(held_out)))
     steps = [train_step(train[i:i + 64]) for i in

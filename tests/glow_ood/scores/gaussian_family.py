@@ -19,7 +19,7 @@ information are known:
     g^T F^-1 g = sum_d z_d^2 + (z_d^2 - 1)^2 / 2    (mean 2 D in-distribution).
 
 It offers what the gradient scores use of a family (`density_model`):
-`config` (`image_shape`, `n_bits`, `dtype`), `family`, `extras`,
+`config` (`image_shape`, `n_bits`, `dtype`), `family`, `capabilities`,
 `is_initialized`, `discrete_log_prob`, `trainable_variables`.
 """
 
@@ -57,7 +57,7 @@ class GaussianModel(tf.Module):
   """`log P(k) = sum_d log N(x_d; loc_d, exp(log_scale_d)^2) - D log 256`."""
 
   family = "gaussian"
-  extras = frozenset()
+  capabilities = frozenset()
   is_initialized = True
 
   def __init__(self, config=GaussianConfig()):

@@ -116,7 +116,7 @@ def test_flow_posterior_and_errors():
   regret = scores.LikelihoodRegret(model, num_steps=3)(
       features(toy_images(3, seed=2)))
   assert regret.shape == (3,) and np.all(np.isfinite(regret))
-  with pytest.raises(density_model.MissingExtraError, match="elbo"):
+  with pytest.raises(density_model.MissingCapabilityError, match="elbo"):
     scores.LikelihoodRegret(glow_ood.Glow(tiny_glow_config()))
   with pytest.raises(ValueError, match="bound"):
     scores.LikelihoodRegret(model, bound="kl")
