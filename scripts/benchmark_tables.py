@@ -1,9 +1,9 @@
 """The docs' tables of the OOD benchmark's recorded runs (docs/OOD_BENCHMARK.md).
 
-Records `ood_benchmark_cifar10` and `ood_benchmark_fashion_mnist`:
-`launch/ood_benchmark.py` with `ood_benchmark_<name>.cfg` on a CPU Glow run
-(`runs/cifar10_glow_cpu`, `runs/fashion_mnist_glow_cpu`), condensed by
-`scripts/summarize_benchmark.py`.
+Records `ood_benchmark_cifar10`, `ood_benchmark_cifar10_gradients` and
+`ood_benchmark_fashion_mnist`: `launch/ood_benchmark.py` with
+`ood_benchmark_<name>.cfg` on a CPU Glow run (`runs/cifar10_glow_cpu`,
+`runs/fashion_mnist_glow_cpu`), condensed by `scripts/summarize_benchmark.py`.
 """
 
 import functools
@@ -84,4 +84,8 @@ TABLES = {
         pairs_table, experiment="ood_benchmark_fashion_mnist"),
     "ood_fashion_mnist_best": functools.partial(
         best_table, experiment="ood_benchmark_fashion_mnist"),
+    "ood_cifar10_gradients": functools.partial(
+        pairs_table, experiment="ood_benchmark_cifar10_gradients"),
+    "ood_cifar10_gradients_best": functools.partial(
+        best_table, experiment="ood_benchmark_cifar10_gradients"),
 }

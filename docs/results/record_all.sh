@@ -149,6 +149,8 @@ benchmark_record() {  # name (ood_benchmark_<name>.cfg), run, description, extra
     --tolerance=auroc=0.03 --tolerance=auroc_low=0.03 --tolerance=auroc_high=0.03 "$@"
 }
 benchmark_record cifar10 cifar10_glow_cpu "OOD benchmark on CIFAR-10 (JPEG) pairs with the CPU Glow runs/cifar10_glow_cpu: likelihood, typicality, input complexity, likelihood ratio, per-level likelihood, DoSE and latent goodness-of-fit, one image and batches of 5 and 10 (2000 images per set)"
+benchmark_record cifar10_gradients cifar10_glow_cpu "OOD benchmark on the CIFAR-10 (JPEG) pairs no single-image score passed 0.95 on (JPEG-matched SVHN, grayed CIFAR-10), raw SVHN and the flip control, with the CPU Glow runs/cifar10_glow_cpu: every score of ood_benchmark_cifar10 plus the score test + typicality and the layer-wise gradient norms (2000 images per set)" \
+  --note="One model, so the intervals are over examples only."
 benchmark_record fashion_mnist fashion_mnist_glow_cpu "OOD benchmark on Fashion-MNIST pairs (MNIST, NotMNIST, flipped Fashion-MNIST) with the README's main-job Glow runs/fashion_mnist_glow_cpu: every score of the CIFAR-10 record plus the score test + typicality and the layer-wise gradient norms, one image and batches of 5 and 10 (2000 images per set; NotMNIST has 1000)" \
   --note="One model, so the intervals are over examples only."
 
