@@ -29,7 +29,9 @@ the errno and the checkpoint the same command resumes from, exit code 74
 A worker of a cluster that dies, or sends no heartbeat for
 --worker_timeout_seconds (hung), stops the others within about that time
 with one line naming it (task and address), the newest checkpoint and this
-command, and exit code 69 (`glow_ood.train.lost_workers.EXIT_CODE`);
+command, and exit code 69 (`glow_ood.train.lost_workers.EXIT_CODE`; with
+three workers or more, once the other survivors have exited too, at most
+10 s after the line);
 restarting every worker with its command resumes from that checkpoint.
 """
 
@@ -109,6 +111,8 @@ def main(argv):
     print(f"launch/train.py: {e.describe(_this_command())}", file=sys.stderr,
           flush=True)
     sys.stdout.flush()
+    # The other survivors (3 workers or more) may still probe this one.
+    lost_workers.linger(e, config.worker_timeout_seconds)
     # At once: TensorFlow's teardown waits on the lost peer's connections (up
     # to a minute measured with a hung one). Nothing is left to write: the
     # run lock is released, checkpoints and the events up to them are on disk.

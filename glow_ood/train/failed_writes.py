@@ -32,20 +32,44 @@ from glow_ood.runs import checkpoints
 from glow_ood.runs import folder as run_folder
 from glow_ood import write_errors
 
-__all__ = ["say_what_resumes", "what_a_rerun_does"]
+__all__ = ["ERRORS", "say_what_resumes", "resume_point", "what_a_rerun_does",
+           "as_write_failure"]
+
+# What a write the disk refused raises: Python's `OSError` (and
+# `WriteFailedError`), TensorFlow's `OpError` (checkpoints, TensorBoard).
+ERRORS = (OSError, tf.errors.OpError)
 
 
-def what_a_rerun_does(workdir):
-  """`"the run resumes from ckpt-6 (step 6)"` (or from step 0), or `None` if unknown."""
+def resume_point(workdir):
+  """`(path, step)` of the newest checkpoint that loads in `workdir` (where a
+  rerun resumes), `(None, None)` if it has none, `None` if that is unknown
+  (the folder cannot be read, or no checkpoint of it loads)."""
   try:
     found = checkpoints.newest_loadable(
         os.path.join(workdir, run_folder.CHECKPOINTS_DIR))
   except (ValueError, OSError, tf.errors.OpError):
     return None
-  if found is None:
+  return (None, None) if found is None else (found.path, found.step)
+
+
+def what_a_rerun_does(workdir):
+  """`"the run resumes from ckpt-6 (step 6)"` (or from step 0), or `None` if unknown."""
+  point = resume_point(workdir)
+  if point is None:
+    return None
+  path, step = point
+  if path is None:
     return "no checkpoint was saved yet, so the run starts again from step 0"
-  return (f"the run resumes from {os.path.basename(found.path)} "
-          f"(step {found.step})")
+  return f"the run resumes from {os.path.basename(path)} (step {step})"
+
+
+def as_write_failure(error, workdir):
+  """`error` as the `WriteFailedError` that `train` raises for it (saying
+  what a rerun does), or `None` if the disk did not refuse a write."""
+  failed = write_errors.from_error(
+      error, errnos=write_errors.ENVIRONMENT_ERRNOS)
+  return None if failed is None else failed.resuming(
+      what_a_rerun_does(workdir))
 
 
 def say_what_resumes(train):
@@ -60,10 +84,9 @@ def say_what_resumes(train):
   def guarded(config, workdir, *args, **kwargs):
     try:
       return train(config, workdir, *args, **kwargs)
-    except (OSError, tf.errors.OpError) as e:
-      failed = write_errors.from_error(
-          e, errnos=write_errors.ENVIRONMENT_ERRNOS)
+    except ERRORS as e:
+      failed = as_write_failure(e, workdir)
       if failed is None:
         raise
-      raise failed.resuming(what_a_rerun_does(workdir)) from e
+      raise failed from e
   return guarded

@@ -51,12 +51,16 @@ from that checkpoint exactly (`glow_ood.train.preemption`).
 A write the disk refuses (full, read-only) ends the run with one
 `WriteFailedError` naming the file, the errno and the checkpoint a rerun
 resumes from; what was written before is intact
-(`glow_ood.train.failed_writes`).
+(`glow_ood.train.failed_writes`); training.json says so
+(`stop_reason="write_failed"`) if the disk takes that write.
 
 Under `multi_worker_mirrored`, a worker that dies, or sends no heartbeat for
 `worker_timeout_seconds` (hung), stops the others at their next collective
 with `WorkerLostError`, which names it and the newest checkpoint that a
-restart of every worker resumes from (`glow_ood.train.lost_workers`).
+restart of every worker resumes from (`glow_ood.train.lost_workers`); the
+chief, unless it is the one lost, first writes training.json
+(`stop_reason="worker_lost"`) and nothing else. What each stop leaves in
+training.json: `glow_ood.train.record`.
 
 `mixed_precision="auto"` is resolved first, on the devices of the strategy
 (`glow_ood.train.precision`), and the choice printed; everything after gets
@@ -333,11 +337,33 @@ class _Controller:
     self.rules = stopping.StopRules(config, self.clock, self.history,
                                     agree=self.agree)
     self.progress = None   # made by `run`, when the clock of its line starts
+    self.step = int(state.step.numpy())   # the last step boundary reached
+    self.recorded = False   # whether this launch wrote training.json
 
   def run(self):
-    """Trains to the end; returns the final evaluation (`{}` off the chief)."""
+    """Trains to the end; returns the final evaluation (`{}` off the chief).
+
+    A lost worker or a write the disk refused ends the run with training.json
+    too (`_record_failure`), then raises as `train` says.
+    """
+    try:
+      with lost_workers.reported(self.config, self.workdir):
+        return self._train()
+    except lost_workers.WorkerLostError as e:
+      self._record_failure(stopping.WORKER_LOST, str(e), e.checkpoint)
+      raise
+    except failed_writes.ERRORS as e:
+      failed = failed_writes.as_write_failure(e, self.workdir)
+      if failed is None:
+        raise
+      self._record_failure(stopping.WRITE_FAILED, str(failed), (
+          failed_writes.resume_point(self.workdir) or (None,))[0])
+      raise
+
+  def _train(self):
+    """The loop over calls of the step and the actions due, then `_end`."""
     config = self.config
-    step = int(self.state.step.numpy())
+    step = self.step
     self.watcher.start()   # SIGTERM / SIGINT: stop at the next step boundary
     request = None
     stop = (self.rules.check(step, start=True) if step < config.train_steps
@@ -389,7 +415,7 @@ class _Controller:
     state = self.state
     with self.clock.training(num_steps * self.config.batch_size):
       metrics = self.trainer.train_steps(self.iterator, num_steps)
-      step = int(state.step.numpy())
+      step = self.step = int(state.step.numpy())
     self.progress.add(metrics)
     applied = int(metrics["applied"])
     if applied:
@@ -456,18 +482,35 @@ class _Controller:
           os.path.join(self.workdir, run_folder.RESULTS_FILE),
           {"step": step, "bits_per_dim": results,
            "skipped_steps": int(self.state.num_skipped.numpy())})
-      self._finish(stop, results)
+      self._finish(stop, (self.state.last_good or (None,))[0], results)
     distribution.barrier(self.strategy)   # the other workers wait for the chief
     return results
 
-  def _finish(self, stop, final=None):
-    """Writes training.json (the chief)."""
+  def _finish(self, stop, checkpoint, final=None):
+    """Writes training.json (the chief): `stop`, the newest good
+    `checkpoint` (a path or `None`), the `final` evaluation."""
     if self.state.is_chief:
       record.write_training_record(
-          self.workdir, stop, self.history, final,
+          self.workdir, stop, self.history, final, checkpoint=checkpoint,
           train_seconds=self.clock.seconds(),
           images_per_second=self.clock.images_per_second(),
           in_distribution=self.rules.in_distribution)
+      self.recorded = True
+
+  def _record_failure(self, reason, message, checkpoint):
+    """training.json of a run a lost worker or a refused write stopped at the
+    last step boundary, unless this launch has recorded its stop already.
+
+    Only the record is written (no checkpoint is touched). If the disk
+    refuses it too, that is logged, not raised: the error on its way up is
+    the one to report.
+    """
+    if self.recorded:
+      return
+    try:
+      self._finish(stopping.Stop(reason, self.step, message), checkpoint)
+    except failed_writes.ERRORS as e:
+      logging.warning("%s was not written: %s", run_folder.TRAINING_FILE, e)
 
   def _diverged(self, problem):
     """The error of a diverged run, after its training.json."""
@@ -475,7 +518,7 @@ class _Controller:
     error = TrainingDivergedError(problem, self.workdir, path, good_step,
                                   min(self.config.learning_rate / 10, 1e-3))
     self._finish(stopping.Stop(stopping.DIVERGED,
-                               int(self.state.step.numpy()), str(error)))
+                               int(self.state.step.numpy()), str(error)), path)
     return error
 
   def _preempted(self, request, step):
@@ -483,6 +526,6 @@ class _Controller:
     path, _ = self.state.last_good
     error = preemption.TrainingPreemptedError(
         request, step, self.config.train_steps, path)
-    self._finish(stopping.Stop(stopping.PREEMPTED, step, str(error)))
+    self._finish(stopping.Stop(stopping.PREEMPTED, step, str(error)), path)
     self.writers.flush()
     return error

@@ -36,7 +36,10 @@ that answers as a new process has restarted. The tasks TF's message names
 come first. It raises `WorkerLostError`, whose one line names the lost
 task(s) with their address, how they were found, the newest checkpoint that
 loads in the run folder (what a restart resumes from) and the command; the
-launcher exits with `EXIT_CODE`. A survivor stops within the heartbeat
+launcher prints it at once and exits with `EXIT_CODE`, at once too in a
+cluster of two; with more, once the other survivors have exited, at most
+the probe's time later (`linger`: a survivor gone too soon would be named
+lost by a slower one). A survivor prints its line within the heartbeat
 timeout plus the probe of a hung peer (and at once after a dead one's next
 collective). If every peer answers (a transient network
 failure: TF cannot go on after aborting its collectives either), the line
@@ -50,6 +53,7 @@ import contextlib
 import dataclasses
 import os
 import re
+import time
 from typing import Optional, Sequence
 
 import tensorflow.compat.v2 as tf
@@ -63,7 +67,7 @@ from glow_ood.runs import folder as run_folder
 
 __all__ = ["EXIT_CODE", "PEER_ERRORS", "Task", "Lost", "WorkerLostError",
            "configure_heartbeats", "cluster_tasks", "probe", "named_tasks",
-           "tf_reason", "diagnose", "reported"]
+           "tf_reason", "diagnose", "linger", "reported"]
 
 # The exit code of `launch/train.py` when a worker of its cluster is lost:
 # EX_UNAVAILABLE of sysexits.h ("a service is unavailable"). Not 75
@@ -223,12 +227,16 @@ class WorkerLostError(Exception):
     checkpoint: the newest checkpoint that loads (what a restart resumes
       from), or `None` if the run has none yet.
     step: that checkpoint's step, or `None`.
+    answering: `[Task]`, the peers that answered the probe: the other
+      survivors, which `linger` waits for.
   """
 
   def __init__(self, lost: Sequence[Lost], this_task: Task, reason: str,
-               checkpoint: Optional[str], step: Optional[int]):
+               checkpoint: Optional[str], step: Optional[int],
+               answering: Sequence[Task] = ()):
     self.lost, self.this_task, self.reason = list(lost), this_task, reason
     self.checkpoint, self.step = checkpoint, step
+    self.answering = list(answering)
     super().__init__(self.describe("train(config, workdir)"))
 
   def describe(self, command):
@@ -283,7 +291,44 @@ def diagnose(error, workdir, timeout_seconds):
   order = named + [task for task in others if task in down and
                    task not in named]
   return WorkerLostError([down[task] for task in order], me,
-                         tf_reason(message), *_newest_checkpoint(workdir))
+                         tf_reason(message), *_newest_checkpoint(workdir),
+                         answering=[task for task in others
+                                    if task not in down])
+
+
+def linger(error, timeout_seconds, poll_seconds=0.25, clock=time.monotonic):
+  """After a survivor's line: waits until the other survivors are gone too, at most the probe's time.
+
+  With three workers or more, a lost one leaves several survivors, and each
+  probes every other task. One that exits at once after its line is found
+  gone by a slower one, which names it as lost too (measured, three
+  workers on loopback, worker 2 killed: the chief named worker 1 as well,
+  "Connection reset by peer", which had printed its own line and exited a
+  moment before). The others learn of the failure soon after the first
+  (their collectives fail with the first one's, or the coordination service
+  aborts all at once), so a survivor that keeps its runtime, which answers
+  the probe, for as long as a probe waits (`min(PROBE_SECONDS,
+  timeout_seconds)`, as `diagnose`) is found alive by them. It stops
+  waiting as soon as every peer of `error.answering` has stopped answering
+  (none: a cluster of two, at once).
+
+  Args:
+    error: the `WorkerLostError` this process reported.
+    timeout_seconds: the run's `worker_timeout_seconds`.
+    poll_seconds: the pause between two rounds of probes.
+    clock: `() -> seconds`. Default value: `time.monotonic`.
+
+  Returns:
+    The seconds it waited.
+  """
+  begin = clock()
+  deadline = begin + min(PROBE_SECONDS, float(timeout_seconds))
+  waiting = list(error.answering)
+  while waiting and clock() < deadline:
+    time.sleep(poll_seconds)
+    wait = max(min(poll_seconds * 4, deadline - clock()), 0.01)
+    waiting = [task for task in waiting if probe(task, wait) is None]
+  return clock() - begin
 
 
 @contextlib.contextmanager

@@ -19,19 +19,45 @@ process's, after its last checkpoint: the resumed run redoes those steps and,
 resuming exactly, evaluates them again to the same numbers). The plateau
 rule reads it (`glow_ood.train.stopping`).
 
-`training.json`, when training ends for any reason (also on divergence and
-preemption, which have no final evaluation):
+`training.json`, how training ended, whatever ended it: the chief writes it
+at every stop after the start has succeeded, once per launch (a later
+failure of the same launch, e.g. a worker lost in the final barrier, keeps
+the first stop's record):
 
-    {"step": 5000,                  # steps done
-     "stop_reason": "plateau",      # train_steps | wall_budget | plateau | diverged
-                                    # | preempted (SIGTERM / SIGINT, saved)
-     "message": "Stopped at step 5000 ...",
+    {"step": 5000,                  # steps done (the last step boundary)
+     "stop_reason": "plateau",      # see the table below
+     "message": "Stopped at step 5000 ...",   # the one line the user read
+     "checkpoint": ".../checkpoints/ckpt-5000",   # the newest good one, what
+                                    # the same command resumes from; null: none
      "train_seconds": 1234.5,       # over the run's life (glow_ood.train.clock)
      "images_per_second": 210.3,    # this process's mean; null: it trained no step
      "in_distribution": "cifar10/test",
      "evaluations": [...],          # as in evaluations.json
-     "final_bits_per_dim": {...}}   # the final evaluation; null if diverged
-                                    # or preempted
+     "final_bits_per_dim": {...}}   # the final evaluation; null unless the
+                                    # run ended well (the first three below)
+
+    stop_reason   exit  what stopped it           final evaluation; checkpoint
+    train_steps   0     the last step             yes; saved at that step
+    wall_budget   0     max_train_minutes         yes; saved at that step
+    plateau       0     the plateau rule          yes; saved at that step
+    diverged      1     skipped steps, bad state  no; the newest good one
+    preempted     75    SIGTERM / SIGINT          no; saved at that step
+    worker_lost   69    a worker dead or hung     no; the newest that loads
+    write_failed  74    the disk refused a write  no; the newest that loads
+
+(exit: `launch/train.py`'s code.) The message is the line the launcher
+prints (after `launch/train.py: `), with `train(config, workdir)` for the
+command where the line gives one (diverged, preempted, worker_lost). Under
+`worker_lost` nothing else is written, no checkpoint touched: the record
+names the newest checkpoint that loads (`glow_ood.train.lost_workers`),
+and "step" is where training had got to. Under `write_failed` the record is
+written if the disk still takes it (a full disk may, a read-only one does
+not: the previous record then stays, whole). No record is written by a
+refused start (nothing is written then), by a chief that is killed (kill -9,
+a lost host: the survivors do not write the run folder, and the previous
+launch's record stays), or by a signal outside training (before the first
+step, or during a finished run's final evaluation: the process ends as
+usual, `glow_ood.train.preemption`).
 """
 
 import numbers
@@ -104,8 +130,8 @@ class EvaluationHistory:
             for step, values in sorted(self._by_step.items())]
 
 
-def write_training_record(workdir, stop, history, final, *, train_seconds,
-                          images_per_second, in_distribution):
+def write_training_record(workdir, stop, history, final, *, checkpoint,
+                          train_seconds, images_per_second, in_distribution):
   """Writes `<workdir>/training.json` (see the module docstring).
 
   Args:
@@ -113,13 +139,16 @@ def write_training_record(workdir, stop, history, final, *, train_seconds,
     stop: `glow_ood.train.stopping.Stop`: the steps done, why, the message.
     history: `EvaluationHistory` of the run.
     final: `{set name: bits/dim}` of the final evaluation, or `None`.
+    checkpoint: path of the newest good checkpoint (what the same command
+      resumes from), or `None` if the run has none.
     train_seconds: Python `float`, seconds of training over the run's life.
     images_per_second: Python `float` or `None`, this process's mean.
     in_distribution: the in-distribution test set's name, `"<dataset>/test"`.
   """
   fileio.write_json(os.path.join(workdir, run_folder.TRAINING_FILE), {
       "step": int(stop.step), "stop_reason": stop.reason,
-      "message": stop.message, "train_seconds": float(train_seconds),
+      "message": stop.message, "checkpoint": checkpoint,
+      "train_seconds": float(train_seconds),
       "images_per_second": (None if images_per_second is None
                             else float(images_per_second)),
       "in_distribution": in_distribution, "evaluations": history.entries(),

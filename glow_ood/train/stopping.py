@@ -35,13 +35,15 @@ the same on every worker) the workers exchange reason codes (`agree`:
 import dataclasses
 
 __all__ = ["TRAIN_STEPS", "WALL_BUDGET", "PLATEAU", "DIVERGED", "PREEMPTED",
-           "Stop", "completed", "StopRules"]
+           "WORKER_LOST", "WRITE_FAILED", "Stop", "completed", "StopRules"]
 
 TRAIN_STEPS = "train_steps"
 WALL_BUDGET = "wall_budget"
 PLATEAU = "plateau"
 DIVERGED = "diverged"   # `glow_ood.train.loop.TrainingDivergedError`
 PREEMPTED = "preempted"   # SIGTERM / SIGINT: `glow_ood.train.preemption`
+WORKER_LOST = "worker_lost"   # a cluster's worker: `glow_ood.train.lost_workers`
+WRITE_FAILED = "write_failed"   # the disk refused: `glow_ood.train.failed_writes`
 # Reason codes the workers of a cluster agree on (0: go on).
 _CODES = {WALL_BUDGET: 1, PLATEAU: 2}
 

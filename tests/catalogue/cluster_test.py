@@ -11,17 +11,21 @@ worker: at its next collective; a hung one: after `--worker_timeout_seconds`
 without heartbeats, plus the probe), no traceback, one line naming the lost
 task and its address, why (gone, or not answering: hung), the newest
 checkpoint (ckpt-6) and the command; the checkpoints before are
-byte-identical. Then, as the line says, the same commands on both workers
+byte-identical; a surviving chief's training.json records the stop
+(`worker_lost`, the line, step 7, ckpt-6), a lost chief leaves the
+previous one. Then, as the line says, the same commands on both workers
 resume at step 6 and finish (after a kill; a hung worker, once killed as the
 line says, leaves the same folder).
 The exact comparison with a one-process run: tests/launch/train_multi_worker_test.py.
 """
 
+import json
 import shlex
 
 import pytest
 
 from glow_ood.train import lost_workers
+from tests.catalogue import harness
 from tests.catalogue.runs_test import TRAIN
 from tests.catalogue.runs_test import Context
 from tests.catalogue.runs_test import finished  # pylint: disable=unused-import
@@ -50,6 +54,7 @@ def _lost_and_resumed(c, victim, signal_name, why, within, resume=True):
   temp_dir = c.tmp / "worker_tmp"
   temp_dir.mkdir()
   kept = c.checkpoint_files(2) | c.checkpoint_files(4)
+  record = harness.snapshot(c.workdir / "training.json")
   workers, addresses = loopback_cluster.start(
       _args(c)[1:], temp_dir, faults={victim: f"{FAULT_AFTER}:{signal_name}"})
   seconds, outputs = loopback_cluster.lose(workers, victim)
@@ -62,6 +67,17 @@ def _lost_and_resumed(c, victim, signal_name, why, within, resume=True):
   assert line["checkpoint"] == str(c.checkpoints / f"ckpt-{NEWEST}")
   assert int(line["step"]) == NEWEST
   assert seconds < within, seconds
+  # training.json: the surviving chief records the stop (the line, with the
+  # library's words for the command; the step it reached); a lost chief
+  # writes nothing, and the previous launch's record stays.
+  if survivor == 0:
+    harness.assert_stop_recorded(
+        c.workdir, "worker_lost", FAULT_AFTER,
+        line.group(0).split(": ", 1)[1].replace(line["command"],
+                                                "train(config, workdir)"),
+        c.checkpoints / f"ckpt-{NEWEST}")
+  else:
+    assert harness.snapshot(c.workdir / "training.json") == record
   # The checkpoints that were there are byte-identical; ckpt-6 was added.
   assert c.checkpoint_files(2) | c.checkpoint_files(4) == kept
   assert sorted(c.checkpoint_files(NEWEST)) == [
@@ -79,6 +95,8 @@ def _lost_and_resumed(c, victim, signal_name, why, within, resume=True):
     assert code == 0, stderr[-3000:]
     assert f"Resumed from {line['checkpoint']} at step {NEWEST}." in stdout
   assert f"step {STEPS}/{STEPS}" in outputs[0][1]
+  assert json.loads((c.workdir / "training.json").read_text())[
+      "stop_reason"] == "train_steps"
 
 
 # Bounds with room for a loaded machine; measured on 2 shared cores: about

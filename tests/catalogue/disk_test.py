@@ -15,7 +15,9 @@ one line
 every file that was there before byte-identical (or, where a write was
 under way, the previous version of that file), nothing half-written left
 to be taken for good, and the same command, rerun once the disk is fixed,
-resumes and finishes.
+resumes and finishes. A write refused while training (not at the start,
+which writes nothing) leaves training.json saying so: `write_failed`, the
+line, the step reached and the checkpoint the line names.
 """
 
 import errno
@@ -50,6 +52,14 @@ def _failed(result, script, path, *needles):
   return line
 
 
+def _recorded(c, line, step, newest):
+  """training.json records the refused write of `line` at `step`, naming
+  `ckpt-<newest>`."""
+  harness.assert_stop_recorded(
+      c.workdir, "write_failed", step, line.split(": error: ", 1)[1],
+      c.checkpoints / f"ckpt-{newest}")
+
+
 def _ok(result):
   assert result.returncode == 0, result.stderr[-3000:]
   assert "Traceback" not in result.stderr
@@ -68,6 +78,7 @@ def _unchanged_but(c, before, written=(), new=()):
 
 
 _RESUMED = ("config.json", "flags.cfg")   # rewritten by every resume
+_STOPPED = _RESUMED + ("training.json",)    # ... and by a stop in training
 
 
 # A checkpoint save fails: the newest good checkpoint and every earlier one
@@ -81,7 +92,8 @@ def _checkpoint_save_fails(c, monkeypatch, number, leave, needle, written=()):
   assert failed == [str(c.checkpoints / "ckpt-6")]
   assert not [n for n in os.listdir(c.checkpoints)
               if n.startswith(("ckpt-6", "checkpoint.tmp"))]
-  _unchanged_but(c, before, _RESUMED + written)
+  _unchanged_but(c, before, _STOPPED + written)
+  _recorded(c, line, 6, 4)
   monkeypatch.undo()   # the disk is fixed
   out = _ok(c.train("--train_steps=8"))
   assert "at step 4." in out and "step 8/8" in out
@@ -110,12 +122,13 @@ def checkpoint_state_file_on_a_full_disk(c, monkeypatch):
   before = harness.snapshot(c.workdir)
   disk_faults.failing_checkpoint_saves(monkeypatch, 6, errno.ENOSPC,
                                        "state_file")
-  _failed(c.train("--train_steps=8"), TRAIN, c.checkpoints / "ckpt-6",
-          NO_SPACE, "the run resumes from ckpt-6 (step 6)")
+  line = _failed(c.train("--train_steps=8"), TRAIN, c.checkpoints / "ckpt-6",
+                 NO_SPACE, "the run resumes from ckpt-6 (step 6)")
   assert sorted(n for n in os.listdir(c.checkpoints)
                 if n.startswith(("ckpt-6", "checkpoint.tmp"))) == [
                     "ckpt-6.data-00000-of-00001", "ckpt-6.index"]
-  _unchanged_but(c, before, _RESUMED, new=("checkpoints/ckpt-6.",))
+  _unchanged_but(c, before, _STOPPED, new=("checkpoints/ckpt-6.",))
+  _recorded(c, line, 6, 6)
   monkeypatch.undo()
   out = _ok(c.train("--train_steps=8"))
   assert "found from their own files" in out
@@ -127,14 +140,15 @@ def checkpoint_state_file_on_a_full_disk(c, monkeypatch):
 def results_json_on_a_full_disk(c, monkeypatch):
   before = harness.snapshot(c.workdir)
   hits = disk_faults.full(monkeypatch, ["results.json"])
-  _failed(c.train("--train_steps=6"), TRAIN, c.workdir / "results.json",
-          NO_SPACE, "the run resumes from ckpt-6 (step 6)")
+  line = _failed(c.train("--train_steps=6"), TRAIN, c.workdir / "results.json",
+                 NO_SPACE, "the run resumes from ckpt-6 (step 6)")
   assert hits == [str(c.workdir / "results.json.tmp")]
   assert not (c.workdir / "results.json.tmp").exists()
   assert json.loads((c.workdir / "results.json").read_text())["step"] == 4
-  _unchanged_but(c, before, _RESUMED + ("checkpoints/checkpoint",
+  _unchanged_but(c, before, _STOPPED + ("checkpoints/checkpoint",
                                         "evaluations.json"),
                  new=("checkpoints/ckpt-6.",))
+  _recorded(c, line, 6, 6)
   monkeypatch.undo()
   out = _ok(c.train("--train_steps=6"))
   assert "at step 6." in out
@@ -192,9 +206,10 @@ def tensorboard_events_on_a_full_disk(c, monkeypatch):
     raise disk_faults.tensorflow_error(events, errno.ENOSPC)
   monkeypatch.setattr(summaries, "write_scalars", write_scalars)
   before = harness.snapshot(c.workdir)
-  _failed(c.train("--train_steps=8"), TRAIN, events, NO_SPACE,
-          "the run resumes from ckpt-4 (step 4)")
-  _unchanged_but(c, before, _RESUMED)
+  line = _failed(c.train("--train_steps=8"), TRAIN, events, NO_SPACE,
+                 "the run resumes from ckpt-4 (step 4)")
+  _unchanged_but(c, before, _STOPPED)
+  _recorded(c, line, 6, 4)   # the first progress line (--log_every=2)
 
 
 # launch/evaluate.py: a figure of a staged report; the earlier report stays.

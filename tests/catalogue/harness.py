@@ -1,13 +1,15 @@
 """What every catalogue case asserts: refused, in one line, with nothing of value changed."""
 
 import hashlib
+import json
 import os
 
 import pytest
 
 from tests import launcher_error_line
 
-__all__ = ["snapshot", "assert_unchanged", "refused_launcher", "refused_api"]
+__all__ = ["snapshot", "assert_unchanged", "refused_launcher", "refused_api",
+           "assert_stop_recorded"]
 
 
 def snapshot(root):
@@ -58,3 +60,16 @@ def refused_api(call, error_type, *needles):
   assert message.strip() and "\n" not in message.strip(), repr(message)
   _check_needles(message, needles)
   return message
+
+
+def assert_stop_recorded(workdir, reason, step, message, checkpoint):
+  """`<workdir>/training.json` records a stop without a final evaluation
+  (`glow_ood.train.record`): `reason` at `step`, the launcher's line as
+  `message`, the newest good `checkpoint` (a path or `None`)."""
+  with open(os.path.join(workdir, "training.json")) as f:
+    record = json.load(f)
+  got = {key: record[key] for key in ("stop_reason", "step", "message",
+                                      "checkpoint", "final_bits_per_dim")}
+  assert got == {"stop_reason": reason, "step": step, "message": message,
+                 "checkpoint": None if checkpoint is None else str(checkpoint),
+                 "final_bits_per_dim": None}, got

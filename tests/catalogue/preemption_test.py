@@ -6,8 +6,9 @@ signals it once step 5 is printed. What the issue promises: exit code
 `glow_ood.train.preemption.EXIT_CODE` (75), no traceback, one line
 `launch/train.py: Stopped by <signal> at step <s> of <n>: saved
 <.../ckpt-s>; resume with the same command: <command>`, the checkpoint of
-that step written and every checkpoint before byte-identical; then the
-command of the line, run again, resumes at step s and finishes.
+that step written and every checkpoint before byte-identical, training.json
+saying so (`preempted`, the line, that checkpoint); then the command of the
+line, run again, resumes at step s and finishes.
 The exact-weights comparison with an uninterrupted run:
 tests/launch/train_preemption_test.py and tests/glow_ood/train/preemption_test.py.
 """
@@ -19,6 +20,7 @@ import signal
 import pytest
 
 from glow_ood.train import preemption
+from tests.catalogue import harness
 from tests.catalogue.runs_test import TRAIN
 from tests.catalogue.runs_test import Context
 from tests.catalogue.runs_test import finished  # pylint: disable=unused-import
@@ -56,6 +58,10 @@ def _stopped_saved_and_resumed(c, signals):
   assert sorted(c.checkpoint_files(step)) == [f"ckpt-{step}.data-00000-of-00001",
                                               f"ckpt-{step}.index"]
   assert c.checkpoint_files(2) | c.checkpoint_files(4) == kept
+  # training.json: the line, with the library's words for the command.
+  harness.assert_stop_recorded(
+      c.workdir, "preempted", step, matches[0].group(0).split(": ", 1)[1]
+      .replace(command, "train(config, workdir)"), checkpoint)
   # The line's command resumes there and finishes.
   args = shlex.split(command)
   assert args[:2] == ["python", TRAIN]

@@ -135,6 +135,49 @@ def test_without_a_checkpoint_or_a_lost_peer_the_line_says_so():
   assert "\n" not in line
 
 
+def test_diagnose_names_the_lost_and_keeps_the_answering_survivors(
+    tf_config, monkeypatch, tmp_path):
+  tf_config(0)
+  monkeypatch.setattr(lost_workers, "probe", lambda task, timeout_seconds: (
+      Lost(task, "the process is gone") if task.index == 2 else None))
+  error = lost_workers.diagnose(tf.errors.UnavailableError(None, None, DEAD),
+                                str(tmp_path), timeout_seconds=5)
+  assert [lost.task for lost in error.lost] == [Task("worker", 2, "host2:2222")]
+  assert error.answering == [Task("worker", 1, "host1:2222")]
+  assert (error.checkpoint, error.step) == (None, None)
+
+
+def test_a_survivor_lingers_until_the_other_survivors_are_gone(monkeypatch):
+  """`linger`'s rule, with the health RPC answered by a stand-in (the real
+  one: tests/launch/train_three_workers_test.py)."""
+  one, two = Task("worker", 1, "h1:1"), Task("worker", 2, "h2:1")
+  gone_after = {one: 3, two: 5}   # answers to this many probes, then gone
+  asked = []
+
+  def probe(task, timeout_seconds):
+    assert 0 < timeout_seconds <= 1.
+    asked.append(task)
+    if asked.count(task) > gone_after[task]:
+      return Lost(task, "the process is gone")
+    return None
+  monkeypatch.setattr(lost_workers, "probe", probe)
+  error = lost_workers.WorkerLostError(
+      [], Task("worker", 0, "h0:1"), "Socket closed", None, None,
+      answering=[one, two])
+  # Until both have gone: asked one 4 times, two 6 times, then no more.
+  waited = lost_workers.linger(error, timeout_seconds=30, poll_seconds=0.01)
+  assert (asked.count(one), asked.count(two)) == (4, 6)
+  assert waited < 5
+  # At most the probe's time (here the timeout, 0.3 s), however long they answer.
+  gone_after.update({one: 10 ** 6, two: 10 ** 6})
+  waited = lost_workers.linger(error, timeout_seconds=0.3, poll_seconds=0.01)
+  assert 0.3 <= waited < 2
+  # No other survivor (a cluster of two): no wait, no probe.
+  asked.clear()
+  assert lost_workers.linger(_error([]), timeout_seconds=30) < 0.1
+  assert not asked
+
+
 def test_reported_passes_other_errors_and_strategies_unchanged(tf_config):
   tf_config(0)
   error = tf.errors.UnavailableError(None, None, DEAD)

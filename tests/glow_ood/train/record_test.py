@@ -2,17 +2,23 @@
 
 The history's file format and resume rule directly; training.json as the
 tiny toy run (tests/toy_data.py) writes it at the end of `train_steps`
-(checked against the run's own TensorBoard events and checkpoint) and on a
-divergence.
+(checked against the run's own TensorBoard events and checkpoint), on a
+divergence, on a lost worker (its error raised where a collective raises
+it; the real one: tests/catalogue/cluster_test.py) and on a refused write.
 """
 
+import errno
 import json
 import os
 
 import pytest
 
 from glow_ood import train as train_lib
+from glow_ood import write_errors
+from glow_ood.train import lost_workers
 from glow_ood.train import record
+from tests import disk_faults
+from tests.catalogue.harness import snapshot
 from tests.glow_ood.train.recording import WALL_TIME_KEY
 from tests.glow_ood.train.recording import checkpoint_paths
 from tests.glow_ood.train.recording import checkpoint_tensors
@@ -66,11 +72,14 @@ def test_training_json_records_how_the_run_ended(toy_dir, tmp_path):
   results = train_lib.train(config, workdir)
   training = _read(os.path.join(workdir, "training.json"))
   assert sorted(training) == sorted([
-      "step", "stop_reason", "message", "train_seconds", "images_per_second",
-      "in_distribution", "evaluations", "final_bits_per_dim"])
+      "step", "stop_reason", "message", "checkpoint", "train_seconds",
+      "images_per_second", "in_distribution", "evaluations",
+      "final_bits_per_dim"])
   assert (training["step"], training["stop_reason"], training["message"]) == (
       4, "train_steps", "Stopped at step 4: train_steps=4 reached. Re-running "
       "with a larger --train_steps continues from step 4.")
+  assert training["checkpoint"] == checkpoint_paths(workdir)[-1]
+  assert training["checkpoint"].endswith("ckpt-4")
   assert training["in_distribution"] == "toy/test"
   assert training["images_per_second"] > 0.
   # The seconds the final checkpoint holds.
@@ -101,5 +110,85 @@ def test_training_json_records_a_divergence(toy_dir, tmp_path):
   training = _read(os.path.join(workdir, "training.json"))
   assert (training["step"], training["stop_reason"], training["message"]) == (
       1, "diverged", str(info.value))
+  assert training["checkpoint"] is None   # it diverged before its first
   assert training["final_bits_per_dim"] is None
   assert training["evaluations"] == []
+
+
+def _failing_at(monkeypatch, step, make_error):
+  """`train`'s call of the step that holds `step` raises `make_error(workdir)`
+  instead of running (as a collective does when a peer is lost); returns the
+  checkpoint files' digests at that moment, once it happened."""
+  seen = {}
+
+  class FailingTrainer(train_lib.Trainer):
+
+    def train_steps(self, iterator, num_steps):
+      first = int(self.state.step.numpy()) + 1
+      if first <= step < first + num_steps:
+        workdir = os.path.dirname(self.state.checkpoint_dir)
+        seen.update(snapshot(self.state.checkpoint_dir))
+        raise make_error(workdir)
+      return super().train_steps(iterator, num_steps)
+
+  monkeypatch.setattr(train_lib.step, "Trainer", FailingTrainer)
+  return seen
+
+
+def _lost(workdir):
+  return lost_workers.WorkerLostError(
+      [lost_workers.Lost(lost_workers.Task("worker", 1, "127.0.0.1:2"),
+                         "the process is gone")],
+      lost_workers.Task("worker", 0, "127.0.0.1:1"), "Socket closed",
+      os.path.join(workdir, "checkpoints", "ckpt-4"), 4)
+
+
+def test_training_json_records_a_lost_worker_and_nothing_else(
+    toy_dir, tmp_path, monkeypatch):
+  workdir = str(tmp_path / "run")
+  config = tiny_config(toy_dir, train_steps=8, checkpoint_every=2,
+                       eval_every=2, num_samples=0)
+  at_loss = _failing_at(monkeypatch, 5, _lost)
+  with pytest.raises(train_lib.WorkerLostError) as info:
+    train_lib.train(config, workdir)
+  training = _read(os.path.join(workdir, "training.json"))
+  assert (training["step"], training["stop_reason"], training["message"],
+          training["checkpoint"]) == (
+              4, "worker_lost", str(info.value),
+              os.path.join(workdir, "checkpoints", "ckpt-4"))
+  assert training["final_bits_per_dim"] is None
+  assert [e["step"] for e in training["evaluations"]] == [2, 4]
+  # No checkpoint touched, no results: the record alone was written.
+  assert snapshot(os.path.join(workdir, "checkpoints")) == at_loss
+  assert not os.path.exists(os.path.join(workdir, "results.json"))
+
+
+def test_training_json_records_a_refused_write_if_the_disk_takes_it(
+    toy_dir, tmp_path, monkeypatch):
+  config = tiny_config(toy_dir, train_steps=6, checkpoint_every=2,
+                       num_samples=0)
+  # TensorBoard's events at step 3 (TensorFlow's error): recorded.
+  workdir = str(tmp_path / "events")
+  events = os.path.join(workdir, "train", "events.out.tfevents.1.host.1.v2")
+  _failing_at(monkeypatch, 3, lambda _: disk_faults.tensorflow_error(
+      events, errno.ENOSPC))
+  with pytest.raises(write_errors.WriteFailedError) as info:
+    train_lib.train(config, workdir)
+  assert str(info.value).endswith("the run resumes from ckpt-2 (step 2).")
+  training = _read(os.path.join(workdir, "training.json"))
+  assert (training["step"], training["stop_reason"], training["message"],
+          training["checkpoint"]) == (
+              2, "write_failed", str(info.value),
+              os.path.join(workdir, "checkpoints", "ckpt-2"))
+  assert training["final_bits_per_dim"] is None
+  # results.json on a read-only disk, and training.json too: nothing is
+  # written, the refusal of results.json is what is raised.
+  monkeypatch.undo()
+  workdir = str(tmp_path / "read_only")
+  hits = disk_faults.read_only(monkeypatch, ["results.json", "training.json"])
+  with pytest.raises(write_errors.WriteFailedError) as info:
+    train_lib.train(config, workdir)
+  assert info.value.path == os.path.join(workdir, "results.json")
+  assert [os.path.basename(hit) for hit in hits] == [
+      "results.json.tmp", "training.json.tmp"]
+  assert not os.path.exists(os.path.join(workdir, "training.json"))
