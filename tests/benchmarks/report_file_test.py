@@ -21,10 +21,12 @@ def test_the_file_holds_the_header_then_everything_printed(tmp_path, capsys):
   assert capsys.readouterr().out == "== section\n  12.5 images/s\n"
 
 
-def test_absolute_paths_in_the_command_become_relative_to_where_it_ran():
+def test_absolute_paths_in_the_command_become_relative_to_where_it_ran(
+    tmp_path):
+  repo, venv = tmp_path / "repo", tmp_path / "venv"
   assert report_file.portable_command(
-      ["benchmarks/peer.py", "--peer_python=/work/venv/bin/python",
-       "/work/repo/x.txt", "--rounds=5", "--label=a=b"], "/work/repo") == [
+      ["benchmarks/peer.py", f"--peer_python={venv / 'bin' / 'python'}",
+       str(repo / "x.txt"), "--rounds=5", "--label=a=b"], str(repo)) == [
            "benchmarks/peer.py", "--peer_python=../venv/bin/python", "x.txt",
            "--rounds=5", "--label=a=b"]
 

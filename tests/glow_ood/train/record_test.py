@@ -143,6 +143,17 @@ def _lost(workdir):
       os.path.join(workdir, "checkpoints", "ckpt-4"), 4)
 
 
+def _stop_record(workdir, step, reason, error):
+  """The run's training.json, asserted to record a stop without a final evaluation."""
+  training = _read(os.path.join(workdir, "training.json"))
+  assert (training["step"], training["stop_reason"], training["message"],
+          training["checkpoint"]) == (
+              step, reason, str(error),
+              os.path.join(workdir, "checkpoints", f"ckpt-{step}"))
+  assert training["final_bits_per_dim"] is None
+  return training
+
+
 def test_training_json_records_a_lost_worker_and_nothing_else(
     toy_dir, tmp_path, monkeypatch):
   workdir = str(tmp_path / "run")
@@ -151,12 +162,7 @@ def test_training_json_records_a_lost_worker_and_nothing_else(
   at_loss = _failing_at(monkeypatch, 5, _lost)
   with pytest.raises(train_lib.WorkerLostError) as info:
     train_lib.train(config, workdir)
-  training = _read(os.path.join(workdir, "training.json"))
-  assert (training["step"], training["stop_reason"], training["message"],
-          training["checkpoint"]) == (
-              4, "worker_lost", str(info.value),
-              os.path.join(workdir, "checkpoints", "ckpt-4"))
-  assert training["final_bits_per_dim"] is None
+  training = _stop_record(workdir, 4, "worker_lost", info.value)
   assert [e["step"] for e in training["evaluations"]] == [2, 4]
   # No checkpoint touched, no results: the record alone was written.
   assert snapshot(os.path.join(workdir, "checkpoints")) == at_loss
@@ -175,12 +181,7 @@ def test_training_json_records_a_refused_write_if_the_disk_takes_it(
   with pytest.raises(write_errors.WriteFailedError) as info:
     train_lib.train(config, workdir)
   assert str(info.value).endswith("the run resumes from ckpt-2 (step 2).")
-  training = _read(os.path.join(workdir, "training.json"))
-  assert (training["step"], training["stop_reason"], training["message"],
-          training["checkpoint"]) == (
-              2, "write_failed", str(info.value),
-              os.path.join(workdir, "checkpoints", "ckpt-2"))
-  assert training["final_bits_per_dim"] is None
+  _stop_record(workdir, 2, "write_failed", info.value)
   # results.json on a read-only disk, and training.json too: nothing is
   # written, the refusal of results.json is what is raised.
   monkeypatch.undo()
